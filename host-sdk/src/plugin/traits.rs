@@ -1,0 +1,57 @@
+//! The plain Rust traits a plugin implements. Async methods return `'static` boxed futures, so
+//! implementations clone what they need (usually an `Arc` of their state) into the future.
+
+use serde_json::Value;
+
+use crate::{
+    BoxFuture, ChecklistItem, Error, HttpRequest, HttpResponse, Integration, LifecycleEvent, TriggerParams, ViewQuery,
+};
+
+/// An integration provider (see [`crate::abi::IntegrationProvider`]).
+pub trait ProviderImpl: Send + Sync + 'static {
+    /// Validates an integration's options; returns its setup information.
+    fn validate_config(&self, integration: Integration) -> Result<Value, Error>;
+    /// Reacts to a lifecycle event of one of its integrations.
+    fn on_lifecycle(
+        &self,
+        event: LifecycleEvent,
+        integration: Integration,
+        previous: Option<Integration>,
+    ) -> BoxFuture<'static, Result<(), Error>>;
+    /// Tests a configuration without saving it.
+    fn test(&self, integration: Integration) -> BoxFuture<'static, Result<Value, Error>>;
+}
+
+/// A workflow trigger (see [`crate::abi::Trigger`]).
+pub trait TriggerImpl: Send + Sync + 'static {
+    /// Checks the trigger before publishing.
+    fn validate(&self, params: TriggerParams) -> BoxFuture<'static, Result<Vec<ChecklistItem>, Error>>;
+    /// Starts routing to the Digital Expert.
+    fn publish(&self, params: TriggerParams) -> BoxFuture<'static, Result<(), Error>>;
+    /// Stops routing to the Digital Expert.
+    fn stop(&self, params: TriggerParams) -> BoxFuture<'static, Result<(), Error>>;
+}
+
+/// Tabs on the integration detail page (see [`crate::abi::ViewExtension`]).
+pub trait ViewImpl: Send + Sync + 'static {
+    /// Whether integrations of this provider get these tabs.
+    fn supports(&self, provider: &str) -> bool;
+    /// Tab manifests for one integration.
+    fn manifests(&self, integration: Integration) -> BoxFuture<'static, Result<Value, Error>>;
+    /// One tab's data.
+    fn data(&self, integration: Integration, view: String, query: ViewQuery) -> BoxFuture<'static, Result<Value, Error>>;
+    /// Runs a tab action.
+    fn action(
+        &self,
+        integration: Integration,
+        view: String,
+        action: String,
+        request: Value,
+    ) -> BoxFuture<'static, Result<Value, Error>>;
+}
+
+/// An HTTP route handler (see [`crate::abi::HttpHandler`]).
+pub trait RouteImpl: Send + Sync + 'static {
+    /// Answers one request.
+    fn handle(&self, request: HttpRequest) -> BoxFuture<'static, Result<HttpResponse, Error>>;
+}
