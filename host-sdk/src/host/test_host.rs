@@ -1,0 +1,232 @@
+//! A host with in-memory services and a scriptable agent, for plugin tests.
+//!
+//! It owns its own multi-thread runtime (like a real host), records every log record, lets tests
+//! move the clock, and answers agent runs from a script.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::runtime::{Builder, Handle, Runtime};
+
+use super::installation::Installation;
+use super::loader::LoadedPlugin;
+use super::memory::{Clock, MemoryKv, MemoryLeases};
+use super::services::{AgentBackend, AgentEventReceiver, HostServices, IntegrationBackend, ServiceSet};
+use crate::{AgentEvent, AgentRequest, BoxFuture, Error, InstallLevel, Integration, LogRecord};
+
+/// The TestHost. Create with [`TestHost::new`]; share with `Arc`.
+pub struct TestHost {
+    runtime: Option<Runtime>,
+    now_ms: Arc<AtomicI64>,
+    config: Mutex<HashMap<String, String>>,
+    logs: Mutex<Vec<(String, LogRecord)>>,
+    kv: Arc<MemoryKv>,
+    leases: Arc<MemoryLeases>,
+    integrations: Mutex<HashMap<String, Integration>>,
+    agent: Arc<ScriptedAgent>,
+}
+
+impl TestHost {
+    /// A fresh host whose clock starts at the current time and stands still until moved.
+    pub fn new() -> Arc<TestHost> {
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let now_ms = Arc::new(AtomicI64::new(start));
+        let clock_source = now_ms.clone();
+        let clock: Clock = Arc::new(move || clock_source.load(Ordering::SeqCst));
+        let runtime = Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("test-host")
+            .enable_all()
+            .build()
+            .expect("the test host needs a runtime");
+        Arc::new(TestHost {
+            runtime: Some(runtime),
+            now_ms,
+            config: Mutex::new(HashMap::from([
+                ("API_BASE_URL".to_string(), "http://127.0.0.1:3000".to_string()),
+                ("INSTANCE_ID".to_string(), "test-host".to_string()),
+            ])),
+            logs: Mutex::new(Vec::new()),
+            kv: Arc::new(MemoryKv::new(clock.clone())),
+            leases: Arc::new(MemoryLeases::new(clock)),
+            integrations: Mutex::new(HashMap::new()),
+            agent: Arc::new(ScriptedAgent::default()),
+        })
+    }
+
+    /// The handle of the host's runtime.
+    pub fn handle(&self) -> Handle {
+        self.runtime.as_ref().expect("runtime lives until drop").handle().clone()
+    }
+
+    /// Runs a future to completion on the host's runtime (from a non-async test).
+    pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
+        self.runtime.as_ref().expect("runtime lives until drop").block_on(fut)
+    }
+
+    /// Sets a configuration value the plugin reads through `HostApi::config`.
+    pub fn set_config(&self, key: &str, value: &str) {
+        self.config.lock().insert(key.to_string(), value.to_string());
+    }
+
+    /// Moves the clock forward.
+    pub fn advance_ms(&self, ms: i64) {
+        self.now_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    /// Adds or replaces an integration in the directory.
+    pub fn put_integration(&self, integration: Integration) {
+        self.integrations.lock().insert(integration.id.clone(), integration);
+    }
+
+    /// Every log record received so far, with the plugin name.
+    pub fn logs(&self) -> Vec<(String, LogRecord)> {
+        self.logs.lock().clone()
+    }
+
+    /// The KV store (keys carry the `<plugin>/<tenant>/` prefix).
+    pub fn kv(&self) -> &Arc<MemoryKv> {
+        &self.kv
+    }
+
+    /// The scripted agent.
+    pub fn agent(&self) -> &Arc<ScriptedAgent> {
+        &self.agent
+    }
+
+    /// The services handed to installations.
+    pub fn services(self: &Arc<Self>) -> ServiceSet {
+        ServiceSet {
+            host: self.clone(),
+            kv: self.kv.clone(),
+            leases: self.leases.clone(),
+            integrations: self.clone(),
+            agents: self.agent.clone(),
+        }
+    }
+
+    /// Installs a loaded plugin at `level` for tenant `test-tenant`.
+    pub fn install(self: &Arc<Self>, plugin: &LoadedPlugin, level: InstallLevel) -> Result<Installation, Error> {
+        plugin.install(level, "test-tenant", self.services(), self.handle())
+    }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl HostServices for TestHost {
+    fn log(&self, plugin: &str, record: LogRecord) {
+        self.logs.lock().push((plugin.to_string(), record));
+    }
+    fn config(&self, key: &str) -> Option<String> {
+        self.config.lock().get(key).cloned()
+    }
+    fn now_ms(&self) -> i64 {
+        self.now_ms.load(Ordering::SeqCst)
+    }
+}
+
+impl IntegrationBackend for TestHost {
+    fn get(&self, id: String) -> BoxFuture<'static, Result<Option<Integration>, Error>> {
+        let found = self.integrations.lock().get(&id).cloned();
+        Box::pin(async move { Ok(found) })
+    }
+    fn list_by_provider(&self, provider: String) -> BoxFuture<'static, Result<Vec<Integration>, Error>> {
+        let mut list: Vec<Integration> =
+            self.integrations.lock().values().filter(|i| i.provider == provider).cloned().collect();
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+        Box::pin(async move { Ok(list) })
+    }
+}
+
+/// An agent that answers from a script: the first rule whose prefix matches the input decides
+/// the events; otherwise it echoes (`echo: <input>` in two deltas). Every request is recorded, and
+/// runs whose stream was dropped before the end are counted as cancelled.
+#[derive(Default)]
+pub struct ScriptedAgent {
+    rules: Mutex<Vec<(String, Vec<AgentEvent>)>>,
+    requests: Mutex<Vec<AgentRequest>>,
+    cancelled: Arc<AtomicUsize>,
+    /// When set, each event waits for a permit (tests release them one by one).
+    gate: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
+}
+
+impl ScriptedAgent {
+    /// Answers inputs starting with `prefix` with `events` (a `Done` is appended if missing).
+    pub fn on_prefix(&self, prefix: &str, mut events: Vec<AgentEvent>) {
+        if events.last() != Some(&AgentEvent::Done) {
+            events.push(AgentEvent::Done);
+        }
+        self.rules.lock().push((prefix.to_string(), events));
+    }
+
+    /// Makes every event wait for a permit of the returned semaphore.
+    pub fn gate(&self) -> Arc<tokio::sync::Semaphore> {
+        let sem = Arc::new(tokio::sync::Semaphore::new(0));
+        *self.gate.lock() = Some(sem.clone());
+        sem
+    }
+
+    /// The requests received so far.
+    pub fn requests(&self) -> Vec<AgentRequest> {
+        self.requests.lock().clone()
+    }
+
+    /// How many runs were cancelled by dropping their stream.
+    pub fn cancelled(&self) -> usize {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    fn events_for(&self, input: &str) -> Vec<AgentEvent> {
+        let rules = self.rules.lock();
+        if let Some((_, events)) = rules.iter().find(|(p, _)| input.starts_with(p.as_str())) {
+            return events.clone();
+        }
+        let text = format!("echo: {input}");
+        let split = text.char_indices().nth(text.chars().count() / 2).map(|(i, _)| i).unwrap_or(0);
+        vec![
+            AgentEvent::ConversationStart { conversation_id: "conv-1".into() },
+            AgentEvent::TextDelta(text[..split].to_string()),
+            AgentEvent::TextDelta(text[split..].to_string()),
+            AgentEvent::ConversationEnd { status: crate::ConversationStatus::Success, error: None },
+            AgentEvent::Done,
+        ]
+    }
+}
+
+impl AgentBackend for ScriptedAgent {
+    fn invoke(&self, request: AgentRequest) -> BoxFuture<'static, Result<AgentEventReceiver, Error>> {
+        let events = self.events_for(&request.input);
+        self.requests.lock().push(request);
+        let cancelled = self.cancelled.clone();
+        let gate = self.gate.lock().clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        Box::pin(async move {
+            tokio::spawn(async move {
+                for ev in events {
+                    if let Some(gate) = &gate {
+                        match gate.acquire().await {
+                            Ok(permit) => permit.forget(),
+                            Err(_) => return,
+                        }
+                    }
+                    if tx.send(ev).await.is_err() {
+                        cancelled.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            });
+            Ok(rx)
+        })
+    }
+}
