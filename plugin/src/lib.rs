@@ -1,1 +1,45 @@
+//! # plugin-wecom: the WeCom (企业微信) smart-bot integration for Xpert AI
+//!
+//! Built as a `cdylib` that the host loads through `host-sdk`'s stable ABI. The FFI edge lives in
+//! [`ffi`] alone; everything else is plain Rust that knows nothing of abi_stable:
+//!
+//! - [`config`]: the two connection types' options and their validation;
+//! - [`crypto`]: the EncodingAESKey and WXBizMsgCrypt primitives;
+//! - [`descriptors`]: what operators see (schemas with en/zh labels, help links);
+//! - [`providers`]: the `wecom` (short) and `wecom_long` (long) integration providers;
+//! - [`trigger`]: the WeCom Trigger binding an integration to one Digital Expert;
+//! - [`status`], [`sessions`]: state kept in the host's shared KV store;
+//! - [`views`]: the Status and Sessions tabs;
+//! - [`routes`]: the plugin's HTTP routes;
+//! - [`i18n`]: user-facing strings in English and Chinese.
+//!
+//! State never lives in process globals: bindings, status and sessions are in the host's KV store,
+//! so several host instances can share one set of integrations.
 
+pub mod config;
+pub mod crypto;
+pub mod descriptors;
+pub mod ffi;
+pub mod i18n;
+pub mod keys;
+pub mod providers;
+pub mod routes;
+pub mod sessions;
+pub mod state;
+pub mod status;
+pub mod trigger;
+pub mod views;
+
+/// The two provider names.
+pub const PROVIDER_SHORT: &str = "wecom";
+/// The long-connection provider name.
+pub const PROVIDER_LONG: &str = "wecom_long";
+/// The trigger name.
+pub const TRIGGER_NAME: &str = "wecom";
+/// WeCom's public long-connection endpoint (overridable with the host's `WECOM_WS_URL`).
+pub const DEFAULT_WS_URL: &str = "wss://openws.work.weixin.qq.com";
+/// The documentation page linked from both providers.
+pub const HELP_URL: &str = "https://developer.work.weixin.qq.com/document/path/101463";
+
+/// The ABI version this build implements (host-sdk's), reported by the root module.
+pub const ABI_VERSION_CHECK: u32 = host_sdk::ABI_VERSION;

@@ -1,0 +1,143 @@
+//! The plugin's HTTP routes (mounted by the host under `/api`).
+//!
+//! - `GET /wecom/ping`: answers at once; lets operators (and the benchmark) see the plugin's
+//!   routing path without any work behind it.
+//! - `GET /wecom/webhook/{integrationId}`: the short connection's URL verification. Without
+//!   parameters it is a reachability probe that answers `success`.
+
+use std::sync::Arc;
+
+use host_sdk::plugin::RouteImpl;
+use host_sdk::{BoxFuture, Error, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use crate::config::ShortConfig;
+use crate::crypto;
+use crate::state::PluginState;
+use crate::PROVIDER_SHORT;
+
+/// `GET /wecom/ping`.
+pub struct PingRoute;
+
+impl RouteImpl for PingRoute {
+    fn handle(&self, _request: HttpRequest) -> BoxFuture<'static, Result<HttpResponse, Error>> {
+        Box::pin(async { Ok(HttpResponse::json(200, &json!({"ok": true, "plugin": "wecom", "version": env!("CARGO_PKG_VERSION")}))) })
+    }
+}
+
+/// Decodes `%XX` escapes; `+` stays `+` (WeCom percent-encodes it, and the Base64 `echostr` may
+/// carry a literal one).
+pub fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The first value of each query parameter, decoded. `None` when the query is malformed.
+pub fn parse_query(query: &str) -> Option<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    for part in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let (k, v) = (percent_decode(k)?, percent_decode(v)?);
+        if !pairs.iter().any(|(existing, _): &(String, String)| existing == &k) {
+            pairs.push((k, v));
+        }
+    }
+    Some(pairs)
+}
+
+/// `GET /wecom/webhook/{integrationId}`: URL verification.
+pub struct WebhookVerifyRoute {
+    state: Arc<PluginState>,
+}
+
+impl WebhookVerifyRoute {
+    /// The route over an installation's state.
+    pub fn new(state: Arc<PluginState>) -> Self {
+        WebhookVerifyRoute { state }
+    }
+}
+
+async fn verify(state: &PluginState, request: &HttpRequest) -> Result<HttpResponse, Error> {
+    let id = request.path_param("integrationId").unwrap_or_default();
+    let Some(integration) = state.host.integrations().get(id).await? else {
+        return Ok(HttpResponse::text(404, "unknown integration"));
+    };
+    if integration.provider != PROVIDER_SHORT {
+        return Ok(HttpResponse::text(400, "this integration is not a WeCom short-connection integration"));
+    }
+    let Some(query) = parse_query(&request.query) else {
+        return Ok(HttpResponse::text(400, "malformed query string"));
+    };
+    let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let signature = get("msg_signature").or_else(|| get("msgsignature")).or_else(|| get("signature"));
+    let params = [signature, get("timestamp"), get("nonce"), get("echostr")];
+    if params.iter().all(Option::is_none) {
+        return Ok(HttpResponse::text(200, "success"));
+    }
+    let [Some(signature), Some(timestamp), Some(nonce), Some(echostr)] = params else {
+        return Ok(HttpResponse::text(400, "msg_signature, timestamp, nonce and echostr are all required"));
+    };
+    let config = match ShortConfig::from_options(&integration.options) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(integration_id = id, error = %e, "URL verification with an invalid configuration");
+            return Ok(HttpResponse::text(500, "the integration's configuration is invalid"));
+        }
+    };
+    if crypto::verify_signature(&config.token, timestamp, nonce, echostr, signature).is_err() {
+        tracing::warn!(integration_id = id, "URL verification refused: signature mismatch");
+        return Ok(HttpResponse::text(403, "signature mismatch"));
+    }
+    match crypto::decrypt(&config.aes_key, echostr, "") {
+        Ok(plain) => {
+            tracing::info!(integration_id = id, "WeCom URL verification succeeded");
+            Ok(HttpResponse::text(200, plain))
+        }
+        Err(e) => {
+            tracing::warn!(integration_id = id, code = e.code(), "URL verification refused: {e}");
+            Ok(HttpResponse::text(400, format!("cannot decrypt echostr: {e}")))
+        }
+    }
+}
+
+impl RouteImpl for WebhookVerifyRoute {
+    fn handle(&self, request: HttpRequest) -> BoxFuture<'static, Result<HttpResponse, Error>> {
+        let state = self.state.clone();
+        Box::pin(async move { verify(&state, &request).await })
+    }
+}
+
+/// A route that panics, registered only when the host sets `XPERT_PANIC_PROBES=1`: tests use it
+/// to prove a panic inside the plugin never takes the host down.
+pub struct PanicProbeRoute;
+
+impl RouteImpl for PanicProbeRoute {
+    fn handle(&self, _request: HttpRequest) -> BoxFuture<'static, Result<HttpResponse, Error>> {
+        Box::pin(async { panic!("panic probe: deliberate panic inside an async plugin handler") })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding_keeps_plus_and_decodes_escapes() {
+        let q = parse_query("echostr=a%2Bb%2F%3D+c&nonce=1&nonce=2").unwrap();
+        assert_eq!(q, vec![("echostr".to_string(), "a+b/=+c".to_string()), ("nonce".into(), "1".into())]);
+        assert!(parse_query("a=%zz").is_none());
+    }
+}

@@ -1,0 +1,85 @@
+//! The state one installation shares between its providers, trigger, views and routes: the host
+//! client, and typed access to the trigger bindings kept in the host's KV store.
+
+use host_sdk::plugin::Host;
+use host_sdk::Error;
+use serde::{Deserialize, Serialize};
+
+use crate::keys;
+
+/// Everything an installation's objects share. Cheap to clone through an `Arc`.
+pub struct PluginState {
+    /// The host, as this installation sees it.
+    pub host: Host,
+    /// Whether the host asked for panic probes (`XPERT_PANIC_PROBES=1`, tests only).
+    pub panic_probes: bool,
+}
+
+/// A published WeCom Trigger: integration → Digital Expert, with its conversation settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Binding {
+    /// The integration.
+    pub integration_id: String,
+    /// The Digital Expert it routes to.
+    pub xpert_id: String,
+    /// Idle time after which the next message starts a new conversation.
+    pub session_timeout_seconds: u64,
+    /// Messages within this window are merged (0: none).
+    pub summary_window_seconds: u64,
+    /// When it was published (Unix ms).
+    pub published_at_ms: i64,
+}
+
+impl PluginState {
+    /// The binding of an integration, if its trigger is published.
+    pub async fn binding(&self, integration_id: &str) -> Result<Option<(Binding, String)>, Error> {
+        let Some(raw) = self.host.kv().get(&keys::binding(integration_id)).await? else {
+            return Ok(None);
+        };
+        match serde_json::from_str::<Binding>(&raw) {
+            Ok(b) => Ok(Some((b, raw))),
+            Err(e) => {
+                tracing::warn!(integration_id, error = %e, "ignoring a malformed trigger binding");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The current time from the host's clock, as RFC 3339.
+    pub fn now_rfc3339(&self) -> String {
+        rfc3339(self.host.now_ms())
+    }
+}
+
+/// Formats Unix milliseconds as an RFC 3339 UTC timestamp (`2026-11-24T20:06:15.123Z`).
+pub fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{millis:03}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn formats_unix_millis_as_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}
