@@ -1,0 +1,101 @@
+//! The loader against the real cdylib and against libraries it must refuse, each with one line.
+
+mod plugin_common;
+
+use host_sdk::host::LoadError;
+use plugin_common::*;
+
+fn assert_one_line(err: &LoadError) -> String {
+    let text = err.to_string();
+    assert!(!text.contains('\n'), "refusal must be one line: {text:?}");
+    text
+}
+
+#[test]
+fn manifest_sdk_and_loaded_module_agree_on_the_abi_version() {
+    let plugin = load_wecom();
+    let manifest_abi: u32 = env!("MANIFEST_ABI_VERSION").parse().unwrap();
+    let sdk_source_abi: u32 = env!("SDK_ABI_VERSION").parse().unwrap();
+    assert_eq!(manifest_abi, host_sdk::ABI_VERSION);
+    assert_eq!(sdk_source_abi, host_sdk::ABI_VERSION);
+    assert_eq!(plugin.abi_version(), host_sdk::ABI_VERSION);
+    assert_eq!(plugin.manifest.abi_version, host_sdk::ABI_VERSION);
+    assert_eq!(plugin.compiled_manifest(), manifest_text(), "the library embeds the manifest on disk");
+    assert_eq!(plugin.manifest.level, "tenant");
+}
+
+#[test]
+fn loads_from_a_plugin_folder_like_the_host_does() {
+    let dir = plugin_folder(&manifest_text(), Some(&plugin_library()));
+    let plugin = load_from_folder(dir.path()).expect("folder loads");
+    assert_eq!(plugin.manifest.name, "wecom");
+}
+
+#[test]
+fn refuses_another_abi_version_before_opening_the_library() {
+    let manifest = manifest_text().replace("abi_version = 1", "abi_version = 2");
+    // The library in the folder is not even a library: it must never be opened.
+    let dir = plugin_folder(&manifest, None);
+    std::fs::write(dir.path().join(lib_file("plugin_wecom")), b"not a library").unwrap();
+    let err = load_from_folder(dir.path()).unwrap_err();
+    let text = assert_one_line(&err);
+    assert!(matches!(err, LoadError::AbiVersion { found: 2, expected: 1, .. }), "{text}");
+    assert!(text.contains("abi_version 2"), "{text}");
+}
+
+#[test]
+fn refuses_a_missing_library() {
+    let dir = plugin_folder(&manifest_text(), None);
+    let err = load_from_folder(dir.path()).unwrap_err();
+    let text = assert_one_line(&err);
+    assert!(matches!(err, LoadError::LibraryMissing { .. }), "{text}");
+    assert!(text.contains("not found"), "{text}");
+}
+
+#[test]
+fn refuses_a_missing_or_invalid_manifest() {
+    let empty = tempfile::tempdir().unwrap();
+    let text = assert_one_line(&load_from_folder(empty.path()).unwrap_err());
+    assert!(text.contains("no manifest.toml"), "{text}");
+
+    let dir = plugin_folder("name = \"wecom\"\nabi_version = \"one\"\n", None);
+    let text = assert_one_line(&load_from_folder(dir.path()).unwrap_err());
+    assert!(text.starts_with("invalid manifest"), "{text}");
+}
+
+#[test]
+fn refuses_a_library_that_exports_no_plugin() {
+    let dir = plugin_folder(&manifest_text(), Some(&fixture_library("fixture_not_a_plugin")));
+    let err = load_from_folder(dir.path()).unwrap_err();
+    let text = assert_one_line(&err);
+    assert!(matches!(err, LoadError::NotAPlugin { .. }), "{text}");
+    assert!(text.contains("exports no abi_stable root module"), "{text}");
+}
+
+#[test]
+fn refuses_a_file_that_is_not_a_shared_library() {
+    let dir = plugin_folder(&manifest_text(), None);
+    std::fs::write(dir.path().join(lib_file("plugin_wecom")), b"#!/bin/sh\necho hi\n").unwrap();
+    let err = load_from_folder(dir.path()).unwrap_err();
+    let text = assert_one_line(&err);
+    assert!(text.contains("cannot be opened as a shared library"), "{text}");
+}
+
+#[test]
+fn refuses_a_root_module_with_another_layout() {
+    let dir = plugin_folder(&manifest_text(), Some(&fixture_library("fixture_bad_layout_plugin")));
+    let err = load_from_folder(dir.path()).unwrap_err();
+    let text = assert_one_line(&err);
+    assert!(matches!(err, LoadError::Layout { .. }), "{text}");
+    assert!(text.contains("ABI layout mismatch"), "{text}");
+}
+
+#[test]
+fn refuses_a_manifest_that_contradicts_the_compiled_one() {
+    let manifest = manifest_text().replace("version = \"0.1.0\"", "version = \"9.9.9\"");
+    let dir = plugin_folder(&manifest, Some(&plugin_library()));
+    let err = load_from_folder(dir.path()).unwrap_err();
+    let text = assert_one_line(&err);
+    assert!(matches!(err, LoadError::Inconsistent { .. }), "{text}");
+    assert!(text.contains("9.9.9") && text.contains("0.1.0"), "{text}");
+}
