@@ -21,7 +21,8 @@ fn main() {
     let text = fs::read_to_string("manifest.toml").unwrap_or_else(|e| fail(&format!("cannot read manifest.toml: {e}")));
     let manifest: Manifest = toml::from_str(&text).unwrap_or_else(|e| fail(&format!("manifest.toml is invalid: {e}")));
 
-    let sdk_src = fs::read_to_string("host-sdk/src/lib.rs").unwrap_or_else(|e| fail(&format!("cannot read host-sdk/src/lib.rs: {e}")));
+    let sdk_src = fs::read_to_string("host-sdk/src/lib.rs")
+        .unwrap_or_else(|e| fail(&format!("cannot read host-sdk/src/lib.rs: {e}")));
     let sdk_abi = sdk_src
         .lines()
         .find_map(|l| l.trim().strip_prefix("pub const ABI_VERSION: u32 = "))
@@ -35,7 +36,10 @@ fn main() {
         ));
     }
     if manifest.level != "tenant" {
-        fail(&format!("manifest.toml level is {:?}; the WeCom plugin must be installed at tenant level", manifest.level));
+        fail(&format!(
+            "manifest.toml level is {:?}; the WeCom plugin must be installed at tenant level",
+            manifest.level
+        ));
     }
     let plugin_toml = fs::read_to_string("plugin/Cargo.toml").unwrap_or_default();
     let plugin_version = plugin_toml

@@ -91,12 +91,28 @@ fn config_validation_refuses_bad_options_with_clear_messages() {
     let cases = [
         ("wecom", json!({"encodingAesKey": KEY}), "token is required"),
         ("wecom", json!({"token": TOKEN}), "encodingAesKey is required"),
-        ("wecom", json!({"token": TOKEN, "encodingAesKey": "tooShort"}), "encodingAesKey must be exactly 43 characters (got 8)"),
-        ("wecom", json!({"token": TOKEN, "encodingAesKey": format!("{}-", &KEY[..42])}), "encodingAesKey may only contain letters, digits, + and /"),
-        ("wecom", json!({"token": TOKEN, "encodingAesKey": KEY, "timeoutMs": 500000}), "timeoutMs must be a whole number of milliseconds between 100 and 120000"),
+        (
+            "wecom",
+            json!({"token": TOKEN, "encodingAesKey": "tooShort"}),
+            "encodingAesKey must be exactly 43 characters (got 8)",
+        ),
+        (
+            "wecom",
+            json!({"token": TOKEN, "encodingAesKey": format!("{}-", &KEY[..42])}),
+            "encodingAesKey may only contain letters, digits, + and /",
+        ),
+        (
+            "wecom",
+            json!({"token": TOKEN, "encodingAesKey": KEY, "timeoutMs": 500000}),
+            "timeoutMs must be a whole number of milliseconds between 100 and 120000",
+        ),
         ("wecom_long", json!({"secret": "s"}), "botId is required"),
         ("wecom_long", json!({"botId": "b"}), "secret is required"),
-        ("wecom_long", json!({"botId": "b", "secret": "s", "timeoutMs": 10}), "timeoutMs must be a whole number of milliseconds between 1000 and 120000"),
+        (
+            "wecom_long",
+            json!({"botId": "b", "secret": "s", "timeoutMs": 10}),
+            "timeoutMs must be a whole number of milliseconds between 1000 and 120000",
+        ),
         ("wecom_long", json!("not an object"), "options must be a JSON object"),
     ];
     for (provider, options, expected) in cases {
@@ -114,7 +130,10 @@ fn setup_information_gives_the_callback_url_or_the_websocket_url() {
     assert_eq!(setup["callbackUrl"], "https://xpert.example.com/api/wecom/webhook/abc-123");
     assert_eq!(setup["mode"], "webhook");
     let before_save = inst.provider("wecom").unwrap().provider.validate_config(&short("")).unwrap();
-    assert_eq!(before_save["callbackUrl"], "https://xpert.example.com/api/wecom/webhook/<save_and_get_your_integration_id>");
+    assert_eq!(
+        before_save["callbackUrl"],
+        "https://xpert.example.com/api/wecom/webhook/<save_and_get_your_integration_id>"
+    );
 
     let setup = inst.provider("wecom_long").unwrap().provider.validate_config(&long("l1")).unwrap();
     assert_eq!(setup["mode"], "long_connection");
@@ -130,11 +149,17 @@ fn trigger_checklist_reports_required_not_found_and_conflict() {
         let codes = |items: Vec<host_sdk::ChecklistItem>| items.into_iter().map(|i| i.code).collect::<Vec<_>>();
         let missing = TriggerParams { xpert_id: "x1".into(), config: json!({"enabled": true}) };
         assert_eq!(codes(trigger.validate(&missing).await.unwrap()), ["TRIGGER_WECOM_INTEGRATION_REQUIRED"]);
-        assert_eq!(codes(trigger.validate(&params("x1", "nope")).await.unwrap()), ["TRIGGER_WECOM_INTEGRATION_NOT_FOUND"]);
+        assert_eq!(
+            codes(trigger.validate(&params("x1", "nope")).await.unwrap()),
+            ["TRIGGER_WECOM_INTEGRATION_NOT_FOUND"]
+        );
         assert!(trigger.validate(&params("x1", "s1")).await.unwrap().is_empty());
 
         trigger.publish(&params("x1", "s1")).await.expect("first expert binds");
-        assert!(trigger.validate(&params("x1", "s1")).await.unwrap().is_empty(), "re-publishing the same expert is fine");
+        assert!(
+            trigger.validate(&params("x1", "s1")).await.unwrap().is_empty(),
+            "re-publishing the same expert is fine"
+        );
         let conflict = trigger.validate(&params("x2", "s1")).await.unwrap();
         assert_eq!(codes(conflict.clone()), ["TRIGGER_WECOM_INTEGRATION_CONFLICT"]);
         assert!(conflict[0].message.contains("x1"));
@@ -142,7 +167,11 @@ fn trigger_checklist_reports_required_not_found_and_conflict() {
         assert_eq!(err.code, ErrorCode::CONFLICT);
 
         trigger.stop(&params("x2", "s1")).await.unwrap();
-        assert_eq!(codes(trigger.validate(&params("x2", "s1")).await.unwrap()), ["TRIGGER_WECOM_INTEGRATION_CONFLICT"], "another expert's stop must not unbind");
+        assert_eq!(
+            codes(trigger.validate(&params("x2", "s1")).await.unwrap()),
+            ["TRIGGER_WECOM_INTEGRATION_CONFLICT"],
+            "another expert's stop must not unbind"
+        );
         trigger.stop(&params("x1", "s1")).await.unwrap();
         assert!(trigger.validate(&params("x2", "s1")).await.unwrap().is_empty(), "stop frees the integration");
     });
@@ -156,14 +185,26 @@ fn views_show_status_for_long_connections_and_sessions_for_both() {
     host.put_integration(l1.clone());
     host.put_integration(s1.clone());
     host.block_on(async {
-        let keys = |v: Value| v.as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+        let keys =
+            |v: Value| v.as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap().to_string()).collect::<Vec<_>>();
         assert_eq!(keys(view.manifests(&l1).await.unwrap()), ["status", "sessions"]);
         assert_eq!(keys(view.manifests(&s1).await.unwrap()), ["sessions"]);
 
         let data = view.data(&l1, "status", &ViewQuery::default()).await.unwrap();
         let item = &data["item"];
-        for field in ["connectionMode", "state", "botId", "ownerInstanceId", "lastConnectedAt", "lastDisconnectedAt",
-                      "lastCallbackAt", "lastPingAt", "lastError", "reconnectAttempts", "disabledReason"] {
+        for field in [
+            "connectionMode",
+            "state",
+            "botId",
+            "ownerInstanceId",
+            "lastConnectedAt",
+            "lastDisconnectedAt",
+            "lastCallbackAt",
+            "lastPingAt",
+            "lastError",
+            "reconnectAttempts",
+            "disabledReason",
+        ] {
             assert!(item.get(field).is_some(), "status item lacks {field}: {item}");
         }
         assert_eq!(item["connectionMode"], "long_connection");
@@ -229,7 +270,9 @@ fn webhook_url_verification_answers_the_decrypted_echostr() {
     host.put_integration(long("l1"));
     // The derived smart-bot vector of wecom-protocol.md §1.8, percent-encoded as WeCom sends it.
     let echostr = "scEag1243Fmy%2FfYz4Ux8D4VyGL33CiZE7jU1zRSmEGdDa8cZHZaZX92v4qThQP5vdPKv%2FGTtjH8%2FN6byF0w85w%3D%3D";
-    let good = format!("msg_signature=d7fe3794f02ebe970e006a79062638ed51f2ec8f&timestamp=1700000000&nonce=nonce123&echostr={echostr}");
+    let good = format!(
+        "msg_signature=d7fe3794f02ebe970e006a79062638ed51f2ec8f&timestamp=1700000000&nonce=nonce123&echostr={echostr}"
+    );
     assert_eq!(webhook(&inst, "s1", &good), (200, "1288432023552776189".into()));
     assert_eq!(webhook(&inst, "s1", ""), (200, "success".into()), "a bare GET is a reachability probe");
     let bad = good.replace("d7fe", "0000");
@@ -249,11 +292,18 @@ fn plugin_logs_reach_the_host_tagged_and_without_secrets() {
     });
     let logs = host.logs();
     assert!(
-        logs.iter().any(|(plugin, r)| plugin == "wecom" && r.level == LogLevel::Info && r.message.contains("WeCom plugin registered")),
+        logs.iter().any(|(plugin, r)| plugin == "wecom"
+            && r.level == LogLevel::Info
+            && r.message.contains("WeCom plugin registered")),
         "{logs:?}"
     );
-    assert!(logs.iter().any(|(_, r)| r.message == "wecom_long lifecycle" && r.fields_json.contains("xpert_unbound")), "{logs:?}");
-    assert!(logs.iter().all(|(_, r)| !r.message.contains("LONG-SECRET-VALUE") && !r.fields_json.contains("LONG-SECRET-VALUE")));
+    assert!(
+        logs.iter().any(|(_, r)| r.message == "wecom_long lifecycle" && r.fields_json.contains("xpert_unbound")),
+        "{logs:?}"
+    );
+    assert!(logs
+        .iter()
+        .all(|(_, r)| !r.message.contains("LONG-SECRET-VALUE") && !r.fields_json.contains("LONG-SECRET-VALUE")));
 }
 
 #[test]

@@ -46,7 +46,7 @@ where
 /// The future behind [`guarded_future`].
 struct Guarded<T> {
     runtime: Option<Handle>,
-    inner: Option<Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>>,
+    inner: Option<crate::BoxFuture<'static, Result<T, Error>>>,
 }
 
 impl<T> Future for Guarded<T> {
@@ -93,13 +93,11 @@ impl<T> Drop for Guarded<T> {
 /// than a panic in the caller.
 pub async fn await_foreign<T>(fut: FfiFuture<RResult<T, FfiError>>) -> Result<T, Error> {
     let mut fut = fut;
-    std::future::poll_fn(move |cx| {
-        match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut fut).poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(RResult::ROk(v))) => Poll::Ready(Ok(v)),
-            Ok(Poll::Ready(RResult::RErr(e))) => Poll::Ready(Err(e.into())),
-            Err(_) => Poll::Ready(Err(Error::new(crate::ErrorCode::PANICKED, "the other side's future panicked"))),
-        }
+    std::future::poll_fn(move |cx| match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut fut).poll(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(RResult::ROk(v))) => Poll::Ready(Ok(v)),
+        Ok(Poll::Ready(RResult::RErr(e))) => Poll::Ready(Err(e.into())),
+        Err(_) => Poll::Ready(Err(Error::new(crate::ErrorCode::PANICKED, "the other side's future panicked"))),
     })
     .await
 }

@@ -174,7 +174,8 @@ mod tests {
 
     #[test]
     fn short_config_accepts_the_official_sample_key() {
-        let cfg = ShortConfig::from_options(&json!({"token": " t ", "encodingAesKey": KEY, "timeoutMs": 5000})).unwrap();
+        let cfg =
+            ShortConfig::from_options(&json!({"token": " t ", "encodingAesKey": KEY, "timeoutMs": 5000})).unwrap();
         assert_eq!(cfg.token, "t");
         assert_eq!(cfg.timeout_ms, 5000);
         assert_eq!(cfg.aes_key[0], 0xea);
@@ -186,10 +187,22 @@ mod tests {
             (json!({"encodingAesKey": KEY}), "token is required"),
             (json!({"token": "  ", "encodingAesKey": KEY}), "token is required"),
             (json!({"token": "t"}), "encodingAesKey is required"),
-            (json!({"token": "t", "encodingAesKey": &KEY[..42]}), "encodingAesKey must be exactly 43 characters (got 42)"),
-            (json!({"token": "t", "encodingAesKey": format!("{}!", &KEY[..42])}), "encodingAesKey may only contain letters, digits, + and /"),
-            (json!({"token": "t", "encodingAesKey": KEY, "timeoutMs": 99}), "timeoutMs must be a whole number of milliseconds between 100 and 120000"),
-            (json!({"token": "t", "encodingAesKey": KEY, "preferLanguage": "fr"}), "preferLanguage must be \"en\" or \"zh-Hans\""),
+            (
+                json!({"token": "t", "encodingAesKey": &KEY[..42]}),
+                "encodingAesKey must be exactly 43 characters (got 42)",
+            ),
+            (
+                json!({"token": "t", "encodingAesKey": format!("{}!", &KEY[..42])}),
+                "encodingAesKey may only contain letters, digits, + and /",
+            ),
+            (
+                json!({"token": "t", "encodingAesKey": KEY, "timeoutMs": 99}),
+                "timeoutMs must be a whole number of milliseconds between 100 and 120000",
+            ),
+            (
+                json!({"token": "t", "encodingAesKey": KEY, "preferLanguage": "fr"}),
+                "preferLanguage must be \"en\" or \"zh-Hans\"",
+            ),
             (json!([1, 2]), "options must be a JSON object"),
         ];
         for (options, expected) in cases {

@@ -97,7 +97,13 @@ pub fn signature(token: &str, timestamp: &str, nonce: &str, encrypt: &str) -> St
 }
 
 /// Checks a signature in constant time.
-pub fn verify_signature(token: &str, timestamp: &str, nonce: &str, encrypt: &str, given: &str) -> Result<(), CryptoError> {
+pub fn verify_signature(
+    token: &str,
+    timestamp: &str,
+    nonce: &str,
+    encrypt: &str,
+    given: &str,
+) -> Result<(), CryptoError> {
     let expected = signature(token, timestamp, nonce, encrypt);
     let given = given.trim().to_ascii_lowercase();
     let mut diff = (expected.len() ^ given.len()) as u8;
@@ -202,7 +208,8 @@ mod tests {
     fn official_verify_url_vector() {
         let echostr = "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA==";
         assert_eq!(signature(TOKEN, "1476416373", "47744683", echostr), "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb");
-        assert!(verify_signature(TOKEN, "1476416373", "47744683", echostr, "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb").is_ok());
+        assert!(verify_signature(TOKEN, "1476416373", "47744683", echostr, "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb")
+            .is_ok());
         assert_eq!(decrypt(&key(), echostr, "ww1436e0e65a779aee").unwrap(), "1288432023552776189");
         assert_eq!(decrypt(&key(), echostr, ""), Err(CryptoError::ReceiveId));
     }

@@ -94,7 +94,8 @@ impl LongProvider {
 
     /// The setup information: where the connection goes and in which mode.
     pub fn setup(&self) -> Value {
-        let url = self.state.host.config("WECOM_WS_URL").filter(|u| !u.is_empty()).unwrap_or_else(|| DEFAULT_WS_URL.into());
+        let url =
+            self.state.host.config("WECOM_WS_URL").filter(|u| !u.is_empty()).unwrap_or_else(|| DEFAULT_WS_URL.into());
         json!({
             "mode": "long_connection",
             "websocketUrl": url,

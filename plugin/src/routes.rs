@@ -21,7 +21,9 @@ pub struct PingRoute;
 
 impl RouteImpl for PingRoute {
     fn handle(&self, _request: HttpRequest) -> BoxFuture<'static, Result<HttpResponse, Error>> {
-        Box::pin(async { Ok(HttpResponse::json(200, &json!({"ok": true, "plugin": "wecom", "version": env!("CARGO_PKG_VERSION")}))) })
+        Box::pin(async {
+            Ok(HttpResponse::json(200, &json!({"ok": true, "plugin": "wecom", "version": env!("CARGO_PKG_VERSION")})))
+        })
     }
 }
 

@@ -41,16 +41,18 @@ fn parse_config(config: &Value) -> (TriggerConfig, Vec<ChecklistItem>) {
     let mut number = |key: &str, default: u64, min: u64| -> u64 {
         match config.get(key) {
             None | Some(Value::Null) => default,
-            Some(v) => match v.as_u64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)) {
-                Some(n) if n >= min => n,
-                _ => {
-                    problems.push(error_item(
-                        "TRIGGER_WECOM_CONFIG_INVALID",
-                        &format!("{key} must be a whole number of seconds, at least {min}"),
-                    ));
-                    default
+            Some(v) => {
+                match v.as_u64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)) {
+                    Some(n) if n >= min => n,
+                    _ => {
+                        problems.push(error_item(
+                            "TRIGGER_WECOM_CONFIG_INVALID",
+                            &format!("{key} must be a whole number of seconds, at least {min}"),
+                        ));
+                        default
+                    }
                 }
-            },
+            }
         }
     };
     let session_timeout_seconds = number("sessionTimeoutSeconds", DEFAULT_SESSION_TIMEOUT_SECONDS, 1);
@@ -77,7 +79,10 @@ impl WecomTrigger {
 async fn validate(state: &PluginState, params: &TriggerParams) -> Result<Vec<ChecklistItem>, Error> {
     let (config, mut items) = parse_config(&params.config);
     let Some(integration_id) = config.integration_id.as_deref() else {
-        items.push(error_item("TRIGGER_WECOM_INTEGRATION_REQUIRED", "Select the WeCom integration this trigger listens to."));
+        items.push(error_item(
+            "TRIGGER_WECOM_INTEGRATION_REQUIRED",
+            "Select the WeCom integration this trigger listens to.",
+        ));
         return Ok(items);
     };
     match state.host.integrations().get(integration_id).await? {
@@ -143,7 +148,9 @@ async fn publish(state: &PluginState, params: &TriggerParams) -> Result<(), Erro
         None => None,
     };
     if !state.host.kv().compare_and_swap(&key, expected.as_deref(), &json, 0).await? {
-        return Err(Error::conflict(format!("WeCom integration {integration_id} was bound concurrently; publish again")));
+        return Err(Error::conflict(format!(
+            "WeCom integration {integration_id} was bound concurrently; publish again"
+        )));
     }
     tracing::info!(integration_id, xpert_id = %params.xpert_id, "WeCom trigger published");
     if integration.provider == PROVIDER_LONG {
@@ -195,17 +202,21 @@ mod tests {
     fn config_defaults_are_3600_and_0() {
         let (cfg, problems) = parse_config(&json!({"integrationId": "i1"}));
         assert!(problems.is_empty());
-        assert_eq!(cfg, TriggerConfig {
-            enabled: true,
-            integration_id: Some("i1".into()),
-            session_timeout_seconds: 3600,
-            summary_window_seconds: 0
-        });
+        assert_eq!(
+            cfg,
+            TriggerConfig {
+                enabled: true,
+                integration_id: Some("i1".into()),
+                session_timeout_seconds: 3600,
+                summary_window_seconds: 0
+            }
+        );
     }
 
     #[test]
     fn invalid_numbers_become_checklist_errors() {
-        let (_, problems) = parse_config(&json!({"integrationId": "i1", "sessionTimeoutSeconds": 0, "summaryWindowSeconds": -1}));
+        let (_, problems) =
+            parse_config(&json!({"integrationId": "i1", "sessionTimeoutSeconds": 0, "summaryWindowSeconds": -1}));
         assert_eq!(problems.len(), 2);
         assert!(problems.iter().all(|p| p.code == "TRIGGER_WECOM_CONFIG_INVALID"));
     }

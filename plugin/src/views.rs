@@ -147,7 +147,11 @@ async fn action(
                 return Err(Error::invalid_argument("reset needs the targetId of a session"));
             }
             if sessions::reset(state, &integration.id, target).await? {
-                Ok(result(true, "Session reset. The next message starts a new conversation.", "会话已重置，下一条消息将开启新对话。"))
+                Ok(result(
+                    true,
+                    "Session reset. The next message starts a new conversation.",
+                    "会话已重置，下一条消息将开启新对话。",
+                ))
             } else {
                 Ok(result(false, "This session does not exist or was already reset.", "该会话不存在或已被重置。"))
             }
@@ -175,7 +179,12 @@ impl ViewImpl for WecomViews {
         })
     }
 
-    fn data(&self, integration: Integration, view: String, query: ViewQuery) -> BoxFuture<'static, Result<Value, Error>> {
+    fn data(
+        &self,
+        integration: Integration,
+        view: String,
+        query: ViewQuery,
+    ) -> BoxFuture<'static, Result<Value, Error>> {
         let state = self.state.clone();
         Box::pin(async move { data(&state, &integration, &view, &query).await })
     }

@@ -132,7 +132,11 @@ pub trait Registrar {
     /// Where this installation is.
     fn install_info(&self) -> FfiInstallInfo;
     /// Adds an integration provider (descriptor JSON + object).
-    fn add_integration_provider(&mut self, descriptor: RString, provider: IntegrationProviderBox) -> RResult<(), FfiError>;
+    fn add_integration_provider(
+        &mut self,
+        descriptor: RString,
+        provider: IntegrationProviderBox,
+    ) -> RResult<(), FfiError>;
     /// Adds an HTTP route under `/api`.
     fn add_route(&mut self, route: FfiRouteSpec, handler: HttpHandlerBox) -> RResult<(), FfiError>;
     /// Adds a workflow trigger (descriptor JSON + object).

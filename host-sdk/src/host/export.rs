@@ -41,10 +41,7 @@ pub fn export_host_api(services: ServiceSet, runtime: Handle, plugin: &str, tena
             RArc::new(ExportedIntegrations { services: services.clone(), runtime: runtime.clone() }),
             TD_Opaque,
         ),
-        agents: AgentService_TO::from_ptr(
-            RArc::new(ExportedAgents { services: services.clone(), runtime }),
-            TD_Opaque,
-        ),
+        agents: AgentService_TO::from_ptr(RArc::new(ExportedAgents { services: services.clone(), runtime }), TD_Opaque),
         services,
     };
     HostApi_TO::from_ptr(RArc::new(exported), TD_Opaque)
@@ -211,7 +208,9 @@ impl IntegrationDirectory for ExportedIntegrations {
         let fut = self.services.integrations.get(id.into_string());
         guarded_future(Some(self.runtime.clone()), async move {
             match fut.await? {
-                Some(i) => serde_json::to_string(&i).map(|s| ROption::RSome(s.into())).map_err(|e| Error::internal(e.to_string())),
+                Some(i) => serde_json::to_string(&i)
+                    .map(|s| ROption::RSome(s.into()))
+                    .map_err(|e| Error::internal(e.to_string())),
                 None => Ok(ROption::RNone),
             }
         })
@@ -265,4 +264,3 @@ impl AgentStream for ExportedStream {
         })
     }
 }
-

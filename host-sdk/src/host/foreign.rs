@@ -19,7 +19,8 @@ fn json_of<T: serde::Serialize>(value: &T) -> Result<RString, Error> {
 }
 
 fn parse_answer(what: &str, json: &str) -> Result<Value, Error> {
-    serde_json::from_str(json).map_err(|e| Error::new(ErrorCode::INTERNAL, format!("plugin returned malformed {what}: {e}")))
+    serde_json::from_str(json)
+        .map_err(|e| Error::new(ErrorCode::INTERNAL, format!("plugin returned malformed {what}: {e}")))
 }
 
 /// A registered integration provider.
@@ -117,7 +118,13 @@ impl ForeignView {
     }
 
     /// Runs a tab action.
-    pub async fn action(&self, integration: &Integration, view: &str, action: &str, request: &Value) -> Result<Value, Error> {
+    pub async fn action(
+        &self,
+        integration: &Integration,
+        view: &str,
+        action: &str,
+        request: &Value,
+    ) -> Result<Value, Error> {
         let answer =
             await_foreign(self.0.action(json_of(integration)?, view.into(), action.into(), json_of(request)?)).await?;
         parse_answer("action result", &answer)

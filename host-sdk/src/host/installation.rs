@@ -129,7 +129,8 @@ impl LoadedPlugin {
         };
         let register = self.module.register();
         let result = register(Registrar_TO::from_ptr(&mut registrar, TD_Opaque), host);
-        from_ffi_result(result).map_err(|e| Error { message: format!("plugin {name}: register failed: {}", e.message), ..e })?;
+        from_ffi_result(result)
+            .map_err(|e| Error { message: format!("plugin {name}: register failed: {}", e.message), ..e })?;
         Ok(registrar.installation)
     }
 
@@ -182,7 +183,11 @@ impl Registrar for HostRegistrar {
         self.info.clone()
     }
 
-    fn add_integration_provider(&mut self, descriptor: RString, provider: IntegrationProviderBox) -> RResult<(), FfiError> {
+    fn add_integration_provider(
+        &mut self,
+        descriptor: RString,
+        provider: IntegrationProviderBox,
+    ) -> RResult<(), FfiError> {
         to_ffi(catch_or(Err(Error::new(ErrorCode::PANICKED, "registrar panicked")), || {
             let (name, descriptor) = self.descriptor("integration provider", &descriptor)?;
             if self.installation.provider(&name).is_some() {

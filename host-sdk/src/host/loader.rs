@@ -84,7 +84,10 @@ pub struct LoadedPlugin {
 
 impl std::fmt::Debug for LoadedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedPlugin").field("manifest", &self.manifest).field("library_path", &self.library_path).finish()
+        f.debug_struct("LoadedPlugin")
+            .field("manifest", &self.manifest)
+            .field("library_path", &self.library_path)
+            .finish()
     }
 }
 
@@ -119,12 +122,20 @@ pub fn load_plugin_at(manifest: Manifest, library: &Path) -> Result<LoadedPlugin
     let compiled = (module.manifest())().into_string();
     let compiled = Manifest::parse(&compiled, Path::new("<compiled-in manifest>"))
         .map_err(|e| LoadError::Inconsistent { name: name.clone(), message: e.to_string() })?;
-    if compiled.name != manifest.name || compiled.version != manifest.version || compiled.abi_version != manifest.abi_version {
+    if compiled.name != manifest.name
+        || compiled.version != manifest.version
+        || compiled.abi_version != manifest.abi_version
+    {
         return Err(LoadError::Inconsistent {
             name,
             message: format!(
                 "manifest on disk ({} {} abi {}) differs from the one compiled into the library ({} {} abi {})",
-                manifest.name, manifest.version, manifest.abi_version, compiled.name, compiled.version, compiled.abi_version
+                manifest.name,
+                manifest.version,
+                manifest.abi_version,
+                compiled.name,
+                compiled.version,
+                compiled.abi_version
             ),
         });
     }

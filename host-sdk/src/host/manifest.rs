@@ -54,10 +54,8 @@ pub enum ManifestError {
 impl Manifest {
     /// Parses manifest text; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
-        let manifest: Manifest = toml::from_str(text).map_err(|e| ManifestError::Invalid {
-            path: path.to_path_buf(),
-            message: e.message().to_string(),
-        })?;
+        let manifest: Manifest = toml::from_str(text)
+            .map_err(|e| ManifestError::Invalid { path: path.to_path_buf(), message: e.message().to_string() })?;
         if manifest.name.trim().is_empty() {
             return Err(ManifestError::Invalid { path: path.to_path_buf(), message: "name is empty".into() });
         }
@@ -75,7 +73,9 @@ impl Manifest {
         let path = dir.join("manifest.toml");
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ManifestError::Missing(dir.to_path_buf())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ManifestError::Missing(dir.to_path_buf()))
+            }
             Err(source) => return Err(ManifestError::Io { path, source }),
         };
         Manifest::parse(&text, &path)

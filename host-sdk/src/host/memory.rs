@@ -15,10 +15,7 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 /// The system clock.
 pub fn system_clock() -> Clock {
     Arc::new(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
     })
 }
 
@@ -141,7 +138,12 @@ impl KvBackend for MemoryKv {
         let done = self.delete_now(&key, Some(&expected));
         Box::pin(async move { Ok(done) })
     }
-    fn scan_prefix(&self, prefix: String, after: String, limit: u32) -> BoxFuture<'static, Result<Vec<KvEntry>, Error>> {
+    fn scan_prefix(
+        &self,
+        prefix: String,
+        after: String,
+        limit: u32,
+    ) -> BoxFuture<'static, Result<Vec<KvEntry>, Error>> {
         let entries = self.scan_now(&prefix, &after, limit);
         Box::pin(async move { Ok(entries) })
     }

@@ -41,7 +41,8 @@ pub trait KvBackend: Send + Sync + 'static {
     /// Deletes only if the live value equals `expected`.
     fn compare_and_delete(&self, key: String, expected: String) -> BoxFuture<'static, Result<bool, Error>>;
     /// Live entries under `prefix` after `after`, in key order, at most `limit`.
-    fn scan_prefix(&self, prefix: String, after: String, limit: u32) -> BoxFuture<'static, Result<Vec<KvEntry>, Error>>;
+    fn scan_prefix(&self, prefix: String, after: String, limit: u32)
+        -> BoxFuture<'static, Result<Vec<KvEntry>, Error>>;
 }
 
 /// Leases with fencing tokens (semantics: [`crate::abi::LeaseService`]).

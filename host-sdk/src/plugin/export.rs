@@ -119,9 +119,7 @@ impl Trigger for ExportedTrigger {
 
     fn publish(&self, params: RString) -> FfiFuture<RResult<(), FfiError>> {
         let imp = self.imp.clone();
-        guarded_future(Some(self.runtime.clone()), async move {
-            imp.publish(parse("trigger params", &params)?).await
-        })
+        guarded_future(Some(self.runtime.clone()), async move { imp.publish(parse("trigger params", &params)?).await })
     }
 
     fn stop(&self, params: RString) -> FfiFuture<RResult<(), FfiError>> {
@@ -168,9 +166,7 @@ impl ViewExtension for ExportedView {
         guarded_future(Some(self.runtime.clone()), async move {
             let integration: Integration = parse("integration", &integration)?;
             let request: serde_json::Value = parse("action request", &request)?;
-            imp.action(integration, view.into_string(), action.into_string(), request)
-                .await
-                .map(|v| to_json_string(&v))
+            imp.action(integration, view.into_string(), action.into_string(), request).await.map(|v| to_json_string(&v))
         })
     }
 }

@@ -33,7 +33,11 @@ impl<'a> PluginRegistrar<'a> {
     }
 
     /// Adds an integration provider with its descriptor.
-    pub fn add_integration_provider(&mut self, descriptor: &serde_json::Value, imp: Arc<dyn ProviderImpl>) -> Result<(), Error> {
+    pub fn add_integration_provider(
+        &mut self,
+        descriptor: &serde_json::Value,
+        imp: Arc<dyn ProviderImpl>,
+    ) -> Result<(), Error> {
         let obj = export_provider(imp, self.runtime.clone());
         from_ffi_result(self.inner.add_integration_provider(descriptor.to_string().into(), obj))
     }

@@ -39,7 +39,12 @@ pub trait ViewImpl: Send + Sync + 'static {
     /// Tab manifests for one integration.
     fn manifests(&self, integration: Integration) -> BoxFuture<'static, Result<Value, Error>>;
     /// One tab's data.
-    fn data(&self, integration: Integration, view: String, query: ViewQuery) -> BoxFuture<'static, Result<Value, Error>>;
+    fn data(
+        &self,
+        integration: Integration,
+        view: String,
+        query: ViewQuery,
+    ) -> BoxFuture<'static, Result<Value, Error>>;
     /// Runs a tab action.
     fn action(
         &self,
