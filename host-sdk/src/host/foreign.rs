@@ -130,3 +130,27 @@ impl ForeignView {
         parse_answer("action result", &answer)
     }
 }
+
+impl std::fmt::Debug for ForeignProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ForeignProvider(..)")
+    }
+}
+
+impl std::fmt::Debug for ForeignHttpHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ForeignHttpHandler(..)")
+    }
+}
+
+impl std::fmt::Debug for ForeignTrigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ForeignTrigger(..)")
+    }
+}
+
+impl std::fmt::Debug for ForeignView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ForeignView(..)")
+    }
+}

@@ -20,7 +20,7 @@ use crate::guard::{catch_or, from_ffi_result};
 use crate::{Error, ErrorCode, InstallLevel, RouteSpec};
 
 /// A registered integration provider.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RegisteredProvider {
     /// The provider name (`descriptor.name`).
     pub name: String,
@@ -31,7 +31,7 @@ pub struct RegisteredProvider {
 }
 
 /// A registered HTTP route.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RegisteredRoute {
     /// Method, path and visibility.
     pub spec: RouteSpec,
@@ -40,7 +40,7 @@ pub struct RegisteredRoute {
 }
 
 /// A registered trigger.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RegisteredTrigger {
     /// The trigger name (`descriptor.name`).
     pub name: String,
@@ -51,7 +51,7 @@ pub struct RegisteredTrigger {
 }
 
 /// A registered view extension.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RegisteredView {
     /// The descriptor JSON: `{key, hostType, providers}`.
     pub descriptor: serde_json::Value,
@@ -60,7 +60,7 @@ pub struct RegisteredView {
 }
 
 /// What one installation of a plugin registered.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Installation {
     /// The plugin's name.
     pub plugin: String,

@@ -8,6 +8,7 @@ mod installation;
 mod loader;
 mod manifest;
 mod memory;
+mod registry;
 mod services;
 mod test_host;
 
@@ -17,6 +18,7 @@ pub use installation::{Installation, RegisteredProvider, RegisteredRoute, Regist
 pub use loader::{load_plugin, load_plugin_at, LoadError, LoadedPlugin};
 pub use manifest::{Manifest, ManifestError};
 pub use memory::{system_clock, Clock, MemoryKv, MemoryLeases};
+pub use registry::PluginRegistry;
 pub use services::{
     AgentBackend, AgentEventReceiver, HostServices, IntegrationBackend, KvBackend, LeaseBackend, ServiceSet,
 };

@@ -1,0 +1,183 @@
+//! ABI benchmark (a bench binary, `harness = false`): plugin load time, the cost of one
+//! host→plugin call, of one plugin→host service call, and the per-event cost of the agent stream.
+//!
+//! Run: `cargo bench --bench abi` (release). Medians of repeated batches are printed as a table;
+//! BENCHMARKS.md records a run.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use host_sdk::host::{export_host_api, load_plugin, TestHost};
+use host_sdk::plugin::Host;
+use host_sdk::{AgentEvent, AgentRequest, InstallLevel, Integration};
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    samples[samples.len() / 2]
+}
+
+fn lib_file(base: &str) -> String {
+    format!("{}{}{}", std::env::consts::DLL_PREFIX, base, std::env::consts::DLL_SUFFIX)
+}
+
+fn plugin_library() -> PathBuf {
+    if let Some(p) = std::env::var_os("XPERT_PLUGIN_LIB") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("bench executable");
+    exe.parent().expect("deps dir").join(lib_file("plugin_wecom"))
+}
+
+/// Times `batch` calls of `f`, `batches` times; returns the median cost of one call in ns.
+fn per_call(batches: usize, batch: usize, mut f: impl FnMut()) -> f64 {
+    let samples = (0..batches)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..batch {
+                f();
+            }
+            start.elapsed().as_nanos() as f64 / batch as f64
+        })
+        .collect();
+    median(samples)
+}
+
+fn main() {
+    let lib = plugin_library();
+    assert!(lib.is_file(), "build the plugin first: {}", lib.display());
+    let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("manifest.toml")).unwrap();
+    println!("| measurement | median | notes |");
+    println!("|---|---|---|");
+
+    // 1. Load: manifest read + dlopen + version/layout checks + register at tenant level.
+    // Each sample loads a fresh copy (dlopen of an already-open path would return the same image).
+    let dirs: Vec<tempfile::TempDir> = (0..21)
+        .map(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("manifest.toml"), &manifest).unwrap();
+            std::fs::copy(&lib, dir.path().join(lib_file("plugin_wecom"))).unwrap();
+            dir
+        })
+        .collect();
+    let host = TestHost::new();
+    let mut load_only = Vec::new();
+    let mut load_and_register = Vec::new();
+    let mut kept = Vec::new();
+    for dir in &dirs {
+        let start = Instant::now();
+        let plugin = load_plugin(dir.path()).expect("load");
+        let loaded = start.elapsed();
+        let inst = host.install(&plugin, InstallLevel::Tenant).expect("install");
+        let registered = start.elapsed();
+        load_only.push(loaded.as_secs_f64() * 1e3);
+        load_and_register.push(registered.as_secs_f64() * 1e3);
+        kept.push((plugin, inst));
+    }
+    println!(
+        "| load: manifest + dlopen + layout check | {:.3} ms | fresh copy of the library each time, {} samples |",
+        median(load_only),
+        dirs.len()
+    );
+    println!(
+        "| load + register (tenant) | {:.3} ms | includes starting the plugin's runtime (2 threads) |",
+        median(load_and_register)
+    );
+
+    let (_, inst) = &kept[0];
+    let view = inst.views[0].view.clone();
+    let provider = inst.provider("wecom_long").unwrap().provider.clone();
+
+    // 2. host → plugin: a synchronous call through the vtable with its panic guard.
+    let ns = per_call(15, 200_000, || {
+        std::hint::black_box(view.supports(std::hint::black_box("wecom_long")));
+    });
+    println!("| host→plugin call (`ViewExtension::supports`) | {ns:.1} ns | vtable + panic guard + `RStr` argument |");
+    let integration = Integration {
+        id: "bench".into(),
+        name: "bench".into(),
+        provider: "wecom_long".into(),
+        enabled: true,
+        options: serde_json::json!({"botId": "aibBENCH", "secret": "s"}),
+    };
+    let ns = per_call(15, 20_000, || {
+        std::hint::black_box(provider.validate_config(&integration).unwrap());
+    });
+    println!(
+        "| host→plugin call with JSON (`validate_config`) | {:.2} µs | serialize + parse + validate + answer |",
+        ns / 1e3
+    );
+
+    // 3. plugin → host: the plugin's client calling the host's services through the FFI objects.
+    let services = host.services();
+    let client = Host::new(export_host_api(services, host.handle(), "bench", "tenant"));
+    let ns = per_call(15, 200_000, || {
+        std::hint::black_box(client.now_ms());
+    });
+    println!("| plugin→host call (`HostApi::now_ms`) | {ns:.1} ns | sync service call |");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(client.kv().set("k", "v", 0)).unwrap();
+    let samples: Vec<f64> = (0..15)
+        .map(|_| {
+            rt.block_on(async {
+                let n = 50_000;
+                let start = Instant::now();
+                for _ in 0..n {
+                    std::hint::black_box(client.kv().get("k").await.unwrap());
+                }
+                start.elapsed().as_nanos() as f64 / n as f64
+            })
+        })
+        .collect();
+    println!(
+        "| plugin→host async call (`KvStore::get`, in-memory) | {:.1} ns | FfiFuture, host runtime entered on poll |",
+        median(samples)
+    );
+
+    // 4. Agent stream: events produced by a host task, pulled by the plugin-side client.
+    let agent = host.agent().clone();
+    let n_events = 20_000;
+    agent.on_prefix("bench", (0..n_events).map(|i| AgentEvent::TextDelta(format!("token {i} "))).collect());
+    let samples: Vec<f64> = (0..9)
+        .map(|_| {
+            rt.block_on(async {
+                let start = Instant::now();
+                let mut stream = client
+                    .agents()
+                    .invoke(AgentRequest { xpert_id: "x".into(), input: "bench".into(), ..Default::default() })
+                    .await
+                    .unwrap();
+                let mut count = 0;
+                while let Some(ev) = stream.next().await {
+                    if ev == AgentEvent::Done {
+                        break;
+                    }
+                    count += 1;
+                }
+                assert_eq!(count, n_events);
+                start.elapsed().as_nanos() as f64 / n_events as f64
+            })
+        })
+        .collect();
+    println!(
+        "| agent stream, per event | {:.0} ns | {n_events} events across threads (host task → mpsc → FFI pull) |",
+        median(samples)
+    );
+
+    // For reference: an async route call through the plugin (future polled in the caller,
+    // plugin runtime entered on each poll).
+    let ping = inst.routes.iter().find(|r| r.spec.path == "/wecom/ping").unwrap().handler.clone();
+    let samples: Vec<f64> = (0..15)
+        .map(|_| {
+            rt.block_on(async {
+                let n = 20_000;
+                let start = Instant::now();
+                for _ in 0..n {
+                    std::hint::black_box(ping.handle(host_sdk::HttpRequest::default()).await.unwrap());
+                }
+                start.elapsed().as_nanos() as f64 / n as f64
+            })
+        })
+        .collect();
+    println!("| async route call (`GET /wecom/ping` handler) | {:.2} µs | request + response conversion, JSON body |", median(samples) / 1e3);
+    drop(kept);
+}
