@@ -16,6 +16,8 @@
 //! State never lives in process globals: bindings, status and sessions are in the host's KV store,
 //! so several host instances can share one set of integrations.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod crypto;
 pub mod descriptors;

@@ -24,10 +24,18 @@ pub const MANIFEST: &str = include_str!("../../../manifest.toml");
 /// The plugin's own runtime: two workers, enough for many sockets and timers.
 static RUNTIME: PluginRuntime = PluginRuntime::new("wecom-plugin", 2);
 
-/// The exported root module.
-#[export_root_module]
-pub fn root_module() -> PluginModRef {
-    PluginMod { abi_version: ABI_VERSION_CHECK, manifest, register, shutdown }.leak_into_prefix()
+mod export {
+    //! The exported symbol. `#[export_root_module]` also emits an undocumented `LibHeader`
+    //! static, hence this module's allowance.
+    #![allow(missing_docs)]
+
+    use super::*;
+
+    /// The exported root module.
+    #[export_root_module]
+    pub fn root_module() -> PluginModRef {
+        PluginMod { abi_version: ABI_VERSION_CHECK, manifest, register, shutdown }.leak_into_prefix()
+    }
 }
 
 extern "C" fn manifest() -> RString {
