@@ -5,6 +5,7 @@
 //! never unloaded.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use abi_stable::library::{lib_header_from_path, LibraryError};
 
@@ -72,6 +73,17 @@ pub enum LoadError {
     },
 }
 
+/// How long each phase of a load took (logged at debug level; the benchmark reports them).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadTimings {
+    /// dlopen and reading the library's abi_stable header.
+    pub open: Duration,
+    /// Version check, transitive layout check and the root-module constructor.
+    pub checks: Duration,
+    /// Comparing the compiled-in manifest with the one on disk.
+    pub cross_check: Duration,
+}
+
 /// A loaded plugin library and its manifest.
 #[derive(Clone)]
 pub struct LoadedPlugin {
@@ -79,6 +91,8 @@ pub struct LoadedPlugin {
     pub manifest: Manifest,
     /// The library file.
     pub library_path: PathBuf,
+    /// Phase durations of the load.
+    pub timings: LoadTimings,
     pub(super) module: PluginModRef,
 }
 
@@ -109,8 +123,11 @@ pub fn load_plugin_at(manifest: Manifest, library: &Path) -> Result<LoadedPlugin
     if !library.is_file() {
         return Err(LoadError::LibraryMissing { name, path: library.to_path_buf() });
     }
+    let started = Instant::now();
     let header = lib_header_from_path(library).map_err(|e| classify(&name, library, e))?;
+    let opened = Instant::now();
     let module = header.init_root_module::<PluginModRef>().map_err(|e| classify(&name, library, e))?;
+    let checked = Instant::now();
 
     let module_abi = module.abi_version();
     if module_abi != manifest.abi_version {
@@ -139,7 +156,9 @@ pub fn load_plugin_at(manifest: Manifest, library: &Path) -> Result<LoadedPlugin
             ),
         });
     }
-    Ok(LoadedPlugin { manifest, library_path: library.to_path_buf(), module })
+    let timings = LoadTimings { open: opened - started, checks: checked - opened, cross_check: checked.elapsed() };
+    tracing::debug!(plugin = %name, ?timings, "plugin loaded");
+    Ok(LoadedPlugin { manifest, library_path: library.to_path_buf(), timings, module })
 }
 
 fn classify(name: &str, path: &Path, err: LibraryError) -> LoadError {

@@ -15,7 +15,7 @@ mod test_host;
 pub use export::export_host_api;
 pub use foreign::{ForeignHttpHandler, ForeignProvider, ForeignTrigger, ForeignView};
 pub use installation::{Installation, RegisteredProvider, RegisteredRoute, RegisteredTrigger, RegisteredView};
-pub use loader::{load_plugin, load_plugin_at, LoadError, LoadedPlugin};
+pub use loader::{load_plugin, load_plugin_at, LoadError, LoadTimings, LoadedPlugin};
 pub use manifest::{Manifest, ManifestError};
 pub use memory::{system_clock, Clock, MemoryKv, MemoryLeases};
 pub use registry::PluginRegistry;

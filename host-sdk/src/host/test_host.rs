@@ -210,7 +210,7 @@ impl AgentBackend for ScriptedAgent {
         self.requests.lock().push(request);
         let cancelled = self.cancelled.clone();
         let gate = self.gate.lock().clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
         Box::pin(async move {
             tokio::spawn(async move {
                 for ev in events {
