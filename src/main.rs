@@ -1,6 +1,87 @@
-//! xpert-host: the reference host (placeholder until the host work lands).
+//! `xpert-host`: the reference host for the Xpert AI WeCom plugin. It loads plugins through
+//! host-sdk, stores integrations and Digital Experts in SQLite, runs agents and serves the HTTP
+//! API of `../shared/host-api.md` and a web UI.
+
+mod agents;
+mod api;
+mod config;
+mod plugins;
+mod server;
+mod services;
+mod store;
 mod web;
 
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// The reference host for the Xpert AI WeCom plugin.
+#[derive(Parser)]
+#[command(
+    name = "xpert-host",
+    version,
+    about,
+    long_about = None,
+    after_help = "Configuration (environment variables, also keys of the config file): XPERT_LISTEN (127.0.0.1:3000), \
+XPERT_DATA_DIR (./data), XPERT_PLUGIN_DIR ($XPERT_DATA_DIR/plugins), API_BASE_URL (http://$XPERT_LISTEN), \
+XPERT_ADMIN_TOKEN (generated at first start), WECOM_WS_URL (wss://openws.work.weixin.qq.com), \
+WECOM_API_ORIGINS (https://qyapi.weixin.qq.com), WECOM_HEARTBEAT_MS (30000), XPERT_MAX_BODY_BYTES (1048576). \
+Logs go to stderr; RUST_LOG sets their levels."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Address to listen on (XPERT_LISTEN; port 0 picks a free port).
+    #[arg(long, global = true)]
+    listen: Option<String>,
+    /// Data directory (XPERT_DATA_DIR).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Plugin directory (XPERT_PLUGIN_DIR; default $XPERT_DATA_DIR/plugins).
+    #[arg(long, global = true)]
+    plugin_dir: Option<PathBuf>,
+    /// Config file (TOML with the environment variables' names as keys; default
+    /// $XPERT_DATA_DIR/config.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and the web UI (the default).
+    Serve,
+}
+
 fn main() {
-    let _ = web::router;
+    let cli = Cli::parse();
+    let (Some(Command::Serve) | None) = cli.command;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let overrides = config::Overrides {
+        listen: cli.listen,
+        data_dir: cli.data_dir,
+        plugin_dir: cli.plugin_dir,
+        config_file: cli.config,
+    };
+    let config = match config::Config::resolve(&|k| std::env::var(k).ok(), &overrides) {
+        Ok(c) => c,
+        Err(e) => fail(&e.to_string()),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("xpert-host").build() {
+        Ok(rt) => rt,
+        Err(e) => fail(&format!("cannot start the runtime: {e}")),
+    };
+    if let Err(e) = runtime.block_on(server::run(config)) {
+        fail(&e);
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("xpert-host: {message}");
+    std::process::exit(2);
 }

@@ -1,0 +1,125 @@
+//! Agents that run Digital Experts: `echo` (deterministic, for demos and tests) and `openai`
+//! (any OpenAI-compatible streaming endpoint). A run streams [`AgentEvent`]s into a channel;
+//! dropping the receiver cancels it. Turns are stored so later turns carry the history.
+
+mod echo;
+mod openai;
+
+use std::sync::Arc;
+
+use host_sdk::host::AgentEventReceiver;
+use host_sdk::{AgentEvent, AgentRequest, ConversationStatus, Error};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::services::now_rfc3339;
+use crate::store::{MessageRecord, Store};
+
+/// Starts agent runs.
+#[derive(Clone)]
+pub struct AgentRunner {
+    store: Arc<dyn Store>,
+    http: reqwest::Client,
+}
+
+/// Where a run writes its events.
+pub struct RunSink {
+    tx: mpsc::Sender<AgentEvent>,
+}
+
+impl RunSink {
+    /// Sends an event; false when the consumer is gone (the run must stop).
+    pub async fn send(&self, ev: AgentEvent) -> bool {
+        self.tx.send(ev).await.is_ok()
+    }
+    /// Resolves when the consumer is gone.
+    pub async fn closed(&self) {
+        self.tx.closed().await
+    }
+}
+
+impl AgentRunner {
+    /// A runner over the store.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        let http =
+            reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default();
+        AgentRunner { store, http }
+    }
+
+    /// Starts a run of the Digital Expert named in the request.
+    pub async fn start(&self, request: AgentRequest) -> Result<AgentEventReceiver, Error> {
+        let xpert = self
+            .store
+            .get_xpert(request.xpert_id.clone())
+            .await
+            .map_err(|e| Error::unavailable(e.0))?
+            .ok_or_else(|| Error::not_found(format!("Digital Expert {} does not exist", request.xpert_id)))?;
+        let conversation_id = match &request.conversation_id {
+            Some(id)
+                if self
+                    .store
+                    .conversation_exists(id.clone(), xpert.id.clone())
+                    .await
+                    .map_err(|e| Error::unavailable(e.0))? =>
+            {
+                id.clone()
+            }
+            _ => {
+                let id = uuid::Uuid::new_v4().to_string();
+                self.store
+                    .create_conversation(id.clone(), xpert.id.clone(), now_rfc3339())
+                    .await
+                    .map_err(|e| Error::unavailable(e.0))?;
+                id
+            }
+        };
+        let history = self.store.messages(conversation_id.clone()).await.map_err(|e| Error::unavailable(e.0))?;
+        let (tx, rx) = mpsc::channel(64);
+        let runner = self.clone();
+        let agent = xpert.agent.clone();
+        tokio::spawn(async move {
+            let sink = RunSink { tx };
+            if !sink.send(AgentEvent::ConversationStart { conversation_id: conversation_id.clone() }).await {
+                return;
+            }
+            let input = request.input.clone();
+            let outcome = match agent.get("kind").and_then(Value::as_str) {
+                Some("openai") => openai::run(&runner.http, &agent, &history, &request, &sink).await,
+                _ => echo::run(&input, &sink).await,
+            };
+            let (status, error, answer) = match outcome {
+                RunOutcome::Completed(answer) => (ConversationStatus::Success, None, answer),
+                RunOutcome::Failed(message) => {
+                    if !sink.send(AgentEvent::Error { message: message.clone() }).await {
+                        return;
+                    }
+                    (ConversationStatus::Error, Some(message), String::new())
+                }
+                RunOutcome::Cancelled => return,
+            };
+            let store = runner.store.clone();
+            let _ = store
+                .append_message(conversation_id.clone(), MessageRecord { role: "user".into(), content: input })
+                .await;
+            if !answer.is_empty() {
+                let _ = store
+                    .append_message(conversation_id, MessageRecord { role: "assistant".into(), content: answer })
+                    .await;
+            }
+            if sink.send(AgentEvent::ConversationEnd { status, error }).await {
+                sink.send(AgentEvent::Done).await;
+            }
+        });
+        Ok(rx)
+    }
+}
+
+/// How a run ended.
+pub enum RunOutcome {
+    /// Finished; the full answer text.
+    Completed(String),
+    /// Failed with this (secret-free) message.
+    Failed(String),
+    /// The consumer went away.
+    Cancelled,
+}

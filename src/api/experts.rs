@@ -1,0 +1,241 @@
+//! `/api/xpert*`: Digital Experts, their draft triggers, publish (with the triggers' checklist)
+//! and unpublish.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use host_sdk::{ChecklistItem, ChecklistLevel, TriggerParams};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::integrations::MASK;
+use super::{ApiError, ApiResult, AppState, JsonBody};
+use crate::services::now_rfc3339;
+use crate::store::XpertRecord;
+
+fn masked_agent(agent: &Value) -> Value {
+    let mut agent = agent.clone();
+    if let Some(key) = agent.get_mut("apiKey") {
+        if key.as_str().is_some_and(|k| !k.is_empty()) {
+            *key = json!(MASK);
+        }
+    }
+    agent
+}
+
+/// The answer shape of a Digital Expert.
+fn to_json(r: &XpertRecord) -> Value {
+    json!({
+        "id": r.id, "name": r.name, "agent": masked_agent(&r.agent), "triggers": r.triggers,
+        "published": r.published, "publishedTriggers": r.published_triggers,
+        "createdAt": r.created_at, "updatedAt": r.updated_at,
+    })
+}
+
+fn validate_agent(agent: &Value) -> ApiResult<()> {
+    let bad = |m: &str| Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_AGENT", m));
+    match agent.get("kind").and_then(Value::as_str) {
+        Some("echo") => Ok(()),
+        Some("openai") => {
+            let base = agent.get("baseUrl").and_then(Value::as_str).unwrap_or_default();
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return bad("agent.baseUrl must be an http(s) URL of an OpenAI-compatible endpoint");
+            }
+            if agent.get("model").and_then(Value::as_str).unwrap_or_default().trim().is_empty() {
+                return bad("agent.model is required");
+            }
+            Ok(())
+        }
+        _ => bad("agent.kind must be \"echo\" or \"openai\""),
+    }
+}
+
+/// Create body.
+#[derive(Deserialize)]
+pub struct CreateBody {
+    name: String,
+    agent: Value,
+}
+
+/// `POST /api/xpert`.
+pub async fn create(State(state): State<AppState>, JsonBody(body): JsonBody<CreateBody>) -> ApiResult<Response> {
+    if body.name.trim().is_empty() {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_NAME", "name is required"));
+    }
+    validate_agent(&body.agent)?;
+    let now = now_rfc3339();
+    let record = XpertRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: body.name.trim().to_string(),
+        agent: body.agent,
+        triggers: json!([]),
+        published: false,
+        published_triggers: json!([]),
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    state.store.put_xpert(record.clone()).await.map_err(ApiError::storage)?;
+    Ok((StatusCode::CREATED, Json(to_json(&record))).into_response())
+}
+
+/// `GET /api/xpert`.
+pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
+    let list = state.store.list_xperts().await.map_err(ApiError::storage)?;
+    Ok(Json(list.iter().map(to_json).collect::<Vec<_>>()).into_response())
+}
+
+/// `GET /api/xpert/triggers`: the trigger descriptors available (for forms).
+pub async fn trigger_descriptors(State(state): State<AppState>) -> Response {
+    let list: Vec<Value> =
+        ["wecom"].iter().filter_map(|n| state.plugins.trigger(n)).map(|t| t.descriptor.clone()).collect();
+    Json(list).into_response()
+}
+
+async fn load(state: &AppState, id: &str) -> ApiResult<XpertRecord> {
+    state
+        .store
+        .get_xpert(id.to_string())
+        .await
+        .map_err(ApiError::storage)?
+        .ok_or_else(|| ApiError::not_found("XPERT_NOT_FOUND", format!("Digital Expert {id} does not exist")))
+}
+
+/// `GET /api/xpert/{id}`.
+pub async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(Json(to_json(&load(&state, &id).await?)).into_response())
+}
+
+/// One draft trigger.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+pub struct TriggerDraft {
+    provider: String,
+    #[serde(default)]
+    config: Value,
+}
+
+/// `PUT /api/xpert/{id}/triggers`.
+pub async fn set_triggers(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(triggers): JsonBody<Vec<TriggerDraft>>,
+) -> ApiResult<Response> {
+    let mut record = load(&state, &id).await?;
+    for t in &triggers {
+        if t.provider.trim().is_empty() {
+            return Err(ApiError::bad_request("INVALID_TRIGGER", "every trigger needs a provider"));
+        }
+        if !t.config.is_object() {
+            return Err(ApiError::bad_request("INVALID_TRIGGER", "a trigger's config must be a JSON object"));
+        }
+    }
+    record.triggers = serde_json::to_value(&triggers).unwrap_or(json!([]));
+    record.updated_at = now_rfc3339();
+    state.store.put_xpert(record.clone()).await.map_err(ApiError::storage)?;
+    Ok(Json(record.triggers).into_response())
+}
+
+fn drafts(value: &Value) -> Vec<TriggerDraft> {
+    serde_json::from_value(value.clone()).unwrap_or_default()
+}
+
+/// Stops each trigger, logging failures (used by unpublish and republish).
+async fn stop_all(state: &AppState, xpert_id: &str, triggers: &[TriggerDraft]) {
+    for t in triggers {
+        let Some(trigger) = state.plugins.trigger(&t.provider) else { continue };
+        let params = TriggerParams { xpert_id: xpert_id.to_string(), config: t.config.clone() };
+        if let Err(e) = trigger.trigger.stop(&params).await {
+            tracing::warn!(xpert_id, trigger = %t.provider, "stopping a trigger failed: {}", e.message);
+        }
+    }
+}
+
+/// `POST /api/xpert/{id}/publish`: every trigger's `validate`, then `publish`.
+pub async fn publish(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let mut record = load(&state, &id).await?;
+    let triggers = drafts(&record.triggers);
+    let mut checklist: Vec<ChecklistItem> = Vec::new();
+    for t in &triggers {
+        match state.plugins.trigger(&t.provider) {
+            None => checklist.push(ChecklistItem {
+                code: "TRIGGER_PROVIDER_NOT_FOUND".into(),
+                level: ChecklistLevel::Error,
+                message: format!(
+                    "trigger {:?} is not registered: its plugin must be installed at tenant level",
+                    t.provider
+                ),
+            }),
+            Some(trigger) => {
+                let params = TriggerParams { xpert_id: id.clone(), config: t.config.clone() };
+                checklist.extend(trigger.trigger.validate(&params).await?);
+            }
+        }
+    }
+    if checklist.iter().any(|c| c.level == ChecklistLevel::Error) {
+        let mut err = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "PUBLISH_VALIDATION_FAILED",
+            "the Digital Expert cannot be published: see the checklist",
+        );
+        err.extra = Some(("checklist".into(), serde_json::to_value(&checklist).unwrap_or(json!([]))));
+        return Err(err);
+    }
+    // Replace what was published before: stop the old set, then publish the new one.
+    let previous = drafts(&record.published_triggers);
+    if record.published {
+        stop_all(&state, &id, &previous).await;
+    }
+    let mut published: Vec<TriggerDraft> = Vec::new();
+    for t in &triggers {
+        let Some(trigger) = state.plugins.trigger(&t.provider) else { continue };
+        let params = TriggerParams { xpert_id: id.clone(), config: t.config.clone() };
+        if let Err(e) = trigger.trigger.publish(&params).await {
+            // Roll back this round and restore the previous set.
+            stop_all(&state, &id, &published).await;
+            if record.published {
+                for p in &previous {
+                    if let Some(trigger) = state.plugins.trigger(&p.provider) {
+                        let params = TriggerParams { xpert_id: id.clone(), config: p.config.clone() };
+                        let _ = trigger.trigger.publish(&params).await;
+                    }
+                }
+            }
+            return Err(e.into());
+        }
+        published.push(t.clone());
+    }
+    record.published = true;
+    record.published_triggers = serde_json::to_value(&published).unwrap_or(json!([]));
+    record.updated_at = now_rfc3339();
+    state.store.put_xpert(record).await.map_err(ApiError::storage)?;
+    tracing::info!(xpert_id = %id, triggers = published.len(), "Digital Expert published");
+    Ok(Json(json!({"published": true, "checklist": checklist})).into_response())
+}
+
+/// `POST /api/xpert/{id}/unpublish`.
+pub async fn unpublish(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let mut record = load(&state, &id).await?;
+    if record.published {
+        stop_all(&state, &id, &drafts(&record.published_triggers)).await;
+    }
+    record.published = false;
+    record.published_triggers = json!([]);
+    record.updated_at = now_rfc3339();
+    state.store.put_xpert(record).await.map_err(ApiError::storage)?;
+    tracing::info!(xpert_id = %id, "Digital Expert unpublished");
+    Ok(Json(json!({"published": false})).into_response())
+}
+
+/// Re-publishes the published triggers of every published expert (at start, so runtimes come back).
+pub async fn republish_all(state: &AppState) {
+    let Ok(list) = state.store.list_xperts().await else { return };
+    for record in list.into_iter().filter(|r| r.published) {
+        for t in drafts(&record.published_triggers) {
+            let Some(trigger) = state.plugins.trigger(&t.provider) else { continue };
+            let params = TriggerParams { xpert_id: record.id.clone(), config: t.config.clone() };
+            if let Err(e) = trigger.trigger.publish(&params).await {
+                tracing::warn!(xpert_id = %record.id, "re-publishing a trigger failed: {}", e.message);
+            }
+        }
+    }
+}

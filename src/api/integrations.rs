@@ -1,0 +1,278 @@
+//! `/api/integration*`: integrations, created, changed and deleted through their provider.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use host_sdk::host::RegisteredProvider;
+use host_sdk::{Integration, LifecycleEvent};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{ApiError, ApiResult, AppState, JsonBody};
+use crate::services::now_rfc3339;
+use crate::store::IntegrationRecord;
+
+/// What secrets look like in answers; sent back, it keeps the stored value.
+pub const MASK: &str = "******";
+
+/// The secret option keys of a provider (`descriptor.schema.secret`).
+pub fn secret_keys(provider: &RegisteredProvider) -> Vec<String> {
+    provider.descriptor["schema"]["secret"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+fn masked(options: &Value, secrets: &[String]) -> Value {
+    let mut options = options.clone();
+    if let Value::Object(map) = &mut options {
+        for key in secrets {
+            if let Some(v) = map.get_mut(key) {
+                if !v.is_null() && v.as_str() != Some("") {
+                    *v = json!(MASK);
+                }
+            }
+        }
+    }
+    options
+}
+
+/// The answer shape of an integration (secrets masked; all options masked when the provider is
+/// unknown, since its secret list is unknown).
+pub fn to_json(record: &IntegrationRecord, provider: Option<&RegisteredProvider>) -> Value {
+    let options = match provider {
+        Some(p) => masked(&record.options, &secret_keys(p)),
+        None => match &record.options {
+            Value::Object(map) => Value::Object(map.keys().map(|k| (k.clone(), json!(MASK))).collect()),
+            other => other.clone(),
+        },
+    };
+    json!({
+        "id": record.id, "name": record.name, "provider": record.provider, "enabled": record.enabled,
+        "options": options, "createdAt": record.created_at, "updatedAt": record.updated_at,
+    })
+}
+
+/// The plugin's view of a record.
+pub fn to_integration(record: &IntegrationRecord) -> Integration {
+    Integration {
+        id: record.id.clone(),
+        name: record.name.clone(),
+        provider: record.provider.clone(),
+        enabled: record.enabled,
+        options: record.options.clone(),
+    }
+}
+
+fn provider_not_found(name: &str) -> ApiError {
+    ApiError::not_found(
+        "PROVIDER_NOT_FOUND",
+        format!(
+            "integration provider {name:?} is not registered: the WeCom plugin must be installed at tenant level (POST /api/plugins/install with level \"tenant\") to provide system integrations"
+        ),
+    )
+}
+
+/// `GET /api/integration/providers`.
+pub async fn providers(State(state): State<AppState>) -> Response {
+    let list: Vec<Value> = state
+        .plugins
+        .providers()
+        .iter()
+        .map(|p| {
+            let d = &p.descriptor;
+            json!({
+                "name": p.name, "label": d["label"], "description": d["description"], "schema": d["schema"],
+                "webhook": d["webhook"], "helpUrl": d["helpUrl"], "helpLabel": d["helpLabel"],
+            })
+        })
+        .collect();
+    Json(list).into_response()
+}
+
+/// `GET /api/integration` (every integration, masked).
+pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
+    let records = state.store.list_integrations().await.map_err(ApiError::storage)?;
+    let list: Vec<Value> = records.iter().map(|r| to_json(r, state.plugins.provider(&r.provider).as_ref())).collect();
+    Ok(Json(list).into_response())
+}
+
+/// Create/update body.
+#[derive(Deserialize)]
+pub struct IntegrationBody {
+    #[serde(default)]
+    name: String,
+    provider: String,
+    #[serde(default)]
+    options: Value,
+    #[serde(default = "yes")]
+    enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn notify(
+    provider: &RegisteredProvider,
+    event: LifecycleEvent,
+    record: &IntegrationRecord,
+    previous: Option<&IntegrationRecord>,
+) {
+    let previous = previous.map(to_integration);
+    if let Err(e) = provider.provider.on_lifecycle(event, &to_integration(record), previous.as_ref()).await {
+        tracing::warn!(integration_id = %record.id, event = event.as_str(), "lifecycle hook failed: {}", e.message);
+    }
+}
+
+/// `POST /api/integration`.
+pub async fn create(State(state): State<AppState>, JsonBody(body): JsonBody<IntegrationBody>) -> ApiResult<Response> {
+    let provider = state.plugins.provider(&body.provider).ok_or_else(|| provider_not_found(&body.provider))?;
+    let now = now_rfc3339();
+    let record = IntegrationRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: if body.name.trim().is_empty() { body.provider.clone() } else { body.name.trim().to_string() },
+        provider: body.provider,
+        enabled: body.enabled,
+        options: body.options,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    let setup = provider.provider.validate_config(&to_integration(&record))?;
+    state.store.put_integration(record.clone()).await.map_err(ApiError::storage)?;
+    tracing::info!(integration_id = %record.id, provider = %record.provider, "integration created");
+    notify(&provider, LifecycleEvent::Created, &record, None).await;
+    if record.enabled {
+        notify(&provider, LifecycleEvent::Enabled, &record, None).await;
+    }
+    let mut answer = to_json(&record, Some(&provider));
+    answer["setup"] = setup;
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+async fn load(state: &AppState, id: &str) -> ApiResult<IntegrationRecord> {
+    state
+        .store
+        .get_integration(id.to_string())
+        .await
+        .map_err(ApiError::storage)?
+        .ok_or_else(|| ApiError::not_found("INTEGRATION_NOT_FOUND", format!("integration {id} does not exist")))
+}
+
+/// `GET /api/integration/{id}`.
+pub async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let record = load(&state, &id).await?;
+    let provider = state.plugins.provider(&record.provider);
+    let mut answer = to_json(&record, provider.as_ref());
+    if let Some(p) = &provider {
+        if let Ok(setup) = p.provider.validate_config(&to_integration(&record)) {
+            answer["setup"] = setup;
+        }
+    }
+    Ok(Json(answer).into_response())
+}
+
+/// `PUT /api/integration/{id}`: a secret sent as `"******"` keeps its stored value.
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<IntegrationBody>,
+) -> ApiResult<Response> {
+    let previous = load(&state, &id).await?;
+    let provider = state.plugins.provider(&body.provider).ok_or_else(|| provider_not_found(&body.provider))?;
+    let mut options = body.options;
+    if let (Value::Object(new), Value::Object(old)) = (&mut options, &previous.options) {
+        for key in secret_keys(&provider) {
+            if new.get(&key).and_then(Value::as_str) == Some(MASK) {
+                match old.get(&key) {
+                    Some(v) if previous.provider == body.provider => {
+                        new.insert(key, v.clone());
+                    }
+                    _ => {
+                        new.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+    let record = IntegrationRecord {
+        id: previous.id.clone(),
+        name: if body.name.trim().is_empty() { previous.name.clone() } else { body.name.trim().to_string() },
+        provider: body.provider,
+        enabled: body.enabled,
+        options,
+        created_at: previous.created_at.clone(),
+        updated_at: now_rfc3339(),
+    };
+    let setup = provider.provider.validate_config(&to_integration(&record))?;
+    state.store.put_integration(record.clone()).await.map_err(ApiError::storage)?;
+    if previous.provider != record.provider {
+        if let Some(old) = state.plugins.provider(&previous.provider) {
+            notify(&old, LifecycleEvent::Deleted, &previous, None).await;
+        }
+        notify(&provider, LifecycleEvent::Created, &record, None).await;
+    } else {
+        notify(&provider, LifecycleEvent::Updated, &record, Some(&previous)).await;
+    }
+    if record.enabled != previous.enabled || previous.provider != record.provider {
+        let event = if record.enabled { LifecycleEvent::Enabled } else { LifecycleEvent::Disabled };
+        notify(&provider, event, &record, Some(&previous)).await;
+    }
+    let mut answer = to_json(&record, Some(&provider));
+    answer["setup"] = setup;
+    Ok(Json(answer).into_response())
+}
+
+/// `DELETE /api/integration/{id}`.
+pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let record = load(&state, &id).await?;
+    state.store.delete_integration(id).await.map_err(ApiError::storage)?;
+    if let Some(p) = state.plugins.provider(&record.provider) {
+        notify(&p, LifecycleEvent::Deleted, &record, None).await;
+    }
+    tracing::info!(integration_id = %record.id, "integration deleted");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Test body.
+#[derive(Deserialize)]
+pub struct TestBody {
+    provider: String,
+    #[serde(default)]
+    options: Value,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+/// `POST /api/integration/test`.
+pub async fn test(State(state): State<AppState>, JsonBody(body): JsonBody<TestBody>) -> ApiResult<Response> {
+    let provider = state.plugins.provider(&body.provider).ok_or_else(|| provider_not_found(&body.provider))?;
+    let mut options = body.options;
+    // Testing a saved integration: masked secrets mean "the stored value".
+    if let Some(id) = body.id.as_deref().filter(|s| !s.is_empty()) {
+        if let Ok(stored) = load(&state, id).await {
+            if let (Value::Object(new), Value::Object(old)) = (&mut options, &stored.options) {
+                for key in secret_keys(&provider) {
+                    if new.get(&key).and_then(Value::as_str) == Some(MASK) {
+                        if let Some(v) = old.get(&key) {
+                            new.insert(key, v.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let integration = Integration {
+        id: body.id.unwrap_or_default(),
+        name: String::new(),
+        provider: body.provider,
+        enabled: true,
+        options,
+    };
+    let mut answer = provider.provider.test(&integration).await?;
+    if answer.get("ok").is_none() {
+        answer = json!({"ok": true, "setup": answer});
+    }
+    Ok(Json(answer).into_response())
+}

@@ -1,0 +1,227 @@
+//! Host configuration: defaults, then an optional TOML config file, then environment variables,
+//! then command-line flags. Every variable of the host contract can be set in any of them.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Why the configuration is unusable (printed as one line before exiting non-zero).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value could not be parsed.
+    #[error("invalid {key}: {message}")]
+    Invalid {
+        /// The variable.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The config file could not be read or parsed.
+    #[error("config file {path}: {message}")]
+    File {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The data directory cannot be created or written.
+    #[error("data directory {path} is not writable: {message}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// The cause.
+        message: String,
+    },
+}
+
+/// The resolved configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The data directory (SQLite file, plugins, token).
+    pub data_dir: PathBuf,
+    /// The plugin directory.
+    pub plugin_dir: PathBuf,
+    /// Public base URL for callback URLs; `None`: derived from the bound address.
+    pub api_base_url: Option<String>,
+    /// The admin token, if configured (otherwise generated and stored).
+    pub admin_token: Option<String>,
+    /// WeCom long-connection endpoint.
+    pub wecom_ws_url: String,
+    /// Origins a `response_url` may point to.
+    pub wecom_api_origins: String,
+    /// Long-connection ping interval.
+    pub wecom_heartbeat_ms: u64,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Extra values passed through to plugins as config (e.g. `XPERT_PANIC_PROBES`).
+    pub plugin_config: BTreeMap<String, String>,
+}
+
+/// Values given on the command line (they win over everything else).
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--plugin-dir`.
+    pub plugin_dir: Option<PathBuf>,
+    /// `--config`.
+    pub config_file: Option<PathBuf>,
+}
+
+fn read_file(path: &Path, required: bool) -> Result<BTreeMap<String, String>, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(ConfigError::File { path: path.display().to_string(), message: e.to_string() }),
+    };
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| ConfigError::File { path: path.display().to_string(), message: e.message().to_string() })?;
+    let mut values = BTreeMap::new();
+    for (k, v) in table {
+        let v = match v {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => {
+                return Err(ConfigError::File {
+                    path: path.display().to_string(),
+                    message: format!("{k} must be a string or a number, not {}", other.type_str()),
+                })
+            }
+        };
+        values.insert(k, v);
+    }
+    Ok(values)
+}
+
+impl Config {
+    /// Resolves the configuration from `env` (the process environment in production) and the
+    /// command line.
+    pub fn resolve(env: &dyn Fn(&str) -> Option<String>, cli: &Overrides) -> Result<Config, ConfigError> {
+        let env_data_dir = cli.data_dir.clone().or_else(|| env("XPERT_DATA_DIR").map(PathBuf::from));
+        let default_file = env_data_dir.clone().unwrap_or_else(|| PathBuf::from("./data")).join("config.toml");
+        let file = match &cli.config_file {
+            Some(path) => read_file(path, true)?,
+            None => read_file(&default_file, false)?,
+        };
+        let get = |key: &str| env(key).or_else(|| file.get(key).cloned()).filter(|v| !v.trim().is_empty());
+
+        let listen_text = cli.listen.clone().or_else(|| get("XPERT_LISTEN")).unwrap_or_else(|| "127.0.0.1:3000".into());
+        let listen: SocketAddr = listen_text.trim().parse().map_err(|_| ConfigError::Invalid {
+            key: "XPERT_LISTEN",
+            message: format!("{listen_text:?} is not an address such as 127.0.0.1:3000"),
+        })?;
+        let data_dir = cli
+            .data_dir
+            .clone()
+            .or_else(|| get("XPERT_DATA_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let plugin_dir = cli
+            .plugin_dir
+            .clone()
+            .or_else(|| get("XPERT_PLUGIN_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| data_dir.join("plugins"));
+        let number = |key: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(key) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|_| ConfigError::Invalid { key, message: format!("{v:?} is not a whole number") }),
+            }
+        };
+        let wecom_heartbeat_ms = number("WECOM_HEARTBEAT_MS", 30_000)?;
+        let max_body_bytes = number("XPERT_MAX_BODY_BYTES", 1024 * 1024)? as usize;
+        let api_base_url = get("API_BASE_URL").map(|u| u.trim().trim_end_matches('/').to_string());
+        if let Some(url) = &api_base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid {
+                    key: "API_BASE_URL",
+                    message: format!("{url:?} must start with http:// or https://"),
+                });
+            }
+        }
+        let plugin_config = ["XPERT_PANIC_PROBES", "XPERT_PLUGIN_LOG_LEVEL"]
+            .iter()
+            .filter_map(|k| get(k).map(|v| (k.to_string(), v)))
+            .collect();
+        Ok(Config {
+            listen,
+            data_dir,
+            plugin_dir,
+            api_base_url,
+            admin_token: get("XPERT_ADMIN_TOKEN"),
+            wecom_ws_url: get("WECOM_WS_URL").unwrap_or_else(|| "wss://openws.work.weixin.qq.com".into()),
+            wecom_api_origins: get("WECOM_API_ORIGINS").unwrap_or_else(|| "https://qyapi.weixin.qq.com".into()),
+            wecom_heartbeat_ms,
+            max_body_bytes,
+            plugin_config,
+        })
+    }
+
+    /// Creates the data and plugin directories and proves the data directory is writable.
+    pub fn prepare_dirs(&self) -> Result<(), ConfigError> {
+        let fail = |path: &Path, e: std::io::Error| ConfigError::DataDir {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(&self.data_dir).map_err(|e| fail(&self.data_dir, e))?;
+        let probe = self.data_dir.join(".write-test");
+        std::fs::write(&probe, b"ok").map_err(|e| fail(&self.data_dir, e))?;
+        let _ = std::fs::remove_file(&probe);
+        std::fs::create_dir_all(&self.plugin_dir).map_err(|e| fail(&self.plugin_dir, e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("d");
+        let cfg =
+            Config::resolve(&env_of(&[("XPERT_DATA_DIR", data.to_str().unwrap())]), &Overrides::default()).unwrap();
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(cfg.plugin_dir, data.join("plugins"));
+        assert_eq!(cfg.wecom_ws_url, "wss://openws.work.weixin.qq.com");
+        assert_eq!(cfg.wecom_heartbeat_ms, 30_000);
+    }
+
+    #[test]
+    fn file_values_yield_to_environment_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "XPERT_LISTEN = \"127.0.0.1:4000\"\nWECOM_HEARTBEAT_MS = 500\nWECOM_WS_URL = \"ws://file\"\n",
+        )
+        .unwrap();
+        let cli = Overrides { config_file: Some(file), ..Default::default() };
+        let cfg = Config::resolve(&env_of(&[("WECOM_WS_URL", "ws://env")]), &cli).unwrap();
+        assert_eq!(cfg.listen.port(), 4000);
+        assert_eq!(cfg.wecom_heartbeat_ms, 500);
+        assert_eq!(cfg.wecom_ws_url, "ws://env");
+        let cli = Overrides { listen: Some("127.0.0.1:0".into()), ..cli };
+        assert_eq!(Config::resolve(&env_of(&[]), &cli).unwrap().listen.port(), 0);
+    }
+
+    #[test]
+    fn bad_values_give_one_clear_line() {
+        let err = Config::resolve(&env_of(&[("XPERT_LISTEN", "nowhere")]), &Overrides::default()).unwrap_err();
+        assert_eq!(err.to_string(), "invalid XPERT_LISTEN: \"nowhere\" is not an address such as 127.0.0.1:3000");
+        let err = Config::resolve(&env_of(&[("WECOM_HEARTBEAT_MS", "soon")]), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().starts_with("invalid WECOM_HEARTBEAT_MS"));
+    }
+}

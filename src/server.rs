@@ -1,0 +1,149 @@
+//! Start-up, revival of runtimes, and graceful shutdown.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use host_sdk::LifecycleEvent;
+use tokio::net::TcpListener;
+
+use crate::agents::AgentRunner;
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::plugins::{place_bundled, PluginManager};
+use crate::services::{service_set, HostCore};
+use crate::store::{SqliteStore, Store};
+
+/// The admin token: configured, else stored in the data dir, else generated (and printed once).
+fn admin_token(config: &Config) -> Result<String, String> {
+    if let Some(token) = &config.admin_token {
+        return Ok(token.clone());
+    }
+    let path = config.data_dir.join("admin_token");
+    if let Ok(stored) = std::fs::read_to_string(&path) {
+        if !stored.trim().is_empty() {
+            return Ok(stored.trim().to_string());
+        }
+    }
+    let token: String = (0..32).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect();
+    write_private(&path, &token).map_err(|e| format!("cannot store the admin token in {}: {e}", path.display()))?;
+    println!("admin token (shown once, stored in {}): {token}", path.display());
+    Ok(token)
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+fn instance_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "host".into());
+    let suffix: String = (0..8).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect();
+    format!("{host}:{}:{suffix}", std::process::id())
+}
+
+/// Gives runtimes back their life: enabled integrations hear `Enabled`, published experts'
+/// triggers are published again.
+pub async fn revive(state: &AppState) {
+    let Ok(records) = state.store.list_integrations().await else { return };
+    for record in records.iter().filter(|r| r.enabled) {
+        if let Some(p) = state.plugins.provider(&record.provider) {
+            let integration = api::to_integration(record);
+            if let Err(e) = p.provider.on_lifecycle(LifecycleEvent::Enabled, &integration, None).await {
+                tracing::warn!(integration_id = %record.id, "reviving an integration failed: {}", e.message);
+            }
+        }
+    }
+    api::republish_all(state).await;
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown requested");
+}
+
+/// Runs the server until SIGINT/SIGTERM.
+pub async fn run(config: Config) -> Result<(), String> {
+    config.prepare_dirs().map_err(|e| e.to_string())?;
+    let token = admin_token(&config)?;
+    let instance = instance_id();
+    let db = config.data_dir.join("xpert.db");
+    let sqlite = SqliteStore::open(&db).map_err(|e| e.to_string())?;
+    tracing::info!(db = %db.display(), schema = sqlite.schema_version(), "store opened");
+    let store: Arc<dyn Store> = Arc::new(sqlite);
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+    let base_url = config.api_base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+
+    let mut plugin_config: BTreeMap<String, String> = config.plugin_config.clone();
+    plugin_config.insert("API_BASE_URL".into(), base_url);
+    plugin_config.insert("INSTANCE_ID".into(), instance.clone());
+    plugin_config.insert("WECOM_WS_URL".into(), config.wecom_ws_url.clone());
+    plugin_config.insert("WECOM_API_ORIGINS".into(), config.wecom_api_origins.clone());
+    plugin_config.insert("WECOM_HEARTBEAT_MS".into(), config.wecom_heartbeat_ms.to_string());
+    let services = service_set(Arc::new(HostCore::new(plugin_config)), store.clone(), AgentRunner::new(store.clone()));
+
+    match place_bundled(&config.plugin_dir) {
+        Ok(Some(dir)) => {
+            tracing::info!(dir = %dir.display(), "placed the bundled WeCom plugin (available, not installed)")
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!("cannot place the bundled WeCom plugin: {e}"),
+    }
+    let plugins = Arc::new(PluginManager::scan(&config.plugin_dir, services, tokio::runtime::Handle::current()));
+    let restored = plugins.restore(store.as_ref()).await.map_err(|e| e.message)?;
+    let state = AppState {
+        store: store.clone(),
+        plugins: plugins.clone(),
+        admin_token: Arc::new(token),
+        instance_id: Arc::new(instance.clone()),
+        max_body_bytes: config.max_body_bytes,
+    };
+    revive(&state).await;
+    tracing::info!(%addr, instance = %instance, restored, "xpert-host started");
+    println!("listening on http://{addr}");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let failures =
+        tokio::task::spawn_blocking(move || plugins.shutdown_all(Duration::from_secs(5))).await.unwrap_or_default();
+    for f in failures {
+        tracing::warn!("{f}");
+    }
+    match store.lease_release_owner(instance).await {
+        Ok(n) => tracing::info!(released = n, "leases released"),
+        Err(e) => tracing::warn!("{e}"),
+    }
+    tracing::info!("xpert-host stopped");
+    Ok(())
+}

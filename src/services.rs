@@ -1,0 +1,183 @@
+//! The services the host gives plugins, backed by the store: logging into the host's tracing
+//! stream, config, clock, KV, leases, integrations and agents.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use host_sdk::host::{
+    AgentBackend, AgentEventReceiver, HostServices, IntegrationBackend, KvBackend, LeaseBackend, ServiceSet,
+};
+use host_sdk::{AgentRequest, BoxFuture, Error, Integration, KvEntry, Lease, LogLevel, LogRecord};
+
+use crate::agents::AgentRunner;
+use crate::store::{Store, StoreError};
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// RFC 3339 UTC timestamp now.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+fn store_err(e: StoreError) -> Error {
+    Error::unavailable(e.0)
+}
+
+/// Logging, config and clock for plugins.
+pub struct HostCore {
+    config: BTreeMap<String, String>,
+}
+
+impl HostCore {
+    /// Config values handed to plugins (`API_BASE_URL`, `INSTANCE_ID`, `WECOM_*`, …).
+    pub fn new(config: BTreeMap<String, String>) -> Self {
+        HostCore { config }
+    }
+}
+
+impl HostServices for HostCore {
+    fn log(&self, plugin: &str, record: LogRecord) {
+        let target = record.target.as_str();
+        let fields = record.fields_json.as_str();
+        match record.level {
+            LogLevel::Error => tracing::error!(target: "plugin", plugin, module = target, fields, "{}", record.message),
+            LogLevel::Warn => tracing::warn!(target: "plugin", plugin, module = target, fields, "{}", record.message),
+            LogLevel::Info => tracing::info!(target: "plugin", plugin, module = target, fields, "{}", record.message),
+            LogLevel::Debug => tracing::debug!(target: "plugin", plugin, module = target, fields, "{}", record.message),
+            LogLevel::Trace => tracing::trace!(target: "plugin", plugin, module = target, fields, "{}", record.message),
+        }
+    }
+
+    fn config(&self, key: &str) -> Option<String> {
+        self.config.get(key).cloned()
+    }
+
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+}
+
+/// KV, leases and integrations over the store.
+#[derive(Clone)]
+pub struct StoreServices(pub Arc<dyn Store>);
+
+fn expires(ttl_ms: u64) -> Option<i64> {
+    (ttl_ms > 0).then(|| now_ms().saturating_add(ttl_ms.min(i64::MAX as u64) as i64))
+}
+
+impl KvBackend for StoreServices {
+    fn get(&self, key: String) -> BoxFuture<'static, Result<Option<String>, Error>> {
+        let f = self.0.kv_get(key, now_ms());
+        Box::pin(async move { f.await.map_err(store_err) })
+    }
+    fn set(&self, key: String, value: String, ttl_ms: u64) -> BoxFuture<'static, Result<(), Error>> {
+        let f = self.0.kv_set(key, value, expires(ttl_ms));
+        Box::pin(async move { f.await.map_err(store_err) })
+    }
+    fn set_if_absent(&self, key: String, value: String, ttl_ms: u64) -> BoxFuture<'static, Result<bool, Error>> {
+        let f = self.0.kv_cas(key, None, value, expires(ttl_ms), now_ms());
+        Box::pin(async move { f.await.map_err(store_err) })
+    }
+    fn compare_and_swap(
+        &self,
+        key: String,
+        expected: Option<String>,
+        value: String,
+        ttl_ms: u64,
+    ) -> BoxFuture<'static, Result<bool, Error>> {
+        let f = self.0.kv_cas(key, expected, value, expires(ttl_ms), now_ms());
+        Box::pin(async move { f.await.map_err(store_err) })
+    }
+    fn delete(&self, key: String) -> BoxFuture<'static, Result<bool, Error>> {
+        let f = self.0.kv_delete(key, None, now_ms());
+        Box::pin(async move { f.await.map_err(store_err) })
+    }
+    fn compare_and_delete(&self, key: String, expected: String) -> BoxFuture<'static, Result<bool, Error>> {
+        let f = self.0.kv_delete(key, Some(expected), now_ms());
+        Box::pin(async move { f.await.map_err(store_err) })
+    }
+    fn scan_prefix(
+        &self,
+        prefix: String,
+        after: String,
+        limit: u32,
+    ) -> BoxFuture<'static, Result<Vec<KvEntry>, Error>> {
+        let f = self.0.kv_scan(prefix, after, limit, now_ms());
+        Box::pin(async move {
+            Ok(f.await.map_err(store_err)?.into_iter().map(|(key, value)| KvEntry { key, value }).collect())
+        })
+    }
+}
+
+impl LeaseBackend for StoreServices {
+    fn acquire(&self, key: String, owner: String, ttl_ms: u64) -> BoxFuture<'static, Result<Option<Lease>, Error>> {
+        let f = self.0.lease_acquire(key, owner, ttl_ms, now_ms());
+        Box::pin(async move { f.await.map_err(store_err) })
+    }
+    fn renew(&self, lease: Lease, ttl_ms: u64) -> BoxFuture<'static, Result<Option<Lease>, Error>> {
+        let f = self.0.lease_renew(lease, ttl_ms, now_ms());
+        Box::pin(async move { f.await.map_err(store_err) })
+    }
+    fn release(&self, lease: Lease) -> BoxFuture<'static, Result<bool, Error>> {
+        let f = self.0.lease_release(lease, now_ms());
+        Box::pin(async move { f.await.map_err(store_err) })
+    }
+    fn current(&self, key: String) -> BoxFuture<'static, Result<Option<Lease>, Error>> {
+        let f = self.0.lease_current(key, now_ms());
+        Box::pin(async move { f.await.map_err(store_err) })
+    }
+}
+
+impl IntegrationBackend for StoreServices {
+    fn get(&self, id: String) -> BoxFuture<'static, Result<Option<Integration>, Error>> {
+        let f = self.0.get_integration(id);
+        Box::pin(async move {
+            Ok(f.await.map_err(store_err)?.map(|r| Integration {
+                id: r.id,
+                name: r.name,
+                provider: r.provider,
+                enabled: r.enabled,
+                options: r.options,
+            }))
+        })
+    }
+    fn list_by_provider(&self, provider: String) -> BoxFuture<'static, Result<Vec<Integration>, Error>> {
+        let f = self.0.list_integrations();
+        Box::pin(async move {
+            Ok(f.await
+                .map_err(store_err)?
+                .into_iter()
+                .filter(|r| r.provider == provider)
+                .map(|r| Integration {
+                    id: r.id,
+                    name: r.name,
+                    provider: r.provider,
+                    enabled: r.enabled,
+                    options: r.options,
+                })
+                .collect())
+        })
+    }
+}
+
+impl AgentBackend for AgentRunner {
+    fn invoke(&self, request: AgentRequest) -> BoxFuture<'static, Result<AgentEventReceiver, Error>> {
+        let runner = self.clone();
+        Box::pin(async move { runner.start(request).await })
+    }
+}
+
+/// Builds the service set handed to plugin installations.
+pub fn service_set(core: Arc<HostCore>, store: Arc<dyn Store>, agents: AgentRunner) -> ServiceSet {
+    let backed = Arc::new(StoreServices(store));
+    ServiceSet {
+        host: core,
+        kv: backed.clone(),
+        leases: backed.clone(),
+        integrations: backed,
+        agents: Arc::new(agents),
+    }
+}

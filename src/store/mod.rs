@@ -1,0 +1,161 @@
+//! The host's persistent state behind one trait, so a PostgreSQL/Redis backend can replace the
+//! embedded SQLite file without touching the API layer. Every method is async (a network backend
+//! needs it); the SQLite implementation runs its statements on blocking threads.
+
+mod sqlite;
+
+use host_sdk::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use sqlite::SqliteStore;
+
+/// A storage failure (its message never contains stored values).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("storage error: {0}")]
+pub struct StoreError(pub String);
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A plugin installation as persisted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallRecord {
+    /// Plugin name.
+    pub name: String,
+    /// Level (`tenant`, …).
+    pub level: String,
+    /// Tenant.
+    pub tenant_id: String,
+    /// When (RFC 3339).
+    pub installed_at: String,
+}
+
+/// An integration as persisted (options in clear; masking is the API's job).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntegrationRecord {
+    /// Id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Provider name.
+    pub provider: String,
+    /// Enabled flag.
+    pub enabled: bool,
+    /// Provider options.
+    pub options: Value,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Updated (RFC 3339).
+    pub updated_at: String,
+}
+
+/// A Digital Expert as persisted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct XpertRecord {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Agent config (`{"kind":"echo"}` or `{"kind":"openai",…}`), secrets in clear.
+    pub agent: Value,
+    /// Draft triggers `[{provider, config}]`.
+    pub triggers: Value,
+    /// Whether it is published.
+    pub published: bool,
+    /// The triggers as last published (what `stop` must be called with).
+    pub published_triggers: Value,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Updated (RFC 3339).
+    pub updated_at: String,
+}
+
+/// One turn of a conversation, for agents that send history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// `user` or `assistant`.
+    pub role: String,
+    /// Text.
+    pub content: String,
+}
+
+/// Everything the host persists. KV and lease semantics follow host-sdk's `KvStore` and
+/// `LeaseService` docs; times are Unix milliseconds passed in by the caller (one clock).
+pub trait Store: Send + Sync + 'static {
+    /// Every plugin installation.
+    fn list_installs(&self) -> BoxFuture<'static, StoreResult<Vec<InstallRecord>>>;
+    /// Records an installation (replacing the plugin's earlier one in that tenant).
+    fn save_install(&self, record: InstallRecord) -> BoxFuture<'static, StoreResult<()>>;
+
+    /// Every integration, oldest first.
+    fn list_integrations(&self) -> BoxFuture<'static, StoreResult<Vec<IntegrationRecord>>>;
+    /// One integration.
+    fn get_integration(&self, id: String) -> BoxFuture<'static, StoreResult<Option<IntegrationRecord>>>;
+    /// Inserts or replaces an integration.
+    fn put_integration(&self, record: IntegrationRecord) -> BoxFuture<'static, StoreResult<()>>;
+    /// Deletes an integration; false when it did not exist.
+    fn delete_integration(&self, id: String) -> BoxFuture<'static, StoreResult<bool>>;
+
+    /// Every Digital Expert, oldest first.
+    fn list_xperts(&self) -> BoxFuture<'static, StoreResult<Vec<XpertRecord>>>;
+    /// One Digital Expert.
+    fn get_xpert(&self, id: String) -> BoxFuture<'static, StoreResult<Option<XpertRecord>>>;
+    /// Inserts or replaces a Digital Expert.
+    fn put_xpert(&self, record: XpertRecord) -> BoxFuture<'static, StoreResult<()>>;
+
+    /// Creates a conversation of an expert.
+    fn create_conversation(&self, id: String, xpert_id: String, now: String) -> BoxFuture<'static, StoreResult<()>>;
+    /// Whether a conversation exists and belongs to the expert.
+    fn conversation_exists(&self, id: String, xpert_id: String) -> BoxFuture<'static, StoreResult<bool>>;
+    /// Appends a turn.
+    fn append_message(&self, conversation_id: String, message: MessageRecord) -> BoxFuture<'static, StoreResult<()>>;
+    /// The turns of a conversation, in order.
+    fn messages(&self, conversation_id: String) -> BoxFuture<'static, StoreResult<Vec<MessageRecord>>>;
+
+    /// KV: a live value.
+    fn kv_get(&self, key: String, now: i64) -> BoxFuture<'static, StoreResult<Option<String>>>;
+    /// KV: writes (expires_at None: never).
+    fn kv_set(&self, key: String, value: String, expires_at: Option<i64>) -> BoxFuture<'static, StoreResult<()>>;
+    /// KV: writes only if the live value equals `expected` (`None`: absent).
+    fn kv_cas(
+        &self,
+        key: String,
+        expected: Option<String>,
+        value: String,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> BoxFuture<'static, StoreResult<bool>>;
+    /// KV: deletes a live value if it equals `expected` (or any live value when `None`).
+    fn kv_delete(&self, key: String, expected: Option<String>, now: i64) -> BoxFuture<'static, StoreResult<bool>>;
+    /// KV: live entries under a prefix after a key, in key order.
+    fn kv_scan(
+        &self,
+        prefix: String,
+        after: String,
+        limit: u32,
+        now: i64,
+    ) -> BoxFuture<'static, StoreResult<Vec<(String, String)>>>;
+
+    /// Leases: take or extend; `None` when another owner holds it.
+    fn lease_acquire(
+        &self,
+        key: String,
+        owner: String,
+        ttl_ms: u64,
+        now: i64,
+    ) -> BoxFuture<'static, StoreResult<Option<host_sdk::Lease>>>;
+    /// Leases: extend a held lease.
+    fn lease_renew(
+        &self,
+        lease: host_sdk::Lease,
+        ttl_ms: u64,
+        now: i64,
+    ) -> BoxFuture<'static, StoreResult<Option<host_sdk::Lease>>>;
+    /// Leases: release.
+    fn lease_release(&self, lease: host_sdk::Lease, now: i64) -> BoxFuture<'static, StoreResult<bool>>;
+    /// Leases: the live holder.
+    fn lease_current(&self, key: String, now: i64) -> BoxFuture<'static, StoreResult<Option<host_sdk::Lease>>>;
+    /// Leases: releases every lease of an owner (graceful shutdown).
+    fn lease_release_owner(&self, owner: String) -> BoxFuture<'static, StoreResult<usize>>;
+}

@@ -1,0 +1,466 @@
+//! The embedded default store: one SQLite file (WAL) with versioned migrations.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use host_sdk::{BoxFuture, Lease};
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{InstallRecord, IntegrationRecord, MessageRecord, Store, StoreError, StoreResult, XpertRecord};
+
+/// Migrations, applied in order; the applied count is kept in `schema_version`.
+const MIGRATIONS: &[&str] = &[
+    // v1: everything the reference host keeps.
+    r#"
+    CREATE TABLE plugin_installs (
+        name TEXT NOT NULL, tenant_id TEXT NOT NULL, level TEXT NOT NULL, installed_at TEXT NOT NULL,
+        PRIMARY KEY (name, tenant_id));
+    CREATE TABLE integrations (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, provider TEXT NOT NULL, enabled INTEGER NOT NULL,
+        options TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+    CREATE INDEX integrations_provider ON integrations (provider);
+    CREATE TABLE xperts (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, agent TEXT NOT NULL, triggers TEXT NOT NULL,
+        published INTEGER NOT NULL, published_triggers TEXT NOT NULL,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+    CREATE TABLE conversations (id TEXT PRIMARY KEY, xpert_id TEXT NOT NULL, created_at TEXT NOT NULL);
+    CREATE TABLE messages (
+        conversation_id TEXT NOT NULL, seq INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL,
+        PRIMARY KEY (conversation_id, seq));
+    CREATE TABLE plugin_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER);
+    CREATE TABLE plugin_leases (
+        key TEXT PRIMARY KEY, owner TEXT NOT NULL, token INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+    "#,
+];
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+/// The SQLite store. Statements run on tokio's blocking pool behind one connection.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database file and applies pending migrations.
+    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let conn = Connection::open(path).map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").map_err(err)?;
+        let applied: i64 =
+            conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0)).map_err(err)?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+            let tx = conn.unchecked_transaction().map_err(err)?;
+            tx.execute_batch(sql).map_err(err)?;
+            tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [i as i64 + 1]).map_err(err)?;
+            tx.commit().map_err(err)?;
+        }
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// The schema version after migrations.
+    pub fn schema_version(&self) -> i64 {
+        self.conn.lock().query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0)).unwrap_or(0)
+    }
+
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    ) -> BoxFuture<'static, StoreResult<T>> {
+        let conn = self.conn.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || f(&mut conn.lock()).map_err(err))
+                .await
+                .map_err(|e| StoreError(format!("storage task failed: {e}")))?
+        })
+    }
+}
+
+fn integration_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IntegrationRecord> {
+    let options: String = r.get(4)?;
+    Ok(IntegrationRecord {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        provider: r.get(2)?,
+        enabled: r.get::<_, i64>(3)? != 0,
+        options: serde_json::from_str(&options).unwrap_or(serde_json::Value::Null),
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
+    })
+}
+
+fn xpert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<XpertRecord> {
+    let json = |s: String| serde_json::from_str(&s).unwrap_or(serde_json::Value::Null);
+    Ok(XpertRecord {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        agent: json(r.get(2)?),
+        triggers: json(r.get(3)?),
+        published: r.get::<_, i64>(4)? != 0,
+        published_triggers: json(r.get(5)?),
+        created_at: r.get(6)?,
+        updated_at: r.get(7)?,
+    })
+}
+
+fn live_value(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT value FROM plugin_kv WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+        params![key, now],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+fn lease_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Lease> {
+    Ok(Lease { key: r.get(0)?, owner: r.get(1)?, token: r.get::<_, i64>(2)? as u64, expires_at_ms: r.get(3)? })
+}
+
+const XPERT_COLUMNS: &str = "id, name, agent, triggers, published, published_triggers, created_at, updated_at";
+
+impl Store for SqliteStore {
+    fn list_installs(&self) -> BoxFuture<'static, StoreResult<Vec<InstallRecord>>> {
+        self.run(|c| {
+            let mut stmt =
+                c.prepare("SELECT name, level, tenant_id, installed_at FROM plugin_installs ORDER BY name")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(InstallRecord { name: r.get(0)?, level: r.get(1)?, tenant_id: r.get(2)?, installed_at: r.get(3)? })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn save_install(&self, record: InstallRecord) -> BoxFuture<'static, StoreResult<()>> {
+        self.run(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO plugin_installs (name, tenant_id, level, installed_at) VALUES (?1, ?2, ?3, ?4)",
+                params![record.name, record.tenant_id, record.level, record.installed_at],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn list_integrations(&self) -> BoxFuture<'static, StoreResult<Vec<IntegrationRecord>>> {
+        self.run(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, name, provider, enabled, options, created_at, updated_at FROM integrations ORDER BY created_at, id",
+            )?;
+            let rows = stmt.query_map([], integration_row)?;
+            rows.collect()
+        })
+    }
+
+    fn get_integration(&self, id: String) -> BoxFuture<'static, StoreResult<Option<IntegrationRecord>>> {
+        self.run(move |c| {
+            c.query_row(
+                "SELECT id, name, provider, enabled, options, created_at, updated_at FROM integrations WHERE id = ?1",
+                [id],
+                integration_row,
+            )
+            .optional()
+        })
+    }
+
+    fn put_integration(&self, r: IntegrationRecord) -> BoxFuture<'static, StoreResult<()>> {
+        self.run(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO integrations (id, name, provider, enabled, options, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![r.id, r.name, r.provider, r.enabled as i64, r.options.to_string(), r.created_at, r.updated_at],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn delete_integration(&self, id: String) -> BoxFuture<'static, StoreResult<bool>> {
+        self.run(move |c| c.execute("DELETE FROM integrations WHERE id = ?1", [id]).map(|n| n > 0))
+    }
+
+    fn list_xperts(&self) -> BoxFuture<'static, StoreResult<Vec<XpertRecord>>> {
+        self.run(|c| {
+            let mut stmt = c.prepare(&format!("SELECT {XPERT_COLUMNS} FROM xperts ORDER BY created_at, id"))?;
+            let rows = stmt.query_map([], xpert_row)?;
+            rows.collect()
+        })
+    }
+
+    fn get_xpert(&self, id: String) -> BoxFuture<'static, StoreResult<Option<XpertRecord>>> {
+        self.run(move |c| {
+            c.query_row(&format!("SELECT {XPERT_COLUMNS} FROM xperts WHERE id = ?1"), [id], xpert_row).optional()
+        })
+    }
+
+    fn put_xpert(&self, r: XpertRecord) -> BoxFuture<'static, StoreResult<()>> {
+        self.run(move |c| {
+            c.execute(
+                &format!("INSERT OR REPLACE INTO xperts ({XPERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                params![
+                    r.id,
+                    r.name,
+                    r.agent.to_string(),
+                    r.triggers.to_string(),
+                    r.published as i64,
+                    r.published_triggers.to_string(),
+                    r.created_at,
+                    r.updated_at
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn create_conversation(&self, id: String, xpert_id: String, now: String) -> BoxFuture<'static, StoreResult<()>> {
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO conversations (id, xpert_id, created_at) VALUES (?1, ?2, ?3)",
+                params![id, xpert_id, now],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn conversation_exists(&self, id: String, xpert_id: String) -> BoxFuture<'static, StoreResult<bool>> {
+        self.run(move |c| {
+            c.query_row(
+                "SELECT 1 FROM conversations WHERE id = ?1 AND xpert_id = ?2",
+                params![id, xpert_id],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+        })
+    }
+
+    fn append_message(&self, conversation_id: String, m: MessageRecord) -> BoxFuture<'static, StoreResult<()>> {
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO messages (conversation_id, seq, role, content)
+                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation_id = ?1), ?2, ?3)",
+                params![conversation_id, m.role, m.content],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn messages(&self, conversation_id: String) -> BoxFuture<'static, StoreResult<Vec<MessageRecord>>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare("SELECT role, content FROM messages WHERE conversation_id = ?1 ORDER BY seq")?;
+            let rows =
+                stmt.query_map([conversation_id], |r| Ok(MessageRecord { role: r.get(0)?, content: r.get(1)? }))?;
+            rows.collect()
+        })
+    }
+
+    fn kv_get(&self, key: String, now: i64) -> BoxFuture<'static, StoreResult<Option<String>>> {
+        self.run(move |c| live_value(c, &key, now))
+    }
+
+    fn kv_set(&self, key: String, value: String, expires_at: Option<i64>) -> BoxFuture<'static, StoreResult<()>> {
+        self.run(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO plugin_kv (key, value, expires_at) VALUES (?1, ?2, ?3)",
+                params![key, value, expires_at],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn kv_cas(
+        &self,
+        key: String,
+        expected: Option<String>,
+        value: String,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> BoxFuture<'static, StoreResult<bool>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            if live_value(&tx, &key, now)? != expected {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO plugin_kv (key, value, expires_at) VALUES (?1, ?2, ?3)",
+                params![key, value, expires_at],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn kv_delete(&self, key: String, expected: Option<String>, now: i64) -> BoxFuture<'static, StoreResult<bool>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let current = live_value(&tx, &key, now)?;
+            let matches = match (&current, &expected) {
+                (Some(_), None) => true,
+                (Some(v), Some(e)) => v == e,
+                (None, _) => false,
+            };
+            tx.execute(
+                "DELETE FROM plugin_kv WHERE key = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2",
+                params![key, now],
+            )?;
+            if matches {
+                tx.execute("DELETE FROM plugin_kv WHERE key = ?1", [&key])?;
+            }
+            tx.commit()?;
+            Ok(matches)
+        })
+    }
+
+    fn kv_scan(
+        &self,
+        prefix: String,
+        after: String,
+        limit: u32,
+        now: i64,
+    ) -> BoxFuture<'static, StoreResult<Vec<(String, String)>>> {
+        self.run(move |c| {
+            // Keys under the prefix are >= prefix and < prefix with its last byte incremented;
+            // comparing with substr keeps it correct for any byte.
+            let mut stmt = c.prepare(
+                "SELECT key, value FROM plugin_kv
+                 WHERE key >= ?1 AND substr(key, 1, length(?1)) = ?1 AND key > ?2
+                   AND (expires_at IS NULL OR expires_at > ?3)
+                 ORDER BY key LIMIT ?4",
+            )?;
+            let rows = stmt.query_map(params![prefix, after, now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    fn lease_acquire(
+        &self,
+        key: String,
+        owner: String,
+        ttl_ms: u64,
+        now: i64,
+    ) -> BoxFuture<'static, StoreResult<Option<Lease>>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let held: Option<Lease> = tx
+                .query_row("SELECT key, owner, token, expires_at FROM plugin_leases WHERE key = ?1", [&key], lease_row)
+                .optional()?;
+            let expires = now.saturating_add(ttl_ms as i64);
+            let lease = match held {
+                Some(l) if l.expires_at_ms > now && l.owner != owner => return Ok(None),
+                Some(l) if l.expires_at_ms > now => Lease { expires_at_ms: expires, ..l },
+                Some(l) => Lease { key: key.clone(), owner, token: l.token + 1, expires_at_ms: expires },
+                None => Lease { key: key.clone(), owner, token: 1, expires_at_ms: expires },
+            };
+            tx.execute(
+                "INSERT OR REPLACE INTO plugin_leases (key, owner, token, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![lease.key, lease.owner, lease.token as i64, lease.expires_at_ms],
+            )?;
+            tx.commit()?;
+            Ok(Some(lease))
+        })
+    }
+
+    fn lease_renew(&self, lease: Lease, ttl_ms: u64, now: i64) -> BoxFuture<'static, StoreResult<Option<Lease>>> {
+        self.run(move |c| {
+            let expires = now.saturating_add(ttl_ms as i64);
+            let n = c.execute(
+                "UPDATE plugin_leases SET expires_at = ?1 WHERE key = ?2 AND owner = ?3 AND token = ?4 AND expires_at > ?5",
+                params![expires, lease.key, lease.owner, lease.token as i64, now],
+            )?;
+            Ok((n > 0).then_some(Lease { expires_at_ms: expires, ..lease }))
+        })
+    }
+
+    fn lease_release(&self, lease: Lease, now: i64) -> BoxFuture<'static, StoreResult<bool>> {
+        self.run(move |c| {
+            // Keep the row (and its token) so the next holder gets a larger token.
+            let n = c.execute(
+                "UPDATE plugin_leases SET expires_at = 0 WHERE key = ?1 AND owner = ?2 AND token = ?3 AND expires_at > ?4",
+                params![lease.key, lease.owner, lease.token as i64, now],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    fn lease_current(&self, key: String, now: i64) -> BoxFuture<'static, StoreResult<Option<Lease>>> {
+        self.run(move |c| {
+            c.query_row(
+                "SELECT key, owner, token, expires_at FROM plugin_leases WHERE key = ?1 AND expires_at > ?2",
+                params![key, now],
+                lease_row,
+            )
+            .optional()
+        })
+    }
+
+    fn lease_release_owner(&self, owner: String) -> BoxFuture<'static, StoreResult<usize>> {
+        self.run(move |c| {
+            c.execute("UPDATE plugin_leases SET expires_at = 0 WHERE owner = ?1 AND expires_at > 0", [owner])
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn migrations_apply_once_and_data_survives_reopening() {
+        let (dir, store) = open();
+        assert_eq!(store.schema_version(), MIGRATIONS.len() as i64);
+        store.kv_set("k".into(), "v".into(), None).await.unwrap();
+        drop(store);
+        let again = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        assert_eq!(again.schema_version(), MIGRATIONS.len() as i64);
+        assert_eq!(again.kv_get("k".into(), 0).await.unwrap().as_deref(), Some("v"));
+    }
+
+    #[tokio::test]
+    async fn kv_ttl_cas_delete_and_prefix_scan() {
+        let (_dir, s) = open();
+        s.kv_set("a".into(), "1".into(), Some(100)).await.unwrap();
+        assert_eq!(s.kv_get("a".into(), 99).await.unwrap().as_deref(), Some("1"));
+        assert_eq!(s.kv_get("a".into(), 100).await.unwrap(), None, "expired at its deadline");
+        assert!(s.kv_cas("a".into(), None, "2".into(), None, 100).await.unwrap(), "expired counts as absent");
+        assert!(!s.kv_cas("a".into(), Some("1".into()), "3".into(), None, 100).await.unwrap());
+        assert!(s.kv_cas("a".into(), Some("2".into()), "3".into(), None, 100).await.unwrap());
+        assert!(!s.kv_delete("a".into(), Some("2".into()), 100).await.unwrap());
+        assert!(s.kv_delete("a".into(), Some("3".into()), 100).await.unwrap());
+        for k in ["p:b", "p:a", "p:c", "p;x", "q:a", "o:z"] {
+            s.kv_set(k.into(), k.into(), None).await.unwrap();
+        }
+        let keys = |v: Vec<(String, String)>| v.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+        assert_eq!(keys(s.kv_scan("p:".into(), "".into(), 2, 0).await.unwrap()), ["p:a", "p:b"]);
+        assert_eq!(keys(s.kv_scan("p:".into(), "p:b".into(), 10, 0).await.unwrap()), ["p:c"]);
+        assert_eq!(
+            keys(s.kv_scan("p%".into(), "".into(), 10, 0).await.unwrap()),
+            Vec::<String>::new(),
+            "no LIKE wildcards"
+        );
+    }
+
+    #[tokio::test]
+    async fn leases_fence_by_token_and_expire() {
+        let (_dir, s) = open();
+        let a = s.lease_acquire("bot".into(), "A".into(), 100, 0).await.unwrap().unwrap();
+        assert!(s.lease_acquire("bot".into(), "B".into(), 100, 50).await.unwrap().is_none());
+        assert!(s.lease_renew(a.clone(), 100, 50).await.unwrap().is_some());
+        let b = s.lease_acquire("bot".into(), "B".into(), 100, 200).await.unwrap().unwrap();
+        assert!(b.token > a.token);
+        assert!(s.lease_renew(a.clone(), 100, 200).await.unwrap().is_none(), "the stale holder lost it");
+        assert!(!s.lease_release(a, 200).await.unwrap());
+        assert_eq!(s.lease_current("bot".into(), 250).await.unwrap().map(|l| l.owner), Some("B".to_string()));
+        assert_eq!(s.lease_release_owner("B".into()).await.unwrap(), 1);
+        assert!(s.lease_current("bot".into(), 250).await.unwrap().is_none());
+        let c = s.lease_acquire("bot".into(), "C".into(), 100, 260).await.unwrap().unwrap();
+        assert!(c.token > b.token);
+    }
+}
