@@ -75,7 +75,9 @@ pub struct Overrides {
 fn read_file(path: &Path, required: bool) -> Result<BTreeMap<String, String>, ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) if !required && matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+            return Ok(BTreeMap::new())
+        }
         Err(e) => return Err(ConfigError::File { path: path.display().to_string(), message: e.to_string() }),
     };
     let table: toml::Table = toml::from_str(&text)

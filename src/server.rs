@@ -106,7 +106,8 @@ pub async fn run(config: Config) -> Result<(), String> {
     plugin_config.insert("WECOM_WS_URL".into(), config.wecom_ws_url.clone());
     plugin_config.insert("WECOM_API_ORIGINS".into(), config.wecom_api_origins.clone());
     plugin_config.insert("WECOM_HEARTBEAT_MS".into(), config.wecom_heartbeat_ms.to_string());
-    let services = service_set(Arc::new(HostCore::new(plugin_config)), store.clone(), AgentRunner::new(store.clone()));
+    let agents = AgentRunner::new(store.clone());
+    let services = service_set(Arc::new(HostCore::new(plugin_config)), store.clone(), agents.clone());
 
     match place_bundled(&config.plugin_dir) {
         Ok(Some(dir)) => {
@@ -123,6 +124,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         admin_token: Arc::new(token),
         instance_id: Arc::new(instance.clone()),
         max_body_bytes: config.max_body_bytes,
+        agents,
     };
     revive(&state).await;
     tracing::info!(%addr, instance = %instance, restored, "xpert-host started");

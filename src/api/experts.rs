@@ -239,3 +239,61 @@ pub async fn republish_all(state: &AppState) {
         }
     }
 }
+
+/// Chat body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatBody {
+    input: String,
+    #[serde(default)]
+    conversation_id: Option<String>,
+}
+
+/// `POST /api/xpert/{id}/chat`: runs the expert's agent once and answers with the whole turn
+/// (`{conversationId, text, status, error, events}`); for trying an expert from the UI or a script.
+pub async fn chat(State(state): State<AppState>, Path(id): Path<String>, JsonBody(body): JsonBody<ChatBody>) -> ApiResult<Response> {
+    load(&state, &id).await?;
+    let request = host_sdk::AgentRequest {
+        xpert_id: id,
+        conversation_id: body.conversation_id,
+        input: body.input,
+        ..Default::default()
+    };
+    let mut events = state.agents.start(request).await?;
+    let (mut text, mut conversation_id, mut status, mut error, mut kinds) =
+        (String::new(), Value::Null, "success", Value::Null, Vec::new());
+    while let Some(ev) = events.recv().await {
+        match ev {
+            host_sdk::AgentEvent::TextDelta(t) => {
+                kinds.push("text");
+                text.push_str(&t);
+            }
+            host_sdk::AgentEvent::Reasoning(_) => kinds.push("reasoning"),
+            host_sdk::AgentEvent::ConversationStart { conversation_id: c } => {
+                kinds.push("conversation_start");
+                conversation_id = json!(c);
+            }
+            host_sdk::AgentEvent::ConversationEnd { status: s, error: e } => {
+                kinds.push("conversation_end");
+                status = match s {
+                    host_sdk::ConversationStatus::Success => "success",
+                    host_sdk::ConversationStatus::Error => "error",
+                    host_sdk::ConversationStatus::Interrupted => "interrupted",
+                };
+                if let Some(e) = e {
+                    error = json!(e);
+                }
+            }
+            host_sdk::AgentEvent::Error { message } => {
+                kinds.push("error");
+                error = json!(message);
+            }
+            host_sdk::AgentEvent::Done => {
+                kinds.push("done");
+                break;
+            }
+            host_sdk::AgentEvent::Unknown => {}
+        }
+    }
+    Ok(Json(json!({"conversationId": conversation_id, "text": text, "status": status, "error": error, "events": kinds})).into_response())
+}

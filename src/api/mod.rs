@@ -39,6 +39,8 @@ pub struct AppState {
     pub instance_id: Arc<String>,
     /// Largest accepted body.
     pub max_body_bytes: usize,
+    /// Runs agents (for `POST /api/xpert/{id}/chat`).
+    pub agents: crate::agents::AgentRunner,
 }
 
 /// Reads a body up to the limit (413 beyond it).
@@ -139,6 +141,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/xpert/{id}/triggers", put(experts::set_triggers))
         .route("/api/xpert/{id}/publish", post(experts::publish))
         .route("/api/xpert/{id}/unpublish", post(experts::unpublish))
+        .route("/api/xpert/{id}/chat", post(experts::chat))
         .route("/api/{*rest}", axum::routing::any(plugin_routes::dispatch))
         .fallback(not_found);
     api.with_state(state.clone())

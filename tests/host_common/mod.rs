@@ -1,0 +1,77 @@
+//! Helpers for the end-to-end tests that start the real `xpert-host` binary.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use testkit::process::ChildServer;
+
+/// The token every test host uses.
+pub const TOKEN: &str = "test-admin-token-7f3a";
+
+/// The official sample EncodingAESKey and Token (wecom-protocol.md §1.8).
+pub const AES_KEY: &str = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt";
+/// Token of the sample.
+pub const WECOM_TOKEN: &str = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo";
+
+/// A running host and an HTTP client for it.
+pub struct Host {
+    /// The process.
+    pub server: ChildServer,
+    /// The client.
+    pub http: reqwest::Client,
+}
+
+/// Starts the host on a free port with `data_dir` and extra environment.
+pub async fn start(data_dir: &Path, extra: &[(&str, &str)]) -> Host {
+    let mut envs = vec![
+        ("XPERT_DATA_DIR", data_dir.to_str().unwrap()),
+        ("XPERT_LISTEN", "127.0.0.1:0"),
+        ("XPERT_ADMIN_TOKEN", TOKEN),
+        ("RUST_LOG", "info"),
+    ];
+    envs.extend_from_slice(extra);
+    let server = ChildServer::spawn(env!("CARGO_BIN_EXE_xpert-host"), &[], &envs).await.expect("host starts");
+    Host { server, http: reqwest::Client::new() }
+}
+
+impl Host {
+    /// `http://ADDR/api…`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.server.base_url(), path)
+    }
+
+    /// An authenticated request with an optional JSON body; returns status and JSON (or Null).
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), self.url(path))
+            .bearer_auth(TOKEN)
+            .timeout(Duration::from_secs(30));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// GET.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call("GET", path, None).await
+    }
+
+    /// POST with a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("POST", path, Some(body)).await
+    }
+
+    /// Installs the WeCom plugin at tenant level.
+    pub async fn install_wecom(&self) {
+        let (status, body) =
+            self.post("/api/plugins/install", serde_json::json!({"name": "wecom", "level": "tenant"})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
