@@ -1,0 +1,308 @@
+//! # wecom-sim: a WeCom smart-bot simulator
+//!
+//! An independent peer that speaks both WeCom transports over real sockets, so every behaviour of
+//! a bot can be tested without WeCom (unreachable from here) — and a newcomer can watch a bot
+//! work on the chat page. It shares no code with the plugin: its protocol handling is written
+//! again on purpose, so a symmetric mistake cannot hide.
+//!
+//! One listener serves the long connection (WebSocket upgrades on any path), the `response_url`
+//! endpoint, the media host, the control API under `/sim/` and the chat page.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), wecom_sim::SimError> {
+//! use wecom_sim::{Chat, SimConfig, Simulator};
+//! let sim = Simulator::start(SimConfig::default()).await?;
+//! sim.add_bot("BOT1", "SECRET");
+//! // … connect a bot to sim.ws_url(), then:
+//! let req_id = sim.send_text("BOT1", "alice", Chat::Single, "hello")?;
+//! # let _ = req_id; Ok(()) }
+//! ```
+
+pub mod config;
+pub mod crypto;
+pub mod faults;
+mod page;
+pub mod server;
+pub mod short;
+pub mod sim;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use parking_lot::Mutex;
+use serde_json::json;
+
+pub use config::SimConfig;
+pub use faults::FaultSpec;
+pub use short::ShortOutcome;
+pub use sim::{Bubble, CallbackKind, Chat, ReceivedFrame, Violation};
+
+use server::{AppState, EventBody, MessageBody};
+use sim::Core;
+
+/// Simulator errors.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The bot has no live, subscribed connection.
+    #[error("bot {0} is not connected")]
+    NotConnected(String),
+    /// The listener could not be bound.
+    #[error("cannot listen: {0}")]
+    Bind(std::io::Error),
+    /// A request was malformed.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A running simulator.
+pub struct Simulator {
+    state: AppState,
+    addr: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.state.core.drop_all_sockets();
+    }
+}
+
+impl Simulator {
+    /// Starts on 127.0.0.1 with a free port.
+    pub async fn start(config: SimConfig) -> Result<Simulator, SimError> {
+        Self::start_on("127.0.0.1:0".parse().expect("valid address"), config).await
+    }
+
+    /// Starts on the given address.
+    pub async fn start_on(listen: SocketAddr, config: SimConfig) -> Result<Simulator, SimError> {
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(SimError::Bind)?;
+        let addr = listener.local_addr().map_err(SimError::Bind)?;
+        let state = AppState {
+            core: Core::new(config),
+            base_url: Arc::new(format!("http://{addr}")),
+            response_urls: Arc::new(Mutex::new(Default::default())),
+            responses: Arc::new(Mutex::new(Vec::new())),
+            media: Arc::new(Mutex::new(Default::default())),
+            short: Arc::new(short::ShortDriver::default()),
+        };
+        let app = server::router(state.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Simulator { state, addr, server })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `ws://ADDR`: the long-connection URL.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// `http://ADDR`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Registers a long-connection bot.
+    pub fn add_bot(&self, bot_id: &str, secret: &str) {
+        self.state.core.add_bot(bot_id, secret);
+    }
+
+    /// Whether the bot has a live subscribed connection.
+    pub fn is_connected(&self, bot_id: &str) -> bool {
+        self.state.core.is_connected(bot_id)
+    }
+
+    /// Waits until the bot is connected (or not), up to `timeout`.
+    pub async fn wait_connected(&self, bot_id: &str, connected: bool, timeout: Duration) -> bool {
+        self.state.core.wait_until(timeout, |c| c.is_connected(bot_id) == connected).await
+    }
+
+    /// Pushes a text message from `user` in `chat`; returns the callback's req_id.
+    pub fn send_text(&self, bot_id: &str, user: &str, chat: Chat, text: &str) -> Result<String, SimError> {
+        push_message(
+            &self.state,
+            &MessageBody {
+                bot_id: bot_id.into(),
+                user_id: user.into(),
+                chat_id: match chat {
+                    Chat::Single => None,
+                    Chat::Group(id) => Some(id),
+                },
+                msgtype: Some("text".into()),
+                text: text.into(),
+                data: None,
+                name: None,
+            },
+        )
+    }
+
+    /// Pushes a message of any kind (`text`, `voice`, `image`, `file`, `mixed`) as the control
+    /// API takes it.
+    pub fn send_message(&self, body: MessageBody) -> Result<String, SimError> {
+        push_message(&self.state, &body)
+    }
+
+    /// Pushes an event (`enter_chat`, `template_card_event`, `feedback_event`).
+    pub fn send_event(&self, body: EventBody) -> Result<String, SimError> {
+        push_event(&self.state, &body)
+    }
+
+    /// Waits for a frame from a bot matching `pred` (frames received before the call count too).
+    pub async fn wait_frame(&self, timeout: Duration, pred: impl Fn(&ReceivedFrame) -> bool) -> Option<ReceivedFrame> {
+        let mut found = None;
+        self.state
+            .core
+            .wait_until(timeout, |c| {
+                found = c.frames().into_iter().find(|f| pred(f));
+                found.is_some()
+            })
+            .await;
+        found
+    }
+
+    /// Waits until the conversation's transcript satisfies `pred`.
+    pub async fn wait_transcript(&self, bot_id: &str, chat_key: &str, timeout: Duration, pred: impl Fn(&[Bubble]) -> bool) -> Vec<Bubble> {
+        self.state.core.wait_until(timeout, |c| pred(&c.transcript_of(bot_id, chat_key))).await;
+        self.transcript(bot_id, chat_key)
+    }
+
+    /// The conversation as its user sees it (`chat_key`: the user id for single chats, the
+    /// chatid for groups).
+    pub fn transcript(&self, bot_id: &str, chat_key: &str) -> Vec<Bubble> {
+        self.state.core.transcript_of(bot_id, chat_key)
+    }
+
+    /// Every protocol violation the bots committed.
+    pub fn violations(&self) -> Vec<Violation> {
+        self.state.core.violations()
+    }
+
+    /// Every frame received from bots.
+    pub fn frames(&self) -> Vec<ReceivedFrame> {
+        self.state.core.frames()
+    }
+
+    /// Bodies POSTed to response_urls.
+    pub fn responses(&self) -> Vec<serde_json::Value> {
+        self.state.responses.lock().clone()
+    }
+
+    /// How many callbacks were pushed (duplicates included).
+    pub fn callbacks_sent(&self) -> u64 {
+        self.state.core.callbacks_sent()
+    }
+
+    /// Applies a fault.
+    pub fn fault(&self, spec: FaultSpec) {
+        self.state.core.faults.apply(spec);
+    }
+
+    /// Drops a bot's sockets abruptly (no close frame).
+    pub fn drop_connections(&self, bot_id: &str) -> usize {
+        self.state.core.drop_bot_sockets(bot_id)
+    }
+
+    /// Restarts: every socket dropped, every pending callback and response_url forgotten.
+    pub fn restart(&self) {
+        self.state.core.drop_all_sockets();
+        self.state.response_urls.lock().clear();
+    }
+
+    /// Registers a short-connection bot.
+    pub fn add_short_bot(&self, bot_id: &str, callback_url: &str, token: &str, encoding_aes_key: &str) -> Result<(), SimError> {
+        self.state.short.register(bot_id, callback_url, token, encoding_aes_key).map_err(|e| SimError::Invalid(e.to_string()))
+    }
+
+    /// Runs URL verification against a short-connection bot.
+    pub async fn verify_url(&self, bot_id: &str) -> Result<(), String> {
+        self.state.short.verify_url(bot_id).await
+    }
+
+    /// Sends a text over the short connection and follows the passive stream.
+    pub async fn short_send_text(&self, bot_id: &str, user: &str, chat: Chat, text: &str) -> Result<ShortOutcome, String> {
+        self.state.short.send_text(&self.state, bot_id, user, &chat, text).await
+    }
+}
+
+fn chat_of(chat_id: &Option<String>) -> Chat {
+    match chat_id.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => Chat::Group(c.to_string()),
+        None => Chat::Single,
+    }
+}
+
+/// Pushes a message callback (shared by the Rust and control APIs).
+pub(crate) fn push_message(state: &AppState, m: &MessageBody) -> Result<String, SimError> {
+    let chat = chat_of(&m.chat_id);
+    let chat_key = chat.key(&m.user_id);
+    let msgtype = m.msgtype.clone().unwrap_or_else(|| "text".into());
+    let file = || -> Result<Vec<u8>, SimError> {
+        let data = m.data.as_deref().ok_or_else(|| SimError::Invalid("data (base64) is required".into()))?;
+        base64::engine::general_purpose::STANDARD.decode(data).map_err(|_| SimError::Invalid("data is not base64".into()))
+    };
+    let (payload, bubble_text) = match msgtype.as_str() {
+        "text" => (json!({"content": m.text}), m.text.clone()),
+        "voice" => (json!({"content": m.text}), m.text.clone()),
+        "image" | "file" => {
+            if !matches!(chat, Chat::Single) {
+                return Err(SimError::Invalid(format!("{msgtype} messages exist only in single chats")));
+            }
+            let name = m.name.clone().unwrap_or_else(|| format!("{msgtype}.bin"));
+            let (url, aeskey) = state.host_media(&file()?, &name);
+            (json!({"url": url, "aeskey": aeskey}), format!("[{msgtype}] {name}"))
+        }
+        "mixed" => {
+            let mut items = vec![json!({"msgtype": "text", "text": {"content": m.text}})];
+            if m.data.is_some() {
+                let (url, aeskey) = state.host_media(&file()?, "image.png");
+                items.push(json!({"msgtype": "image", "image": {"url": url, "aeskey": aeskey}}));
+            }
+            (json!({"msg_item": items}), m.text.clone())
+        }
+        other => return Err(SimError::Invalid(format!("unsupported msgtype {other:?}"))),
+    };
+    let response_url = state.new_response_url(&m.bot_id, &chat_key);
+    let body = state.core.message_body(&m.bot_id, &m.user_id, &chat, &msgtype, payload, &response_url);
+    let bubble = Bubble { from: "user".into(), kind: msgtype.clone(), text: bubble_text, finished: true, stream_id: None, card: None, updates: 1 };
+    state.core.push_callback(&m.bot_id, "aibot_msg_callback", CallbackKind::Message, &chat_key, None, body, Some(bubble))
+}
+
+/// Pushes an event callback (shared by the Rust and control APIs).
+pub(crate) fn push_event(state: &AppState, e: &EventBody) -> Result<String, SimError> {
+    let chat = chat_of(&e.chat_id);
+    let chat_key = chat.key(&e.user_id);
+    let mut response_url = None;
+    let (kind, event, task_id) = match e.eventtype.as_str() {
+        "enter_chat" => (CallbackKind::EnterChat, json!({"eventtype": "enter_chat"}), None),
+        "template_card_event" => {
+            let task_id = e.task_id.clone().unwrap_or_default();
+            response_url = Some(state.new_response_url(&e.bot_id, &chat_key));
+            let ev = json!({"eventtype": "template_card_event", "template_card_event": {
+                "card_type": "button_interaction", "event_key": e.event_key.clone().unwrap_or_default(), "task_id": task_id}});
+            (CallbackKind::CardEvent, ev, Some(task_id))
+        }
+        "feedback_event" => {
+            let t = e.feedback_type.unwrap_or(1);
+            let mut fb = json!({"id": state.core.id("fb"), "type": t});
+            if t == 2 {
+                fb["content"] = json!("inaccurate");
+                fb["inaccurate_reason_list"] = json!([2]);
+            }
+            (CallbackKind::Feedback, json!({"eventtype": "feedback_event", "feedback_event": fb}), None)
+        }
+        other => return Err(SimError::Invalid(format!("unsupported eventtype {other:?}"))),
+    };
+    let mut body = state.core.event_body(&e.bot_id, &e.user_id, &chat, event);
+    if let Some(url) = response_url {
+        body["response_url"] = json!(url);
+    }
+    state.core.push_callback(&e.bot_id, "aibot_event_callback", kind, &chat_key, task_id, body, None)
+}

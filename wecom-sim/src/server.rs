@@ -1,0 +1,403 @@
+//! The one listener: WebSocket upgrades on any path (the long connection), the `response_url`
+//! endpoint, the media host, the JSON control API under `/sim/`, and the chat page at `/`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::{SinkExt, StreamExt};
+use parking_lot::Mutex;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::faults::FaultSpec;
+use crate::sim::{Bubble, Chat, Core, Outgoing};
+use crate::short::ShortDriver;
+
+/// A `response_url` handed out with a callback.
+pub(crate) struct ResponseUrl {
+    pub bot_id: String,
+    pub chat_key: String,
+    pub created: Instant,
+    pub used: bool,
+}
+
+/// An encrypted file on the media host.
+pub(crate) struct MediaFile {
+    pub bytes: Vec<u8>,
+    pub name: String,
+    pub created: Instant,
+}
+
+/// Everything the HTTP side shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) core: Arc<Core>,
+    pub(crate) base_url: Arc<String>,
+    pub(crate) response_urls: Arc<Mutex<HashMap<String, ResponseUrl>>>,
+    pub(crate) responses: Arc<Mutex<Vec<Value>>>,
+    pub(crate) media: Arc<Mutex<HashMap<String, MediaFile>>>,
+    pub(crate) short: Arc<ShortDriver>,
+}
+
+impl AppState {
+    /// A fresh single-use response_url for a conversation.
+    pub(crate) fn new_response_url(&self, bot_id: &str, chat_key: &str) -> String {
+        let code = self.core.id("rc");
+        self.response_urls.lock().insert(
+            code.clone(),
+            ResponseUrl { bot_id: bot_id.into(), chat_key: chat_key.into(), created: Instant::now(), used: false },
+        );
+        format!("{}/cgi-bin/aibot/response?response_code={code}", self.base_url)
+    }
+
+    /// Stores an encrypted file and returns (url, aeskey in base64).
+    pub(crate) fn host_media(&self, plain: &[u8], name: &str) -> (String, String) {
+        let key: [u8; 32] = rand::random();
+        let id = self.core.id("m");
+        self.media.lock().insert(id.clone(), MediaFile { bytes: crate::crypto::seal(&key, plain), name: name.into(), created: Instant::now() });
+        (format!("{}/media/{id}", self.base_url), crate::crypto::key_to_base64(&key))
+    }
+}
+
+/// The router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(root))
+        .route("/chat", get(page))
+        .route("/cgi-bin/aibot/response", post(response_url))
+        .route("/media/{id}", get(media))
+        .route("/sim/bots", get(list_bots).post(add_bot))
+        .route("/sim/messages", post(push_message))
+        .route("/sim/events", post(push_event))
+        .route("/sim/transcript", get(transcript))
+        .route("/sim/violations", get(violations))
+        .route("/sim/frames", get(frames))
+        .route("/sim/responses", get(responses))
+        .route("/sim/faults", post(faults))
+        .route("/sim/drop", post(drop_bot))
+        .route("/sim/restart", post(restart))
+        .route("/sim/short/bots", post(short_bot))
+        .route("/sim/short/verify", post(short_verify))
+        .route("/sim/short/messages", post(short_message))
+        .fallback(any_path)
+        .with_state(state)
+}
+
+type Upgrade = Result<WebSocketUpgrade, WebSocketUpgradeRejection>;
+
+async fn root(State(state): State<AppState>, ws: Upgrade) -> Response {
+    match ws {
+        Ok(ws) => upgrade(state, ws),
+        Err(_) => page().await.into_response(),
+    }
+}
+
+async fn any_path(State(state): State<AppState>, ws: Upgrade) -> Response {
+    match ws {
+        Ok(ws) => upgrade(state, ws),
+        Err(_) => (StatusCode::NOT_FOUND, Json(json!({"errcode": 404, "errmsg": "not found"}))).into_response(),
+    }
+}
+
+async fn page() -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], crate::page::CHAT_PAGE).into_response()
+}
+
+fn upgrade(state: AppState, ws: WebSocketUpgrade) -> Response {
+    if state.core.faults.in_outage() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "outage").into_response();
+    }
+    ws.on_upgrade(move |socket| serve_socket(state.core, socket))
+}
+
+async fn serve_socket(core: Arc<Core>, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
+    let conn = core.connect(tx.clone());
+    let abort = Arc::new(tokio::sync::Notify::new());
+    let writer_abort = abort.clone();
+    let writer = tokio::spawn(async move {
+        while let Some(out) = rx.recv().await {
+            match out {
+                Outgoing::Frame(v) => {
+                    if sink.send(Message::Text(v.to_string().into())).await.is_err() {
+                        break;
+                    }
+                }
+                Outgoing::Close => {
+                    let _ = sink.send(Message::Close(None)).await;
+                    break;
+                }
+                Outgoing::Abort => break,
+            }
+        }
+        writer_abort.notify_one();
+    });
+    loop {
+        tokio::select! {
+            msg = stream.next() => {
+                let Some(Ok(msg)) = msg else { break };
+                let text = match msg {
+                    Message::Text(t) => t.to_string(),
+                    Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                let bot = core.frame_bot(conn);
+                if let Some(ack) = core.handle_frame(conn, &text) {
+                    let delay = bot.as_deref().and_then(|b| core.faults.ack_delay(b)).unwrap_or(core.config.ack_delay);
+                    if delay.is_zero() {
+                        let _ = tx.send(Outgoing::Frame(ack));
+                    } else {
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(delay).await;
+                            let _ = tx.send(Outgoing::Frame(ack));
+                        });
+                    }
+                }
+            }
+            _ = abort.notified() => break,
+        }
+    }
+    core.disconnect(conn);
+    writer.abort();
+}
+
+#[derive(Deserialize)]
+struct ResponseQuery {
+    response_code: String,
+}
+
+async fn response_url(State(state): State<AppState>, Query(q): Query<ResponseQuery>, body: axum::body::Bytes) -> Response {
+    let ttl = state.core.config.response_url_ttl;
+    let target = {
+        let mut urls = state.response_urls.lock();
+        match urls.get_mut(&q.response_code) {
+            Some(u) if !u.used && u.created.elapsed() <= ttl => {
+                u.used = true;
+                Some((u.bot_id.clone(), u.chat_key.clone()))
+            }
+            _ => None,
+        }
+    };
+    let Some((bot_id, chat_key)) = target else {
+        let code = state.core.config.response_url_errcode;
+        return Json(json!({"errcode": code, "errmsg": "response_url expired or already used"})).into_response();
+    };
+    let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+        return Json(json!({"errcode": 40001, "errmsg": "body is not JSON"})).into_response();
+    };
+    state.responses.lock().push(json!({"botId": bot_id, "chatId": chat_key, "body": value}));
+    let (kind, text, card) = match value["msgtype"].as_str() {
+        Some("markdown") => ("markdown", value["markdown"]["content"].as_str().unwrap_or_default().to_string(), None),
+        Some("template_card") => ("card", value["template_card"]["main_title"]["title"].as_str().unwrap_or_default().to_string(), Some(value["template_card"].clone())),
+        Some("stream") => ("markdown", value["stream"]["content"].as_str().unwrap_or_default().to_string(), None),
+        _ => return Json(json!({"errcode": 40008, "errmsg": "invalid message type"})).into_response(),
+    };
+    if text.len() > crate::sim::CONTENT_LIMIT {
+        return Json(json!({"errcode": 45002, "errmsg": "content size out of limit"})).into_response();
+    }
+    state.core.add_bubble(&bot_id, &chat_key, Bubble { from: "bot".into(), kind: kind.into(), text, finished: true, stream_id: None, card, updates: 1 });
+    Json(json!({"errcode": 0, "errmsg": "ok"})).into_response()
+}
+
+async fn media(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let ttl = state.core.config.media_ttl;
+    let media = state.media.lock();
+    match media.get(&id) {
+        Some(f) if f.created.elapsed() <= ttl => (
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename*=UTF-8''{}", crate::short::percent_encode(&f.name))),
+            ],
+            f.bytes.clone(),
+        )
+            .into_response(),
+        _ => (StatusCode::NOT_FOUND, "media expired or unknown").into_response(),
+    }
+}
+
+async fn list_bots(State(state): State<AppState>) -> Response {
+    let bots: Vec<Value> = state.core.bots().into_iter().map(|b| json!({"botId": b, "connected": state.core.is_connected(&b)})).collect();
+    Json(bots).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BotBody {
+    bot_id: String,
+    secret: String,
+}
+
+async fn add_bot(State(state): State<AppState>, Json(b): Json<BotBody>) -> Response {
+    state.core.add_bot(&b.bot_id, &b.secret);
+    Json(json!({"ok": true})).into_response()
+}
+
+/// A message pushed as a user (control API).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageBody {
+    /// The bot.
+    pub bot_id: String,
+    /// The user.
+    pub user_id: String,
+    /// The group chatid (absent: single chat).
+    #[serde(default)]
+    pub chat_id: Option<String>,
+    /// `text` (default), `voice`, `image` (base64 `data`), `file` (base64 `data` + `name`).
+    #[serde(default)]
+    pub msgtype: Option<String>,
+    /// Text (text, voice).
+    #[serde(default)]
+    pub text: String,
+    /// Base64 file bytes (image, file).
+    #[serde(default)]
+    pub data: Option<String>,
+    /// File name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+fn chat_of(chat_id: &Option<String>) -> Chat {
+    match chat_id.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => Chat::Group(c.to_string()),
+        None => Chat::Single,
+    }
+}
+
+fn error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
+
+async fn push_message(State(state): State<AppState>, Json(m): Json<MessageBody>) -> Response {
+    let result = crate::push_message(&state, &m);
+    match result {
+        Ok(req_id) => Json(json!({"reqId": req_id})).into_response(),
+        Err(e) => error(StatusCode::CONFLICT, e.to_string()),
+    }
+}
+
+/// An event pushed as a user (control API).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventBody {
+    /// The bot.
+    pub bot_id: String,
+    /// The user.
+    pub user_id: String,
+    /// Group chatid, if any.
+    #[serde(default)]
+    pub chat_id: Option<String>,
+    /// `enter_chat`, `template_card_event` or `feedback_event`.
+    pub eventtype: String,
+    /// For card events.
+    #[serde(default)]
+    pub task_id: Option<String>,
+    /// For card events.
+    #[serde(default)]
+    pub event_key: Option<String>,
+    /// For feedback events: 1, 2 or 3.
+    #[serde(default)]
+    pub feedback_type: Option<u8>,
+}
+
+async fn push_event(State(state): State<AppState>, Json(e): Json<EventBody>) -> Response {
+    match crate::push_event(&state, &e) {
+        Ok(req_id) => Json(json!({"reqId": req_id})).into_response(),
+        Err(err) => error(StatusCode::CONFLICT, err.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChatQuery {
+    bot_id: String,
+    chat_id: String,
+}
+
+async fn transcript(State(state): State<AppState>, Query(q): Query<ChatQuery>) -> Response {
+    Json(state.core.transcript_of(&q.bot_id, &q.chat_id)).into_response()
+}
+
+async fn violations(State(state): State<AppState>) -> Response {
+    Json(state.core.violations()).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FramesQuery {
+    #[serde(default)]
+    bot_id: Option<String>,
+}
+
+async fn frames(State(state): State<AppState>, Query(q): Query<FramesQuery>) -> Response {
+    let frames: Vec<_> = state.core.frames().into_iter().filter(|f| q.bot_id.as_deref().is_none_or(|b| b == f.bot_id)).collect();
+    Json(frames).into_response()
+}
+
+async fn responses(State(state): State<AppState>) -> Response {
+    Json(state.responses.lock().clone()).into_response()
+}
+
+async fn faults(State(state): State<AppState>, Json(spec): Json<FaultSpec>) -> Response {
+    state.core.faults.apply(spec);
+    Json(json!({"ok": true})).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DropBody {
+    bot_id: String,
+}
+
+async fn drop_bot(State(state): State<AppState>, Json(b): Json<DropBody>) -> Response {
+    Json(json!({"dropped": state.core.drop_bot_sockets(&b.bot_id)})).into_response()
+}
+
+async fn restart(State(state): State<AppState>) -> Response {
+    state.core.drop_all_sockets();
+    state.response_urls.lock().clear();
+    Json(json!({"ok": true})).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ShortBotBody {
+    bot_id: String,
+    callback_url: String,
+    token: String,
+    encoding_aes_key: String,
+}
+
+async fn short_bot(State(state): State<AppState>, Json(b): Json<ShortBotBody>) -> Response {
+    match state.short.register(&b.bot_id, &b.callback_url, &b.token, &b.encoding_aes_key) {
+        Ok(()) => Json(json!({"ok": true})).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+async fn short_verify(State(state): State<AppState>, Json(b): Json<DropBody>) -> Response {
+    match state.short.verify_url(&b.bot_id).await {
+        Ok(()) => Json(json!({"ok": true})).into_response(),
+        Err(e) => Json(json!({"ok": false, "error": e})).into_response(),
+    }
+}
+
+async fn short_message(State(state): State<AppState>, Json(m): Json<MessageBody>) -> Response {
+    let chat = chat_of(&m.chat_id);
+    match state.short.send_text(&state, &m.bot_id, &m.user_id, &chat, &m.text).await {
+        Ok(outcome) => Json(outcome).into_response(),
+        Err(e) => error(StatusCode::CONFLICT, e),
+    }
+}
