@@ -445,6 +445,9 @@ impl Core {
             return (errcode::INVALID_REQ_ID, "invalid req_id: not a message callback, or its reply window passed".into());
         }
         let msgtype = body["msgtype"].as_str().unwrap_or_default();
+        if !matches!(msgtype, "stream" | "markdown" | "template_card" | "stream_with_template_card") {
+            return (errcode::INVALID_MSGTYPE, format!("invalid message type {msgtype:?}"));
+        }
         if !self.rate_ok(st, bot_id, &cb.chat_key) {
             return (errcode::RATE_LIMITED, "aibot send msg frequency limit exceeded".into());
         }
@@ -549,10 +552,14 @@ impl Core {
         if !st.spoken.contains(&(bot_id.to_string(), chat_id.clone())) {
             return (errcode::INVALID_CHATID, "invalid chatid: that chat has not spoken to the bot".into());
         }
+        let msgtype = body["msgtype"].as_str().unwrap_or_default();
+        if !matches!(msgtype, "markdown" | "template_card" | "file" | "image" | "voice" | "video") {
+            return (errcode::INVALID_MSGTYPE, "invalid message type".into());
+        }
         if !self.rate_ok(st, bot_id, &chat_id) {
             return (errcode::RATE_LIMITED, "aibot send msg frequency limit exceeded".into());
         }
-        match body["msgtype"].as_str().unwrap_or_default() {
+        match msgtype {
             "markdown" => match Self::content_ok(body, "markdown") {
                 Ok(c) => {
                     Self::transcript(st, bot_id, &chat_id).push(Self::bot_bubble("markdown", &c, None));
