@@ -251,7 +251,11 @@ pub struct ChatBody {
 
 /// `POST /api/xpert/{id}/chat`: runs the expert's agent once and answers with the whole turn
 /// (`{conversationId, text, status, error, events}`); for trying an expert from the UI or a script.
-pub async fn chat(State(state): State<AppState>, Path(id): Path<String>, JsonBody(body): JsonBody<ChatBody>) -> ApiResult<Response> {
+pub async fn chat(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ChatBody>,
+) -> ApiResult<Response> {
     load(&state, &id).await?;
     let request = host_sdk::AgentRequest {
         xpert_id: id,
@@ -295,5 +299,8 @@ pub async fn chat(State(state): State<AppState>, Path(id): Path<String>, JsonBod
             host_sdk::AgentEvent::Unknown => {}
         }
     }
-    Ok(Json(json!({"conversationId": conversation_id, "text": text, "status": status, "error": error, "events": kinds})).into_response())
+    Ok(Json(
+        json!({"conversationId": conversation_id, "text": text, "status": status, "error": error, "events": kinds}),
+    )
+    .into_response())
 }

@@ -39,7 +39,9 @@ pub enum BrowserError {
 impl std::fmt::Display for BrowserError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            BrowserError::NotInstalled => write!(f, "chromium is not installed (apt-get install chromium, or set CHROMIUM)"),
+            BrowserError::NotInstalled => {
+                write!(f, "chromium is not installed (apt-get install chromium, or set CHROMIUM)")
+            }
             BrowserError::Launch(m) => write!(f, "cannot launch chromium: {m}"),
             BrowserError::Protocol(m) => write!(f, "devtools protocol error: {m}"),
             BrowserError::Js(m) => write!(f, "javascript error: {m}"),
@@ -100,7 +102,10 @@ fn find_binary() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("CHROMIUM") {
         return Some(PathBuf::from(p));
     }
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].iter().map(PathBuf::from).find(|p| p.is_file())
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
 }
 
 impl Browser {
@@ -148,11 +153,17 @@ impl Browser {
         // Keep draining stderr so chromium never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
-        let (ws, _) = tokio_tungstenite::connect_async(ws_url.as_str()).await.map_err(|e| BrowserError::Launch(e.to_string()))?;
+        let (ws, _) =
+            tokio_tungstenite::connect_async(ws_url.as_str()).await.map_err(|e| BrowserError::Launch(e.to_string()))?;
         let (sink, mut stream) = ws.split();
         let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
         let (events, _) = broadcast::channel(1024);
-        let conn = Arc::new(Connection { sink: Mutex::new(sink), pending: pending.clone(), events: events.clone(), next_id: AtomicU64::new(1) });
+        let conn = Arc::new(Connection {
+            sink: Mutex::new(sink),
+            pending: pending.clone(),
+            events: events.clone(),
+            next_id: AtomicU64::new(1),
+        });
         tokio::spawn(async move {
             while let Some(Ok(msg)) = stream.next().await {
                 let Message::Text(text) = msg else { continue };
@@ -177,8 +188,10 @@ impl Browser {
     pub async fn open(&self, url: &str) -> Result<Page, BrowserError> {
         let target = self.conn.call(None, "Target.createTarget", json!({"url": "about:blank"})).await?;
         let target_id = target["targetId"].as_str().ok_or_else(|| BrowserError::Protocol("no targetId".into()))?;
-        let attached = self.conn.call(None, "Target.attachToTarget", json!({"targetId": target_id, "flatten": true})).await?;
-        let session = attached["sessionId"].as_str().ok_or_else(|| BrowserError::Protocol("no sessionId".into()))?.to_string();
+        let attached =
+            self.conn.call(None, "Target.attachToTarget", json!({"targetId": target_id, "flatten": true})).await?;
+        let session =
+            attached["sessionId"].as_str().ok_or_else(|| BrowserError::Protocol("no sessionId".into()))?.to_string();
         let page = Page { conn: self.conn.clone(), session };
         page.call("Page.enable", json!({})).await?;
         page.call("Runtime.enable", json!({})).await?;
@@ -239,7 +252,9 @@ impl Page {
 
     /// Evaluates an expression (promises are awaited) and returns its JSON value.
     pub async fn eval(&self, js: &str) -> Result<Value, BrowserError> {
-        let r = self.call("Runtime.evaluate", json!({"expression": js, "returnByValue": true, "awaitPromise": true})).await?;
+        let r = self
+            .call("Runtime.evaluate", json!({"expression": js, "returnByValue": true, "awaitPromise": true}))
+            .await?;
         if let Some(ex) = r.get("exceptionDetails") {
             let text = ex["exception"]["description"].as_str().or_else(|| ex["text"].as_str()).unwrap_or("exception");
             return Err(BrowserError::Js(text.to_string()));
@@ -298,7 +313,9 @@ impl Page {
     pub async fn screenshot(&self, path: &Path) -> Result<(), BrowserError> {
         let r = self.call("Page.captureScreenshot", json!({"format": "png"})).await?;
         let data = r["data"].as_str().ok_or_else(|| BrowserError::Protocol("no screenshot data".into()))?;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(data).map_err(|e| BrowserError::Protocol(e.to_string()))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| BrowserError::Protocol(e.to_string()))?;
         std::fs::write(path, bytes).map_err(BrowserError::Io)
     }
 }

@@ -30,7 +30,9 @@ pub enum CryptoError {
 
 const LENIENT: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true).with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
 /// Decodes a 43-character EncodingAESKey.
@@ -145,7 +147,10 @@ mod tests {
         assert_eq!(enc, "v4KnUEEcsXoqbTLvP+jC7kt+RdQlisb6v0WKRCcwHzz8VPLxedwa3ajMPXkExqQinmtK55GsMrnpaxgYQzqRrrkN8Xql5TqQCR+oragIVeBHq5mEh/y9gk+TaDP6iW4PoWwbgWBD4KEAQyFSVayUOBR+AUBajCvfRi9d8m48mMM=");
         assert_eq!(sign(TOKEN, "1476422779", "1597212914", &enc), "6b7af3fcd26bf7f8da7b1694c55ef6118a6727ea");
         assert_eq!(decrypt(&key, &enc, "").unwrap(), reply);
-        assert_eq!(hex(&seal(&key, b"hello wecom media")), "dae1730ab58805f7bafd68531d0af502f7084c17f9420a1d1535e424adf7e1f3");
+        assert_eq!(
+            hex(&seal(&key, b"hello wecom media")),
+            "dae1730ab58805f7bafd68531d0af502f7084c17f9420a1d1535e424adf7e1f3"
+        );
     }
 
     #[test]

@@ -99,7 +99,9 @@ impl Faults {
             FaultSpec::WithholdPingAcks { bot_id } => {
                 st.withhold_ping_acks.insert(bot_id);
             }
-            FaultSpec::Refuse { bot_id, cmd, errcode, after } => st.refusals.push(Refusal { bot_id, cmd, errcode, after, seen: 0 }),
+            FaultSpec::Refuse { bot_id, cmd, errcode, after } => {
+                st.refusals.push(Refusal { bot_id, cmd, errcode, after, seen: 0 })
+            }
             FaultSpec::DuplicateCallbacks { bot_id, count } => {
                 *st.duplicates.entry(bot_id).or_default() += count;
             }

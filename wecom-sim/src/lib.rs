@@ -169,7 +169,13 @@ impl Simulator {
     }
 
     /// Waits until the conversation's transcript satisfies `pred`.
-    pub async fn wait_transcript(&self, bot_id: &str, chat_key: &str, timeout: Duration, pred: impl Fn(&[Bubble]) -> bool) -> Vec<Bubble> {
+    pub async fn wait_transcript(
+        &self,
+        bot_id: &str,
+        chat_key: &str,
+        timeout: Duration,
+        pred: impl Fn(&[Bubble]) -> bool,
+    ) -> Vec<Bubble> {
         self.state.core.wait_until(timeout, |c| pred(&c.transcript_of(bot_id, chat_key))).await;
         self.transcript(bot_id, chat_key)
     }
@@ -217,8 +223,17 @@ impl Simulator {
     }
 
     /// Registers a short-connection bot.
-    pub fn add_short_bot(&self, bot_id: &str, callback_url: &str, token: &str, encoding_aes_key: &str) -> Result<(), SimError> {
-        self.state.short.register(bot_id, callback_url, token, encoding_aes_key).map_err(|e| SimError::Invalid(e.to_string()))
+    pub fn add_short_bot(
+        &self,
+        bot_id: &str,
+        callback_url: &str,
+        token: &str,
+        encoding_aes_key: &str,
+    ) -> Result<(), SimError> {
+        self.state
+            .short
+            .register(bot_id, callback_url, token, encoding_aes_key)
+            .map_err(|e| SimError::Invalid(e.to_string()))
     }
 
     /// Runs URL verification against a short-connection bot.
@@ -227,7 +242,13 @@ impl Simulator {
     }
 
     /// Sends a text over the short connection and follows the passive stream.
-    pub async fn short_send_text(&self, bot_id: &str, user: &str, chat: Chat, text: &str) -> Result<ShortOutcome, String> {
+    pub async fn short_send_text(
+        &self,
+        bot_id: &str,
+        user: &str,
+        chat: Chat,
+        text: &str,
+    ) -> Result<ShortOutcome, String> {
         self.state.short.send_text(&self.state, bot_id, user, &chat, text).await
     }
 }
@@ -246,7 +267,9 @@ pub(crate) fn push_message(state: &AppState, m: &MessageBody) -> Result<String, 
     let msgtype = m.msgtype.clone().unwrap_or_else(|| "text".into());
     let file = || -> Result<Vec<u8>, SimError> {
         let data = m.data.as_deref().ok_or_else(|| SimError::Invalid("data (base64) is required".into()))?;
-        base64::engine::general_purpose::STANDARD.decode(data).map_err(|_| SimError::Invalid("data is not base64".into()))
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|_| SimError::Invalid("data is not base64".into()))
     };
     let (payload, bubble_text) = match msgtype.as_str() {
         "text" => (json!({"content": m.text}), m.text.clone()),
@@ -271,8 +294,24 @@ pub(crate) fn push_message(state: &AppState, m: &MessageBody) -> Result<String, 
     };
     let response_url = state.new_response_url(&m.bot_id, &chat_key);
     let body = state.core.message_body(&m.bot_id, &m.user_id, &chat, &msgtype, payload, &response_url);
-    let bubble = Bubble { from: "user".into(), kind: msgtype.clone(), text: bubble_text, finished: true, stream_id: None, card: None, updates: 1 };
-    state.core.push_callback(&m.bot_id, "aibot_msg_callback", CallbackKind::Message, &chat_key, None, body, Some(bubble))
+    let bubble = Bubble {
+        from: "user".into(),
+        kind: msgtype.clone(),
+        text: bubble_text,
+        finished: true,
+        stream_id: None,
+        card: None,
+        updates: 1,
+    };
+    state.core.push_callback(
+        &m.bot_id,
+        "aibot_msg_callback",
+        CallbackKind::Message,
+        &chat_key,
+        None,
+        body,
+        Some(bubble),
+    )
 }
 
 /// Pushes an event callback (shared by the Rust and control APIs).

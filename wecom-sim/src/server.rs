@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::faults::FaultSpec;
-use crate::sim::{Bubble, Chat, Core, Outgoing};
 use crate::short::ShortDriver;
+use crate::sim::{Bubble, Chat, Core, Outgoing};
 
 /// A `response_url` handed out with a callback.
 pub(crate) struct ResponseUrl {
@@ -63,7 +63,10 @@ impl AppState {
     pub(crate) fn host_media(&self, plain: &[u8], name: &str) -> (String, String) {
         let key: [u8; 32] = rand::random();
         let id = self.core.id("m");
-        self.media.lock().insert(id.clone(), MediaFile { bytes: crate::crypto::seal(&key, plain), name: name.into(), created: Instant::now() });
+        self.media.lock().insert(
+            id.clone(),
+            MediaFile { bytes: crate::crypto::seal(&key, plain), name: name.into(), created: Instant::now() },
+        );
         (format!("{}/media/{id}", self.base_url), crate::crypto::key_to_base64(&key))
     }
 }
@@ -178,7 +181,11 @@ struct ResponseQuery {
     response_code: String,
 }
 
-async fn response_url(State(state): State<AppState>, Query(q): Query<ResponseQuery>, body: axum::body::Bytes) -> Response {
+async fn response_url(
+    State(state): State<AppState>,
+    Query(q): Query<ResponseQuery>,
+    body: axum::body::Bytes,
+) -> Response {
     let ttl = state.core.config.response_url_ttl;
     let target = {
         let mut urls = state.response_urls.lock();
@@ -200,14 +207,22 @@ async fn response_url(State(state): State<AppState>, Query(q): Query<ResponseQue
     state.responses.lock().push(json!({"botId": bot_id, "chatId": chat_key, "body": value}));
     let (kind, text, card) = match value["msgtype"].as_str() {
         Some("markdown") => ("markdown", value["markdown"]["content"].as_str().unwrap_or_default().to_string(), None),
-        Some("template_card") => ("card", value["template_card"]["main_title"]["title"].as_str().unwrap_or_default().to_string(), Some(value["template_card"].clone())),
+        Some("template_card") => (
+            "card",
+            value["template_card"]["main_title"]["title"].as_str().unwrap_or_default().to_string(),
+            Some(value["template_card"].clone()),
+        ),
         Some("stream") => ("markdown", value["stream"]["content"].as_str().unwrap_or_default().to_string(), None),
         _ => return Json(json!({"errcode": 40008, "errmsg": "invalid message type"})).into_response(),
     };
     if text.len() > crate::sim::CONTENT_LIMIT {
         return Json(json!({"errcode": 45002, "errmsg": "content size out of limit"})).into_response();
     }
-    state.core.add_bubble(&bot_id, &chat_key, Bubble { from: "bot".into(), kind: kind.into(), text, finished: true, stream_id: None, card, updates: 1 });
+    state.core.add_bubble(
+        &bot_id,
+        &chat_key,
+        Bubble { from: "bot".into(), kind: kind.into(), text, finished: true, stream_id: None, card, updates: 1 },
+    );
     Json(json!({"errcode": 0, "errmsg": "ok"})).into_response()
 }
 
@@ -218,7 +233,10 @@ async fn media(State(state): State<AppState>, Path(id): Path<String>) -> Respons
         Some(f) if f.created.elapsed() <= ttl => (
             [
                 (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-                (header::CONTENT_DISPOSITION, format!("attachment; filename*=UTF-8''{}", crate::short::percent_encode(&f.name))),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename*=UTF-8''{}", crate::short::percent_encode(&f.name)),
+                ),
             ],
             f.bytes.clone(),
         )
@@ -228,7 +246,8 @@ async fn media(State(state): State<AppState>, Path(id): Path<String>) -> Respons
 }
 
 async fn list_bots(State(state): State<AppState>) -> Response {
-    let bots: Vec<Value> = state.core.bots().into_iter().map(|b| json!({"botId": b, "connected": state.core.is_connected(&b)})).collect();
+    let bots: Vec<Value> =
+        state.core.bots().into_iter().map(|b| json!({"botId": b, "connected": state.core.is_connected(&b)})).collect();
     Json(bots).into_response()
 }
 
@@ -342,7 +361,8 @@ struct FramesQuery {
 }
 
 async fn frames(State(state): State<AppState>, Query(q): Query<FramesQuery>) -> Response {
-    let frames: Vec<_> = state.core.frames().into_iter().filter(|f| q.bot_id.as_deref().is_none_or(|b| b == f.bot_id)).collect();
+    let frames: Vec<_> =
+        state.core.frames().into_iter().filter(|f| q.bot_id.as_deref().is_none_or(|b| b == f.bot_id)).collect();
     Json(frames).into_response()
 }
 

@@ -67,9 +67,17 @@ impl Default for ShortDriver {
 
 impl ShortDriver {
     /// Registers a bot's callback URL, Token and EncodingAESKey.
-    pub fn register(&self, bot_id: &str, callback_url: &str, token: &str, encoding_aes_key: &str) -> Result<(), crypto::CryptoError> {
+    pub fn register(
+        &self,
+        bot_id: &str,
+        callback_url: &str,
+        token: &str,
+        encoding_aes_key: &str,
+    ) -> Result<(), crypto::CryptoError> {
         let key = crypto::aes_key(encoding_aes_key)?;
-        self.bots.lock().insert(bot_id.into(), ShortBot { callback_url: callback_url.into(), token: token.into(), key });
+        self.bots
+            .lock()
+            .insert(bot_id.into(), ShortBot { callback_url: callback_url.into(), token: token.into(), key });
         Ok(())
     }
 
@@ -94,7 +102,13 @@ impl ShortDriver {
         let echostr = crypto::encrypt(&bot.key, &plain);
         let ts = crate::sim::unix_now().to_string();
         let url = format!("{}?{}", bot.callback_url, Self::query(&bot, &ts, &nonce(), &echostr, true));
-        let resp = self.http.get(url).timeout(Duration::from_secs(1)).send().await.map_err(|e| format!("verification request failed: {e}"))?;
+        let resp = self
+            .http
+            .get(url)
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await
+            .map_err(|e| format!("verification request failed: {e}"))?;
         let status = resp.status().as_u16();
         let body = resp.text().await.unwrap_or_default();
         if status != 200 {
@@ -108,7 +122,15 @@ impl ShortDriver {
 
     /// Posts one encrypted callback, retrying (same body) on a timeout or a non-200 status.
     /// Returns the decrypted passive reply (`None` for an empty body) and the attempts made.
-    async fn post(&self, bot: &ShortBot, state: &AppState, bot_id: &str, plain: &Value, attempts: u32, allowed: &[&str]) -> Result<(Option<Value>, u32), String> {
+    async fn post(
+        &self,
+        bot: &ShortBot,
+        state: &AppState,
+        bot_id: &str,
+        plain: &Value,
+        attempts: u32,
+        allowed: &[&str],
+    ) -> Result<(Option<Value>, u32), String> {
         let encrypt = crypto::encrypt(&bot.key, &plain.to_string());
         let mut tries = 0;
         while tries < attempts.max(1) {
@@ -134,7 +156,15 @@ impl ShortDriver {
         Err(format!("no valid answer after {tries} attempts"))
     }
 
-    fn check_reply(&self, bot: &ShortBot, state: &AppState, bot_id: &str, nonce: &str, body: &str, allowed: &[&str]) -> Result<Option<Value>, String> {
+    fn check_reply(
+        &self,
+        bot: &ShortBot,
+        state: &AppState,
+        bot_id: &str,
+        nonce: &str,
+        body: &str,
+        allowed: &[&str],
+    ) -> Result<Option<Value>, String> {
         if body.trim().is_empty() {
             return Ok(None);
         }
@@ -162,7 +192,9 @@ impl ShortDriver {
             Ok(p) => p,
             Err(e) => return fail(format!("passive reply does not decrypt with receiveid \"\": {e}")),
         };
-        let Ok(reply) = serde_json::from_str::<Value>(&plain) else { return fail("decrypted reply is not JSON".into()) };
+        let Ok(reply) = serde_json::from_str::<Value>(&plain) else {
+            return fail("decrypted reply is not JSON".into());
+        };
         let msgtype = reply["msgtype"].as_str().unwrap_or_default();
         if !allowed.contains(&msgtype) {
             return fail(format!("msgtype {msgtype:?} is not allowed here (allowed: {allowed:?})"));
@@ -175,7 +207,14 @@ impl ShortDriver {
 
     /// Sends a text message as `user` and follows the bot's passive stream until it finishes or
     /// the refresh window ends.
-    pub async fn send_text(&self, state: &AppState, bot_id: &str, user: &str, chat: &Chat, text: &str) -> Result<ShortOutcome, String> {
+    pub async fn send_text(
+        &self,
+        state: &AppState,
+        bot_id: &str,
+        user: &str,
+        chat: &Chat,
+        text: &str,
+    ) -> Result<ShortOutcome, String> {
         let bot = self.bot(bot_id)?;
         let chat_key = chat.key(user);
         let started = Instant::now();
@@ -183,11 +222,32 @@ impl ShortDriver {
         let body = state.core.message_body(bot_id, user, chat, "text", json!({"content": text}), &response_url);
         let msgid = body["msgid"].as_str().unwrap_or_default().to_string();
         state.core.mark_spoken(bot_id, &chat_key);
-        state.core.add_bubble(bot_id, &chat_key, Bubble { from: "user".into(), kind: "text".into(), text: text.into(), finished: true, stream_id: None, card: None, updates: 1 });
+        state.core.add_bubble(
+            bot_id,
+            &chat_key,
+            Bubble {
+                from: "user".into(),
+                kind: "text".into(),
+                text: text.into(),
+                finished: true,
+                stream_id: None,
+                card: None,
+                updates: 1,
+            },
+        );
         let cfg = state.core.config.clone();
-        let (reply, attempts) =
-            self.post(&bot, state, bot_id, &body, cfg.callback_attempts, &["stream", "template_card", "stream_with_template_card"]).await?;
-        let mut outcome = ShortOutcome { msgid, attempts, replies: Vec::new(), refreshes: 0, final_text: None, finished: false };
+        let (reply, attempts) = self
+            .post(
+                &bot,
+                state,
+                bot_id,
+                &body,
+                cfg.callback_attempts,
+                &["stream", "template_card", "stream_with_template_card"],
+            )
+            .await?;
+        let mut outcome =
+            ShortOutcome { msgid, attempts, replies: Vec::new(), refreshes: 0, final_text: None, finished: false };
         let Some(reply) = reply else { return Ok(outcome) };
         outcome.replies.push(reply.clone());
         let Some(stream_id) = reply["stream"]["id"].as_str().map(str::to_string) else { return Ok(outcome) };
@@ -202,7 +262,13 @@ impl ShortDriver {
                 return Ok(outcome);
             }
             if started.elapsed() >= cfg.refresh_window {
-                state.core.add_violation(bot_id, "stream", &stream_id, -1, "stream not finished within the refresh window");
+                state.core.add_violation(
+                    bot_id,
+                    "stream",
+                    &stream_id,
+                    -1,
+                    "stream not finished within the refresh window",
+                );
                 return Ok(outcome);
             }
             tokio::time::sleep(cfg.refresh_interval).await;

@@ -199,7 +199,13 @@ impl Core {
     /// A fresh core.
     pub fn new(config: SimConfig) -> Arc<Core> {
         let (changed, _) = watch::channel(0);
-        Arc::new(Core { config, state: Mutex::new(State::default()), faults: Faults::default(), changed, next_id: AtomicU64::new(1) })
+        Arc::new(Core {
+            config,
+            state: Mutex::new(State::default()),
+            faults: Faults::default(),
+            changed,
+            next_id: AtomicU64::new(1),
+        })
     }
 
     fn bump(&self) {
@@ -310,7 +316,15 @@ impl Core {
     }
 
     fn bot_bubble(kind: &str, text: &str, card: Option<Value>) -> Bubble {
-        Bubble { from: "bot".into(), kind: kind.into(), text: text.into(), finished: true, stream_id: None, card, updates: 1 }
+        Bubble {
+            from: "bot".into(),
+            kind: kind.into(),
+            text: text.into(),
+            finished: true,
+            stream_id: None,
+            card,
+            updates: 1,
+        }
     }
 
     fn card_bubble(kind: &str, card: Value) -> Bubble {
@@ -329,7 +343,9 @@ impl Core {
                 Self::violate(&mut st, &bot, "", "", errcode::INVALID_FRAME, "frame is not a JSON object");
                 drop(st);
                 self.bump();
-                return Some(json!({"headers": {"req_id": ""}, "errcode": errcode::INVALID_FRAME, "errmsg": "invalid frame: not a JSON object"}));
+                return Some(
+                    json!({"headers": {"req_id": ""}, "errcode": errcode::INVALID_FRAME, "errmsg": "invalid frame: not a JSON object"}),
+                );
             }
         };
         let cmd = frame.get("cmd").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -362,7 +378,14 @@ impl Core {
         frame: &Value,
     ) -> Option<(i64, String)> {
         if req_id.is_empty() {
-            Self::violate(st, bot_id.unwrap_or_default(), cmd, req_id, errcode::INVALID_FRAME, "headers.req_id is missing");
+            Self::violate(
+                st,
+                bot_id.unwrap_or_default(),
+                cmd,
+                req_id,
+                errcode::INVALID_FRAME,
+                "headers.req_id is missing",
+            );
             return Some((errcode::INVALID_FRAME, "headers.req_id is required".into()));
         }
         if cmd == "aibot_subscribe" {
@@ -432,7 +455,10 @@ impl Core {
     fn content_ok(body: &Value, key: &str) -> Result<String, (i64, String)> {
         let content = body[key]["content"].as_str().unwrap_or_default();
         if content.len() > CONTENT_LIMIT {
-            return Err((errcode::CONTENT_TOO_LONG, format!("content is {} bytes, over the 20480-byte limit", content.len())));
+            return Err((
+                errcode::CONTENT_TOO_LONG,
+                format!("content is {} bytes, over the 20480-byte limit", content.len()),
+            ));
         }
         Ok(content.to_string())
     }
@@ -442,7 +468,10 @@ impl Core {
             return (errcode::INVALID_REQ_ID, "invalid req_id".into());
         };
         if cb.kind != CallbackKind::Message || cb.at.elapsed() > self.config.reply_window {
-            return (errcode::INVALID_REQ_ID, "invalid req_id: not a message callback, or its reply window passed".into());
+            return (
+                errcode::INVALID_REQ_ID,
+                "invalid req_id: not a message callback, or its reply window passed".into(),
+            );
         }
         let msgtype = body["msgtype"].as_str().unwrap_or_default();
         if !matches!(msgtype, "stream" | "markdown" | "template_card" | "stream_with_template_card") {
@@ -493,7 +522,14 @@ impl Core {
                     }),
                 }
                 if was_finished {
-                    Self::violate(st, bot_id, "aibot_respond_msg", req_id, errcode::OK, format!("update of finished stream {stream_id} ignored"));
+                    Self::violate(
+                        st,
+                        bot_id,
+                        "aibot_respond_msg",
+                        req_id,
+                        errcode::OK,
+                        format!("update of finished stream {stream_id} ignored"),
+                    );
                 }
                 (errcode::OK, "ok".into())
             }
@@ -514,7 +550,14 @@ impl Core {
         }
     }
 
-    fn respond_event(&self, st: &mut State, bot_id: &str, req_id: &str, body: &Value, kind: CallbackKind) -> (i64, String) {
+    fn respond_event(
+        &self,
+        st: &mut State,
+        bot_id: &str,
+        req_id: &str,
+        body: &Value,
+        kind: CallbackKind,
+    ) -> (i64, String) {
         let Some(cb) = Self::callback_for(st, bot_id, req_id) else {
             return (errcode::INVALID_REQ_ID, "invalid req_id".into());
         };
@@ -593,11 +636,26 @@ impl Core {
         let copies = if self.faults.take_duplicate(bot_id) { 2 } else { 1 };
         {
             let mut st = self.state.lock();
-            let conn = st.bots.get(bot_id).and_then(|b| b.live_conn).ok_or_else(|| crate::SimError::NotConnected(bot_id.to_string()))?;
-            let tx = st.conns.get(&conn).map(|c| c.tx.clone()).ok_or_else(|| crate::SimError::NotConnected(bot_id.to_string()))?;
+            let conn = st
+                .bots
+                .get(bot_id)
+                .and_then(|b| b.live_conn)
+                .ok_or_else(|| crate::SimError::NotConnected(bot_id.to_string()))?;
+            let tx = st
+                .conns
+                .get(&conn)
+                .map(|c| c.tx.clone())
+                .ok_or_else(|| crate::SimError::NotConnected(bot_id.to_string()))?;
             st.callbacks.insert(
                 req_id.clone(),
-                CallbackInfo { bot_id: bot_id.into(), kind, chat_key: chat_key.into(), at: Instant::now(), task_id, responded: false },
+                CallbackInfo {
+                    bot_id: bot_id.into(),
+                    kind,
+                    chat_key: chat_key.into(),
+                    at: Instant::now(),
+                    task_id,
+                    responded: false,
+                },
             );
             if kind == CallbackKind::Message {
                 st.spoken.insert((bot_id.to_string(), chat_key.to_string()));
@@ -606,7 +664,8 @@ impl Core {
                 Self::transcript(&mut st, bot_id, chat_key).push(b);
             }
             for _ in 0..copies {
-                tx.send(Outgoing::Frame(frame.clone())).map_err(|_| crate::SimError::NotConnected(bot_id.to_string()))?;
+                tx.send(Outgoing::Frame(frame.clone()))
+                    .map_err(|_| crate::SimError::NotConnected(bot_id.to_string()))?;
             }
             st.callbacks_sent += copies;
         }
@@ -615,7 +674,15 @@ impl Core {
     }
 
     /// Builds a message callback body.
-    pub(crate) fn message_body(&self, bot_id: &str, user: &str, chat: &Chat, msgtype: &str, payload: Value, response_url: &str) -> Value {
+    pub(crate) fn message_body(
+        &self,
+        bot_id: &str,
+        user: &str,
+        chat: &Chat,
+        msgtype: &str,
+        payload: Value,
+        response_url: &str,
+    ) -> Value {
         let mut body = json!({
             "msgid": self.id("msg_"), "create_time": unix_now(), "aibotid": bot_id, "chattype": chat.chattype(),
             "from": {"userid": user}, "response_url": response_url, "msgtype": msgtype,

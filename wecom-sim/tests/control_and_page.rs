@@ -15,10 +15,18 @@ async fn the_binary_serves_the_control_api() {
     let bin = env!("CARGO_BIN_EXE_wecom-sim");
     let (status, help, _) = run(bin, &["serve", "--help"], &[]).await.unwrap();
     assert!(status.success());
-    for option in ["--listen", "--bot", "--stream-lifetime-secs", "--ack-delay-ms", "--callback-attempts", "--refresh-window-secs"] {
+    for option in [
+        "--listen",
+        "--bot",
+        "--stream-lifetime-secs",
+        "--ack-delay-ms",
+        "--callback-attempts",
+        "--refresh-window-secs",
+    ] {
         assert!(help.contains(option), "--help lists {option}");
     }
-    let server = ChildServer::spawn(bin, &["serve", "--listen", "127.0.0.1:0", "--bot", "BOTX:SEC"], &[]).await.unwrap();
+    let server =
+        ChildServer::spawn(bin, &["serve", "--listen", "127.0.0.1:0", "--bot", "BOTX:SEC"], &[]).await.unwrap();
     let base = server.base_url();
     let http = reqwest::Client::new();
     let bots: Value = http.get(format!("{base}/sim/bots")).send().await.unwrap().json().await.unwrap();
@@ -39,7 +47,8 @@ async fn the_binary_serves_the_control_api() {
     assert_eq!(c.callback().await["body"]["text"]["content"], "from the control API");
     assert_eq!(c.call("aibot_respond_msg", &req, stream("s1", "answer", true)).await, 0);
     assert_eq!(c.call("aibot_respond_msg", &req, json!({"msgtype": "text"})).await, 40008);
-    let t: Value = http.get(format!("{base}/sim/transcript?botId=BOTX&chatId=bob")).send().await.unwrap().json().await.unwrap();
+    let t: Value =
+        http.get(format!("{base}/sim/transcript?botId=BOTX&chatId=bob")).send().await.unwrap().json().await.unwrap();
     assert_eq!(t[1]["text"], "answer");
     let v: Value = http.get(format!("{base}/sim/violations")).send().await.unwrap().json().await.unwrap();
     assert_eq!(v[0]["errcode"], 40008);
@@ -53,10 +62,25 @@ async fn the_binary_serves_the_control_api() {
         .await
         .unwrap();
     assert_eq!(ok["ok"], true);
-    let dropped: Value =
-        http.post(format!("{base}/sim/drop")).json(&json!({"botId": "BOTX"})).send().await.unwrap().json().await.unwrap();
+    let dropped: Value = http
+        .post(format!("{base}/sim/drop"))
+        .json(&json!({"botId": "BOTX"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(dropped["dropped"], 1);
-    let none: Value = http.post(format!("{base}/sim/messages")).json(&json!({"botId": "BOTX", "userId": "bob", "text": "x"})).send().await.unwrap().json().await.unwrap();
+    let none: Value = http
+        .post(format!("{base}/sim/messages"))
+        .json(&json!({"botId": "BOTX", "userId": "bob", "text": "x"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(none["error"].as_str().unwrap().contains("not connected"));
 }
 
@@ -82,7 +106,12 @@ async fn the_chat_page_shows_a_streaming_answer() {
     page.wait_until("[...document.querySelectorAll('.thinking')].length === 1", Duration::from_secs(10)).await.unwrap();
     assert_eq!(bot.call("aibot_respond_msg", &req, stream("st", "Hello", false)).await, 0);
     assert_eq!(bot.call("aibot_respond_msg", &req, stream("st", "Hello from the bot", true)).await, 0);
-    page.wait_until("document.querySelector('#log').textContent.includes('Hello from the bot')", Duration::from_secs(10)).await.unwrap();
+    page.wait_until(
+        "document.querySelector('#log').textContent.includes('Hello from the bot')",
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
     let bubbles = page.eval("document.querySelectorAll(\"[data-testid='bubble']\").length").await.unwrap();
     assert_eq!(bubbles, json!(2), "one user bubble and one bot bubble (snapshots replace)");
     page.screenshot(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wecom-sim-chat.png")).await.unwrap();

@@ -108,7 +108,11 @@ async fn message_callbacks_carry_the_documented_fields_and_encrypted_media() {
     let cb = c.callback().await;
     let image = &cb["body"]["image"];
     assert!(cb["body"].get("chatid").is_none(), "single chats carry no chatid");
-    let key: [u8; 32] = base64::engine::general_purpose::STANDARD.decode(image["aeskey"].as_str().unwrap()).unwrap().try_into().unwrap();
+    let key: [u8; 32] = base64::engine::general_purpose::STANDARD
+        .decode(image["aeskey"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
     let resp = reqwest::get(image["url"].as_str().unwrap()).await.unwrap();
     assert!(resp.headers()["content-disposition"].to_str().unwrap().contains("filename*=UTF-8''cat.png"));
     let cipher = resp.bytes().await.unwrap();
@@ -161,7 +165,11 @@ async fn welcome_and_card_updates_only_on_their_event_within_the_window() {
     let (sim, mut c) = setup().await;
     let enter = sim.send_event(event("enter_chat", None)).unwrap();
     c.callback().await;
-    assert_eq!(c.call("aibot_respond_msg", &enter, stream("s", "x", true)).await, 846605, "an enter_chat req_id cannot stream");
+    assert_eq!(
+        c.call("aibot_respond_msg", &enter, stream("s", "x", true)).await,
+        846605,
+        "an enter_chat req_id cannot stream"
+    );
     let welcome = json!({"msgtype": "template_card", "template_card": {"card_type": "text_notice", "main_title": {"title": "Welcome"}}});
     assert_eq!(c.call("aibot_respond_welcome_msg", &enter, welcome.clone()).await, 0);
     assert_eq!(c.call("aibot_respond_welcome_msg", &enter, welcome.clone()).await, 846606);

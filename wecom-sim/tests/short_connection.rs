@@ -93,7 +93,11 @@ async fn webhook(bot: Arc<Bot>) -> String {
 }
 
 fn fast() -> SimConfig {
-    SimConfig { refresh_interval: Duration::from_millis(20), callback_timeout: Duration::from_secs(2), ..SimConfig::default() }
+    SimConfig {
+        refresh_interval: Duration::from_millis(20),
+        callback_timeout: Duration::from_secs(2),
+        ..SimConfig::default()
+    }
 }
 
 #[tokio::test]
