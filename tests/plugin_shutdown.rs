@@ -29,6 +29,6 @@ fn shutdown_stops_the_runtime_within_its_timeout() {
     assert!(started.elapsed() < timeout * 2, "shutdown took {:?}", started.elapsed());
     plugin.shutdown(timeout).expect("a second shutdown is harmless");
 
-    let err = host.install(&plugin, InstallLevel::Tenant).err().expect("a stopped plugin cannot register");
+    let err = host.install(&plugin, InstallLevel::Tenant).expect_err("a stopped plugin cannot register");
     assert_eq!(err.code, ErrorCode::SHUTTING_DOWN, "{}", err.message);
 }

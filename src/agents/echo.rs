@@ -26,7 +26,7 @@ pub async fn run(input: &str, sink: &RunSink) -> RunOutcome {
     let text = format!("echo: {trimmed}");
     let slow_secs = trimmed
         .strip_prefix("/slow")
-        .and_then(|rest| rest.trim().split_whitespace().next().map(str::to_string))
+        .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
         .and_then(|n| n.parse::<f64>().ok())
         .filter(|n| n.is_finite() && *n >= 0.0)
         .map(|n| n.min(600.0));

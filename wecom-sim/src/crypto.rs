@@ -51,7 +51,7 @@ pub fn key_to_base64(key: &[u8; 32]) -> String {
 
 /// `hex(sha1(sorted(parts).concat()))`.
 pub fn sign(token: &str, timestamp: &str, nonce: &str, encrypt: &str) -> String {
-    let mut v = vec![token, timestamp, nonce, encrypt];
+    let mut v = [token, timestamp, nonce, encrypt];
     v.sort();
     let digest = Sha1::digest(v.concat().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()

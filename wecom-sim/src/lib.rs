@@ -40,7 +40,7 @@ pub use short::ShortOutcome;
 pub use sim::{Bubble, CallbackKind, Chat, ReceivedFrame, Violation};
 
 use server::{AppState, EventBody, MessageBody};
-use sim::Core;
+use sim::{Core, NewCallback};
 
 /// Simulator errors.
 #[derive(Debug, thiserror::Error)]
@@ -303,15 +303,15 @@ pub(crate) fn push_message(state: &AppState, m: &MessageBody) -> Result<String, 
         card: None,
         updates: 1,
     };
-    state.core.push_callback(
-        &m.bot_id,
-        "aibot_msg_callback",
-        CallbackKind::Message,
-        &chat_key,
-        None,
+    let cb = NewCallback {
+        cmd: "aibot_msg_callback",
+        kind: CallbackKind::Message,
+        chat_key,
+        task_id: None,
         body,
-        Some(bubble),
-    )
+        user_bubble: Some(bubble),
+    };
+    state.core.push_callback(&m.bot_id, cb)
 }
 
 /// Pushes an event callback (shared by the Rust and control APIs).
@@ -343,5 +343,6 @@ pub(crate) fn push_event(state: &AppState, e: &EventBody) -> Result<String, SimE
     if let Some(url) = response_url {
         body["response_url"] = json!(url);
     }
-    state.core.push_callback(&e.bot_id, "aibot_event_callback", kind, &chat_key, task_id, body, None)
+    let cb = NewCallback { cmd: "aibot_event_callback", kind, chat_key, task_id, body, user_bubble: None };
+    state.core.push_callback(&e.bot_id, cb)
 }

@@ -621,16 +621,9 @@ impl Core {
     }
 
     /// Sends a callback to a bot's live connection, registering its req_id. Returns the req_id.
-    pub(crate) fn push_callback(
-        &self,
-        bot_id: &str,
-        cmd: &str,
-        kind: CallbackKind,
-        chat_key: &str,
-        task_id: Option<String>,
-        body: Value,
-        user_bubble: Option<Bubble>,
-    ) -> Result<String, crate::SimError> {
+    pub(crate) fn push_callback(&self, bot_id: &str, cb: NewCallback) -> Result<String, crate::SimError> {
+        let NewCallback { cmd, kind, chat_key, task_id, body, user_bubble } = cb;
+        let chat_key = chat_key.as_str();
         let req_id = self.id("req_");
         let frame = json!({"cmd": cmd, "headers": {"req_id": req_id}, "body": body});
         let copies = if self.faults.take_duplicate(bot_id) { 2 } else { 1 };
@@ -781,6 +774,22 @@ impl Core {
             }
         }
     }
+}
+
+/// A callback about to be pushed.
+pub(crate) struct NewCallback {
+    /// `aibot_msg_callback` or `aibot_event_callback`.
+    pub cmd: &'static str,
+    /// What its req_id may be answered with.
+    pub kind: CallbackKind,
+    /// The conversation.
+    pub chat_key: String,
+    /// For card events.
+    pub task_id: Option<String>,
+    /// The body.
+    pub body: Value,
+    /// What the user sees of it.
+    pub user_bubble: Option<Bubble>,
 }
 
 /// Unix seconds now.
