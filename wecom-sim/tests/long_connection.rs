@@ -291,3 +291,31 @@ async fn withheld_acks_send_nothing_back() {
     sim.wait_transcript("BOT1", "alice", Duration::from_secs(2), |t| t.iter().any(|b| b.text == "applied")).await;
     assert_eq!(c.recv_within(Duration::from_millis(200)).await, Err(()), "the frame was applied but never acked");
 }
+
+#[tokio::test]
+async fn voice_file_and_mixed_callbacks_have_their_payloads() {
+    let (sim, mut c) = setup().await;
+    let body = |msgtype: &str, data: Option<&str>| MessageBody {
+        bot_id: "BOT1".into(),
+        user_id: "alice".into(),
+        chat_id: None,
+        msgtype: Some(msgtype.into()),
+        text: "spoken words".into(),
+        data: data.map(str::to_string),
+        name: Some("report.pdf".into()),
+    };
+    sim.send_message(body("voice", None)).unwrap();
+    let cb = c.callback().await;
+    assert_eq!(cb["body"]["voice"]["content"], "spoken words");
+    sim.send_message(body("file", Some("JVBERi0xLjQ="))).unwrap();
+    let cb = c.callback().await;
+    assert!(cb["body"]["file"]["url"].as_str().unwrap().contains("/media/"));
+    assert!(cb["body"]["file"]["aeskey"].as_str().unwrap().len() >= 43);
+    sim.send_message(body("mixed", Some("iVBORw0KGgo="))).unwrap();
+    let cb = c.callback().await;
+    let items = cb["body"]["mixed"]["msg_item"].as_array().unwrap();
+    assert_eq!(items[0]["text"]["content"], "spoken words");
+    assert_eq!(items[1]["msgtype"], "image");
+    assert!(items[1]["image"]["aeskey"].is_string());
+    assert!(sim.send_message(body("video_call", None)).is_err(), "unknown msgtypes are refused");
+}
