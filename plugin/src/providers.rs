@@ -23,6 +23,11 @@ async fn forget_integration(state: &PluginState, integration_id: &str) -> Result
     Ok(())
 }
 
+/// The answer of `test`: the validation's setup information, or its error.
+fn test_answer(validated: Result<Value, Error>) -> BoxFuture<'static, Result<Value, Error>> {
+    Box::pin(async move { Ok(json!({ "ok": true, "setup": validated? })) })
+}
+
 /// The short-connection provider.
 pub struct ShortProvider {
     state: Arc<PluginState>,
@@ -76,8 +81,7 @@ impl ProviderImpl for ShortProvider {
     }
 
     fn test(&self, integration: Integration) -> BoxFuture<'static, Result<Value, Error>> {
-        let result = self.validate_config(integration);
-        Box::pin(async move { Ok(json!({ "ok": true, "setup": result? })) })
+        test_answer(self.validate_config(integration))
     }
 }
 
@@ -137,7 +141,6 @@ impl ProviderImpl for LongProvider {
     }
 
     fn test(&self, integration: Integration) -> BoxFuture<'static, Result<Value, Error>> {
-        let result = self.validate_config(integration);
-        Box::pin(async move { Ok(json!({ "ok": true, "setup": result? })) })
+        test_answer(self.validate_config(integration))
     }
 }

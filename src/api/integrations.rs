@@ -151,7 +151,8 @@ pub async fn create(State(state): State<AppState>, JsonBody(body): JsonBody<Inte
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
-async fn load(state: &AppState, id: &str) -> ApiResult<IntegrationRecord> {
+/// Loads an integration or answers 404 `INTEGRATION_NOT_FOUND`.
+pub(super) async fn load(state: &AppState, id: &str) -> ApiResult<IntegrationRecord> {
     state
         .store
         .get_integration(id.to_string())

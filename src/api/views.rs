@@ -7,18 +7,8 @@ use host_sdk::ViewQuery;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::integrations::to_integration;
+use super::integrations::{load, to_integration};
 use super::{parse_json, read_body, ApiError, ApiResult, AppState};
-use crate::store::IntegrationRecord;
-
-async fn load(state: &AppState, id: &str) -> ApiResult<IntegrationRecord> {
-    state
-        .store
-        .get_integration(id.to_string())
-        .await
-        .map_err(ApiError::storage)?
-        .ok_or_else(|| ApiError::not_found("INTEGRATION_NOT_FOUND", format!("integration {id} does not exist")))
-}
 
 /// `GET /api/integration/{id}/views`.
 pub async fn manifests(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
