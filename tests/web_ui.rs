@@ -95,6 +95,51 @@ async fn operators_set_up_wecom_through_the_web_ui() {
             .unwrap();
         }
     }
+
+    // Edit keeps secrets masked, Test validates, and labels follow the chosen language.
+    let (_, list) = host.get("/api/integration").await;
+    let short_id =
+        list.as_array().unwrap().iter().find(|i| i["provider"] == "wecom").unwrap()["id"].as_str().unwrap().to_string();
+    page.goto(&format!("{}/#/integrations/{short_id}/edit", host.server.base_url())).await.unwrap();
+    let token_field = testid(&page, "opt-token").await;
+    assert_eq!(page.eval(&format!("document.querySelector(\"{token_field}\").value")).await.unwrap(), "******");
+    page.click(&testid(&page, "test-integration").await).await.unwrap();
+    testid(&page, "test-ok").await;
+    page.fill("[data-testid='int-name']", "renamed short").await.unwrap();
+    page.click("[data-testid='save-integration']").await.unwrap();
+    page.wait_until(
+        "document.querySelector(\"[data-testid='integration-title']\")?.textContent.includes('renamed short')",
+        WAIT,
+    )
+    .await
+    .unwrap();
+    let (_, saved) = host.get(&format!("/api/integration/{short_id}")).await;
+    assert_eq!(saved["name"], "renamed short");
+    let probe = format!("{}/api/wecom/webhook/{short_id}?msg_signature=d7fe3794f02ebe970e006a79062638ed51f2ec8f&timestamp=1700000000&nonce=nonce123&echostr=scEag1243Fmy%2FfYz4Ux8D4VyGL33CiZE7jU1zRSmEGdDa8cZHZaZX92v4qThQP5vdPKv%2FGTtjH8%2FN6byF0w85w%3D%3D", host.server.base_url());
+    assert_eq!(
+        reqwest::get(probe).await.unwrap().text().await.unwrap(),
+        "1288432023552776189",
+        "the masked secrets kept their values"
+    );
+
+    page.fill(&testid(&page, "lang").await, "zh_Hans").await.unwrap();
+    page.goto(&format!("{}/#/integrations/new/wecom", host.server.base_url())).await.unwrap();
+    page.wait_until("document.querySelector(\"label[for='opt-token']\")?.textContent.includes('回调 Token')", WAIT)
+        .await
+        .unwrap();
+    page.fill(&testid(&page, "lang").await, "en_US").await.unwrap();
+
+    // Delete, confirmed.
+    page.goto(&format!("{}/#/integrations", host.server.base_url())).await.unwrap();
+    testid(&page, &format!("integration-row-{short_id}")).await;
+    page.eval("window.confirm = () => true").await.unwrap();
+    page.click(&format!("[data-testid='integration-row-{short_id}'] button.danger")).await.unwrap();
+    page.wait_until(&format!("!document.querySelector(\"[data-testid='integration-row-{short_id}']\")"), WAIT)
+        .await
+        .unwrap();
+    let (status, _) = host.get(&format!("/api/integration/{short_id}")).await;
+    assert_eq!(status, 404);
+
     let shot = std::fs::read(shots.join("web-ui-publish-conflict.png")).unwrap();
     assert_eq!(&shot[..8], b"\x89PNG\r\n\x1a\n");
 }
