@@ -12,8 +12,8 @@ use wecom_sim::{Chat, FaultSpec, SimConfig, Simulator};
 
 fn fast() -> SimConfig {
     SimConfig {
-        stream_lifetime: Duration::from_millis(300),
-        event_reply_window: Duration::from_millis(300),
+        stream_lifetime: Duration::from_millis(1000),
+        event_reply_window: Duration::from_millis(1000),
         displaced_close_delay: Duration::from_millis(100),
         ..SimConfig::default()
     }
@@ -147,7 +147,7 @@ async fn streams_are_snapshots_sealed_by_finish_and_expire() {
     assert_eq!(c.call("aibot_respond_msg", &req, stream("s2", "x", false)).await, 0);
     let ok = sim.wait_transcript("BOT1", "alice", Duration::from_secs(2), |t| t.len() == 3).await;
     assert_eq!(ok.len(), 3);
-    tokio::time::sleep(Duration::from_millis(350)).await; // the configured stream lifetime is 300 ms
+    tokio::time::sleep(Duration::from_millis(1050)).await; // the configured stream lifetime is 1 s
     assert_eq!(c.call("aibot_respond_msg", &req, stream("s2", "late", true)).await, 846608);
 
     // Rule breaks: text msgtype, oversized content, a req_id that is not a message callback.
@@ -178,7 +178,7 @@ async fn welcome_and_card_updates_only_on_their_event_within_the_window() {
 
     let late = sim.send_event(event("enter_chat", None)).unwrap();
     c.callback().await;
-    tokio::time::sleep(Duration::from_millis(350)).await; // past the configured 300 ms window
+    tokio::time::sleep(Duration::from_millis(1050)).await; // past the configured 1 s window
     assert_eq!(c.call("aibot_respond_welcome_msg", &late, welcome).await, 846605);
 
     let card_event = sim.send_event(event("template_card_event", Some("task-1"))).unwrap();
