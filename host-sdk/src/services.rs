@@ -82,8 +82,9 @@ impl LifecycleEvent {
     }
 }
 
-/// An integration as the host stores it and hands it to plugins (options unmasked).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// An integration as the host stores it and hands it to plugins (options unmasked). Its `Debug`
+/// output names the option keys only, so logging one never leaks a secret.
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Integration {
     /// Stable id (used in webhook URLs).
@@ -103,4 +104,39 @@ pub struct Integration {
 
 fn default_true() -> bool {
     true
+}
+
+/// The keys of a JSON object, for `Debug` output that must not show values.
+fn option_keys(options: &serde_json::Value) -> Vec<&str> {
+    options.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default()
+}
+
+impl std::fmt::Debug for Integration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Integration")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("provider", &self.provider)
+            .field("enabled", &self.enabled)
+            .field("option_keys", &option_keys(&self.options))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Integration;
+
+    #[test]
+    fn debug_output_never_shows_option_values() {
+        let i = Integration {
+            id: "1".into(),
+            name: "n".into(),
+            provider: "wecom_long".into(),
+            enabled: true,
+            options: serde_json::json!({"botId": "b", "secret": "TOP-SECRET"}),
+        };
+        let text = format!("{i:?}");
+        assert!(text.contains("secret") && !text.contains("TOP-SECRET"), "{text}");
+    }
 }

@@ -31,8 +31,9 @@ pub struct InstallRecord {
     pub installed_at: String,
 }
 
-/// An integration as persisted (options in clear; masking is the API's job).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// An integration as persisted (options in clear; masking is the API's job). `Debug` shows the
+/// option keys only.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntegrationRecord {
     /// Id.
     pub id: String,
@@ -50,8 +51,8 @@ pub struct IntegrationRecord {
     pub updated_at: String,
 }
 
-/// A Digital Expert as persisted.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A Digital Expert as persisted. `Debug` leaves the agent config (it may hold an API key) out.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct XpertRecord {
     /// Id.
     pub id: String,
@@ -158,4 +159,28 @@ pub trait Store: Send + Sync + 'static {
     fn lease_current(&self, key: String, now: i64) -> BoxFuture<'static, StoreResult<Option<host_sdk::Lease>>>;
     /// Leases: releases every lease of an owner (graceful shutdown).
     fn lease_release_owner(&self, owner: String) -> BoxFuture<'static, StoreResult<usize>>;
+}
+
+impl std::fmt::Debug for IntegrationRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&str> =
+            self.options.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
+        f.debug_struct("IntegrationRecord")
+            .field("id", &self.id)
+            .field("provider", &self.provider)
+            .field("enabled", &self.enabled)
+            .field("option_keys", &keys)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for XpertRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XpertRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("agent_kind", &self.agent.get("kind"))
+            .field("published", &self.published)
+            .finish()
+    }
 }
