@@ -59,20 +59,38 @@ pub fn bundled_library() -> Option<PathBuf> {
     [dir.join(&file), dir.join("deps").join(&file)].into_iter().find(|p| p.is_file())
 }
 
-/// Puts the bundled WeCom build into `plugin_dir/wecom/` unless a WeCom folder is already there
-/// (dropped in, not installed). Returns what it did, for the log.
+/// Puts the bundled WeCom build into `plugin_dir/wecom/` (dropped in, not installed). A folder the
+/// host placed itself (marked `.bundled`) is refreshed when the bundled build changed, so a
+/// rebuilt plugin is picked up at the next start; a folder an operator dropped in is never touched.
 pub fn place_bundled(plugin_dir: &Path) -> Result<Option<PathBuf>, std::io::Error> {
     let target = plugin_dir.join("wecom");
-    if target.join("manifest.toml").exists() {
+    let marker = target.join(".bundled");
+    let lib_target = target.join(lib_file("plugin_wecom"));
+    let present = target.join("manifest.toml").exists();
+    if present && !marker.exists() {
         return Ok(None);
     }
     let Some(library) = bundled_library() else {
-        tracing::warn!("the bundled WeCom plugin library was not found next to the executable; build the workspace (cargo build --workspace)");
+        if !present {
+            tracing::warn!("the bundled WeCom plugin library was not found next to the executable; build the workspace (cargo build --workspace)");
+        }
         return Ok(None);
     };
+    if present {
+        let same_lib = std::fs::read(&library)? == std::fs::read(&lib_target).unwrap_or_default();
+        let same_manifest =
+            std::fs::read_to_string(target.join("manifest.toml")).unwrap_or_default() == BUNDLED_MANIFEST;
+        if same_lib && same_manifest {
+            return Ok(None);
+        }
+    }
     std::fs::create_dir_all(&target)?;
-    std::fs::copy(&library, target.join(lib_file("plugin_wecom")))?;
+    // Write to a temporary name first: a half-copied library must never be loaded.
+    let partial = target.join(".partial");
+    std::fs::copy(&library, &partial)?;
+    std::fs::rename(&partial, &lib_target)?;
     std::fs::write(target.join("manifest.toml"), BUNDLED_MANIFEST)?;
+    std::fs::write(&marker, b"placed by xpert-host from its bundled build\n")?;
     Ok(Some(target))
 }
 
@@ -288,7 +306,27 @@ impl PluginManager {
 
 #[cfg(test)]
 mod tests {
-    use super::match_pattern;
+    use super::{lib_file, match_pattern, place_bundled};
+
+    #[test]
+    fn the_bundled_copy_is_placed_refreshed_and_never_overrides_an_operators_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let bundled = dir.path().join("bundle.so");
+        std::fs::write(&bundled, b"build one").unwrap();
+        // nextest runs each test in its own process, so this variable is ours alone.
+        std::env::set_var("XPERT_BUNDLED_PLUGIN_LIB", &bundled);
+        let plugins = dir.path().join("plugins");
+        let placed = plugins.join("wecom").join(lib_file("plugin_wecom"));
+        assert!(place_bundled(&plugins).unwrap().is_some(), "first start places it");
+        assert!(place_bundled(&plugins).unwrap().is_none(), "unchanged: nothing to do");
+        std::fs::write(&bundled, b"build two").unwrap();
+        assert!(place_bundled(&plugins).unwrap().is_some(), "a rebuilt plugin replaces the bundled copy");
+        assert_eq!(std::fs::read(&placed).unwrap(), b"build two");
+        std::fs::remove_file(plugins.join("wecom").join(".bundled")).unwrap();
+        std::fs::write(&bundled, b"build three").unwrap();
+        assert!(place_bundled(&plugins).unwrap().is_none(), "an operator's folder is left alone");
+        assert_eq!(std::fs::read(&placed).unwrap(), b"build two");
+    }
 
     #[test]
     fn patterns_capture_named_segments() {
