@@ -33,6 +33,11 @@ pub struct SimConfig {
     pub refresh_window: Duration,
     /// The errcode a reused or expired `response_url` answers with (undocumented; our choice).
     pub response_url_errcode: i64,
+    /// Interval of WebSocket-protocol pings the server sends (clients must answer with pongs).
+    pub ws_ping_interval: Duration,
+    /// Close a socket whose bot sent no `ping` command for this long (`None`: never; WeCom's
+    /// exact idle timeout is undocumented).
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for SimConfig {
@@ -52,6 +57,8 @@ impl Default for SimConfig {
             refresh_interval: Duration::from_millis(1000),
             refresh_window: Duration::from_secs(360),
             response_url_errcode: 60140,
+            ws_ping_interval: Duration::from_secs(30),
+            idle_timeout: None,
         }
     }
 }

@@ -25,6 +25,7 @@ mod page;
 pub mod server;
 pub mod short;
 pub mod sim;
+pub mod upload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -189,6 +190,11 @@ impl Simulator {
     /// Every protocol violation the bots committed.
     pub fn violations(&self) -> Vec<Violation> {
         self.state.core.violations()
+    }
+
+    /// A finished upload (`aibot_upload_media_*`): its type and bytes.
+    pub fn uploaded(&self, media_id: &str) -> Option<(String, Vec<u8>)> {
+        self.state.core.uploaded(media_id)
     }
 
     /// Every frame received from bots.

@@ -67,6 +67,12 @@ struct ServeArgs {
     /// Short connection: refresh window from the user's message, seconds.
     #[arg(long, default_value_t = 360)]
     refresh_window_secs: u64,
+    /// Interval of WebSocket-protocol pings sent to bots, ms.
+    #[arg(long, default_value_t = 30000)]
+    ws_ping_interval_ms: u64,
+    /// Close sockets that sent no `ping` command for this long, ms (0: never).
+    #[arg(long, default_value_t = 0)]
+    idle_timeout_ms: u64,
 }
 
 #[tokio::main]
@@ -86,6 +92,8 @@ async fn main() {
         callback_attempts: a.callback_attempts,
         refresh_interval: Duration::from_millis(a.refresh_interval_ms),
         refresh_window: Duration::from_secs(a.refresh_window_secs),
+        ws_ping_interval: Duration::from_millis(a.ws_ping_interval_ms),
+        idle_timeout: (a.idle_timeout_ms > 0).then(|| Duration::from_millis(a.idle_timeout_ms)),
         ..SimConfig::default()
     };
     let sim = match Simulator::start_on(a.listen, config).await {

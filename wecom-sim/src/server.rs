@@ -128,8 +128,20 @@ async fn serve_socket(core: Arc<Core>, socket: WebSocket) {
     let conn = core.connect(tx.clone());
     let abort = Arc::new(tokio::sync::Notify::new());
     let writer_abort = abort.clone();
+    let ping_every = core.config.ws_ping_interval.max(std::time::Duration::from_millis(10));
     let writer = tokio::spawn(async move {
-        while let Some(out) = rx.recv().await {
+        let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+        loop {
+            let out = tokio::select! {
+                out = rx.recv() => out,
+                _ = pings.tick() => {
+                    if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let Some(out) = out else { break };
             match out {
                 Outgoing::Frame(v) => {
                     if sink.send(Message::Text(v.to_string().into())).await.is_err() {
@@ -145,8 +157,18 @@ async fn serve_socket(core: Arc<Core>, socket: WebSocket) {
         }
         writer_abort.notify_one();
     });
+    let idle = core.config.idle_timeout;
+    let mut last_ping = Instant::now();
+    let mut idle_check = tokio::time::interval(
+        idle.unwrap_or(std::time::Duration::from_secs(3600)).max(std::time::Duration::from_millis(10)) / 4,
+    );
     loop {
         tokio::select! {
+            _ = idle_check.tick(), if idle.is_some() => {
+                if idle.is_some_and(|t| last_ping.elapsed() > t) {
+                    break; // idle kill: no close frame, as a dead peer would see it
+                }
+            }
             msg = stream.next() => {
                 let Some(Ok(msg)) = msg else { break };
                 let text = match msg {
@@ -155,6 +177,9 @@ async fn serve_socket(core: Arc<Core>, socket: WebSocket) {
                     Message::Close(_) => break,
                     _ => continue,
                 };
+                if text.contains("\"ping\"") && serde_json::from_str::<Value>(&text).is_ok_and(|v| v["cmd"] == "ping") {
+                    last_ping = Instant::now();
+                }
                 let bot = core.frame_bot(conn);
                 if let Some(ack) = core.handle_frame(conn, &text) {
                     let delay = bot.as_deref().and_then(|b| core.faults.ack_delay(b)).unwrap_or(core.config.ack_delay);

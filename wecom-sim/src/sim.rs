@@ -180,6 +180,9 @@ struct State {
     spoken: HashSet<(String, String)>,
     rate: HashMap<(String, String), VecDeque<Instant>>,
     callbacks_sent: u64,
+    uploads: crate::upload::Uploads,
+    /// Bodies to attach to the next ack of a req_id (upload answers).
+    ack_bodies: HashMap<String, Value>,
 }
 
 /// Shared simulator core (transport-independent).
@@ -350,13 +353,14 @@ impl Core {
         };
         let cmd = frame.get("cmd").and_then(Value::as_str).unwrap_or_default().to_string();
         let req_id = frame["headers"]["req_id"].as_str().unwrap_or_default().to_string();
-        let (answer, bot_id) = {
+        let (answer, bot_id, ack_body) = {
             let mut st = self.state.lock();
             let bot_id = st.conns.get(&conn).and_then(|c| c.bot_id.clone());
             let answer = self.command(&mut st, conn, bot_id.as_deref(), &cmd, &req_id, &frame);
             let bot_for_record = st.conns.get(&conn).and_then(|c| c.bot_id.clone()).unwrap_or_default();
             self.record(&mut st, &bot_for_record, &frame, answer.as_ref().map(|(c, _)| *c));
-            (answer, bot_id)
+            let ack_body = st.ack_bodies.remove(&req_id);
+            (answer, bot_id, ack_body)
         };
         self.bump();
         let (code, msg) = answer?;
@@ -365,7 +369,11 @@ impl Core {
                 return None;
             }
         }
-        Some(ack(&req_id, code, &msg))
+        let mut frame = ack(&req_id, code, &msg);
+        if let Some(body) = ack_body {
+            frame["body"] = body;
+        }
+        Some(frame)
     }
 
     fn command(
@@ -410,6 +418,28 @@ impl Core {
             "aibot_respond_welcome_msg" => self.respond_event(st, bot_id, req_id, body, CallbackKind::EnterChat),
             "aibot_respond_update_msg" => self.respond_event(st, bot_id, req_id, body, CallbackKind::CardEvent),
             "aibot_send_msg" => self.send_msg(st, bot_id, body),
+            "aibot_upload_media_init" | "aibot_upload_media_chunk" | "aibot_upload_media_finish" => {
+                let step = match cmd {
+                    "aibot_upload_media_init" => {
+                        let id = self.id("up_");
+                        st.uploads.init(bot_id, id, body)
+                    }
+                    "aibot_upload_media_chunk" => st.uploads.chunk(bot_id, body),
+                    _ => {
+                        let id = self.id("media_");
+                        st.uploads.finish(bot_id, id, body)
+                    }
+                };
+                match step {
+                    Ok(v) => {
+                        if !v.is_null() {
+                            st.ack_bodies.insert(req_id.to_string(), v);
+                        }
+                        (errcode::OK, "ok".to_string())
+                    }
+                    Err(e) => e,
+                }
+            }
             other => (errcode::INVALID_FRAME, format!("unknown cmd {other:?}")),
         };
         if result.0 != errcode::OK {
@@ -748,6 +778,11 @@ impl Core {
     /// Every violation so far.
     pub fn violations(&self) -> Vec<Violation> {
         self.state.lock().violations.clone()
+    }
+
+    /// A finished upload's type and bytes, by media id.
+    pub fn uploaded(&self, media_id: &str) -> Option<(String, Vec<u8>)> {
+        self.state.lock().uploads.media.get(media_id).cloned()
     }
 
     /// Every frame received from bots so far.

@@ -319,3 +319,87 @@ async fn voice_file_and_mixed_callbacks_have_their_payloads() {
     assert!(items[1]["image"]["aeskey"].is_string());
     assert!(sim.send_message(body("video_call", None)).is_err(), "unknown msgtypes are refused");
 }
+
+#[tokio::test]
+async fn uploads_are_chunked_checked_and_bound_to_the_bot() {
+    use md5::Digest as _;
+    let (sim, mut c) = setup().await;
+    let data: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+    let md5: String = md5::Md5::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
+    let init = c
+        .send(
+            "aibot_upload_media_init",
+            json!({"type": "file", "filename": "big.bin", "total_size": data.len(), "total_chunks": 2, "md5": md5}),
+        )
+        .await;
+    let ack = loop {
+        let f = c.recv().await.unwrap();
+        if f["headers"]["req_id"] == init.as_str() {
+            break f;
+        }
+    };
+    let upload_id = ack["body"]["upload_id"].as_str().expect("upload_id in the ack body").to_string();
+    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    // Chunks in any order, idempotent; a chunk over 512 KiB is refused.
+    let r = c
+        .send("aibot_upload_media_chunk", json!({"upload_id": upload_id, "chunk_index": 0, "base64_data": b64(&data)}))
+        .await;
+    assert_ne!(c.ack_of(&r).await, 0, "over 512 KiB");
+    for (i, part) in [(1, &data[400_000..]), (0, &data[..400_000]), (1, &data[400_000..])] {
+        let r = c
+            .send(
+                "aibot_upload_media_chunk",
+                json!({"upload_id": upload_id, "chunk_index": i, "base64_data": b64(part)}),
+            )
+            .await;
+        assert_eq!(c.ack_of(&r).await, 0);
+    }
+    let fin = c.send("aibot_upload_media_finish", json!({"upload_id": upload_id})).await;
+    let ack = loop {
+        let f = c.recv().await.unwrap();
+        if f["headers"]["req_id"] == fin.as_str() {
+            break f;
+        }
+    };
+    assert_eq!(ack["errcode"], 0, "{ack}");
+    let media_id = ack["body"]["media_id"].as_str().unwrap();
+    assert_eq!(ack["body"]["type"], "file");
+    assert_eq!(sim.uploaded(media_id).unwrap().1, data);
+    // Limits: at least 5 bytes, at most 100 chunks, per-type size caps.
+    for bad in [
+        json!({"type": "image", "total_size": 4, "total_chunks": 1}),
+        json!({"type": "file", "total_size": 100, "total_chunks": 101}),
+        json!({"type": "voice", "total_size": 3 * 1024 * 1024, "total_chunks": 6}),
+        json!({"type": "sticker", "total_size": 100, "total_chunks": 1}),
+    ] {
+        let r = c.send("aibot_upload_media_init", bad).await;
+        assert_ne!(c.ack_of(&r).await, 0);
+    }
+}
+
+#[tokio::test]
+async fn the_server_pings_and_kills_idle_sockets_when_asked() {
+    use futures_util::StreamExt;
+    let sim = Simulator::start(SimConfig {
+        ws_ping_interval: Duration::from_millis(50),
+        idle_timeout: Some(Duration::from_millis(400)),
+        ..fast()
+    })
+    .await
+    .unwrap();
+    sim.add_bot("BOT1", "S");
+    let mut c = Client::connect(&sim.ws_url()).await;
+    c.subscribe("BOT1", "S").await;
+    let ping = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            if let Some(Ok(tokio_tungstenite::tungstenite::Message::Ping(_))) = c.ws.next().await {
+                return true;
+            }
+        }
+    })
+    .await;
+    assert_eq!(ping, Ok(true), "a protocol ping arrives");
+    // No `ping` command for longer than the idle timeout: the socket is dropped.
+    assert_eq!(c.recv_within(Duration::from_secs(3)).await, Ok(None));
+    assert!(sim.wait_connected("BOT1", false, Duration::from_secs(2)).await);
+}
