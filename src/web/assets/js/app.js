@@ -1,0 +1,89 @@
+// The app shell: sign-in, language switch, and the hash router over the page modules.
+//   #/plugins                         Plugins
+//   #/integrations                    Settings → System Integrations
+//   #/integrations/new/{provider}     create form
+//   #/integrations/{id}[/tab/{key}]   detail page with the plugin's tabs
+//   #/integrations/{id}/edit          edit form
+//   #/experts, #/experts/{id}         Digital Experts
+
+import { token, setToken, whenUnauthorized } from './api.js';
+import { h, mount, say, showFlash } from './dom.js';
+import { t, currentLang, setLang } from './i18n.js';
+import * as plugins from './pages/plugins.js';
+import * as integrations from './pages/integrations.js';
+import * as detail from './pages/integration-detail.js';
+import * as experts from './pages/experts.js';
+
+const main = document.getElementById('app');
+
+function showLogin(message) {
+  main.dataset.ready = 'login';
+  document.body.classList.add('signed-out');
+  const input = h('input', { id: 'token', type: 'password', testid: 'token-input', autocomplete: 'current-password', required: true });
+  mount(main, h('form', { class: 'card login', testid: 'login-form', novalidate: true, onsubmit: (e) => {
+    e.preventDefault();
+    const value = input.value.trim();
+    if (!value) { input.focus(); return; }
+    setToken(value);
+    say('', '');
+    render();
+  } },
+  h('h1', {}, t('login')),
+  message ? h('div', { class: 'error', testid: 'login-error' }, message) : '',
+  h('label', { for: 'token' }, t('token')),
+  input,
+  h('p', { class: 'hint' }, t('tokenHint')),
+  h('button', { class: 'primary', type: 'submit', testid: 'login-button' }, t('login'))));
+  input.focus();
+}
+
+whenUnauthorized(() => { setToken(''); showLogin(t('tokenRejected')); });
+
+function translateShell() {
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  document.title = `Xpert AI · ${t('integrations')}`;
+}
+
+let generation = 0;
+
+/** Renders the page the hash names (or the sign-in form without a token). */
+async function render() {
+  const mine = ++generation;
+  translateShell();
+  if (!token()) { showLogin(); return; }
+  document.body.classList.remove('signed-out');
+  const parts = (location.hash || '#/plugins').replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  const section = parts[0] || 'plugins';
+  for (const a of document.querySelectorAll('header nav a')) a.classList.toggle('active', a.dataset.section === section);
+  main.dataset.ready = '';
+  main.setAttribute('aria-busy', 'true');
+  // Each render builds its page off-screen and shows it only if no newer render started meanwhile.
+  const view = h('div', { class: 'page' });
+  try {
+    if (section === 'integrations' && parts[1] === 'new') await integrations.renderForm(view, parts[2]);
+    else if (section === 'integrations' && parts[1] && parts[2] === 'edit') await integrations.renderForm(view, null, parts[1]);
+    else if (section === 'integrations' && parts[1]) await detail.render(view, parts[1], parts[2] === 'tab' ? parts[3] : undefined);
+    else if (section === 'integrations') await integrations.renderList(view, render);
+    else if (section === 'experts' && parts[1]) await experts.renderDetail(view, parts[1], render);
+    else if (section === 'experts') await experts.renderList(view);
+    else await plugins.render(view, render);
+    if (mine !== generation) return;
+    mount(main, view);
+    main.dataset.ready = location.hash || '#/plugins';
+  } catch (err) {
+    if (err.status !== 401 && mine === generation) {
+      mount(main, h('div', { class: 'error', testid: 'page-error', role: 'alert' }, err.message,
+        err.code ? h('code', { class: 'code' }, err.code) : ''));
+    }
+  } finally {
+    main.removeAttribute('aria-busy');
+  }
+}
+
+const langSelect = document.getElementById('lang');
+langSelect.value = currentLang();
+setLang(currentLang());
+langSelect.addEventListener('change', () => { setLang(langSelect.value); render(); });
+document.getElementById('logout').addEventListener('click', () => { setToken(''); say('', ''); render(); });
+window.addEventListener('hashchange', () => { showFlash(); render(); });
+render();

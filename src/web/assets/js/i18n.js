@@ -1,0 +1,112 @@
+// Both languages of the UI's own texts, and helpers for the labels plugins send as
+// {en_US, zh_Hans} objects (or plain strings).
+
+const TEXT = {
+  en_US: {
+    plugins: 'Plugins', settings: 'Settings', integrations: 'System Integrations', experts: 'Digital Experts',
+    logout: 'Log out',
+    login: 'Sign in', token: 'Admin token',
+    tokenHint: 'Printed by xpert-host at first start (or set with XPERT_ADMIN_TOKEN) and kept in this browser.',
+    tokenRejected: 'The token was rejected. Sign in again.',
+    available: 'Available plugins', installed: 'Installed plugins', install: 'Install', level: 'Level', name: 'Name',
+    version: 'Version', abi: 'ABI', status: 'Status', notInstalled: 'not installed', installedAt: 'installed',
+    yes: 'yes', no: 'no', providers: 'Providers', triggerKinds: 'Triggers', scope: 'Scope',
+    installedOk: 'Installed {name} at {level} level.', warnings: 'Warnings',
+    tenantHint: 'WeCom is a communication plugin: install it at tenant level to register its system integrations and the WeCom Trigger.',
+    newIntegration: 'New', provider: 'Provider', enabled: 'Enabled', open: 'Open', delete: 'Delete', edit: 'Edit',
+    save: 'Save', test: 'Test', cancel: 'Cancel', setup: 'Setup', callbackUrl: 'Callback URL',
+    websocketUrl: 'WebSocket URL', mode: 'Mode', confirmDelete: 'Delete the integration "{name}"?', saved: 'Saved.',
+    deleted: 'Deleted.', testOk: 'The configuration is valid.',
+    noProviders: 'No integration provider is registered. Install the WeCom plugin at tenant level first (Plugins page).',
+    providerMissing: 'The provider "{name}" is not registered. WeCom must be installed at tenant level.',
+    listUnavailable: 'This server does not list integrations (GET /api/integration); open one by its link.',
+    secretKept: 'Leave ****** to keep the stored secret; type a new value to replace it.',
+    required: 'required', none: 'Nothing yet.', search: 'Search', prev: 'Previous', next: 'Next',
+    pageOf: 'Page {page} / {pages} · {total} rows', pageSize: 'Rows per page', noTabs: 'This integration has no extra tabs.',
+    actionDone: 'Done.', actionFailed: 'The action failed.',
+    createExpert: 'Create Digital Expert', agent: 'Agent', create: 'Create', published: 'Published', draft: 'Draft',
+    addTrigger: 'Add WeCom Trigger', saveTriggers: 'Save triggers', publish: 'Publish', unpublish: 'Unpublish',
+    integration: 'Integration', sessionTimeout: 'Session Timeout (s)', summaryWindow: 'Message Aggregation Window (s)',
+    remove: 'Remove', checklist: 'Publishing is blocked by the trigger checklist:', publishedOk: 'Published.',
+    unpublishedOk: 'Unpublished.', triggers: 'Triggers', noTriggers: 'No trigger yet.', baseUrl: 'Base URL',
+    apiKey: 'API key', model: 'Model', systemPrompt: 'System prompt', back: 'Back', noIntegrations:
+      'No WeCom integration yet: create one under Settings → System Integrations.',
+    triggerNotRegistered: 'The WeCom Trigger is not registered: install the WeCom plugin at tenant level.',
+    language: 'Language', created: 'Created', updated: 'Updated', id: 'ID',
+  },
+  zh_Hans: {
+    plugins: '插件', settings: '设置', integrations: '系统集成', experts: '数字专家', logout: '退出登录',
+    login: '登录', token: '管理员令牌',
+    tokenHint: '由 xpert-host 首次启动时打印（或通过 XPERT_ADMIN_TOKEN 设置），保存在本浏览器中。',
+    tokenRejected: '令牌无效，请重新登录。',
+    available: '可用插件', installed: '已安装插件', install: '安装', level: '级别', name: '名称',
+    version: '版本', abi: 'ABI', status: '状态', notInstalled: '未安装', installedAt: '已安装',
+    yes: '是', no: '否', providers: '集成类型', triggerKinds: '触发器', scope: '范围',
+    installedOk: '已在{level}级别安装 {name}。', warnings: '警告',
+    tenantHint: '企业微信是通信类插件：需在租户级别安装，才会注册系统集成与企业微信触发器。',
+    newIntegration: '新建', provider: '类型', enabled: '启用', open: '打开', delete: '删除', edit: '编辑',
+    save: '保存', test: '测试', cancel: '取消', setup: '接入信息', callbackUrl: '回调地址',
+    websocketUrl: 'WebSocket 地址', mode: '模式', confirmDelete: '确定删除集成“{name}”？', saved: '已保存。',
+    deleted: '已删除。', testOk: '配置有效。',
+    noProviders: '尚无集成类型。请先在“插件”页面以租户级别安装企业微信插件。',
+    providerMissing: '集成类型“{name}”未注册：企业微信插件必须在租户级别安装。',
+    listUnavailable: '该服务器不提供集成列表（GET /api/integration）；请通过链接打开集成。',
+    secretKept: '保留 ****** 即沿用已保存的密钥；输入新值则替换。',
+    required: '必填', none: '暂无数据。', search: '搜索', prev: '上一页', next: '下一页',
+    pageOf: '第 {page} / {pages} 页 · 共 {total} 条', pageSize: '每页条数', noTabs: '该集成没有扩展标签页。',
+    actionDone: '已完成。', actionFailed: '操作失败。',
+    createExpert: '创建数字专家', agent: '智能体', create: '创建', published: '已发布', draft: '草稿',
+    addTrigger: '添加企业微信触发器', saveTriggers: '保存触发器', publish: '发布', unpublish: '取消发布',
+    integration: '集成', sessionTimeout: '会话超时（秒）', summaryWindow: '消息聚合窗口（秒）',
+    remove: '移除', checklist: '触发器检查未通过，无法发布：', publishedOk: '已发布。',
+    unpublishedOk: '已取消发布。', triggers: '触发器', noTriggers: '尚无触发器。', baseUrl: 'Base URL',
+    apiKey: 'API Key', model: '模型', systemPrompt: '系统提示词', back: '返回',
+    noIntegrations: '尚无企业微信集成：请先在“设置 → 系统集成”中创建。',
+    triggerNotRegistered: '企业微信触发器未注册：请在租户级别安装企业微信插件。',
+    language: '语言', created: '创建时间', updated: '更新时间', id: 'ID',
+  },
+};
+
+const LEVELS = {
+  en_US: { tenant: 'tenant', organization: 'organization', project: 'project', personal: 'personal' },
+  zh_Hans: { tenant: '租户', organization: '组织', project: '项目', personal: '个人' },
+};
+
+let lang = localStorage.getItem('xpert.lang') === 'zh_Hans' ? 'zh_Hans' : 'en_US';
+
+/** The current language: `en_US` or `zh_Hans`. */
+export const currentLang = () => lang;
+
+/** Switches the language (remembered in localStorage). */
+export function setLang(value) {
+  lang = value === 'zh_Hans' ? 'zh_Hans' : 'en_US';
+  localStorage.setItem('xpert.lang', lang);
+  document.documentElement.lang = lang === 'zh_Hans' ? 'zh-Hans' : 'en';
+}
+
+/** The UI text `key`, with `{name}` placeholders filled from `vars`. */
+export function t(key, vars = {}) {
+  const text = TEXT[lang][key] ?? TEXT.en_US[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, k) => (k in vars ? String(vars[k]) : `{${k}}`));
+}
+
+/** An installation level's name in the current language. */
+export const levelName = (level) => LEVELS[lang][level] || level;
+
+/**
+ * A plugin-provided label in the current language: `{en_US, zh_Hans}` objects pick the language
+ * (falling back to the other one), strings and numbers are returned as they are.
+ */
+export function L(value) {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'object') return value[lang] || value.en_US || value.zh_Hans || Object.values(value).find((v) => typeof v === 'string') || '';
+  return String(value);
+}
+
+/** Formats an RFC 3339 time (or epoch milliseconds) for the current language; '—' when empty. */
+export function formatDateTime(value) {
+  if (value === null || value === undefined || value === '') return '—';
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  return date.toLocaleString(lang === 'zh_Hans' ? 'zh-CN' : 'en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
+}

@@ -1,0 +1,201 @@
+// The integration detail page: its setup info and the tabs plugins contribute, rendered
+// generically from GET /api/integration/{id}/views — `stats` tabs as a key/value grid, `table`
+// tabs with paging, search and sorting — with toolbar and row actions (confirmed when the action
+// carries a confirm text; the answer's message shown in the chosen language; `refresh` reloads).
+
+import { get, post, del } from '../api.js';
+import { h, mount, say, flash, errorBox, badge } from '../dom.js';
+import { t, L, formatDateTime } from '../i18n.js';
+import { setupCard } from './integrations.js';
+
+const STATE_KINDS = {
+  connected: 'ok', running: 'ok', ok: 'ok', connecting: 'warn', reconnecting: 'warn', idle: '', stopped: '',
+  disconnected: 'warn', error: 'bad', failed: 'bad', disabled: '',
+};
+
+/** A value for display according to its declared type (`datetime`, `status`, `number`, text). */
+function display(type, value, key) {
+  if (type === 'status' || key === 'state') {
+    if (value === null || value === undefined || value === '') return '—';
+    return badge(String(value), `state ${STATE_KINDS[String(value).toLowerCase()] ?? ''}`, `badge-${key}`);
+  }
+  if (type === 'datetime' || type === 'date') return formatDateTime(value);
+  if (value === null || value === undefined || value === '') return '—';
+  if (typeof value === 'boolean') return value ? t('yes') : t('no');
+  if (typeof value === 'object') return L(value) || JSON.stringify(value);
+  return String(value);
+}
+
+/** Runs a view action; returns true when the tab should reload. */
+async function runAction(base, action, targetId) {
+  const confirmText = L(action.confirm);
+  if (confirmText && !window.confirm(confirmText)) return false;
+  try {
+    const res = await post(`${base}/actions/${encodeURIComponent(action.key)}`, targetId !== undefined ? { targetId } : {});
+    const ok = res?.success !== false;
+    say(ok ? 'ok' : 'error', L(res?.message) || (ok ? t('actionDone') : t('actionFailed')));
+    return Boolean(res?.refresh);
+  } catch (err) {
+    say('error', err.message);
+    return false;
+  }
+}
+
+const actionsOf = (tab, scope) => (Array.isArray(tab.actions) ? tab.actions : [])
+  .filter((a) => (a.scope || (tab.kind === 'table' && a.row ? 'row' : 'toolbar')) === scope);
+
+/** A tab's content, kept between reloads (page, search, sort). */
+class TabView {
+  constructor(integrationId, tab) {
+    this.tab = tab;
+    this.base = `/api/integration/${encodeURIComponent(integrationId)}/views/${encodeURIComponent(tab.key)}`;
+    this.el = h('div', { class: 'tab-body', testid: `tab-body-${tab.key}` });
+    this.state = { page: 1, pageSize: Number(tab.pageSize) || 10, search: '', sortBy: '', sortDirection: 'asc' };
+    this.timer = null;
+  }
+
+  async load() {
+    try {
+      if (this.tab.kind === 'table') await this.loadTable();
+      else await this.loadStats();
+    } catch (err) {
+      this.el.replaceChildren(errorBox(err, `tab-error-${this.tab.key}`));
+    }
+  }
+
+  toolbar(extra = []) {
+    const buttons = actionsOf(this.tab, 'toolbar').map((a) => h('button', {
+      testid: `action-${this.tab.key}-${a.key}`, class: a.danger || a.confirm ? 'danger' : '',
+      onclick: async () => { if (await runAction(this.base, a)) await this.load(); },
+    }, L(a.label) || a.key));
+    return h('div', { class: 'row toolbar' }, buttons, extra);
+  }
+
+  async loadStats() {
+    const data = await get(`${this.base}/data`);
+    const item = (data && (data.item || data)) || {};
+    const items = Array.isArray(this.tab.items) && this.tab.items.length
+      ? this.tab.items
+      : Object.keys(item).map((key) => ({ key }));
+    this.el.replaceChildren(this.toolbar(),
+      h('div', { class: 'stats', testid: `stats-${this.tab.key}` }, items.map((it) => h('div', { class: 'stat', testid: `stat-${it.key}` },
+        h('div', { class: 'k' }, L(it.label || it.title) || it.key),
+        h('div', { class: 'v' }, display(it.type, item[it.key], it.key))))));
+    this.schedule();
+  }
+
+  /** Stats tabs with `pollSeconds` refresh themselves while they are on screen. */
+  schedule() {
+    clearTimeout(this.timer);
+    const seconds = Number(this.tab.pollSeconds);
+    if (!(seconds > 0)) return;
+    this.timer = setTimeout(() => { if (this.el.isConnected) this.load(); }, seconds * 1000);
+  }
+
+  async loadTable() {
+    const s = this.state;
+    const tab = this.tab;
+    const q = new URLSearchParams({ page: s.page, pageSize: s.pageSize });
+    if (s.search) q.set('search', s.search);
+    if (s.sortBy) { q.set('sortBy', s.sortBy); q.set('sortDirection', s.sortDirection); }
+    const data = await get(`${this.base}/data?${q}`);
+    const rows = Array.isArray(data?.items) ? data.items : [];
+    const total = Number(data?.total ?? rows.length) || 0;
+    const pages = Math.max(1, Math.ceil(total / s.pageSize));
+    const columns = Array.isArray(tab.columns) && tab.columns.length
+      ? tab.columns.map((c) => (typeof c === 'string' ? { key: c } : c))
+      : Object.keys(rows[0] || {}).map((key) => ({ key }));
+    const rowActions = actionsOf(tab, 'row');
+    const rowKey = tab.rowKey || 'id';
+    const reload = () => this.load();
+
+    const search = tab.searchable === false ? '' : h('input', {
+      type: 'search', class: 'search', testid: `search-${tab.key}`, placeholder: t('search'), value: s.search, 'aria-label': t('search'),
+    });
+    if (search) search.addEventListener('change', () => { s.search = search.value.trim(); s.page = 1; reload(); });
+
+    const header = h('tr', {}, columns.map((c) => {
+      const sortable = c.sortable !== false;
+      const arrow = s.sortBy === c.key ? (s.sortDirection === 'asc' ? ' ▲' : ' ▼') : '';
+      return h('th', {
+        class: sortable ? 'sortable' : '', testid: `th-${tab.key}-${c.key}`,
+        'aria-sort': s.sortBy === c.key ? (s.sortDirection === 'asc' ? 'ascending' : 'descending') : undefined,
+        onclick: sortable ? () => {
+          s.sortDirection = s.sortBy === c.key && s.sortDirection === 'asc' ? 'desc' : 'asc';
+          s.sortBy = c.key;
+          s.page = 1;
+          reload();
+        } : undefined,
+      }, L(c.label || c.title) || c.key, arrow);
+    }), rowActions.length ? h('th', {}) : '');
+
+    const body = rows.map((row, i) => h('tr', { testid: `row-${tab.key}-${row[rowKey] ?? i}` },
+      columns.map((c) => h('td', {}, display(c.type, row[c.key], c.key))),
+      rowActions.length ? h('td', { class: 'actions' }, rowActions.map((a) => h('button', {
+        class: a.confirm ? 'danger' : '', testid: `row-action-${tab.key}-${a.key}`,
+        onclick: async () => { if (await runAction(this.base, a, row[rowKey])) await reload(); },
+      }, L(a.label) || a.key))) : ''));
+
+    const sizes = [...new Set([10, 20, 50, s.pageSize])].sort((a, b) => a - b);
+    const size = h('select', { testid: `page-size-${tab.key}`, 'aria-label': t('pageSize') }, sizes.map((n) => h('option', { value: n, selected: n === s.pageSize }, n)));
+    size.addEventListener('change', () => { s.pageSize = Number(size.value); s.page = 1; reload(); });
+
+    this.el.replaceChildren(this.toolbar([search]),
+      h('table', { testid: `table-${tab.key}` }, h('thead', {}, header),
+        h('tbody', {}, body.length ? body : h('tr', {}, h('td', { colspan: columns.length + (rowActions.length ? 1 : 0), class: 'empty' }, t('none'))))),
+      h('div', { class: 'row pager' },
+        h('button', { testid: `prev-${tab.key}`, disabled: s.page <= 1, onclick: () => { s.page -= 1; reload(); } }, t('prev')),
+        h('span', { testid: `page-${tab.key}` }, t('pageOf', { page: s.page, pages, total })),
+        h('button', { testid: `next-${tab.key}`, disabled: s.page >= pages, onclick: () => { s.page += 1; reload(); } }, t('next')),
+        h('label', { class: 'inline-label' }, t('pageSize'), ' ', size)));
+  }
+}
+
+/** Renders the detail page of integration `id`, opening tab `tabKey` (or the first). */
+export async function render(main, id, tabKey) {
+  const enc = encodeURIComponent(id);
+  const [integration, tabsAnswer, provs] = await Promise.all([
+    get(`/api/integration/${enc}`),
+    get(`/api/integration/${enc}/views`).catch((err) => ({ error: err })),
+    get('/api/integration/providers').catch(() => []),
+  ]);
+  const provider = provs.find((p) => p.name === integration.provider);
+  let setup = integration.setup;
+  const stashed = sessionStorage.getItem(`xpert.setup.${id}`);
+  if (!setup && stashed) { try { setup = JSON.parse(stashed); } catch { setup = null; } }
+
+  const tabs = Array.isArray(tabsAnswer) ? [...tabsAnswer].sort((a, b) => (a.order ?? 0) - (b.order ?? 0)) : [];
+  const views = new Map(tabs.map((tab) => [tab.key, new TabView(id, tab)]));
+  const content = h('div', { class: 'tab-content', testid: 'tab-content' });
+  const tabBar = h('div', { class: 'tabs', role: 'tablist', testid: 'tabs' });
+  const open = async (key) => {
+    for (const b of tabBar.children) b.classList.toggle('active', b.dataset.key === key);
+    const view = views.get(key);
+    content.replaceChildren(view.el);
+    if (location.hash.startsWith(`#/integrations/${id}`)) history.replaceState(null, '', `#/integrations/${id}/tab/${key}`);
+    await view.load();
+  };
+  for (const tab of tabs) {
+    const b = h('button', { role: 'tab', testid: `tab-${tab.key}`, onclick: () => open(tab.key) }, L(tab.title) || tab.key);
+    b.dataset.key = tab.key;
+    tabBar.append(b);
+  }
+  const remove = async () => {
+    if (!window.confirm(t('confirmDelete', { name: integration.name }))) return;
+    try { await del(`/api/integration/${enc}`); flash('ok', t('deleted')); location.hash = '#/integrations'; } catch (err) { say('error', err.message); }
+  };
+
+  mount(main, 
+    h('div', { class: 'crumbs' }, h('a', { href: '#/integrations' }, t('integrations')), ' → ', integration.name),
+    h('div', { class: 'row between' },
+      h('h1', { testid: 'integration-title' }, integration.name, ' ',
+        badge(provider ? L(provider.label) : integration.provider, 'provider'), ' ',
+        badge(integration.enabled ? t('enabled') : t('no'), integration.enabled ? 'ok' : '', 'integration-enabled')),
+      h('div', { class: 'row' },
+        h('button', { testid: 'edit-integration', onclick: () => { location.hash = `#/integrations/${id}/edit`; } }, t('edit')),
+        h('button', { class: 'danger', testid: 'delete-integration', onclick: remove }, t('delete')))),
+    setupCard(setup),
+    tabsAnswer.error ? errorBox(tabsAnswer.error, 'tabs-error') : '',
+    tabs.length ? [tabBar, content] : (tabsAnswer.error ? '' : h('p', { class: 'hint' }, t('noTabs'))));
+  if (tabs.length) await open(views.has(tabKey) ? tabKey : tabs[0].key);
+}
