@@ -44,6 +44,18 @@ fn per_call(batches: usize, batch: usize, mut f: impl FnMut()) -> f64 {
     median(samples)
 }
 
+/// Pulls a stream to its `Done`; returns how many events came before it.
+async fn drain(stream: &mut host_sdk::plugin::AgentEventStream) -> usize {
+    let mut count = 0;
+    while let Some(ev) = stream.next().await {
+        if ev == AgentEvent::Done {
+            break;
+        }
+        count += 1;
+    }
+    count
+}
+
 /// An agent whose events are all queued before the stream is handed out.
 struct Prefilled(usize);
 
@@ -175,14 +187,7 @@ fn main() {
                     .invoke(AgentRequest { xpert_id: "x".into(), input: "bench".into(), ..Default::default() })
                     .await
                     .unwrap();
-                let mut count = 0;
-                while let Some(ev) = stream.next().await {
-                    if ev == AgentEvent::Done {
-                        break;
-                    }
-                    count += 1;
-                }
-                assert_eq!(count, n_events);
+                assert_eq!(drain(&mut stream).await, n_events);
                 start.elapsed().as_nanos() as f64 / n_events as f64
             })
         })
@@ -200,14 +205,7 @@ fn main() {
             rt.block_on(async {
                 let mut stream = prefilled.agents().invoke(AgentRequest::default()).await.unwrap();
                 let start = Instant::now();
-                let mut count = 0;
-                while let Some(ev) = stream.next().await {
-                    if ev == AgentEvent::Done {
-                        break;
-                    }
-                    count += 1;
-                }
-                assert_eq!(count, n_events);
+                assert_eq!(drain(&mut stream).await, n_events);
                 start.elapsed().as_nanos() as f64 / n_events as f64
             })
         })
