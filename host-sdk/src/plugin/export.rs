@@ -1,13 +1,15 @@
 //! Adapters from the plain traits to the exported FFI trait objects. Every method is panic-guarded
-//! and every future is polled inside the plugin's runtime (see [`crate::guard`]).
+//! and every future is polled inside the plugin's runtime (see [`crate::guard`]), which the first
+//! async call starts.
 
+use std::future::Future;
 use std::sync::Arc;
 
+use super::runtime::PluginRuntime;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{ROption, RResult, RStr, RString};
 use async_ffi::FfiFuture;
 use serde::de::DeserializeOwned;
-use tokio::runtime::Handle;
 
 use super::traits::{ProviderImpl, RouteImpl, TriggerImpl, ViewImpl};
 use crate::abi::{
@@ -26,29 +28,42 @@ fn to_json_string(value: &serde_json::Value) -> RString {
     RString::from(value.to_string())
 }
 
+/// Guards `fut` for export, to be polled inside the plugin runtime (started here on first use).
+/// A runtime that was shut down or could not start answers with that error and never runs `fut`.
+fn on_runtime<T, F>(runtime: &'static PluginRuntime, fut: F) -> FfiFuture<RResult<T, FfiError>>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+{
+    match runtime.handle() {
+        Ok(handle) => guarded_future(Some(handle), fut),
+        Err(e) => guarded_future(None, async move { Err(e) }),
+    }
+}
+
 /// Exports an integration provider.
-pub fn export_provider(imp: Arc<dyn ProviderImpl>, runtime: Handle) -> IntegrationProviderBox {
+pub fn export_provider(imp: Arc<dyn ProviderImpl>, runtime: &'static PluginRuntime) -> IntegrationProviderBox {
     IntegrationProvider_TO::from_value(ExportedProvider { imp, runtime }, TD_Opaque)
 }
 
 /// Exports a route handler.
-pub fn export_route(imp: Arc<dyn RouteImpl>, runtime: Handle) -> HttpHandlerBox {
+pub fn export_route(imp: Arc<dyn RouteImpl>, runtime: &'static PluginRuntime) -> HttpHandlerBox {
     HttpHandler_TO::from_value(ExportedRoute { imp, runtime }, TD_Opaque)
 }
 
 /// Exports a trigger.
-pub fn export_trigger(imp: Arc<dyn TriggerImpl>, runtime: Handle) -> TriggerBox {
+pub fn export_trigger(imp: Arc<dyn TriggerImpl>, runtime: &'static PluginRuntime) -> TriggerBox {
     Trigger_TO::from_value(ExportedTrigger { imp, runtime }, TD_Opaque)
 }
 
 /// Exports a view extension.
-pub fn export_view(imp: Arc<dyn ViewImpl>, runtime: Handle) -> ViewExtensionBox {
+pub fn export_view(imp: Arc<dyn ViewImpl>, runtime: &'static PluginRuntime) -> ViewExtensionBox {
     ViewExtension_TO::from_value(ExportedView { imp, runtime }, TD_Opaque)
 }
 
 struct ExportedProvider {
     imp: Arc<dyn ProviderImpl>,
-    runtime: Handle,
+    runtime: &'static PluginRuntime,
 }
 
 impl IntegrationProvider for ExportedProvider {
@@ -66,7 +81,7 @@ impl IntegrationProvider for ExportedProvider {
         previous: ROption<RString>,
     ) -> FfiFuture<RResult<(), FfiError>> {
         let imp = self.imp.clone();
-        guarded_future(Some(self.runtime.clone()), async move {
+        on_runtime(self.runtime, async move {
             let Some(event) = event.to_event() else {
                 return Ok(()); // an event kind newer than this plugin: nothing to do
             };
@@ -81,7 +96,7 @@ impl IntegrationProvider for ExportedProvider {
 
     fn test(&self, integration: RString) -> FfiFuture<RResult<RString, FfiError>> {
         let imp = self.imp.clone();
-        guarded_future(Some(self.runtime.clone()), async move {
+        on_runtime(self.runtime, async move {
             let integration: Integration = parse("integration", &integration)?;
             imp.test(integration).await.map(|v| to_json_string(&v))
         })
@@ -90,27 +105,25 @@ impl IntegrationProvider for ExportedProvider {
 
 struct ExportedRoute {
     imp: Arc<dyn RouteImpl>,
-    runtime: Handle,
+    runtime: &'static PluginRuntime,
 }
 
 impl HttpHandler for ExportedRoute {
     fn handle(&self, request: FfiHttpRequest) -> FfiFuture<RResult<FfiHttpResponse, FfiError>> {
         let imp = self.imp.clone();
-        guarded_future(Some(self.runtime.clone()), async move {
-            imp.handle(request.into()).await.map(FfiHttpResponse::from)
-        })
+        on_runtime(self.runtime, async move { imp.handle(request.into()).await.map(FfiHttpResponse::from) })
     }
 }
 
 struct ExportedTrigger {
     imp: Arc<dyn TriggerImpl>,
-    runtime: Handle,
+    runtime: &'static PluginRuntime,
 }
 
 impl Trigger for ExportedTrigger {
     fn validate(&self, params: RString) -> FfiFuture<RResult<RString, FfiError>> {
         let imp = self.imp.clone();
-        guarded_future(Some(self.runtime.clone()), async move {
+        on_runtime(self.runtime, async move {
             let params: TriggerParams = parse("trigger params", &params)?;
             let items = imp.validate(params).await?;
             serde_json::to_string(&items).map(RString::from).map_err(|e| Error::internal(e.to_string()))
@@ -119,18 +132,18 @@ impl Trigger for ExportedTrigger {
 
     fn publish(&self, params: RString) -> FfiFuture<RResult<(), FfiError>> {
         let imp = self.imp.clone();
-        guarded_future(Some(self.runtime.clone()), async move { imp.publish(parse("trigger params", &params)?).await })
+        on_runtime(self.runtime, async move { imp.publish(parse("trigger params", &params)?).await })
     }
 
     fn stop(&self, params: RString) -> FfiFuture<RResult<(), FfiError>> {
         let imp = self.imp.clone();
-        guarded_future(Some(self.runtime.clone()), async move { imp.stop(parse("trigger params", &params)?).await })
+        on_runtime(self.runtime, async move { imp.stop(parse("trigger params", &params)?).await })
     }
 }
 
 struct ExportedView {
     imp: Arc<dyn ViewImpl>,
-    runtime: Handle,
+    runtime: &'static PluginRuntime,
 }
 
 impl ViewExtension for ExportedView {
@@ -140,7 +153,7 @@ impl ViewExtension for ExportedView {
 
     fn manifests(&self, integration: RString) -> FfiFuture<RResult<RString, FfiError>> {
         let imp = self.imp.clone();
-        guarded_future(Some(self.runtime.clone()), async move {
+        on_runtime(self.runtime, async move {
             let integration: Integration = parse("integration", &integration)?;
             imp.manifests(integration).await.map(|v| to_json_string(&v))
         })
@@ -148,7 +161,7 @@ impl ViewExtension for ExportedView {
 
     fn data(&self, integration: RString, view: RString, query: RString) -> FfiFuture<RResult<RString, FfiError>> {
         let imp = self.imp.clone();
-        guarded_future(Some(self.runtime.clone()), async move {
+        on_runtime(self.runtime, async move {
             let integration: Integration = parse("integration", &integration)?;
             let query: ViewQuery = parse("view query", &query)?;
             imp.data(integration, view.into_string(), query).await.map(|v| to_json_string(&v))
@@ -163,7 +176,7 @@ impl ViewExtension for ExportedView {
         request: RString,
     ) -> FfiFuture<RResult<RString, FfiError>> {
         let imp = self.imp.clone();
-        guarded_future(Some(self.runtime.clone()), async move {
+        on_runtime(self.runtime, async move {
             let integration: Integration = parse("integration", &integration)?;
             let request: serde_json::Value = parse("action request", &request)?;
             imp.action(integration, view.into_string(), action.into_string(), request).await.map(|v| to_json_string(&v))

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tokio::runtime::Handle;
+use super::runtime::PluginRuntime;
 
 use super::export::{export_provider, export_route, export_trigger, export_view};
 use super::traits::{ProviderImpl, RouteImpl, TriggerImpl, ViewImpl};
@@ -13,12 +13,12 @@ use crate::{Error, InstallLevel, RouteSpec};
 /// What `register` uses to add capabilities; exported objects run on `runtime`.
 pub struct PluginRegistrar<'a> {
     inner: RegistrarMut<'a>,
-    runtime: Handle,
+    runtime: &'static PluginRuntime,
 }
 
 impl<'a> PluginRegistrar<'a> {
     /// Wraps the registrar; `runtime` is the plugin's own runtime.
-    pub fn new(inner: RegistrarMut<'a>, runtime: Handle) -> Self {
+    pub fn new(inner: RegistrarMut<'a>, runtime: &'static PluginRuntime) -> Self {
         PluginRegistrar { inner, runtime }
     }
 
@@ -38,25 +38,25 @@ impl<'a> PluginRegistrar<'a> {
         descriptor: &serde_json::Value,
         imp: Arc<dyn ProviderImpl>,
     ) -> Result<(), Error> {
-        let obj = export_provider(imp, self.runtime.clone());
+        let obj = export_provider(imp, self.runtime);
         from_ffi_result(self.inner.add_integration_provider(descriptor.to_string().into(), obj))
     }
 
     /// Adds an HTTP route.
     pub fn add_route(&mut self, spec: RouteSpec, imp: Arc<dyn RouteImpl>) -> Result<(), Error> {
-        let obj = export_route(imp, self.runtime.clone());
+        let obj = export_route(imp, self.runtime);
         from_ffi_result(self.inner.add_route(FfiRouteSpec::from(spec), obj))
     }
 
     /// Adds a trigger with its descriptor.
     pub fn add_trigger(&mut self, descriptor: &serde_json::Value, imp: Arc<dyn TriggerImpl>) -> Result<(), Error> {
-        let obj = export_trigger(imp, self.runtime.clone());
+        let obj = export_trigger(imp, self.runtime);
         from_ffi_result(self.inner.add_trigger(descriptor.to_string().into(), obj))
     }
 
     /// Adds a view extension with its descriptor.
     pub fn add_view_extension(&mut self, descriptor: &serde_json::Value, imp: Arc<dyn ViewImpl>) -> Result<(), Error> {
-        let obj = export_view(imp, self.runtime.clone());
+        let obj = export_view(imp, self.runtime);
         from_ffi_result(self.inner.add_view_extension(descriptor.to_string().into(), obj))
     }
 }

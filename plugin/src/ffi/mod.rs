@@ -21,7 +21,8 @@ use crate::{descriptors, ABI_VERSION_CHECK};
 /// The manifest compiled into the library (cross-checked by the host against the file on disk).
 pub const MANIFEST: &str = include_str!("../../../manifest.toml");
 
-/// The plugin's own runtime: two workers, enough for many sockets and timers.
+/// The plugin's own runtime: two workers, enough for many sockets and timers. Started by the first
+/// async call into the plugin, stopped by `shutdown`.
 static RUNTIME: PluginRuntime = PluginRuntime::new("wecom-plugin", 2);
 
 mod export {
@@ -44,12 +45,12 @@ extern "C" fn manifest() -> RString {
 
 extern "C" fn register(registrar: RegistrarMut<'_>, host: HostApiArc) -> RResult<(), FfiError> {
     catch_sync(|| {
-        let runtime = RUNTIME.handle()?;
+        RUNTIME.ensure_not_stopped()?;
         let host = Host::new(host);
         install_log_forwarder(&host, log_level(host.config("XPERT_PLUGIN_LOG_LEVEL").as_deref()));
         let panic_probes = host.config("XPERT_PANIC_PROBES").as_deref() == Some("1");
         let state = Arc::new(PluginState { host, panic_probes });
-        let mut registrar = PluginRegistrar::new(registrar, runtime);
+        let mut registrar = PluginRegistrar::new(registrar, &RUNTIME);
         register_all(&mut registrar, state)
     })
 }
