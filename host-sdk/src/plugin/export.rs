@@ -5,12 +5,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use super::runtime::PluginRuntime;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{ROption, RResult, RStr, RString};
 use async_ffi::FfiFuture;
 use serde::de::DeserializeOwned;
 
+use super::runtime::PluginRuntime;
 use super::traits::{ProviderImpl, RouteImpl, TriggerImpl, ViewImpl};
 use crate::abi::{
     FfiError, FfiHttpRequest, FfiHttpResponse, FfiLifecycleEvent, HttpHandler, HttpHandlerBox, HttpHandler_TO,
