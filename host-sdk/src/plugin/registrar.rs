@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use super::runtime::PluginRuntime;
-
 use super::export::{export_provider, export_route, export_trigger, export_view};
+use super::runtime::PluginRuntime;
 use super::traits::{ProviderImpl, RouteImpl, TriggerImpl, ViewImpl};
 use crate::abi::{FfiRouteSpec, RegistrarMut};
 use crate::guard::from_ffi_result;

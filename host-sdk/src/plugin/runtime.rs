@@ -33,6 +33,18 @@ enum State {
     Stopped,
 }
 
+impl State {
+    /// The running runtime's handle, or the error a runtime in this state answers with.
+    fn handle(&self) -> Result<Handle, Error> {
+        match self {
+            State::Running(rt) => Ok(rt.handle().clone()),
+            State::NotStarted => Err(Error::internal("the plugin runtime is not started")),
+            State::Failed(message) => Err(Error::internal(message.clone())),
+            State::Stopped => Err(Error::new(ErrorCode::SHUTTING_DOWN, "the plugin runtime was shut down")),
+        }
+    }
+}
+
 impl PluginRuntime {
     /// A runtime whose threads are named `name` with `worker_threads` workers (at least 1).
     pub const fn new(name: &'static str, worker_threads: usize) -> Self {
@@ -54,30 +66,24 @@ impl PluginRuntime {
             }
         }
         let mut state = self.state.lock();
-        match &*state {
-            State::Running(rt) => Ok(rt.handle().clone()),
-            State::Stopped => Err(Error::new(ErrorCode::SHUTTING_DOWN, "the plugin runtime was shut down")),
-            State::Failed(message) => Err(Error::internal(message.clone())),
-            State::NotStarted => {
-                let built = Builder::new_multi_thread()
-                    .worker_threads(self.worker_threads.max(1))
-                    .thread_name(self.name)
-                    .enable_all()
-                    .build();
-                match built {
-                    Ok(rt) => {
-                        let handle = rt.handle().clone();
-                        let _ = self.handle.set(handle.clone());
-                        *state = State::Running(rt);
-                        Ok(handle)
-                    }
-                    Err(e) => {
-                        let message = format!("cannot start the plugin runtime: {e}");
-                        *state = State::Failed(message.clone());
-                        Err(Error::internal(message))
-                    }
-                }
-            }
+        if let State::NotStarted = *state {
+            *state = self.build();
+        }
+        let handle = state.handle()?;
+        let _ = self.handle.set(handle.clone());
+        Ok(handle)
+    }
+
+    /// Builds the runtime: `Running`, or `Failed` with the reason.
+    fn build(&self) -> State {
+        let built = Builder::new_multi_thread()
+            .worker_threads(self.worker_threads.max(1))
+            .thread_name(self.name)
+            .enable_all()
+            .build();
+        match built {
+            Ok(rt) => State::Running(rt),
+            Err(e) => State::Failed(format!("cannot start the plugin runtime: {e}")),
         }
     }
 
@@ -86,9 +92,8 @@ impl PluginRuntime {
     /// installation of a stopped plugin.
     pub fn ensure_not_stopped(&self) -> Result<(), Error> {
         match &*self.state.lock() {
-            State::Stopped => Err(Error::new(ErrorCode::SHUTTING_DOWN, "the plugin runtime was shut down")),
-            State::Failed(message) => Err(Error::internal(message.clone())),
-            State::NotStarted | State::Running(_) => Ok(()),
+            State::NotStarted => Ok(()),
+            started => started.handle().map(drop),
         }
     }
 
