@@ -19,7 +19,11 @@ fn main() {
     println!("cargo:rerun-if-changed=plugin/Cargo.toml");
 
     let text = fs::read_to_string("manifest.toml").unwrap_or_else(|e| fail(&format!("cannot read manifest.toml: {e}")));
-    let manifest: Manifest = toml::from_str(&text).unwrap_or_else(|e| fail(&format!("manifest.toml is invalid: {e}")));
+    let manifest: Manifest = toml::from_str(&text).unwrap_or_else(|e: toml::de::Error| {
+        // toml's Display spans several lines (a source excerpt); keep the error to one line.
+        let place = e.to_string().lines().next().unwrap_or_default().to_string();
+        fail(&format!("manifest.toml is invalid: {place}: {}", e.message().trim()))
+    });
 
     let sdk_src = fs::read_to_string("host-sdk/src/lib.rs")
         .unwrap_or_else(|e| fail(&format!("cannot read host-sdk/src/lib.rs: {e}")));
