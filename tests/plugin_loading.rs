@@ -99,3 +99,38 @@ fn refuses_a_manifest_that_contradicts_the_compiled_one() {
     assert!(matches!(err, LoadError::Inconsistent { .. }), "{text}");
     assert!(text.contains("9.9.9") && text.contains("0.1.0"), "{text}");
 }
+
+#[test]
+fn the_loaded_library_is_the_one_the_tests_name() {
+    let plugin = load_wecom();
+    assert_eq!(plugin.library_path, plugin_library());
+    match std::env::var_os("XPERT_PLUGIN_LIB") {
+        Some(path) => assert_eq!(plugin.library_path, std::path::PathBuf::from(path)),
+        None => assert_eq!(plugin.library_path.parent(), Some(deps_dir().as_path()), "found next to the tests"),
+    }
+}
+
+#[test]
+fn xpert_plugin_lib_overrides_where_the_tests_find_the_library() {
+    // Runs the test above in a child of this test binary, once with a copy elsewhere and once
+    // with a path that does not exist: the child loads exactly what the variable names.
+    let run = |library: &std::path::Path| {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["the_loaded_library_is_the_one_the_tests_name", "--exact", "--nocapture"])
+            .env("XPERT_PLUGIN_LIB", library)
+            .output()
+            .expect("the test binary runs")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join(lib_file("plugin_wecom"));
+    std::fs::copy(plugin_library(), &copy).unwrap();
+    let output = run(&copy);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"), "the child ran the test");
+
+    let missing = dir.path().join("elsewhere").join(lib_file("plugin_wecom"));
+    let output = run(&missing);
+    assert!(!output.status.success(), "a missing override must fail, not fall back");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&missing.display().to_string()), "the failure names the path: {stderr}");
+}
