@@ -263,14 +263,21 @@ impl Core {
         self.bump();
     }
 
-    /// Closes every socket of a bot abruptly (a fault).
+    /// Closes every socket of a bot abruptly (a fault). The bot counts as disconnected from this
+    /// call on, not from the moment its socket tasks notice: a message pushed right after the drop
+    /// is refused instead of going to a dying socket.
     pub fn drop_bot_sockets(&self, bot_id: &str) -> usize {
-        let st = self.state.lock();
+        let mut st = self.state.lock();
         let mut n = 0;
         for c in st.conns.values().filter(|c| c.bot_id.as_deref() == Some(bot_id)) {
             let _ = c.tx.send(Outgoing::Abort);
             n += 1;
         }
+        if let Some(bot) = st.bots.get_mut(bot_id) {
+            bot.live_conn = None;
+        }
+        drop(st);
+        self.bump();
         n
     }
 

@@ -259,6 +259,8 @@ async fn faults_drop_withhold_delay_refuse_duplicate_and_outage() {
     sim.fault(FaultSpec::Clear);
     // Drop: the socket ends without a close frame.
     assert_eq!(sim.drop_connections("BOT1"), 1);
+    assert!(!sim.is_connected("BOT1"), "a dropped bot is disconnected at once");
+    assert!(sim.send_text("BOT1", "alice", Chat::Single, "into the void").is_err(), "nothing goes to a dying socket");
     assert_eq!(c.recv_within(Duration::from_secs(2)).await, Ok(None));
     assert!(sim.wait_connected("BOT1", false, Duration::from_secs(2)).await);
     // Outage: handshakes are refused until it ends.
