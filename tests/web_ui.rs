@@ -71,7 +71,8 @@ const RECORD_FETCH: &str = r#"(() => {
 })()"#;
 
 /// Answers the sessions table from 25 made-up rows (live sessions need WeCom traffic), honouring
-/// page and pageSize, and the row action `reset` with a localized message and `refresh`.
+/// page and pageSize, and the row action `reset` with a localized message and `refresh`. The
+/// search `slow` is answered (with no rows) only when the test releases it.
 const STUB_SESSIONS: &str = r#"(() => {
   const rows = Array.from({ length: 25 }, (_, i) => ({
     id: `s${i + 1}`, chatType: i % 2 ? 'group' : 'single', chatId: `chat-${i + 1}`, senderId: `user-${i + 1}`,
@@ -82,6 +83,16 @@ const STUB_SESSIONS: &str = r#"(() => {
     const json = (v) => Promise.resolve(new Response(JSON.stringify(v), { headers: { 'Content-Type': 'application/json' } }));
     if (u.pathname.endsWith('/views/sessions/data')) {
       window.__calls.push({ url: String(url), method: 'GET', body: null });
+      if (u.searchParams.get('search') === 'slow') {
+        // Held until the test calls __releaseSlow(); __slowConsumed turns true once the page
+        // has read the body and run everything that follows (a task after its microtasks).
+        return new Promise((resolve) => { window.__releaseSlow = () => {
+          const r = new Response(JSON.stringify({ items: [], total: 0 }), { headers: { 'Content-Type': 'application/json' } });
+          const text = r.text.bind(r);
+          r.text = async () => { const body = await text(); setTimeout(() => { window.__slowConsumed = true; }, 0); return body; };
+          resolve(r);
+        }; });
+      }
       const page = Number(u.searchParams.get('page')), size = Number(u.searchParams.get('pageSize'));
       return json({ items: rows.slice((page - 1) * size, page * size), total: rows.length });
     }
@@ -210,6 +221,17 @@ async fn operators_set_up_wecom_through_the_web_ui() {
     page.eval(STUB_SESSIONS).await.unwrap();
     page.fill("[data-testid='search-sessions']", "").await.unwrap();
     text_contains(&page, "page-sessions", "Page 1 / 3 · 25 rows").await;
+    // An answer that arrives after a newer one (a slow request, quick typing) is dropped.
+    page.fill("[data-testid='search-sessions']", "slow").await.unwrap();
+    until(&page, "typeof window.__releaseSlow === 'function'").await;
+    page.eval("document.querySelector(\"[data-testid='table-sessions']\").dataset.before = '1'").await.unwrap();
+    page.fill("[data-testid='search-sessions']", "").await.unwrap();
+    until(&page, "!document.querySelector(\"[data-testid='table-sessions']\").dataset.before").await; // re-rendered
+    text_contains(&page, "page-sessions", "Page 1 / 3 · 25 rows").await;
+    page.eval("window.__releaseSlow(), true").await.unwrap();
+    until(&page, "window.__slowConsumed === true").await;
+    let shown_now = page.text("[data-testid='page-sessions']").await.unwrap();
+    assert!(shown_now.contains("Page 1 / 3 · 25 rows"), "the stale answer overwrote the newer one: {shown_now}");
     page.click(&testid(&page, "next-sessions").await).await.unwrap();
     text_contains(&page, "page-sessions", "Page 2 / 3").await;
     testid(&page, "row-sessions-s11").await;

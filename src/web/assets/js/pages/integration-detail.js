@@ -52,14 +52,19 @@ class TabView {
     this.el = h('div', { class: 'tab-body', testid: `tab-body-${tab.key}` });
     this.state = { page: 1, pageSize: Number(tab.pageSize) || 10, search: '', sortBy: '', sortDirection: 'asc' };
     this.timer = null;
+    this.loads = 0; // numbers each load; only the newest may render
   }
 
+  /** Reloads the tab. Answers can arrive out of order (a slow poll, quick clicks): an answer
+   * to a load that a newer one has superseded is dropped instead of overwriting newer data. */
   async load() {
+    const current = ++this.loads;
+    const stale = () => current !== this.loads;
     try {
-      if (this.tab.kind === 'table') await this.loadTable();
-      else await this.loadStats();
+      if (this.tab.kind === 'table') await this.loadTable(stale);
+      else await this.loadStats(stale);
     } catch (err) {
-      this.el.replaceChildren(errorBox(err, `tab-error-${this.tab.key}`));
+      if (!stale()) this.el.replaceChildren(errorBox(err, `tab-error-${this.tab.key}`));
     }
   }
 
@@ -71,8 +76,9 @@ class TabView {
     return h('div', { class: 'row toolbar' }, buttons, extra);
   }
 
-  async loadStats() {
+  async loadStats(stale) {
     const data = await get(`${this.base}/data`);
+    if (stale()) return;
     const item = (data && (data.item || data)) || {};
     const items = Array.isArray(this.tab.items) && this.tab.items.length
       ? this.tab.items
@@ -92,13 +98,14 @@ class TabView {
     this.timer = setTimeout(() => { if (this.el.isConnected) this.load(); }, seconds * 1000);
   }
 
-  async loadTable() {
+  async loadTable(stale) {
     const s = this.state;
     const tab = this.tab;
     const q = new URLSearchParams({ page: s.page, pageSize: s.pageSize });
     if (s.search) q.set('search', s.search);
     if (s.sortBy) { q.set('sortBy', s.sortBy); q.set('sortDirection', s.sortDirection); }
     const data = await get(`${this.base}/data?${q}`);
+    if (stale()) return;
     const rows = Array.isArray(data?.items) ? data.items : [];
     const total = Number(data?.total ?? rows.length) || 0;
     const pages = Math.max(1, Math.ceil(total / s.pageSize));
