@@ -7,19 +7,22 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{oneshot, Mutex};
+use tokio::task::JoinHandle;
 
 /// A running server that printed `listening on http://ADDR`.
 pub struct ChildServer {
     child: Child,
     addr: String,
     output: Arc<Mutex<String>>,
+    /// The tasks copying stdout and stderr into `output`; they end at the pipes' end of file.
+    readers: Vec<JoinHandle<()>>,
 }
 
 fn collect<R: AsyncRead + Unpin + Send + 'static>(
     reader: R,
     output: Arc<Mutex<String>>,
     mut listening: Option<oneshot::Sender<String>>,
-) {
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = BufReader::new(reader).lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -32,7 +35,7 @@ fn collect<R: AsyncRead + Unpin + Send + 'static>(
             out.push_str(&line);
             out.push('\n');
         }
-    });
+    })
 }
 
 impl ChildServer {
@@ -46,8 +49,10 @@ impl ChildServer {
         let mut child = cmd.spawn()?;
         let output = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = oneshot::channel();
-        collect(child.stdout.take().expect("piped stdout"), output.clone(), Some(tx));
-        collect(child.stderr.take().expect("piped stderr"), output.clone(), None);
+        let readers = vec![
+            collect(child.stdout.take().expect("piped stdout"), output.clone(), Some(tx)),
+            collect(child.stderr.take().expect("piped stderr"), output.clone(), None),
+        ];
         let addr = match tokio::time::timeout(Duration::from_secs(60), rx).await {
             Ok(Ok(addr)) => addr,
             _ => {
@@ -59,7 +64,7 @@ impl ChildServer {
                 )));
             }
         };
-        Ok(ChildServer { child, addr, output })
+        Ok(ChildServer { child, addr, output, readers })
     }
 
     /// `ADDR` of the listening line.
@@ -72,7 +77,8 @@ impl ChildServer {
         format!("http://{}", self.addr)
     }
 
-    /// Everything the process printed so far (stdout and stderr, interleaved by line).
+    /// Everything the process printed so far (stdout and stderr, interleaved by line); after
+    /// [`ChildServer::stop`] or [`ChildServer::wait`], everything it printed.
     pub async fn output(&self) -> String {
         self.output.lock().await.clone()
     }
@@ -88,7 +94,10 @@ impl ChildServer {
             let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
         }
         match tokio::time::timeout(timeout, self.child.wait()).await {
-            Ok(status) => status,
+            Ok(status) => {
+                self.read_to_end().await;
+                status
+            }
             Err(_) => {
                 let _ = self.child.start_kill();
                 Err(std::io::Error::other(format!("no exit within {timeout:?} after SIGTERM")))
@@ -98,7 +107,17 @@ impl ChildServer {
 
     /// Waits for the process to exit on its own.
     pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
-        self.child.wait().await
+        let status = self.child.wait().await;
+        self.read_to_end().await;
+        status
+    }
+
+    /// After the exit: waits (up to 5 s) until everything the process printed is in `output`,
+    /// so its last lines are not lost to the reader tasks' lag.
+    async fn read_to_end(&mut self) {
+        for reader in self.readers.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+        }
     }
 }
 
