@@ -190,8 +190,13 @@ impl PluginManager {
         Value::Array(registry.installations().map(|i| self.describe(&registry, i)).collect())
     }
 
-    /// Installs a plugin at a level (replacing an earlier installation) and persists it.
+    /// Installs a plugin at a level and persists it. An earlier installation of it in the
+    /// tenant is stopped first (a lower level over a tenant-level install is refused).
     pub async fn install(&self, store: &dyn Store, name: &str, level: InstallLevel) -> Result<Value, Error> {
+        let replaced = self.registry.write().prepare_install(name, level, TENANT)?;
+        if let Some(old) = replaced {
+            stop_installations(vec![old]).await;
+        }
         let answer = {
             let mut registry = self.registry.write();
             registry.install(name, level, TENANT, self.services.clone(), self.runtime.clone())?;
@@ -253,9 +258,25 @@ impl PluginManager {
         self.registry.read().views_for(TENANT, provider).cloned().collect()
     }
 
-    /// Calls every plugin's `shutdown` (blocking).
+    /// Stops every installation, then every library (blocking: call from a blocking thread).
     pub fn shutdown_all(&self, timeout: std::time::Duration) -> Vec<String> {
-        self.registry.read().shutdown_all(timeout)
+        let installations = self.registry.write().remove_all();
+        let mut failures = host_sdk::host::stop_all(installations, timeout);
+        failures.extend(self.registry.read().shutdown_libraries(timeout));
+        failures
+    }
+}
+
+/// How long an installation may take to stop.
+pub const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Stops installations on a blocking thread (stopping blocks), logging failures.
+pub async fn stop_installations(installations: Vec<Installation>) {
+    let failures = tokio::task::spawn_blocking(move || host_sdk::host::stop_all(installations, STOP_TIMEOUT))
+        .await
+        .unwrap_or_else(|e| vec![format!("stopping installations failed: {e}")]);
+    for f in failures {
+        tracing::warn!("{f}");
     }
 }
 

@@ -39,15 +39,27 @@ impl HostCore {
 }
 
 impl HostServices for HostCore {
-    fn log(&self, plugin: &str, record: LogRecord) {
+    fn log(&self, plugin: &str, tenant: &str, record: LogRecord) {
         let target = record.target.as_str();
         let fields = record.fields_json.as_str();
+        let integration = integration_of(fields);
+        let integration = integration.as_deref().unwrap_or("-");
         match record.level {
-            LogLevel::Error => tracing::error!(target: "plugin", plugin, module = target, fields, "{}", record.message),
-            LogLevel::Warn => tracing::warn!(target: "plugin", plugin, module = target, fields, "{}", record.message),
-            LogLevel::Info => tracing::info!(target: "plugin", plugin, module = target, fields, "{}", record.message),
-            LogLevel::Debug => tracing::debug!(target: "plugin", plugin, module = target, fields, "{}", record.message),
-            LogLevel::Trace => tracing::trace!(target: "plugin", plugin, module = target, fields, "{}", record.message),
+            LogLevel::Error => {
+                tracing::error!(target: "plugin", plugin, tenant, integration, module = target, fields, "{}", record.message)
+            }
+            LogLevel::Warn => {
+                tracing::warn!(target: "plugin", plugin, tenant, integration, module = target, fields, "{}", record.message)
+            }
+            LogLevel::Info => {
+                tracing::info!(target: "plugin", plugin, tenant, integration, module = target, fields, "{}", record.message)
+            }
+            LogLevel::Debug => {
+                tracing::debug!(target: "plugin", plugin, tenant, integration, module = target, fields, "{}", record.message)
+            }
+            LogLevel::Trace => {
+                tracing::trace!(target: "plugin", plugin, tenant, integration, module = target, fields, "{}", record.message)
+            }
         }
     }
 
@@ -59,6 +71,15 @@ impl HostServices for HostCore {
         now_ms()
     }
 }
+
+/// The integration a plugin log record names in its `integration_id` field, if any.
+fn integration_of(fields_json: &str) -> Option<String> {
+    let fields: serde_json::Value = serde_json::from_str(fields_json).ok()?;
+    fields.get("integration_id")?.as_str().map(str::to_string)
+}
+
+/// The one tenant this host serves so far: another tenant's installation sees nothing.
+const SERVED_TENANT: &str = crate::plugins::TENANT;
 
 /// KV, leases and integrations over the store.
 #[derive(Clone)]
@@ -132,7 +153,10 @@ impl LeaseBackend for StoreServices {
 }
 
 impl IntegrationBackend for StoreServices {
-    fn get(&self, id: String) -> BoxFuture<'static, Result<Option<Integration>, Error>> {
+    fn get(&self, tenant: String, id: String) -> BoxFuture<'static, Result<Option<Integration>, Error>> {
+        if tenant != SERVED_TENANT {
+            return Box::pin(async { Ok(None) });
+        }
         let f = self.0.get_integration(id);
         Box::pin(async move {
             Ok(f.await.map_err(store_err)?.map(|r| Integration {
@@ -144,7 +168,14 @@ impl IntegrationBackend for StoreServices {
             }))
         })
     }
-    fn list_by_provider(&self, provider: String) -> BoxFuture<'static, Result<Vec<Integration>, Error>> {
+    fn list_by_provider(
+        &self,
+        tenant: String,
+        provider: String,
+    ) -> BoxFuture<'static, Result<Vec<Integration>, Error>> {
+        if tenant != SERVED_TENANT {
+            return Box::pin(async { Ok(Vec::new()) });
+        }
         let f = self.0.list_integrations();
         Box::pin(async move {
             Ok(f.await
@@ -164,7 +195,11 @@ impl IntegrationBackend for StoreServices {
 }
 
 impl AgentBackend for AgentRunner {
-    fn invoke(&self, request: AgentRequest) -> BoxFuture<'static, Result<AgentEventReceiver, Error>> {
+    fn invoke(&self, tenant: String, request: AgentRequest) -> BoxFuture<'static, Result<AgentEventReceiver, Error>> {
+        if tenant != SERVED_TENANT {
+            let message = format!("Digital Expert {} does not exist", request.xpert_id);
+            return Box::pin(async move { Err(Error::not_found(message)) });
+        }
         let runner = self.clone();
         Box::pin(async move { runner.start(request).await })
     }

@@ -87,8 +87,11 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
 
 /// `GET /api/xpert/triggers`: the trigger descriptors available (for forms).
 pub async fn trigger_descriptors(State(state): State<AppState>) -> Response {
-    let list: Vec<Value> =
-        ["wecom"].iter().filter_map(|n| state.plugins.trigger(n)).map(|t| t.descriptor.clone()).collect();
+    let list: Vec<Value> = ["wecom"]
+        .iter()
+        .filter_map(|n| state.plugins.trigger(n))
+        .map(|t| serde_json::to_value(&t.descriptor).unwrap_or(Value::Null))
+        .collect();
     Json(list).into_response()
 }
 

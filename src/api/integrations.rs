@@ -18,10 +18,7 @@ pub const MASK: &str = "******";
 
 /// The secret option keys of a provider (`descriptor.schema.secret`).
 pub fn secret_keys(provider: &RegisteredProvider) -> Vec<String> {
-    provider.descriptor["schema"]["secret"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
-        .unwrap_or_default()
+    provider.descriptor.schema.secret.clone()
 }
 
 fn masked(options: &Value, secrets: &[String]) -> Value {
@@ -76,18 +73,8 @@ fn provider_not_found(name: &str) -> ApiError {
 
 /// `GET /api/integration/providers`.
 pub async fn providers(State(state): State<AppState>) -> Response {
-    let list: Vec<Value> = state
-        .plugins
-        .providers()
-        .iter()
-        .map(|p| {
-            let d = &p.descriptor;
-            json!({
-                "name": p.name, "label": d["label"], "description": d["description"], "schema": d["schema"],
-                "webhook": d["webhook"], "helpUrl": d["helpUrl"], "helpLabel": d["helpLabel"],
-            })
-        })
-        .collect();
+    let list: Vec<Value> =
+        state.plugins.providers().iter().map(|p| serde_json::to_value(&p.descriptor).unwrap_or(Value::Null)).collect();
     Json(list).into_response()
 }
 
@@ -147,7 +134,7 @@ pub async fn create(State(state): State<AppState>, JsonBody(body): JsonBody<Inte
         notify(&provider, LifecycleEvent::Enabled, &record, None).await;
     }
     let mut answer = to_json(&record, Some(&provider));
-    answer["setup"] = setup;
+    answer["setup"] = json!(setup);
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
@@ -168,7 +155,7 @@ pub async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
     let mut answer = to_json(&record, provider.as_ref());
     if let Some(p) = &provider {
         if let Ok(setup) = p.provider.validate_config(&to_integration(&record)) {
-            answer["setup"] = setup;
+            answer["setup"] = json!(setup);
         }
     }
     Ok(Json(answer).into_response())
@@ -221,7 +208,7 @@ pub async fn update(
         notify(&provider, event, &record, Some(&previous)).await;
     }
     let mut answer = to_json(&record, Some(&provider));
-    answer["setup"] = setup;
+    answer["setup"] = json!(setup);
     Ok(Json(answer).into_response())
 }
 
@@ -271,9 +258,6 @@ pub async fn test(State(state): State<AppState>, JsonBody(body): JsonBody<TestBo
         enabled: true,
         options,
     };
-    let mut answer = provider.provider.test(&integration).await?;
-    if answer.get("ok").is_none() {
-        answer = json!({"ok": true, "setup": answer});
-    }
+    let answer = provider.provider.test(&integration).await?;
     Ok(Json(answer).into_response())
 }

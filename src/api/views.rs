@@ -15,9 +15,7 @@ pub async fn manifests(State(state): State<AppState>, Path(id): Path<String>) ->
     let record = load(&state, &id).await?;
     let mut tabs = Vec::new();
     for ext in state.plugins.views_for(&record.provider) {
-        if let Value::Array(list) = ext.view.manifests(&to_integration(&record)).await? {
-            tabs.extend(list);
-        }
+        tabs.extend(ext.view.manifests(&to_integration(&record)).await?);
     }
     Ok(Json(tabs).into_response())
 }
