@@ -24,6 +24,7 @@ pub mod descriptors;
 pub mod ffi;
 pub mod i18n;
 pub mod keys;
+pub mod long;
 pub mod providers;
 pub mod routes;
 pub mod sessions;
