@@ -22,6 +22,7 @@ pub mod config;
 pub mod crypto;
 pub mod descriptors;
 pub mod ffi;
+pub mod http_client;
 pub mod i18n;
 pub mod keys;
 pub mod long;
