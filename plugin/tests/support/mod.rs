@@ -18,6 +18,7 @@ pub struct Pki {
     _dir: tempfile::TempDir,
 }
 
+/// A fresh CA (ECDSA P-256, ring) and a leaf for `localhost` and 127.0.0.1 signed by it.
 pub fn pki() -> Pki {
     let ca_key = KeyPair::generate().expect("CA key");
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
