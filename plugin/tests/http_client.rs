@@ -171,14 +171,7 @@ async fn a_body_over_the_limit_is_refused_with_or_without_a_content_length() {
 
 #[tokio::test]
 async fn a_silent_server_times_out_and_a_closed_port_is_a_connect_error() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((tcp, _)) = listener.accept().await {
-            held.push(tcp);
-        }
-    });
+    let addr = support::silent_server().await;
     let http = client(&public_roots(), Duration::from_millis(300));
     let err = http.download(&format!("http://127.0.0.1:{}/media", addr.port()), 1 << 20).await.unwrap_err();
     assert!(matches!(err, HttpError::Timeout { .. }), "{err:?}");

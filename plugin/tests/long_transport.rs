@@ -76,19 +76,6 @@ async fn serve_echo<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// A server that accepts TCP connections and never says a word.
-async fn silent_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((tcp, _)) = listener.accept().await {
-            held.push(tcp);
-        }
-    });
-    addr
-}
-
 async fn expect_err(url: &str, tls: &TlsSettings, timeout: Duration) -> TransportError {
     match connect(url, None, tls, timeout).await {
         Ok(_) => panic!("connecting to {url} must fail"),
@@ -172,7 +159,7 @@ async fn a_closed_port_is_a_connect_error() {
 
 #[tokio::test]
 async fn a_silent_server_times_out_in_the_phase_it_stalls() {
-    let addr = silent_server().await;
+    let addr = support::silent_server().await;
     let tls = TlsSettings::new(None).expect("public roots");
     let short = Duration::from_millis(300);
     let err = expect_err(&format!("ws://127.0.0.1:{}", addr.port()), &tls, short).await;

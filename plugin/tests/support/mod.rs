@@ -48,3 +48,16 @@ pub fn pki() -> Pki {
         .expect("server certificate");
     Pki { ca_file, server_config: Arc::new(server_config), _dir: dir }
 }
+
+/// A server on 127.0.0.1 that accepts TCP connections, holds them open and never says a word.
+pub async fn silent_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            held.push(tcp);
+        }
+    });
+    addr
+}
