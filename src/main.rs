@@ -4,6 +4,7 @@
 
 mod agents;
 mod api;
+mod clock;
 mod config;
 mod plugins;
 mod server;

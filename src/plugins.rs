@@ -11,7 +11,7 @@ use parking_lot::RwLock;
 use serde_json::{json, Value};
 use tokio::runtime::Handle;
 
-use crate::services::now_rfc3339;
+use crate::clock::now_rfc3339;
 use crate::store::{InstallRecord, Store};
 
 /// The reference host serves one tenant.

@@ -10,17 +10,8 @@ use host_sdk::host::{
 use host_sdk::{AgentRequest, BoxFuture, Error, Integration, KvEntry, Lease, LogLevel, LogRecord};
 
 use crate::agents::AgentRunner;
+use crate::clock::now_ms;
 use crate::store::{Store, StoreError};
-
-/// Unix milliseconds now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-/// RFC 3339 UTC timestamp now.
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
-}
 
 fn store_err(e: StoreError) -> Error {
     Error::unavailable(e.0)

@@ -12,7 +12,7 @@ use host_sdk::{AgentEvent, AgentRequest, ConversationStatus, Error};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::services::now_rfc3339;
+use crate::clock::now_rfc3339;
 use crate::store::{MessageRecord, Store};
 
 /// Starts agent runs.

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::integrations::MASK;
 use super::{ApiError, ApiResult, AppState, JsonBody};
-use crate::services::now_rfc3339;
+use crate::clock::now_rfc3339;
 use crate::store::XpertRecord;
 
 fn masked_agent(agent: &Value) -> Value {

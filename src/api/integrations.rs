@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{ApiError, ApiResult, AppState, JsonBody};
-use crate::services::now_rfc3339;
+use crate::clock::now_rfc3339;
 use crate::store::IntegrationRecord;
 
 /// What secrets look like in answers; sent back, it keeps the stored value.
