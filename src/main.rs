@@ -7,8 +7,10 @@ mod api;
 mod clock;
 mod config;
 mod plugins;
+mod revival;
 mod server;
 mod services;
+mod shown;
 mod store;
 mod web;
 

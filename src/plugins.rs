@@ -1,10 +1,18 @@
 //! The plugin manager: places the bundled WeCom build into the plugin directory, finds what the
-//! directory holds, loads it through host-sdk, installs at a level, and restores installs.
+//! directory holds, loads it through host-sdk, installs plugins per tenant at a level, uninstalls
+//! them, and restores installs at start.
+//!
+//! Installations are kept per (tenant, plugin). Every lookup (providers, triggers, views, routes)
+//! names the tenant, so a tenant only ever reaches its own installation. An installation taken
+//! out (uninstall, re-install, tenant deletion, shutdown) is stopped by [`stop_installations`],
+//! outside any lock.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use host_sdk::host::{
-    load_plugin, Installation, PluginRegistry, RegisteredProvider, RegisteredTrigger, RegisteredView, ServiceSet,
+    load_plugin, Installation, PluginRegistry, RegisteredProvider, RegisteredTrigger, RegisteredView,
 };
 use host_sdk::{Error, InstallLevel};
 use parking_lot::RwLock;
@@ -12,10 +20,42 @@ use serde_json::{json, Value};
 use tokio::runtime::Handle;
 
 use crate::clock::now_rfc3339;
-use crate::store::{InstallRecord, Store};
+use crate::services::Services;
+use crate::shown;
+use crate::store::{InstallRecord, Store, StoreError};
 
-/// The reference host serves one tenant.
-pub const TENANT: &str = "default";
+/// How long an installation may take to stop (uninstall, re-install, tenant deletion, shutdown).
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why an install or uninstall was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// No folder of the plugin directory holds a plugin of that name.
+    #[error("plugin {} is not available in the plugin directory", shown::id(.0))]
+    NotAvailable(String),
+    /// The plugin's folder is there but its library failed to load.
+    #[error("plugin {} cannot be installed: {error}", shown::id(name))]
+    LoadFailed {
+        /// The plugin.
+        name: String,
+        /// The loader's one-line error.
+        error: String,
+    },
+    /// A lower level over an existing tenant-level installation (no silent downgrade).
+    #[error(
+        "plugin {0} is installed at tenant level in this tenant; uninstall it first (DELETE /api/plugins/{0}) to install it at a lower level"
+    )]
+    Downgrade(String),
+    /// The plugin is not installed in the tenant.
+    #[error("plugin {} is not installed in this tenant", shown::id(.0))]
+    NotInstalled(String),
+    /// The plugin's `register` failed.
+    #[error("{0}")]
+    Register(Error),
+    /// The store failed.
+    #[error("{0}")]
+    Storage(StoreError),
+}
 
 /// The bundled plugin's manifest (the plugin library embeds the same text).
 pub const BUNDLED_MANIFEST: &str = include_str!("../manifest.toml");
@@ -35,12 +75,38 @@ pub struct AvailablePlugin {
     pub error: Option<String>,
 }
 
-/// Loaded plugins and their installations.
+/// Loaded plugins and their installations per tenant.
 pub struct PluginManager {
+    /// The loaded libraries (never unloaded).
     registry: RwLock<PluginRegistry>,
-    available: RwLock<Vec<AvailablePlugin>>,
-    services: ServiceSet,
+    /// Installations by (tenant, plugin).
+    installations: RwLock<BTreeMap<(String, String), Installation>>,
+    /// What the plugin directory holds, loadable or not.
+    available: Vec<AvailablePlugin>,
+    /// Serializes install, uninstall and tenant removal (each takes out, stops and puts in).
+    changing: tokio::sync::Mutex<()>,
+    services: Services,
     runtime: Handle,
+}
+
+/// Stops installations taken out of the manager, on a blocking thread (a plugin's `stop` blocks
+/// up to its timeout), logging failures. This is the one place installations are stopped.
+pub async fn stop_installations(installations: Vec<Installation>) {
+    if installations.is_empty() {
+        return;
+    }
+    let stopped = tokio::task::spawn_blocking(move || {
+        for inst in installations {
+            // host-sdk ABI v1 has no per-installation stop: the installation's objects are
+            // dropped here, and the library's `shutdown` ends everything at host shutdown.
+            tracing::info!(plugin = %inst.plugin, tenant = %inst.tenant_id, "installation removed");
+            drop(inst);
+        }
+    })
+    .await;
+    if let Err(e) = stopped {
+        tracing::warn!("stopping installations failed: {e}");
+    }
 }
 
 fn lib_file(base: &str) -> String {
@@ -96,7 +162,7 @@ pub fn place_bundled(plugin_dir: &Path) -> Result<Option<PathBuf>, std::io::Erro
 
 impl PluginManager {
     /// Loads every plugin folder in `plugin_dir`; folders that cannot load are listed with their error.
-    pub fn scan(plugin_dir: &Path, services: ServiceSet, runtime: Handle) -> PluginManager {
+    pub fn scan(plugin_dir: &Path, services: Services, runtime: Handle) -> PluginManager {
         let mut registry = PluginRegistry::new();
         let mut available = Vec::new();
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(plugin_dir)
@@ -133,20 +199,30 @@ impl PluginManager {
             }
             available.push(entry);
         }
-        PluginManager { registry: RwLock::new(registry), available: RwLock::new(available), services, runtime }
+        PluginManager {
+            registry: RwLock::new(registry),
+            installations: RwLock::new(BTreeMap::new()),
+            available,
+            changing: tokio::sync::Mutex::new(()),
+            services,
+            runtime,
+        }
     }
 
-    /// `GET /api/plugins/available`.
-    pub fn available_json(&self) -> Value {
-        let registry = self.registry.read();
+    fn key(tenant: &str, name: &str) -> (String, String) {
+        (tenant.to_string(), name.to_string())
+    }
+
+    /// `GET /api/plugins/available` for a tenant (`installed` says whether it is installed there).
+    pub fn available_json(&self, tenant: &str) -> Value {
+        let installations = self.installations.read();
         Value::Array(
             self.available
-                .read()
                 .iter()
                 .map(|p| {
                     let mut v = json!({
                         "name": p.name, "version": p.version, "abiVersion": p.abi_version, "level": p.level,
-                        "installed": registry.installation(&p.name, TENANT).is_some(),
+                        "installed": installations.contains_key(&Self::key(tenant, &p.name)),
                     });
                     if let Some(e) = &p.error {
                         v["error"] = json!(e);
@@ -157,104 +233,178 @@ impl PluginManager {
         )
     }
 
-    fn installation_json(inst: &Installation, capabilities: &[String]) -> Value {
+    fn describe(&self, inst: &Installation) -> Value {
+        let registry = self.registry.read();
+        let loaded = registry.loaded(&inst.plugin);
         json!({
             "name": inst.plugin,
+            "version": loaded.map(|p| p.manifest.version.clone()),
+            "abiVersion": loaded.map(|p| p.manifest.abi_version),
             "level": inst.level.as_str(),
             "scope": format!("tenant:{}", inst.tenant_id),
-            "capabilities": capabilities,
+            "capabilities": loaded.map(|p| p.manifest.capabilities.clone()).unwrap_or_default(),
             "providers": inst.providers.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
             "triggers": inst.triggers.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
             "routes": inst.routes.iter().map(|r| format!("{} /api{}", r.spec.method, r.spec.path)).collect::<Vec<_>>(),
             "warnings": inst.warnings,
+            "installed": true,
         })
     }
 
-    fn describe(&self, registry: &PluginRegistry, inst: &Installation) -> Value {
-        let mut v = match registry.loaded(&inst.plugin) {
-            Some(p) => {
-                let mut v = Self::installation_json(inst, &p.manifest.capabilities);
-                v["version"] = json!(p.manifest.version);
-                v["abiVersion"] = json!(p.manifest.abi_version);
-                v
-            }
-            None => Self::installation_json(inst, &[]),
-        };
-        v["installed"] = json!(true);
-        v
+    /// `GET /api/plugins`: the tenant's installations.
+    pub fn installed_json(&self, tenant: &str) -> Value {
+        let installations = self.installations.read();
+        Value::Array(Self::of(&installations, tenant).map(|i| self.describe(i)).collect())
     }
 
-    /// `GET /api/plugins`.
-    pub fn installed_json(&self) -> Value {
+    /// Registers a new installation of a loaded plugin (nothing else is touched).
+    fn register(&self, tenant: &str, name: &str, level: InstallLevel) -> Result<Installation, InstallError> {
         let registry = self.registry.read();
-        Value::Array(registry.installations().map(|i| self.describe(&registry, i)).collect())
+        let Some(plugin) = registry.loaded(name) else {
+            return Err(match self.available.iter().find(|p| p.name == name) {
+                Some(AvailablePlugin { error: Some(error), .. }) => {
+                    InstallError::LoadFailed { name: name.to_string(), error: error.clone() }
+                }
+                _ => InstallError::NotAvailable(name.to_string()),
+            });
+        };
+        plugin
+            .install(level, tenant, self.services.for_tenant(tenant), self.runtime.clone())
+            .map_err(InstallError::Register)
     }
 
-    /// Installs a plugin at a level (replacing an earlier installation) and persists it.
-    pub async fn install(&self, store: &dyn Store, name: &str, level: InstallLevel) -> Result<Value, Error> {
-        let answer = {
-            let mut registry = self.registry.write();
-            registry.install(name, level, TENANT, self.services.clone(), self.runtime.clone())?;
-            let inst = registry.installation(name, TENANT).ok_or_else(|| Error::internal("installation vanished"))?;
-            for w in &inst.warnings {
-                tracing::warn!(plugin = name, "{w}");
+    /// Installs a plugin in a tenant at a level and persists it. An earlier installation in the
+    /// tenant is replaced (stopped first), except that a lower level never replaces a
+    /// tenant-level installation ([`InstallError::Downgrade`]).
+    pub async fn install(
+        &self,
+        store: &dyn Store,
+        tenant: &str,
+        name: &str,
+        level: InstallLevel,
+    ) -> Result<Value, InstallError> {
+        let _changing = self.changing.lock().await;
+        let key = Self::key(tenant, name);
+        let existing = self.installations.read().get(&key).map(|i| i.level);
+        if existing == Some(InstallLevel::Tenant) && level != InstallLevel::Tenant {
+            return Err(InstallError::Downgrade(name.to_string()));
+        }
+        let previous = self.installations.write().remove(&key);
+        stop_installations(previous.into_iter().collect()).await;
+        let inst = match self.register(tenant, name, level) {
+            Ok(inst) => inst,
+            Err(e) => {
+                if existing.is_some() {
+                    // The old installation is stopped: the tenant no longer has the plugin.
+                    store.delete_install(tenant.to_string(), name.to_string()).await.map_err(InstallError::Storage)?;
+                }
+                return Err(e);
             }
-            self.describe(&registry, inst)
         };
+        for w in &inst.warnings {
+            tracing::warn!(plugin = name, tenant, "{w}");
+        }
+        let answer = self.describe(&inst);
+        self.installations.write().insert(key, inst);
         store
             .save_install(InstallRecord {
                 name: name.to_string(),
                 level: level.as_str().to_string(),
-                tenant_id: TENANT.to_string(),
+                tenant_id: tenant.to_string(),
                 installed_at: now_rfc3339(),
             })
             .await
-            .map_err(|e| Error::unavailable(e.0))?;
-        tracing::info!(plugin = name, level = %level, "plugin installed");
+            .map_err(InstallError::Storage)?;
+        tracing::info!(plugin = name, tenant, level = %level, "plugin installed");
         Ok(answer)
     }
 
-    /// Re-installs what the store says was installed (at start).
-    pub async fn restore(&self, store: &dyn Store) -> Result<usize, Error> {
-        let installs = store.list_installs().await.map_err(|e| Error::unavailable(e.0))?;
+    /// Uninstalls a plugin from a tenant: stops its installation and forgets the install.
+    pub async fn uninstall(&self, store: &dyn Store, tenant: &str, name: &str) -> Result<(), InstallError> {
+        let _changing = self.changing.lock().await;
+        let Some(inst) = self.installations.write().remove(&Self::key(tenant, name)) else {
+            return Err(InstallError::NotInstalled(name.to_string()));
+        };
+        stop_installations(vec![inst]).await;
+        store.delete_install(tenant.to_string(), name.to_string()).await.map_err(InstallError::Storage)?;
+        tracing::info!(plugin = name, tenant, "plugin uninstalled");
+        Ok(())
+    }
+
+    /// Takes every installation of a tenant out and stops it (tenant deletion).
+    pub async fn remove_tenant(&self, tenant: &str) {
+        let _changing = self.changing.lock().await;
+        let taken: Vec<Installation> = {
+            let mut installations = self.installations.write();
+            let keys: Vec<(String, String)> = installations.keys().filter(|(t, _)| t == tenant).cloned().collect();
+            keys.iter().filter_map(|k| installations.remove(k)).collect()
+        };
+        stop_installations(taken).await;
+    }
+
+    /// Re-installs what the store says was installed, in every tenant (at start).
+    pub async fn restore(&self, store: &dyn Store) -> Result<usize, StoreError> {
+        let installs = store.list_installs().await?;
         let mut restored = 0;
         for record in installs {
             let Ok(level) = record.level.parse::<InstallLevel>() else { continue };
-            let result = self
-                .registry
-                .write()
-                .install(&record.name, level, &record.tenant_id, self.services.clone(), self.runtime.clone())
-                .map(|_| ());
-            match result {
-                Ok(()) => restored += 1,
-                Err(e) => tracing::warn!(plugin = %record.name, "cannot restore the installation: {}", e.message),
+            match self.register(&record.tenant_id, &record.name, level) {
+                Ok(inst) => {
+                    self.installations.write().insert(Self::key(&record.tenant_id, &record.name), inst);
+                    restored += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(plugin = %record.name, tenant = %record.tenant_id, "cannot restore the installation: {e}")
+                }
             }
         }
         Ok(restored)
     }
 
-    /// A registered integration provider.
-    pub fn provider(&self, name: &str) -> Option<RegisteredProvider> {
-        self.registry.read().provider(TENANT, name).cloned()
+    /// The installations of a tenant in `map`, in plugin-name order.
+    fn of<'a>(
+        map: &'a BTreeMap<(String, String), Installation>,
+        tenant: &'a str,
+    ) -> impl Iterator<Item = &'a Installation> + 'a {
+        map.iter().filter(move |((t, _), _)| t == tenant).map(|(_, i)| i)
     }
 
-    /// Every registered integration provider.
-    pub fn providers(&self) -> Vec<RegisteredProvider> {
-        self.registry.read().providers(TENANT).cloned().collect()
+    /// An integration provider registered in a tenant.
+    pub fn provider(&self, tenant: &str, name: &str) -> Option<RegisteredProvider> {
+        let installations = self.installations.read();
+        let found = Self::of(&installations, tenant).flat_map(|i| i.providers.iter()).find(|p| p.name == name).cloned();
+        found
     }
 
-    /// A registered trigger.
-    pub fn trigger(&self, name: &str) -> Option<RegisteredTrigger> {
-        self.registry.read().trigger(TENANT, name).cloned()
+    /// Every integration provider registered in a tenant.
+    pub fn providers(&self, tenant: &str) -> Vec<RegisteredProvider> {
+        let installations = self.installations.read();
+        Self::of(&installations, tenant).flat_map(|i| i.providers.iter()).cloned().collect()
     }
 
-    /// The view extensions for a provider.
-    pub fn views_for(&self, provider: &str) -> Vec<RegisteredView> {
-        self.registry.read().views_for(TENANT, provider).cloned().collect()
+    /// A trigger registered in a tenant.
+    pub fn trigger(&self, tenant: &str, name: &str) -> Option<RegisteredTrigger> {
+        let installations = self.installations.read();
+        let found = Self::of(&installations, tenant).flat_map(|i| i.triggers.iter()).find(|t| t.name == name).cloned();
+        found
     }
 
-    /// Calls every plugin's `shutdown` (blocking).
-    pub fn shutdown_all(&self, timeout: std::time::Duration) -> Vec<String> {
+    /// The view extensions of a tenant for a provider's integrations.
+    pub fn views_for(&self, tenant: &str, provider: &str) -> Vec<RegisteredView> {
+        let installations = self.installations.read();
+        Self::of(&installations, tenant)
+            .flat_map(|i| i.views.iter())
+            .filter(|v| v.view.supports(provider))
+            .cloned()
+            .collect()
+    }
+
+    /// Stops every installation, then calls every library's `shutdown` (blocking: call it from a
+    /// blocking thread).
+    pub fn shutdown_all(&self, timeout: Duration) -> Vec<String> {
+        let taken: Vec<Installation> = std::mem::take(&mut *self.installations.write()).into_values().collect();
+        // ABI v1: nothing to stop per installation; the libraries' shutdown ends their work.
+        drop(taken);
         self.registry.read().shutdown_all(timeout)
     }
 }
@@ -287,20 +437,31 @@ pub fn match_pattern(pattern: &str, path: &str) -> Option<Vec<(String, String)>>
 }
 
 impl PluginManager {
-    /// The plugin route for a method and a path below `/api` (e.g. `/wecom/ping`).
-    pub fn match_route(&self, method: &str, path: &str) -> Option<MatchedRoute> {
-        let registry = self.registry.read();
-        let matched = registry.routes(TENANT).find_map(|r| {
-            if !r.spec.method.eq_ignore_ascii_case(method) {
-                return None;
-            }
-            match_pattern(&r.spec.path, path).map(|params| MatchedRoute {
-                handler: r.handler.clone(),
-                params,
-                public: r.spec.public,
-            })
-        });
-        matched
+    /// The plugin route of a tenant's installations for a method and a path below `/api`
+    /// (e.g. `/wecom/ping`).
+    pub fn match_route(&self, tenant: &str, method: &str, path: &str) -> Option<MatchedRoute> {
+        let installations = self.installations.read();
+        let found =
+            Self::of(&installations, tenant).flat_map(|i| i.routes.iter()).find_map(|r| Self::matched(r, method, path));
+        found
+    }
+
+    /// The route of any tenant's installation for a method and path: routes come from the
+    /// plugin, so every installation of a plugin has the same ones. Used to tell public routes
+    /// (and the integration their path names) before knowing whose installation serves them.
+    pub fn match_any_route(&self, method: &str, path: &str) -> Option<MatchedRoute> {
+        self.installations.read().values().flat_map(|i| i.routes.iter()).find_map(|r| Self::matched(r, method, path))
+    }
+
+    fn matched(r: &host_sdk::host::RegisteredRoute, method: &str, path: &str) -> Option<MatchedRoute> {
+        if !r.spec.method.eq_ignore_ascii_case(method) {
+            return None;
+        }
+        match_pattern(&r.spec.path, path).map(|params| MatchedRoute {
+            handler: r.handler.clone(),
+            params,
+            public: r.spec.public,
+        })
     }
 }
 

@@ -125,11 +125,7 @@ fn top_module(src: &Path, file: &Path) -> Option<String> {
 /// The top-level modules a source text names through `crate::` (`use crate::store::…`,
 /// `crate::web::router()`, `use crate::{agents::X, store}`), comments left out.
 fn crate_references(text: &str) -> Vec<String> {
-    let code: String = text
-        .lines()
-        .map(|l| l.split("//").next().unwrap_or(""))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let code: String = text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
     let ident = |s: &str| -> String { s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect() };
     let mut found = Vec::new();
     for (at, _) in code.match_indices("crate::") {
@@ -195,14 +191,17 @@ fn find_cycle(graph: &std::collections::BTreeMap<String, std::collections::BTree
 
 #[test]
 fn the_module_graph_finder_sees_grouped_imports_and_cycles() {
-    let refs = crate_references("use crate::{agents::X, store::{A, B}, clock};\nlet x = crate::web::router(); // crate::api\n");
+    let refs = crate_references(
+        "use crate::{agents::X, store::{A, B}, clock};\nlet x = crate::web::router(); // crate::api\n",
+    );
     assert_eq!(refs, ["agents", "store", "clock", "web"]);
-    let graph = [("a", "b"), ("b", "c"), ("c", "a"), ("d", "a")]
-        .iter()
-        .fold(std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new(), |mut g, (f, t)| {
+    let graph = [("a", "b"), ("b", "c"), ("c", "a"), ("d", "a")].iter().fold(
+        std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new(),
+        |mut g, (f, t)| {
             g.entry(f.to_string()).or_default().insert(t.to_string());
             g
-        });
+        },
+    );
     assert_eq!(find_cycle(&graph), Some(vec!["a".into(), "b".into(), "c".into(), "a".into()]));
 }
 

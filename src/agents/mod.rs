@@ -46,19 +46,22 @@ impl AgentRunner {
         AgentRunner { store, http }
     }
 
-    /// Starts a run of the Digital Expert named in the request.
-    pub async fn start(&self, request: AgentRequest) -> Result<AgentEventReceiver, Error> {
+    /// Starts a run of the Digital Expert named in the request, which must belong to `tenant`
+    /// (another tenant's expert answers "does not exist", like a missing one).
+    pub async fn start(&self, tenant: &str, request: AgentRequest) -> Result<AgentEventReceiver, Error> {
         let xpert = self
             .store
-            .get_xpert(request.xpert_id.clone())
+            .get_xpert(tenant.to_string(), request.xpert_id.clone())
             .await
             .map_err(|e| Error::unavailable(e.0))?
-            .ok_or_else(|| Error::not_found(format!("Digital Expert {} does not exist", request.xpert_id)))?;
+            .ok_or_else(|| {
+                Error::not_found(format!("Digital Expert {} does not exist", crate::shown::id(&request.xpert_id)))
+            })?;
         let conversation_id = match &request.conversation_id {
             Some(id)
                 if self
                     .store
-                    .conversation_exists(id.clone(), xpert.id.clone())
+                    .conversation_exists(tenant.to_string(), id.clone(), xpert.id.clone())
                     .await
                     .map_err(|e| Error::unavailable(e.0))? =>
             {
@@ -67,16 +70,21 @@ impl AgentRunner {
             _ => {
                 let id = uuid::Uuid::new_v4().to_string();
                 self.store
-                    .create_conversation(id.clone(), xpert.id.clone(), now_rfc3339())
+                    .create_conversation(tenant.to_string(), id.clone(), xpert.id.clone(), now_rfc3339())
                     .await
                     .map_err(|e| Error::unavailable(e.0))?;
                 id
             }
         };
-        let history = self.store.messages(conversation_id.clone()).await.map_err(|e| Error::unavailable(e.0))?;
+        let history = self
+            .store
+            .messages(tenant.to_string(), conversation_id.clone())
+            .await
+            .map_err(|e| Error::unavailable(e.0))?;
         let (tx, rx) = mpsc::channel(64);
         let runner = self.clone();
         let agent = xpert.agent.clone();
+        let tenant = tenant.to_string();
         tokio::spawn(async move {
             let sink = RunSink { tx };
             if !sink.send(AgentEvent::ConversationStart { conversation_id: conversation_id.clone() }).await {
@@ -99,11 +107,19 @@ impl AgentRunner {
             };
             let store = runner.store.clone();
             let _ = store
-                .append_message(conversation_id.clone(), MessageRecord { role: "user".into(), content: input })
+                .append_message(
+                    tenant.clone(),
+                    conversation_id.clone(),
+                    MessageRecord { role: "user".into(), content: input },
+                )
                 .await;
             if !answer.is_empty() {
                 let _ = store
-                    .append_message(conversation_id, MessageRecord { role: "assistant".into(), content: answer })
+                    .append_message(
+                        tenant,
+                        conversation_id,
+                        MessageRecord { role: "assistant".into(), content: answer },
+                    )
                     .await;
             }
             if sink.send(AgentEvent::ConversationEnd { status, error }).await {
