@@ -252,10 +252,6 @@ async fn not_found() -> ApiError {
     ApiError::not_found("NOT_FOUND", "no such route")
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "this method is not allowed on this route")
-}
-
 /// The whole application: API under `/api`, plugin routes, and the web UI.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
@@ -283,8 +279,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/xpert/{id}/unpublish", post(experts::unpublish))
         .route("/api/xpert/{id}/chat", post(experts::chat))
         .route("/api/{*rest}", axum::routing::any(plugin_routes::dispatch))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed);
+        .fallback(not_found);
     api.with_state(state.clone())
         .merge(crate::web::router())
         .layer(axum::middleware::from_fn_with_state(state, authenticate))
