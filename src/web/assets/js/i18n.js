@@ -5,8 +5,9 @@ const TEXT = {
   en_US: {
     plugins: 'Plugins', settings: 'Settings', integrations: 'System Integrations', experts: 'Digital Experts',
     logout: 'Log out',
-    login: 'Sign in', token: 'Admin token',
-    tokenHint: 'Printed by xpert-host at first start (or set with XPERT_ADMIN_TOKEN) and kept in this browser.',
+    login: 'Sign in', token: 'Admin or tenant token',
+    tokenHint: 'The admin token is printed by xpert-host at first start (or set with XPERT_ADMIN_TOKEN); a tenant token is shown once when the tenant is created. It is kept in this browser.',
+    tenant: 'Tenant', admin: 'admin',
     tokenRejected: 'The token was rejected. Sign in again.',
     available: 'Available plugins', installed: 'Installed plugins', install: 'Install', level: 'Level', name: 'Name',
     version: 'Version', abi: 'ABI', status: 'Status', notInstalled: 'not installed', installedAt: 'installed',
@@ -36,8 +37,9 @@ const TEXT = {
   },
   zh_Hans: {
     plugins: '插件', settings: '设置', integrations: '系统集成', experts: '数字专家', logout: '退出登录',
-    login: '登录', token: '管理员令牌',
-    tokenHint: '由 xpert-host 首次启动时打印（或通过 XPERT_ADMIN_TOKEN 设置），保存在本浏览器中。',
+    login: '登录', token: '管理员或租户令牌',
+    tokenHint: '管理员令牌由 xpert-host 首次启动时打印（或通过 XPERT_ADMIN_TOKEN 设置）；租户令牌仅在创建租户时显示一次。令牌保存在本浏览器中。',
+    tenant: '租户', admin: '管理员',
     tokenRejected: '令牌无效，请重新登录。',
     available: '可用插件', installed: '已安装插件', install: '安装', level: '级别', name: '名称',
     version: '版本', abi: 'ABI', status: '状态', notInstalled: '未安装', installedAt: '已安装',
