@@ -29,21 +29,62 @@ impl HostCore {
     }
 }
 
-impl HostServices for HostCore {
-    fn log(&self, plugin: &str, record: LogRecord) {
+impl HostCore {
+    /// Emits a plugin's log record into the host's log stream, tagged with the plugin, the
+    /// tenant of its installation and, when the record's fields name one (`integration_id`), the
+    /// integration.
+    pub fn emit(&self, plugin: &str, tenant: &str, record: LogRecord) {
         let target = record.target.as_str();
         let fields = record.fields_json.as_str();
+        let integration = integration_of(fields);
+        let integration = integration.as_deref();
         match record.level {
-            LogLevel::Error => tracing::error!(target: "plugin", plugin, module = target, fields, "{}", record.message),
-            LogLevel::Warn => tracing::warn!(target: "plugin", plugin, module = target, fields, "{}", record.message),
-            LogLevel::Info => tracing::info!(target: "plugin", plugin, module = target, fields, "{}", record.message),
-            LogLevel::Debug => tracing::debug!(target: "plugin", plugin, module = target, fields, "{}", record.message),
-            LogLevel::Trace => tracing::trace!(target: "plugin", plugin, module = target, fields, "{}", record.message),
+            LogLevel::Error => {
+                tracing::error!(target: "plugin", plugin, tenant, integration, module = target, fields, "{}", record.message)
+            }
+            LogLevel::Warn => {
+                tracing::warn!(target: "plugin", plugin, tenant, integration, module = target, fields, "{}", record.message)
+            }
+            LogLevel::Info => {
+                tracing::info!(target: "plugin", plugin, tenant, integration, module = target, fields, "{}", record.message)
+            }
+            LogLevel::Debug => {
+                tracing::debug!(target: "plugin", plugin, tenant, integration, module = target, fields, "{}", record.message)
+            }
+            LogLevel::Trace => {
+                tracing::trace!(target: "plugin", plugin, tenant, integration, module = target, fields, "{}", record.message)
+            }
         }
+    }
+}
+
+/// The `integration_id` a log record's fields JSON names, if any.
+fn integration_of(fields_json: &str) -> Option<String> {
+    if !fields_json.contains("integration_id") {
+        return None;
+    }
+    let fields: serde_json::Value = serde_json::from_str(fields_json).ok()?;
+    match fields.get("integration_id")? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// Logging, config and clock as one tenant's installation sees them: its log records carry the
+/// tenant.
+pub struct TenantHost {
+    core: Arc<HostCore>,
+    tenant: String,
+}
+
+impl HostServices for TenantHost {
+    fn log(&self, plugin: &str, record: LogRecord) {
+        self.core.emit(plugin, &self.tenant, record);
     }
 
     fn config(&self, key: &str) -> Option<String> {
-        self.config.get(key).cloned()
+        self.core.config.get(key).cloned()
     }
 
     fn now_ms(&self) -> i64 {
@@ -180,7 +221,7 @@ impl Services {
     pub fn for_tenant(&self, tenant: &str) -> ServiceSet {
         let backed = Arc::new(StoreServices { store: self.store.clone(), tenant: tenant.to_string() });
         ServiceSet {
-            host: self.core.clone(),
+            host: Arc::new(TenantHost { core: self.core.clone(), tenant: tenant.to_string() }),
             kv: backed.clone(),
             leases: backed.clone(),
             integrations: backed,

@@ -43,7 +43,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 #[tokio::test]
 async fn tokens_are_shown_once_stored_hashed_and_only_the_admin_manages_tenants() {
     let dir = tempfile::tempdir().unwrap();
-    let host = start(dir.path(), &[]).await;
+    let mut host = start(dir.path(), &[]).await;
     let (a_id, a_token) = host.create_tenant("Acme").await;
     let (b_id, b_token) = host.create_tenant("Bolt").await;
     assert_ne!(a_token, b_token);
@@ -91,6 +91,7 @@ async fn tokens_are_shown_once_stored_hashed_and_only_the_admin_manages_tenants(
     assert_eq!(stored, expected);
     let written = data_dir_bytes(dir.path());
     assert!(!contains(&written, &a_token) && !contains(&written, &b_token), "a tenant token is stored in clear");
+    host.server.stop(Duration::from_secs(20)).await.unwrap();
     let output = host.server.output().await;
     assert!(!output.contains(&a_token) && !output.contains(&b_token), "a tenant token reached the logs");
 }
@@ -260,7 +261,7 @@ async fn a_tenants_webhook_is_served_by_its_installation_without_a_token_and_aft
         json!({"name": "short", "provider": "wecom", "options": {"token": WECOM_TOKEN, "encodingAesKey": AES_KEY}});
     let (b, id) = {
         let mut host = start(dir.path(), &[]).await;
-        let (_, b) = host.create_tenant("B").await;
+        let (b_id, b) = host.create_tenant("B").await;
         // Only B installs WeCom: the default tenant has no webhook route at all.
         host.install_wecom_as(&b).await;
         let (status, created) = host.call_as(&b, "POST", "/api/integration", Some(short)).await;
@@ -270,12 +271,22 @@ async fn a_tenants_webhook_is_served_by_its_installation_without_a_token_and_aft
         assert_eq!(verify.status().as_u16(), 200);
         assert_eq!(verify.text().await.unwrap(), "1288432023552776189");
 
+        // The plugin's log line about it names the tenant and the integration (checked below).
+        let bad = format!("/api/wecom/webhook/{id}?msg_signature=0&timestamp=1&nonce=n&echostr=e");
+        let refused = host.http.get(host.url(&bad)).send().await.unwrap();
+        assert_eq!(refused.status().as_u16(), 403);
+
         let resp = host.http.get(host.url(&format!("/api/wecom/webhook/nope?{VERIFY_QUERY}"))).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 404);
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["error"]["code"], "INTEGRATION_NOT_FOUND", "{body}");
         let exit = host.server.stop(Duration::from_secs(20)).await.unwrap();
         assert!(exit.success());
+        // (Read once the host has exited, so every line it wrote is in.)
+        let output = host.server.output().await;
+        let line = output.lines().find(|l| l.contains("signature mismatch")).unwrap_or_else(|| panic!("{output}"));
+        assert!(line.contains(&format!("tenant=\"{b_id}\"")), "{line}");
+        assert!(line.contains(&format!("integration=\"{id}\"")), "{line}");
         (b, id)
     };
     let host = start(dir.path(), &[]).await;
