@@ -370,6 +370,18 @@ async fn operators_set_up_wecom_through_the_web_ui() {
         .unwrap()
         .as_bool()
         .unwrap());
+    // The tenant installs WeCom, then uninstalls it (confirmed); default's install is untouched.
+    page.fill(&testid(&page, "level-wecom").await, "tenant").await.unwrap();
+    page.click(&testid(&page, "install-wecom").await).await.unwrap();
+    text_contains(&page, "installed-wecom", "wecom_long").await;
+    page.eval("window.confirm = () => true").await.unwrap();
+    page.click(&testid(&page, "uninstall-wecom").await).await.unwrap();
+    text_contains(&page, "notice-ok", "Uninstalled wecom").await;
+    until(&page, "!document.querySelector(\"[data-testid='installed-wecom']\")").await;
+    let (_, theirs) = host.call_as(&tenant_token, "GET", "/api/plugins", None).await;
+    assert_eq!(theirs, serde_json::json!([]));
+    let (_, defaults) = host.get("/api/plugins").await;
+    assert_eq!(defaults[0]["level"], "tenant", "the admin's tenant keeps its install");
     page.click(&testid(&page, "logout").await).await.unwrap();
     testid(&page, "token-input").await;
     assert_eq!(page.eval("localStorage.getItem('xpert.token')").await.unwrap(), Value::Null);
