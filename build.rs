@@ -1,7 +1,8 @@
-//! Checks at build time that `manifest.toml` declares the ABI version host-sdk implements, so a
-//! mismatched manifest can never ship. The version is read from host-sdk's source (no build
-//! dependency on host-sdk, which would compile abi_stable a second time) and exported to the
-//! tests as `MANIFEST_ABI_VERSION` and `SDK_ABI_VERSION`.
+//! Checks at build time that `manifest.toml` agrees with what it describes, so a mismatched
+//! manifest can never ship: its `abi_version` must be host-sdk's (read as data from
+//! `host-sdk/abi.toml`, no build dependency on host-sdk, which would compile abi_stable a second
+//! time), its `version` the plugin crate's (read from `plugin/Cargo.toml` as TOML), and its level
+//! `tenant`. The versions are exported to the tests as `MANIFEST_ABI_VERSION` and `SDK_ABI_VERSION`.
 
 use std::fs;
 
@@ -13,30 +14,44 @@ struct Manifest {
     level: String,
 }
 
-fn main() {
-    println!("cargo:rerun-if-changed=manifest.toml");
-    println!("cargo:rerun-if-changed=host-sdk/src/lib.rs");
-    println!("cargo:rerun-if-changed=plugin/Cargo.toml");
+#[derive(serde::Deserialize)]
+struct AbiFile {
+    abi_version: u32,
+}
 
-    let text = fs::read_to_string("manifest.toml").unwrap_or_else(|e| fail(&format!("cannot read manifest.toml: {e}")));
-    let manifest: Manifest = toml::from_str(&text).unwrap_or_else(|e: toml::de::Error| {
+#[derive(serde::Deserialize)]
+struct CargoToml {
+    package: CargoPackage,
+}
+
+#[derive(serde::Deserialize)]
+struct CargoPackage {
+    version: String,
+}
+
+/// Reads and parses a TOML file, failing the build with one line naming the file.
+fn read_toml<T: serde::de::DeserializeOwned>(path: &str) -> T {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| fail(&format!("cannot read {path}: {e}")));
+    toml::from_str(&text).unwrap_or_else(|e: toml::de::Error| {
         // toml's Display spans several lines (a source excerpt); keep the error to one line.
         let place = e.to_string().lines().next().unwrap_or_default().to_string();
-        fail(&format!("manifest.toml is invalid: {place}: {}", e.message().trim()))
-    });
+        fail(&format!("{path} is invalid: {place}: {}", e.message().trim()))
+    })
+}
 
-    let sdk_src = fs::read_to_string("host-sdk/src/lib.rs")
-        .unwrap_or_else(|e| fail(&format!("cannot read host-sdk/src/lib.rs: {e}")));
-    let sdk_abi = sdk_src
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("pub const ABI_VERSION: u32 = "))
-        .and_then(|rest| rest.trim_end_matches(';').trim().parse::<u32>().ok())
-        .unwrap_or_else(|| fail("cannot find `pub const ABI_VERSION: u32 = N;` in host-sdk/src/lib.rs"));
+fn main() {
+    println!("cargo:rerun-if-changed=manifest.toml");
+    println!("cargo:rerun-if-changed=host-sdk/abi.toml");
+    println!("cargo:rerun-if-changed=plugin/Cargo.toml");
 
-    if manifest.abi_version != sdk_abi {
+    let manifest: Manifest = read_toml("manifest.toml");
+    let sdk: AbiFile = read_toml("host-sdk/abi.toml");
+    let plugin: CargoToml = read_toml("plugin/Cargo.toml");
+
+    if manifest.abi_version != sdk.abi_version {
         fail(&format!(
-            "manifest.toml declares abi_version = {} but host-sdk implements ABI_VERSION = {}; update one of them",
-            manifest.abi_version, sdk_abi
+            "manifest.toml declares abi_version = {} but host-sdk implements abi_version = {} (host-sdk/abi.toml); update one of them",
+            manifest.abi_version, sdk.abi_version
         ));
     }
     if manifest.level != "tenant" {
@@ -45,21 +60,15 @@ fn main() {
             manifest.level
         ));
     }
-    let plugin_toml = fs::read_to_string("plugin/Cargo.toml").unwrap_or_default();
-    let plugin_version = plugin_toml
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("version = \""))
-        .map(|v| v.trim_end_matches('"').to_string())
-        .unwrap_or_default();
-    if plugin_version != manifest.version {
+    if plugin.package.version != manifest.version {
         fail(&format!(
-            "manifest.toml version {} differs from plugin/Cargo.toml version {plugin_version}",
-            manifest.version
+            "manifest.toml version {} differs from plugin/Cargo.toml version {}",
+            manifest.version, plugin.package.version
         ));
     }
     println!("cargo:rustc-env=MANIFEST_ABI_VERSION={}", manifest.abi_version);
     println!("cargo:rustc-env=MANIFEST_NAME={}", manifest.name);
-    println!("cargo:rustc-env=SDK_ABI_VERSION={sdk_abi}");
+    println!("cargo:rustc-env=SDK_ABI_VERSION={}", sdk.abi_version);
 }
 
 fn fail(message: &str) -> ! {

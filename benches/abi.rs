@@ -62,7 +62,7 @@ async fn drain(stream: &mut host_sdk::plugin::AgentEventStream) -> usize {
 struct Prefilled(usize);
 
 impl AgentBackend for Prefilled {
-    fn invoke(&self, _request: AgentRequest) -> BoxFuture<'static, Result<AgentEventReceiver, Error>> {
+    fn invoke(&self, _tenant: String, _request: AgentRequest) -> BoxFuture<'static, Result<AgentEventReceiver, Error>> {
         let n = self.0;
         Box::pin(async move {
             let (tx, rx) = tokio::sync::mpsc::channel(n + 1);

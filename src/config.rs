@@ -55,7 +55,7 @@ pub struct Config {
     pub wecom_heartbeat_ms: u64,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
-    /// Extra values passed through to plugins as config (e.g. `XPERT_PANIC_PROBES`).
+    /// Extra values passed through to plugins as config (`XPERT_PLUGIN_LOG_LEVEL`, `WECOM_EXTRA_CA_FILE`).
     pub plugin_config: BTreeMap<String, String>,
 }
 
@@ -147,7 +147,7 @@ impl Config {
                 });
             }
         }
-        let plugin_config = ["XPERT_PANIC_PROBES", "XPERT_PLUGIN_LOG_LEVEL"]
+        let plugin_config = ["XPERT_PLUGIN_LOG_LEVEL", "WECOM_EXTRA_CA_FILE"]
             .iter()
             .filter_map(|k| get(k).map(|v| (k.to_string(), v)))
             .collect();

@@ -2,17 +2,17 @@
 //! directory holds, loads it through host-sdk, installs plugins per tenant at a level, uninstalls
 //! them, and restores installs at start.
 //!
-//! Installations are kept per (tenant, plugin). Every lookup (providers, triggers, views, routes)
-//! names the tenant, so a tenant only ever reaches its own installation. An installation taken
-//! out (uninstall, re-install, tenant deletion, shutdown) is stopped by [`stop_installations`],
-//! outside any lock.
+//! host-sdk's registry keeps the installations per (plugin, tenant). Every lookup (providers,
+//! triggers, views, routes) names the tenant, so a tenant only ever reaches its own installation.
+//! An installation taken out of the registry (uninstall, re-install, tenant deletion, shutdown)
+//! is stopped by [`stop_installations`], on a blocking thread and outside the registry's lock.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use host_sdk::host::{
-    load_plugin, Installation, PluginRegistry, RegisteredProvider, RegisteredTrigger, RegisteredView,
+    load_plugin, stop_all, Installation, PluginRegistry, RegisteredProvider, RegisteredTrigger, RegisteredView,
+    ServiceSet,
 };
 use host_sdk::{Error, InstallLevel};
 use parking_lot::RwLock;
@@ -20,7 +20,6 @@ use serde_json::{json, Value};
 use tokio::runtime::Handle;
 
 use crate::clock::now_rfc3339;
-use crate::services::Services;
 use crate::shown;
 use crate::store::{InstallRecord, Store, StoreError};
 
@@ -77,35 +76,33 @@ pub struct AvailablePlugin {
 
 /// Loaded plugins and their installations per tenant.
 pub struct PluginManager {
-    /// The loaded libraries (never unloaded).
+    /// The loaded libraries (never unloaded) and the installations per (plugin, tenant).
     registry: RwLock<PluginRegistry>,
-    /// Installations by (tenant, plugin).
-    installations: RwLock<BTreeMap<(String, String), Installation>>,
     /// What the plugin directory holds, loadable or not.
     available: Vec<AvailablePlugin>,
     /// Serializes install, uninstall and tenant removal (each takes out, stops and puts in).
     changing: tokio::sync::Mutex<()>,
-    services: Services,
+    /// The services every installation gets (each call carries the installation's tenant).
+    services: ServiceSet,
     runtime: Handle,
 }
 
-/// Stops installations taken out of the manager, on a blocking thread (a plugin's `stop` blocks
-/// up to its timeout), logging failures. This is the one place installations are stopped.
+/// Stops installations taken out of the registry, on a blocking thread (`stop` blocks up to its
+/// timeout), logging failures. Every uninstall, re-install, tenant deletion and shutdown goes
+/// through here.
 pub async fn stop_installations(installations: Vec<Installation>) {
     if installations.is_empty() {
         return;
     }
-    let stopped = tokio::task::spawn_blocking(move || {
-        for inst in installations {
-            // host-sdk ABI v1 has no per-installation stop: the installation's objects are
-            // dropped here, and the library's `shutdown` ends everything at host shutdown.
-            tracing::info!(plugin = %inst.plugin, tenant = %inst.tenant_id, "installation removed");
-            drop(inst);
-        }
-    })
-    .await;
-    if let Err(e) = stopped {
-        tracing::warn!("stopping installations failed: {e}");
+    let names: Vec<(String, String)> = installations.iter().map(|i| (i.plugin.clone(), i.tenant_id.clone())).collect();
+    let failures = tokio::task::spawn_blocking(move || stop_all(installations, STOP_TIMEOUT))
+        .await
+        .unwrap_or_else(|e| vec![format!("stopping installations failed: {e}")]);
+    for f in failures {
+        tracing::warn!("{f}");
+    }
+    for (plugin, tenant) in names {
+        tracing::info!(plugin, tenant, "installation stopped");
     }
 }
 
@@ -162,7 +159,7 @@ pub fn place_bundled(plugin_dir: &Path) -> Result<Option<PathBuf>, std::io::Erro
 
 impl PluginManager {
     /// Loads every plugin folder in `plugin_dir`; folders that cannot load are listed with their error.
-    pub fn scan(plugin_dir: &Path, services: Services, runtime: Handle) -> PluginManager {
+    pub fn scan(plugin_dir: &Path, services: ServiceSet, runtime: Handle) -> PluginManager {
         let mut registry = PluginRegistry::new();
         let mut available = Vec::new();
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(plugin_dir)
@@ -201,7 +198,6 @@ impl PluginManager {
         }
         PluginManager {
             registry: RwLock::new(registry),
-            installations: RwLock::new(BTreeMap::new()),
             available,
             changing: tokio::sync::Mutex::new(()),
             services,
@@ -209,20 +205,16 @@ impl PluginManager {
         }
     }
 
-    fn key(tenant: &str, name: &str) -> (String, String) {
-        (tenant.to_string(), name.to_string())
-    }
-
     /// `GET /api/plugins/available` for a tenant (`installed` says whether it is installed there).
     pub fn available_json(&self, tenant: &str) -> Value {
-        let installations = self.installations.read();
+        let registry = self.registry.read();
         Value::Array(
             self.available
                 .iter()
                 .map(|p| {
                     let mut v = json!({
                         "name": p.name, "version": p.version, "abiVersion": p.abi_version, "level": p.level,
-                        "installed": installations.contains_key(&Self::key(tenant, &p.name)),
+                        "installed": registry.installation(&p.name, tenant).is_some(),
                     });
                     if let Some(e) = &p.error {
                         v["error"] = json!(e);
@@ -233,8 +225,7 @@ impl PluginManager {
         )
     }
 
-    fn describe(&self, inst: &Installation) -> Value {
-        let registry = self.registry.read();
+    fn describe(registry: &PluginRegistry, inst: &Installation) -> Value {
         let loaded = registry.loaded(&inst.plugin);
         json!({
             "name": inst.plugin,
@@ -253,24 +244,35 @@ impl PluginManager {
 
     /// `GET /api/plugins`: the tenant's installations.
     pub fn installed_json(&self, tenant: &str) -> Value {
-        let installations = self.installations.read();
-        Value::Array(Self::of(&installations, tenant).map(|i| self.describe(i)).collect())
+        let registry = self.registry.read();
+        Value::Array(Self::of(&registry, tenant).map(|i| Self::describe(&registry, i)).collect())
     }
 
-    /// Registers a new installation of a loaded plugin (nothing else is touched).
-    fn register(&self, tenant: &str, name: &str, level: InstallLevel) -> Result<Installation, InstallError> {
-        let registry = self.registry.read();
-        let Some(plugin) = registry.loaded(name) else {
-            return Err(match self.available.iter().find(|p| p.name == name) {
-                Some(AvailablePlugin { error: Some(error), .. }) => {
-                    InstallError::LoadFailed { name: name.to_string(), error: error.clone() }
-                }
-                _ => InstallError::NotAvailable(name.to_string()),
-            });
-        };
-        plugin
-            .install(level, tenant, self.services.for_tenant(tenant), self.runtime.clone())
-            .map_err(InstallError::Register)
+    /// Why a plugin cannot be installed because it is not loaded: its folder's load error, or
+    /// that no folder holds it.
+    fn not_loaded(&self, name: &str) -> InstallError {
+        match self.available.iter().find(|p| p.name == name) {
+            Some(AvailablePlugin { error: Some(error), .. }) => {
+                InstallError::LoadFailed { name: name.to_string(), error: error.clone() }
+            }
+            _ => InstallError::NotAvailable(name.to_string()),
+        }
+    }
+
+    /// Registers an installation in the registry (none of the plugin may exist in the tenant).
+    fn register(&self, tenant: &str, name: &str, level: InstallLevel) -> Result<Value, InstallError> {
+        let mut registry = self.registry.write();
+        if registry.loaded(name).is_none() {
+            return Err(self.not_loaded(name));
+        }
+        let inst = registry
+            .install(name, level, tenant, self.services.clone(), self.runtime.clone())
+            .map_err(InstallError::Register)?;
+        for w in &inst.warnings {
+            tracing::warn!(plugin = name, tenant, "{w}");
+        }
+        let inst = inst.clone();
+        Ok(Self::describe(&registry, &inst))
     }
 
     /// Installs a plugin in a tenant at a level and persists it. An earlier installation in the
@@ -284,28 +286,30 @@ impl PluginManager {
         level: InstallLevel,
     ) -> Result<Value, InstallError> {
         let _changing = self.changing.lock().await;
-        let key = Self::key(tenant, name);
-        let existing = self.installations.read().get(&key).map(|i| i.level);
-        if existing == Some(InstallLevel::Tenant) && level != InstallLevel::Tenant {
-            return Err(InstallError::Downgrade(name.to_string()));
-        }
-        let previous = self.installations.write().remove(&key);
+        let previous = {
+            let mut registry = self.registry.write();
+            if registry.loaded(name).is_none() {
+                return Err(self.not_loaded(name));
+            }
+            if registry.installation(name, tenant).is_some_and(|i| i.level == InstallLevel::Tenant)
+                && level != InstallLevel::Tenant
+            {
+                return Err(InstallError::Downgrade(name.to_string()));
+            }
+            registry.remove(name, tenant)
+        };
+        let replaced = previous.is_some();
         stop_installations(previous.into_iter().collect()).await;
-        let inst = match self.register(tenant, name, level) {
-            Ok(inst) => inst,
+        let answer = match self.register(tenant, name, level) {
+            Ok(answer) => answer,
             Err(e) => {
-                if existing.is_some() {
+                if replaced {
                     // The old installation is stopped: the tenant no longer has the plugin.
                     store.delete_install(tenant.to_string(), name.to_string()).await.map_err(InstallError::Storage)?;
                 }
                 return Err(e);
             }
         };
-        for w in &inst.warnings {
-            tracing::warn!(plugin = name, tenant, "{w}");
-        }
-        let answer = self.describe(&inst);
-        self.installations.write().insert(key, inst);
         store
             .save_install(InstallRecord {
                 name: name.to_string(),
@@ -315,14 +319,14 @@ impl PluginManager {
             })
             .await
             .map_err(InstallError::Storage)?;
-        tracing::info!(plugin = name, tenant, level = %level, "plugin installed");
+        tracing::info!(plugin = name, tenant, level = %level, replaced, "plugin installed");
         Ok(answer)
     }
 
     /// Uninstalls a plugin from a tenant: stops its installation and forgets the install.
     pub async fn uninstall(&self, store: &dyn Store, tenant: &str, name: &str) -> Result<(), InstallError> {
         let _changing = self.changing.lock().await;
-        let Some(inst) = self.installations.write().remove(&Self::key(tenant, name)) else {
+        let Some(inst) = self.registry.write().remove(name, tenant) else {
             return Err(InstallError::NotInstalled(name.to_string()));
         };
         stop_installations(vec![inst]).await;
@@ -334,11 +338,7 @@ impl PluginManager {
     /// Takes every installation of a tenant out and stops it (tenant deletion).
     pub async fn remove_tenant(&self, tenant: &str) {
         let _changing = self.changing.lock().await;
-        let taken: Vec<Installation> = {
-            let mut installations = self.installations.write();
-            let keys: Vec<(String, String)> = installations.keys().filter(|(t, _)| t == tenant).cloned().collect();
-            keys.iter().filter_map(|k| installations.remove(k)).collect()
-        };
+        let taken = self.registry.write().remove_tenant(tenant);
         stop_installations(taken).await;
     }
 
@@ -349,10 +349,7 @@ impl PluginManager {
         for record in installs {
             let Ok(level) = record.level.parse::<InstallLevel>() else { continue };
             match self.register(&record.tenant_id, &record.name, level) {
-                Ok(inst) => {
-                    self.installations.write().insert(Self::key(&record.tenant_id, &record.name), inst);
-                    restored += 1;
-                }
+                Ok(_) => restored += 1,
                 Err(e) => {
                     tracing::warn!(plugin = %record.name, tenant = %record.tenant_id, "cannot restore the installation: {e}")
                 }
@@ -361,51 +358,42 @@ impl PluginManager {
         Ok(restored)
     }
 
-    /// The installations of a tenant in `map`, in plugin-name order.
-    fn of<'a>(
-        map: &'a BTreeMap<(String, String), Installation>,
-        tenant: &'a str,
-    ) -> impl Iterator<Item = &'a Installation> + 'a {
-        map.iter().filter(move |((t, _), _)| t == tenant).map(|(_, i)| i)
+    /// The installations of a tenant, in plugin-name order.
+    fn of<'a>(registry: &'a PluginRegistry, tenant: &'a str) -> impl Iterator<Item = &'a Installation> + 'a {
+        registry.installations().filter(move |i| i.tenant_id == tenant)
     }
 
     /// An integration provider registered in a tenant.
     pub fn provider(&self, tenant: &str, name: &str) -> Option<RegisteredProvider> {
-        let installations = self.installations.read();
-        let found = Self::of(&installations, tenant).flat_map(|i| i.providers.iter()).find(|p| p.name == name).cloned();
-        found
+        self.registry.read().provider(tenant, name).cloned()
     }
 
     /// Every integration provider registered in a tenant.
     pub fn providers(&self, tenant: &str) -> Vec<RegisteredProvider> {
-        let installations = self.installations.read();
-        Self::of(&installations, tenant).flat_map(|i| i.providers.iter()).cloned().collect()
+        let registry = self.registry.read();
+        let found = registry.providers(tenant).cloned().collect();
+        found
     }
 
     /// A trigger registered in a tenant.
     pub fn trigger(&self, tenant: &str, name: &str) -> Option<RegisteredTrigger> {
-        let installations = self.installations.read();
-        let found = Self::of(&installations, tenant).flat_map(|i| i.triggers.iter()).find(|t| t.name == name).cloned();
-        found
+        self.registry.read().trigger(tenant, name).cloned()
     }
 
     /// The view extensions of a tenant for a provider's integrations.
     pub fn views_for(&self, tenant: &str, provider: &str) -> Vec<RegisteredView> {
-        let installations = self.installations.read();
-        Self::of(&installations, tenant)
-            .flat_map(|i| i.views.iter())
-            .filter(|v| v.view.supports(provider))
-            .cloned()
-            .collect()
+        let registry = self.registry.read();
+        let found = registry.views_for(tenant, provider).cloned().collect();
+        found
     }
 
     /// Stops every installation, then calls every library's `shutdown` (blocking: call it from a
     /// blocking thread).
     pub fn shutdown_all(&self, timeout: Duration) -> Vec<String> {
-        let taken: Vec<Installation> = std::mem::take(&mut *self.installations.write()).into_values().collect();
-        // ABI v1: nothing to stop per installation; the libraries' shutdown ends their work.
-        drop(taken);
-        self.registry.read().shutdown_all(timeout)
+        let taken = self.registry.write().remove_all();
+        let mut failures = stop_all(taken, timeout);
+        failures.extend(self.registry.read().shutdown_libraries(timeout));
+        failures
     }
 }
 
@@ -440,9 +428,8 @@ impl PluginManager {
     /// The plugin route of a tenant's installations for a method and a path below `/api`
     /// (e.g. `/wecom/ping`).
     pub fn match_route(&self, tenant: &str, method: &str, path: &str) -> Option<MatchedRoute> {
-        let installations = self.installations.read();
-        let found =
-            Self::of(&installations, tenant).flat_map(|i| i.routes.iter()).find_map(|r| Self::matched(r, method, path));
+        let registry = self.registry.read();
+        let found = registry.routes(tenant).find_map(|r| Self::matched(r, method, path));
         found
     }
 
@@ -450,7 +437,9 @@ impl PluginManager {
     /// plugin, so every installation of a plugin has the same ones. Used to tell public routes
     /// (and the integration their path names) before knowing whose installation serves them.
     pub fn match_any_route(&self, method: &str, path: &str) -> Option<MatchedRoute> {
-        self.installations.read().values().flat_map(|i| i.routes.iter()).find_map(|r| Self::matched(r, method, path))
+        let registry = self.registry.read();
+        let found = registry.installations().flat_map(|i| i.routes.iter()).find_map(|r| Self::matched(r, method, path));
+        found
     }
 
     fn matched(r: &host_sdk::host::RegisteredRoute, method: &str, path: &str) -> Option<MatchedRoute> {

@@ -11,7 +11,7 @@ use crate::agents::AgentRunner;
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::plugins::{place_bundled, PluginManager, STOP_TIMEOUT};
-use crate::services::{HostCore, Services};
+use crate::services::{service_set, HostCore};
 use crate::store::{SqliteStore, Store};
 
 /// The admin token: configured, else stored in the data dir, else generated (and printed once).
@@ -90,7 +90,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     plugin_config.insert("WECOM_API_ORIGINS".into(), config.wecom_api_origins.clone());
     plugin_config.insert("WECOM_HEARTBEAT_MS".into(), config.wecom_heartbeat_ms.to_string());
     let agents = AgentRunner::new(store.clone());
-    let services = Services::new(Arc::new(HostCore::new(plugin_config)), store.clone(), agents.clone());
+    let services = service_set(Arc::new(HostCore::new(plugin_config)), store.clone(), agents.clone());
 
     match place_bundled(&config.plugin_dir) {
         Ok(Some(dir)) => {

@@ -1,5 +1,7 @@
 //! The services the host gives plugins, backed by the store: logging into the host's tracing
-//! stream, config, clock, KV, leases, integrations and agents.
+//! stream, config, clock, KV, leases, integrations and agents. One [`ServiceSet`] serves every
+//! installation: host-sdk passes each call the tenant of the installation that made it, and the
+//! integration directory and agent runs answer within that tenant only.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,14 +31,15 @@ impl HostCore {
     }
 }
 
-impl HostCore {
+impl HostServices for HostCore {
     /// Emits a plugin's log record into the host's log stream, tagged with the plugin, the
     /// tenant of its installation and, when the record's fields name one (`integration_id`), the
     /// integration.
-    pub fn emit(&self, plugin: &str, tenant: &str, record: LogRecord) {
+    fn log(&self, plugin: &str, tenant: &str, record: LogRecord) {
         let target = record.target.as_str();
         let fields = record.fields_json.as_str();
         let integration = integration_of(fields);
+        // `None` records no field at all: a line names an integration only when the plugin did.
         let integration = integration.as_deref();
         match record.level {
             LogLevel::Error => {
@@ -56,6 +59,14 @@ impl HostCore {
             }
         }
     }
+
+    fn config(&self, key: &str) -> Option<String> {
+        self.config.get(key).cloned()
+    }
+
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
 }
 
 /// The `integration_id` a log record's fields JSON names, if any.
@@ -71,35 +82,9 @@ fn integration_of(fields_json: &str) -> Option<String> {
     }
 }
 
-/// Logging, config and clock as one tenant's installation sees them: its log records carry the
-/// tenant.
-pub struct TenantHost {
-    core: Arc<HostCore>,
-    tenant: String,
-}
-
-impl HostServices for TenantHost {
-    fn log(&self, plugin: &str, record: LogRecord) {
-        self.core.emit(plugin, &self.tenant, record);
-    }
-
-    fn config(&self, key: &str) -> Option<String> {
-        self.core.config.get(key).cloned()
-    }
-
-    fn now_ms(&self) -> i64 {
-        now_ms()
-    }
-}
-
-/// KV, leases and the integrations of one tenant, over the store.
+/// KV, leases and integrations over the store.
 #[derive(Clone)]
-pub struct StoreServices {
-    /// The store.
-    pub store: Arc<dyn Store>,
-    /// The tenant whose integrations the installation sees.
-    pub tenant: String,
-}
+pub struct StoreServices(pub Arc<dyn Store>);
 
 fn expires(ttl_ms: u64) -> Option<i64> {
     (ttl_ms > 0).then(|| now_ms().saturating_add(ttl_ms.min(i64::MAX as u64) as i64))
@@ -107,15 +92,15 @@ fn expires(ttl_ms: u64) -> Option<i64> {
 
 impl KvBackend for StoreServices {
     fn get(&self, key: String) -> BoxFuture<'static, Result<Option<String>, Error>> {
-        let f = self.store.kv_get(key, now_ms());
+        let f = self.0.kv_get(key, now_ms());
         Box::pin(async move { f.await.map_err(store_err) })
     }
     fn set(&self, key: String, value: String, ttl_ms: u64) -> BoxFuture<'static, Result<(), Error>> {
-        let f = self.store.kv_set(key, value, expires(ttl_ms));
+        let f = self.0.kv_set(key, value, expires(ttl_ms));
         Box::pin(async move { f.await.map_err(store_err) })
     }
     fn set_if_absent(&self, key: String, value: String, ttl_ms: u64) -> BoxFuture<'static, Result<bool, Error>> {
-        let f = self.store.kv_cas(key, None, value, expires(ttl_ms), now_ms());
+        let f = self.0.kv_cas(key, None, value, expires(ttl_ms), now_ms());
         Box::pin(async move { f.await.map_err(store_err) })
     }
     fn compare_and_swap(
@@ -125,15 +110,15 @@ impl KvBackend for StoreServices {
         value: String,
         ttl_ms: u64,
     ) -> BoxFuture<'static, Result<bool, Error>> {
-        let f = self.store.kv_cas(key, expected, value, expires(ttl_ms), now_ms());
+        let f = self.0.kv_cas(key, expected, value, expires(ttl_ms), now_ms());
         Box::pin(async move { f.await.map_err(store_err) })
     }
     fn delete(&self, key: String) -> BoxFuture<'static, Result<bool, Error>> {
-        let f = self.store.kv_delete(key, None, now_ms());
+        let f = self.0.kv_delete(key, None, now_ms());
         Box::pin(async move { f.await.map_err(store_err) })
     }
     fn compare_and_delete(&self, key: String, expected: String) -> BoxFuture<'static, Result<bool, Error>> {
-        let f = self.store.kv_delete(key, Some(expected), now_ms());
+        let f = self.0.kv_delete(key, Some(expected), now_ms());
         Box::pin(async move { f.await.map_err(store_err) })
     }
     fn scan_prefix(
@@ -142,7 +127,7 @@ impl KvBackend for StoreServices {
         after: String,
         limit: u32,
     ) -> BoxFuture<'static, Result<Vec<KvEntry>, Error>> {
-        let f = self.store.kv_scan(prefix, after, limit, now_ms());
+        let f = self.0.kv_scan(prefix, after, limit, now_ms());
         Box::pin(async move {
             Ok(f.await.map_err(store_err)?.into_iter().map(|(key, value)| KvEntry { key, value }).collect())
         })
@@ -151,30 +136,34 @@ impl KvBackend for StoreServices {
 
 impl LeaseBackend for StoreServices {
     fn acquire(&self, key: String, owner: String, ttl_ms: u64) -> BoxFuture<'static, Result<Option<Lease>, Error>> {
-        let f = self.store.lease_acquire(key, owner, ttl_ms, now_ms());
+        let f = self.0.lease_acquire(key, owner, ttl_ms, now_ms());
         Box::pin(async move { f.await.map_err(store_err) })
     }
     fn renew(&self, lease: Lease, ttl_ms: u64) -> BoxFuture<'static, Result<Option<Lease>, Error>> {
-        let f = self.store.lease_renew(lease, ttl_ms, now_ms());
+        let f = self.0.lease_renew(lease, ttl_ms, now_ms());
         Box::pin(async move { f.await.map_err(store_err) })
     }
     fn release(&self, lease: Lease) -> BoxFuture<'static, Result<bool, Error>> {
-        let f = self.store.lease_release(lease, now_ms());
+        let f = self.0.lease_release(lease, now_ms());
         Box::pin(async move { f.await.map_err(store_err) })
     }
     fn current(&self, key: String) -> BoxFuture<'static, Result<Option<Lease>, Error>> {
-        let f = self.store.lease_current(key, now_ms());
+        let f = self.0.lease_current(key, now_ms());
         Box::pin(async move { f.await.map_err(store_err) })
     }
 }
 
 impl IntegrationBackend for StoreServices {
-    fn get(&self, id: String) -> BoxFuture<'static, Result<Option<Integration>, Error>> {
-        let f = self.store.get_integration(self.tenant.clone(), id);
+    fn get(&self, tenant: String, id: String) -> BoxFuture<'static, Result<Option<Integration>, Error>> {
+        let f = self.0.get_integration(tenant, id);
         Box::pin(async move { Ok(f.await.map_err(store_err)?.map(|r| r.to_integration())) })
     }
-    fn list_by_provider(&self, provider: String) -> BoxFuture<'static, Result<Vec<Integration>, Error>> {
-        let f = self.store.list_integrations(self.tenant.clone());
+    fn list_by_provider(
+        &self,
+        tenant: String,
+        provider: String,
+    ) -> BoxFuture<'static, Result<Vec<Integration>, Error>> {
+        let f = self.0.list_integrations(tenant);
         Box::pin(async move {
             Ok(f.await
                 .map_err(store_err)?
@@ -186,46 +175,21 @@ impl IntegrationBackend for StoreServices {
     }
 }
 
-/// Agent runs of one tenant's Digital Experts.
-#[derive(Clone)]
-pub struct TenantAgents {
-    /// The runner.
-    pub runner: AgentRunner,
-    /// The tenant whose experts may run.
-    pub tenant: String,
-}
-
-impl AgentBackend for TenantAgents {
-    fn invoke(&self, request: AgentRequest) -> BoxFuture<'static, Result<AgentEventReceiver, Error>> {
-        let (runner, tenant) = (self.runner.clone(), self.tenant.clone());
+impl AgentBackend for AgentRunner {
+    fn invoke(&self, tenant: String, request: AgentRequest) -> BoxFuture<'static, Result<AgentEventReceiver, Error>> {
+        let runner = self.clone();
         Box::pin(async move { runner.start(&tenant, request).await })
     }
 }
 
-/// What the host gives plugin installations, from which each tenant's [`ServiceSet`] is built.
-#[derive(Clone)]
-pub struct Services {
-    core: Arc<HostCore>,
-    store: Arc<dyn Store>,
-    agents: AgentRunner,
-}
-
-impl Services {
-    /// The host's services over the store and the agent runner.
-    pub fn new(core: Arc<HostCore>, store: Arc<dyn Store>, agents: AgentRunner) -> Self {
-        Services { core, store, agents }
-    }
-
-    /// The service set of one tenant's installations: integrations and agent runs of that tenant
-    /// only (KV keys are namespaced per tenant by host-sdk; leases are per plugin across tenants).
-    pub fn for_tenant(&self, tenant: &str) -> ServiceSet {
-        let backed = Arc::new(StoreServices { store: self.store.clone(), tenant: tenant.to_string() });
-        ServiceSet {
-            host: Arc::new(TenantHost { core: self.core.clone(), tenant: tenant.to_string() }),
-            kv: backed.clone(),
-            leases: backed.clone(),
-            integrations: backed,
-            agents: Arc::new(TenantAgents { runner: self.agents.clone(), tenant: tenant.to_string() }),
-        }
+/// Builds the service set handed to every plugin installation.
+pub fn service_set(core: Arc<HostCore>, store: Arc<dyn Store>, agents: AgentRunner) -> ServiceSet {
+    let backed = Arc::new(StoreServices(store));
+    ServiceSet {
+        host: core,
+        kv: backed.clone(),
+        leases: backed.clone(),
+        integrations: backed,
+        agents: Arc::new(agents),
     }
 }

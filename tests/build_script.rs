@@ -22,17 +22,25 @@ fn build_script() -> PathBuf {
         .expect("cargo built the root build script")
 }
 
-/// Runs the build script in a scratch folder holding the real host-sdk/src/lib.rs and
+/// Runs the build script in a scratch folder holding the real host-sdk/abi.toml and
 /// plugin/Cargo.toml and the given manifest.
 fn run_with_manifest(manifest: &str) -> Output {
+    run_with_files(manifest, None)
+}
+
+/// Like [`run_with_manifest`], with `host-sdk/abi.toml` replaced when `abi_file` is given.
+fn run_with_files(manifest: &str, abi_file: Option<&str>) -> Output {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let scratch = tempfile::tempdir().expect("temp dir");
-    for file in ["host-sdk/src/lib.rs", "plugin/Cargo.toml"] {
+    for file in ["host-sdk/abi.toml", "plugin/Cargo.toml"] {
         let to = scratch.path().join(file);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(root.join(file), to).unwrap();
     }
     std::fs::write(scratch.path().join("manifest.toml"), manifest).unwrap();
+    if let Some(abi) = abi_file {
+        std::fs::write(scratch.path().join("host-sdk/abi.toml"), abi).unwrap();
+    }
     std::process::Command::new(build_script()).current_dir(scratch.path()).output().expect("build script runs")
 }
 
@@ -67,7 +75,20 @@ fn a_manifest_with_another_abi_version_fails_the_build() {
     let manifest = real_manifest().replace(&format!("abi_version = {abi}"), &format!("abi_version = {}", abi + 1));
     assert_ne!(manifest, real_manifest(), "the manifest names its abi_version");
     let output = run_with_manifest(&manifest);
-    assert_refused(&output, &[&format!("abi_version = {}", abi + 1), &format!("ABI_VERSION = {abi}")]);
+    assert_refused(&output, &[&format!("abi_version = {}", abi + 1), &format!("implements abi_version = {abi}")]);
+}
+
+#[test]
+fn the_sdk_abi_version_is_read_as_data_from_abi_toml() {
+    let abi = host_sdk::ABI_VERSION;
+    // The real abi.toml has comments and spacing of its own; a reformatted one still parses.
+    let reformatted = format!("# moved around\n\n  abi_version   =   {abi}  # the version\n");
+    let output = run_with_files(&real_manifest(), Some(&reformatted));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = run_with_files(&real_manifest(), Some(&format!("abi_version = {}", abi + 5)));
+    assert_refused(&output, &[&format!("implements abi_version = {}", abi + 5), "host-sdk/abi.toml"]);
+    let output = run_with_files(&real_manifest(), Some("abi_version = \"two\""));
+    assert_refused(&output, &["host-sdk/abi.toml is invalid"]);
 }
 
 #[test]

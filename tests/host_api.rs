@@ -31,7 +31,7 @@ async fn plugin_install_levels_and_the_provider_gate() {
     let (_, available) = host.get("/api/plugins/available").await;
     assert_eq!(available[0]["name"], "wecom", "the bundled build is dropped in: {available}");
     assert_eq!(available[0]["installed"], false);
-    assert_eq!(available[0]["abiVersion"], 1);
+    assert_eq!(available[0]["abiVersion"], host_sdk::ABI_VERSION);
 
     let (status, body) =
         host.post("/api/integration", json!({"name": "s", "provider": "wecom", "options": short_options()})).await;
@@ -59,7 +59,7 @@ async fn plugin_install_levels_and_the_provider_gate() {
     assert_eq!(providers[1]["label"]["zh_Hans"], "企业微信-长连接");
     let (_, installed) = host.get("/api/plugins").await;
     assert_eq!(installed[0]["level"], "tenant");
-    assert_eq!(installed[0]["abiVersion"], 1);
+    assert_eq!(installed[0]["abiVersion"], host_sdk::ABI_VERSION);
 }
 
 #[tokio::test]
@@ -160,9 +160,10 @@ async fn publish_runs_the_trigger_checklist_and_unpublish_frees_the_integration(
     assert_eq!(x["published"], true);
     assert_eq!(x["triggers"], trigger);
 
-    // The status view shows the binding took effect (no stop reason while bound).
+    // The status view shows the binding took effect: nothing the operator controls blocks the
+    // connection any more, and it says honestly that this build opens none.
     let (_, status_view) = host.get(&format!("/api/integration/{integration_id}/views/status/data")).await;
-    assert_eq!(status_view["item"]["disabledReason"], Value::Null, "{status_view}");
+    assert_eq!(status_view["item"]["disabledReason"], "no_connection_client", "{status_view}");
 
     let (status, off) = host.post(&format!("/api/xpert/{}/unpublish", experts[0]), json!({})).await;
     assert_eq!((status, off), (200, json!({"published": false})));
@@ -251,9 +252,12 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
 #[tokio::test]
 async fn a_panicking_plugin_call_is_an_error_and_the_host_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let host = start(dir.path(), &[("XPERT_PANIC_PROBES", "1")]).await;
+    drop_in_probe_plugin(dir.path());
+    let host = start(dir.path(), &[]).await;
     host.install_wecom().await;
-    let (status, body) = host.get("/api/wecom/_probe/panic").await;
+    let (status, body) = host.post("/api/plugins/install", json!({"name": "probe", "level": "tenant"})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = host.get("/api/probe/panic").await;
     assert_eq!(status, 500, "{body}");
     assert_eq!(body["error"]["code"], "PLUGIN_PANICKED");
     let (status, _) = host.get("/api/wecom/ping").await;
@@ -299,7 +303,7 @@ async fn a_restart_keeps_everything_and_logs_hold_no_secret() {
     let (_, x) = host.get(&format!("/api/xpert/{xpert_id}")).await;
     assert_eq!(x["published"], true);
     let (_, status_view) = host.get(&format!("/api/integration/{integration_id}/views/status/data")).await;
-    assert_eq!(status_view["item"]["disabledReason"], Value::Null, "the binding survived: {status_view}");
+    assert_eq!(status_view["item"]["disabledReason"], "no_connection_client", "the binding survived: {status_view}");
     assert!(!host.server.output().await.contains(secret));
 }
 

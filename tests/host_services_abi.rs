@@ -40,8 +40,9 @@ fn logging_config_clock_and_integrations_cross_the_boundary() {
         fields_json: r#"{"attempt":2}"#.into(),
     });
     let logs = host.logs();
-    let (plugin, record) = logs.last().expect("the record reached the host");
-    assert_eq!(plugin, "wecom");
+    let logged = logs.last().expect("the record reached the host");
+    let record = &logged.record;
+    assert_eq!((logged.plugin.as_str(), logged.tenant.as_str()), ("wecom", "t1"), "tagged with plugin and tenant");
     assert_eq!((record.level, record.message.as_str()), (LogLevel::Warn, "reconnecting"));
     assert_eq!(record.fields_json, r#"{"attempt":2}"#);
 
@@ -52,9 +53,10 @@ fn logging_config_clock_and_integrations_cross_the_boundary() {
         enabled: true,
         options: serde_json::json!({"botId": format!("aib-{id}"), "secret": "s3cret"}),
     };
-    host.put_integration(integration("i1", "wecom_long"));
-    host.put_integration(integration("i2", "wecom"));
-    host.put_integration(integration("i3", "wecom_long"));
+    host.put_integration_in("t1", integration("i1", "wecom_long"));
+    host.put_integration_in("t1", integration("i2", "wecom"));
+    host.put_integration_in("t1", integration("i3", "wecom_long"));
+    host.put_integration_in("t2", integration("other", "wecom_long"));
     plugin_side().block_on(async {
         let found = api.integrations().get("i1").await.expect("get").expect("i1 exists");
         assert_eq!(found.options["botId"], "aib-i1", "the plugin sees the options it needs");
@@ -62,7 +64,11 @@ fn logging_config_clock_and_integrations_cross_the_boundary() {
         let mut long: Vec<String> =
             api.integrations().list_by_provider("wecom_long").await.expect("list").into_iter().map(|i| i.id).collect();
         long.sort();
-        assert_eq!(long, ["i1", "i3"]);
+        assert_eq!(long, ["i1", "i3"], "another tenant's integration is not listed");
+        assert_eq!(api.integrations().get("other").await.expect("get"), None, "another tenant's id reads as absent");
+        let t2 = client(&host, "t2");
+        assert!(t2.integrations().get("i1").await.expect("get").is_none());
+        assert_eq!(t2.integrations().list_by_provider("wecom_long").await.expect("list").len(), 1);
     });
 }
 

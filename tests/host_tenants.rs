@@ -181,7 +181,7 @@ async fn each_tenant_sees_only_its_own_and_another_tenants_ids_answer_404() {
     let (_, x) = host.call_as(&a, "GET", &format!("/api/xpert/{xid}"), None).await;
     assert_eq!((x["published"].clone(), x["triggers"].clone()), (json!(true), trigger.clone()));
     let (_, view) = host.call_as(&a, "GET", &format!("/api/integration/{iid}/views/status/data"), None).await;
-    assert_eq!(view["item"]["disabledReason"], Value::Null, "{view}");
+    assert_eq!(view["item"]["disabledReason"], "no_connection_client", "still bound: {view}");
 
     // B's plugin installation does not see A's integration either: binding it is refused.
     let (_, bx) = host.call_as(&b, "POST", "/api/xpert", Some(json!({"name": "bx", "agent": {"kind": "echo"}}))).await;
@@ -214,10 +214,20 @@ async fn deleting_a_tenant_removes_its_rows_and_kv_data_and_the_admin_still_acts
     let (_, turn) = host.call_as(&b, "POST", &format!("/api/xpert/{xid}/chat"), Some(json!({"input": "hi"}))).await;
     let conversation = turn["conversationId"].as_str().unwrap().to_string();
 
+    // default binds its integration too, so that both tenants have plugin KV data.
+    let (_, dx) = host.post("/api/xpert", json!({"name": "dx", "agent": {"kind": "echo"}})).await;
+    let dxid = dx["id"].as_str().unwrap().to_string();
+    let trigger = json!([{"provider": "wecom", "config": {"enabled": true, "integrationId": kept_id}}]);
+    host.call("PUT", &format!("/api/xpert/{dxid}/triggers"), Some(trigger)).await;
+    let (status, _) = host.post(&format!("/api/xpert/{dxid}/publish"), json!({})).await;
+    assert_eq!(status, 200);
+
     let kv_of = |tenant: &str| format!("wecom/{tenant}/%");
     let conn = db(dir.path());
     let kv_count = "SELECT COUNT(*) FROM plugin_kv WHERE key LIKE ?1";
     assert!(count(&conn, kv_count, &kv_of(&b_id)) > 0, "B's plugin wrote KV data to remove");
+    let default_kv = count(&conn, kv_count, &kv_of("default"));
+    assert!(default_kv > 0, "default's plugin wrote KV data to keep");
     assert!(count(&conn, "SELECT COUNT(*) FROM messages WHERE conversation_id = ?1", &conversation) > 0);
 
     let (status, refused) = host.call("DELETE", "/api/tenants/default", None).await;
@@ -247,7 +257,7 @@ async fn deleting_a_tenant_removes_its_rows_and_kv_data_and_the_admin_still_acts
     assert_eq!(me["tenant"]["id"], "default");
     let (status, kept) = host.get(&format!("/api/integration/{kept_id}")).await;
     assert_eq!((status, kept["name"].clone()), (200, json!("aibDefault")));
-    assert!(count(&conn, kv_count, &kv_of("default")) > 0, "default's KV data is kept");
+    assert!(count(&conn, kv_count, &kv_of("default")) >= default_kv, "default's KV data is kept");
     let (_, installed) = host.get("/api/plugins").await;
     assert_eq!(installed[0]["level"], "tenant");
     let (_, tenants) = host.get("/api/tenants").await;
@@ -296,4 +306,104 @@ async fn a_tenants_webhook_is_served_by_its_installation_without_a_token_and_aft
     assert_eq!(installed, json!([]), "and only B's");
     let verify = host.http.get(host.url(&format!("/api/wecom/webhook/{id}?{VERIFY_QUERY}"))).send().await.unwrap();
     assert_eq!(verify.text().await.unwrap(), "1288432023552776189", "served by B's restored installation");
+}
+
+/// Whether the lease `key` of the probe plugin is held now (its row's expiry is in the future).
+fn lease_held(conn: &rusqlite::Connection, key: &str) -> bool {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let expires: i64 = conn
+        .query_row("SELECT expires_at FROM plugin_leases WHERE key = ?1", [format!("probe/{key}")], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("lease {key}: {e}"));
+    expires > now
+}
+
+/// The value the probe plugin's installation in `tenant` stored under `key`, if any.
+fn probe_kv(conn: &rusqlite::Connection, tenant: &str, key: &str) -> Option<String> {
+    conn.query_row("SELECT value FROM plugin_kv WHERE key = ?1", [format!("probe/{tenant}/{key}")], |r| r.get(0)).ok()
+}
+
+#[tokio::test]
+async fn installations_are_stopped_on_uninstall_reinstall_tenant_deletion_and_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    drop_in_probe_plugin(dir.path());
+    let mut host = start(dir.path(), &[]).await;
+    let (b_id, b) = host.create_tenant("B").await;
+    let conn = db(dir.path());
+    let install = json!({"name": "probe", "level": "tenant"});
+    // The probe's /probe/hold-lease task holds a lease until its installation stops, then
+    // releases it and records `released:<key>` in its tenant's KV.
+    let hold = |token: &str, key: &str| {
+        let (token, path) = (token.to_string(), format!("/api/probe/hold-lease?key={key}"));
+        let host = &host;
+        async move {
+            let (status, body) = host.call_as(&token, "GET", &path, None).await;
+            assert_eq!((status, body), (200, json!("held")));
+        }
+    };
+
+    // Uninstall stops the installation before answering.
+    let (status, body) = host.call_as(&b, "POST", "/api/plugins/install", Some(install.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    hold(&b, "uninstall").await;
+    assert!(lease_held(&conn, "uninstall"));
+    let (status, _) = host.call_as(&b, "DELETE", "/api/plugins/probe", None).await;
+    assert_eq!(status, 204);
+    assert!(!lease_held(&conn, "uninstall"), "uninstall stopped the installation");
+    assert_eq!(probe_kv(&conn, &b_id, "released:uninstall").as_deref(), Some("1"));
+
+    // Re-installing stops the old installation; the new one works.
+    host.call_as(&b, "POST", "/api/plugins/install", Some(install.clone())).await;
+    hold(&b, "reinstall").await;
+    let (status, _) = host.call_as(&b, "POST", "/api/plugins/install", Some(install.clone())).await;
+    assert_eq!(status, 200);
+    assert!(!lease_held(&conn, "reinstall"), "re-install stopped the old installation");
+    assert_eq!(probe_kv(&conn, &b_id, "released:reinstall").as_deref(), Some("1"));
+    hold(&b, "deleted").await;
+
+    // Deleting the tenant stops its installation (and then removes its KV data).
+    let (status, _) = host.call("POST", "/api/plugins/install", Some(install.clone())).await;
+    assert_eq!(status, 200);
+    hold(TOKEN, "shutdown").await;
+    let (status, _) = host.call("DELETE", &format!("/api/tenants/{b_id}"), None).await;
+    assert_eq!(status, 204);
+    assert!(!lease_held(&conn, "deleted"), "deleting the tenant stopped its installation");
+    assert!(lease_held(&conn, "shutdown"), "default's installation runs on");
+
+    // Shutting the host down stops every installation.
+    let exit = host.server.stop(Duration::from_secs(20)).await.unwrap();
+    assert!(exit.success());
+    assert!(!lease_held(&conn, "shutdown"), "shutdown stopped the installation");
+    assert_eq!(probe_kv(&conn, "default", "released:shutdown").as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn a_tenants_installation_sees_only_that_tenants_integrations() {
+    let dir = tempfile::tempdir().unwrap();
+    drop_in_probe_plugin(dir.path());
+    let host = start(dir.path(), &[]).await;
+    let (_, a) = host.create_tenant("A").await;
+    let (_, b) = host.create_tenant("B").await;
+    let mut ids = Vec::new();
+    for (token, bot) in [(&a, "aibA"), (&b, "aibB")] {
+        host.install_wecom_as(token).await;
+        let probe = json!({"name": "probe", "level": "tenant"});
+        let (status, _) = host.call_as(token, "POST", "/api/plugins/install", Some(probe)).await;
+        assert_eq!(status, 200);
+        let body = json!({"name": bot, "provider": "wecom_long", "options": {"botId": bot, "secret": "s"}});
+        let (status, created) = host.call_as(token, "POST", "/api/integration", Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        ids.push(created["id"].as_str().unwrap().to_string());
+    }
+    let look = |token: &str, id: &str| {
+        let path = format!("/api/probe/look?id={id}&provider=wecom_long");
+        let token = token.to_string();
+        let host = &host;
+        async move { host.call_as(&token, "GET", &path, None).await.1 }
+    };
+    let seen = look(&b, &ids[0]).await;
+    assert_eq!(seen["byId"], false, "B's installation reads A's integration: {seen}");
+    assert_eq!(seen["listed"], json!([ids[1]]), "B's installation lists only B's: {seen}");
+    let seen = look(&a, &ids[0]).await;
+    assert_eq!(seen["byId"], true, "{seen}");
+    assert_eq!(seen["listed"], json!([ids[0]]), "{seen}");
 }

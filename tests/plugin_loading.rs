@@ -33,14 +33,50 @@ fn loads_from_a_plugin_folder_like_the_host_does() {
 
 #[test]
 fn refuses_another_abi_version_before_opening_the_library() {
-    let manifest = manifest_text().replace("abi_version = 1", "abi_version = 2");
+    let abi = host_sdk::ABI_VERSION;
+    let manifest = manifest_text().replace(&format!("abi_version = {abi}"), &format!("abi_version = {}", abi + 1));
     // The library in the folder is not even a library: it must never be opened.
     let dir = plugin_folder(&manifest, None);
     std::fs::write(dir.path().join(lib_file("plugin_wecom")), b"not a library").unwrap();
     let err = load_from_folder(dir.path()).unwrap_err();
     let text = assert_one_line(&err);
-    assert!(matches!(err, LoadError::AbiVersion { found: 2, expected: 1, .. }), "{text}");
-    assert!(text.contains("abi_version 2"), "{text}");
+    assert!(
+        matches!(err, LoadError::AbiVersion { found, expected, .. } if found == abi + 1 && expected == abi),
+        "{text}"
+    );
+    assert!(text.contains(&format!("abi_version {}", abi + 1)), "{text}");
+}
+
+/// The v1 fixture's folder: its manifest (with `abi_version` as given) and its library.
+fn v1_folder(manifest_abi: u32) -> tempfile::TempDir {
+    let manifest = format!(
+        "name = \"wecom\"\nversion = \"0.1.0\"\nabi_version = {manifest_abi}\nlevel = \"tenant\"\nlibrary = \"fixture_v1_plugin\"\n"
+    );
+    plugin_folder(&manifest, Some(&fixture_library("fixture_v1_plugin")))
+}
+
+#[test]
+fn refuses_a_v1_plugin_by_its_manifest_in_one_line() {
+    let err = load_from_folder(v1_folder(1).path()).unwrap_err();
+    let text = assert_one_line(&err);
+    assert!(matches!(err, LoadError::AbiVersion { found: 1, .. }), "{text}");
+    assert_eq!(
+        text,
+        format!(
+            "plugin wecom: manifest abi_version 1 is not supported by this host (expected {})",
+            host_sdk::ABI_VERSION
+        )
+    );
+}
+
+#[test]
+fn refuses_a_v1_library_behind_a_v2_manifest_by_its_version_strings() {
+    // A manifest edited to claim the current ABI does not make a v1 library loadable: the
+    // library's own version strings are checked before its layout.
+    let err = load_from_folder(v1_folder(host_sdk::ABI_VERSION).path()).unwrap_err();
+    let text = assert_one_line(&err);
+    assert!(matches!(err, LoadError::SdkVersion { .. }), "{text}");
+    assert!(text.contains("built for ABI 1.0.0") && text.contains(host_sdk::ABI_VERSION_STRING), "{text}");
 }
 
 #[test]

@@ -3,7 +3,8 @@
 
 mod plugin_common;
 
-use host_sdk::host::Installation;
+use host_sdk::contract::{ViewData, ViewManifest};
+use host_sdk::host::{Installation, TestHost, TEST_TENANT};
 use host_sdk::{ErrorCode, HttpRequest, InstallLevel, Integration, LifecycleEvent, LogLevel, TriggerParams, ViewQuery};
 use plugin_common::*;
 use serde_json::{json, Value};
@@ -34,7 +35,7 @@ fn tenant_install_registers_both_providers_the_trigger_views_and_routes() {
     let names: Vec<&str> = inst.providers.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["wecom", "wecom_long"]);
 
-    let short = &inst.provider("wecom").unwrap().descriptor;
+    let short = json!(inst.provider("wecom").unwrap().descriptor);
     assert_eq!(short["label"]["zh_Hans"], "企业微信-短连接");
     assert_eq!(short["label"]["en_US"], "WeCom (Short Connection)");
     assert_eq!(short["webhook"], true);
@@ -43,13 +44,13 @@ fn tenant_install_registers_both_providers_the_trigger_views_and_routes() {
     assert_eq!(short["schema"]["secret"], json!(["token", "encodingAesKey"]));
     assert!(short["schema"]["properties"].get("xpertId").is_none(), "routing goes through the trigger only");
 
-    let long = &inst.provider("wecom_long").unwrap().descriptor;
+    let long = json!(inst.provider("wecom_long").unwrap().descriptor);
     assert_eq!(long["label"]["zh_Hans"], "企业微信-长连接");
     assert_eq!(long["schema"]["required"], json!(["botId", "secret"]));
     assert_eq!(long["schema"]["secret"], json!(["secret"]));
     assert_eq!(long["schema"]["properties"]["botId"]["title"]["en_US"], "Bot ID");
 
-    let trigger = &inst.trigger("wecom").expect("trigger registered").descriptor;
+    let trigger = json!(inst.trigger("wecom").expect("trigger registered").descriptor);
     assert_eq!(trigger["label"]["en_US"], "WeCom Trigger");
     let props = &trigger["configSchema"]["properties"];
     assert_eq!(props["enabled"]["default"], true);
@@ -126,16 +127,16 @@ fn config_validation_refuses_bad_options_with_clear_messages() {
 #[test]
 fn setup_information_gives_the_callback_url_or_the_websocket_url() {
     let (_host, inst) = installed(InstallLevel::Tenant);
-    let setup = inst.provider("wecom").unwrap().provider.validate_config(&short("abc-123")).unwrap();
+    let setup = json!(inst.provider("wecom").unwrap().provider.validate_config(&short("abc-123")).unwrap());
     assert_eq!(setup["callbackUrl"], "https://xpert.example.com/api/wecom/webhook/abc-123");
     assert_eq!(setup["mode"], "webhook");
-    let before_save = inst.provider("wecom").unwrap().provider.validate_config(&short("")).unwrap();
+    let before_save = json!(inst.provider("wecom").unwrap().provider.validate_config(&short("")).unwrap());
     assert_eq!(
         before_save["callbackUrl"],
         "https://xpert.example.com/api/wecom/webhook/<save_and_get_your_integration_id>"
     );
 
-    let setup = inst.provider("wecom_long").unwrap().provider.validate_config(&long("l1")).unwrap();
+    let setup = json!(inst.provider("wecom_long").unwrap().provider.validate_config(&long("l1")).unwrap());
     assert_eq!(setup["mode"], "long_connection");
     assert_eq!(setup["websocketUrl"], "ws://127.0.0.1:9", "WECOM_WS_URL from the host overrides the default");
 }
@@ -177,6 +178,14 @@ fn trigger_checklist_reports_required_not_found_and_conflict() {
     });
 }
 
+/// The Status tab's item of an integration.
+async fn status_item(inst: &Installation, integration: &Integration) -> Value {
+    match inst.views[0].view.data(integration, "status", &ViewQuery::default()).await.unwrap() {
+        ViewData::Stats { item } => item,
+        other => panic!("the status tab is a stats tab: {other:?}"),
+    }
+}
+
 #[test]
 fn views_show_status_for_long_connections_and_sessions_for_both() {
     let (host, inst) = installed(InstallLevel::Tenant);
@@ -185,13 +194,11 @@ fn views_show_status_for_long_connections_and_sessions_for_both() {
     host.put_integration(l1.clone());
     host.put_integration(s1.clone());
     host.block_on(async {
-        let keys =
-            |v: Value| v.as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+        let keys = |tabs: Vec<ViewManifest>| tabs.into_iter().map(|t| t.key).collect::<Vec<_>>();
         assert_eq!(keys(view.manifests(&l1).await.unwrap()), ["status", "sessions"]);
         assert_eq!(keys(view.manifests(&s1).await.unwrap()), ["sessions"]);
 
-        let data = view.data(&l1, "status", &ViewQuery::default()).await.unwrap();
-        let item = &data["item"];
+        let item = status_item(&inst, &l1).await;
         for field in [
             "connectionMode",
             "state",
@@ -209,18 +216,15 @@ fn views_show_status_for_long_connections_and_sessions_for_both() {
         }
         assert_eq!(item["connectionMode"], "long_connection");
         assert_eq!(item["botId"], "aibBOT1");
+        assert_eq!(item["state"], "stopped", "not a bare idle: {item}");
         assert_eq!(item["disabledReason"], "xpert_unbound", "no trigger binds it yet");
-
-        let answer = view.action(&l1, "status", "disconnect", &json!({})).await.unwrap();
-        assert_eq!(answer["success"], true);
-        assert!(answer["message"]["zh_Hans"].is_string() && answer["message"]["en_US"].is_string());
-        let item = view.data(&l1, "status", &ViewQuery::default()).await.unwrap()["item"].clone();
-        assert_eq!(item["disabledReason"], "manual_disconnect", "a manual disconnect is remembered");
+        assert!(item["reason"]["en_US"].as_str().unwrap().contains("publish"), "says why and what to do: {item}");
+        assert!(item["reason"]["zh_Hans"].as_str().is_some_and(|t| !t.is_empty()));
 
         let sessions = view.data(&s1, "sessions", &ViewQuery::default()).await.unwrap();
-        assert_eq!(sessions, json!({"items": [], "total": 0}));
+        assert_eq!(sessions, ViewData::Table { items: vec![], total: 0 });
         let reset = view.action(&s1, "sessions", "reset", &json!({"targetId": "chat:user"})).await.unwrap();
-        assert_eq!(reset["success"], false);
+        assert!(!reset.success);
         let err = view.action(&s1, "sessions", "reset", &json!({})).await.unwrap_err();
         assert_eq!(err.code, ErrorCode::INVALID_ARGUMENT);
         assert!(view.data(&s1, "status", &ViewQuery::default()).await.is_err(), "no status tab for short connections");
@@ -228,7 +232,109 @@ fn views_show_status_for_long_connections_and_sessions_for_both() {
 }
 
 #[test]
-fn deleting_an_integration_forgets_its_binding_and_status() {
+fn reading_a_view_or_refreshing_it_never_writes() {
+    let (host, inst) = installed(InstallLevel::Tenant);
+    let l1 = long("l1");
+    host.put_integration(l1.clone());
+    let view = &inst.views[0].view;
+    host.block_on(async {
+        inst.trigger("wecom").unwrap().trigger.publish(&params("x1", "l1")).await.unwrap();
+        let before = host.kv().snapshot();
+        for _ in 0..3 {
+            status_item(&inst, &l1).await;
+            view.data(&l1, "sessions", &ViewQuery::default()).await.unwrap();
+        }
+        let refreshed = view.action(&l1, "status", "refresh", &json!({})).await.unwrap();
+        assert_eq!(refreshed.message.en_us, "Status re-read.");
+        assert_eq!(host.kv().snapshot(), before, "a read model must not write");
+    });
+}
+
+#[test]
+fn disconnect_and_reconnect_say_what_they_recorded_and_what_will_happen() {
+    let (host, inst) = installed(InstallLevel::Tenant);
+    let l1 = long("l1");
+    host.put_integration(l1.clone());
+    let view = &inst.views[0].view;
+    host.block_on(async {
+        inst.trigger("wecom").unwrap().trigger.publish(&params("x1", "l1")).await.unwrap();
+        let item = status_item(&inst, &l1).await;
+        assert_eq!(item["state"], "stopped");
+        assert_eq!(item["disabledReason"], "no_connection_client", "bound and valid, yet nothing connects: {item}");
+        assert!(item["reason"]["en_US"].as_str().unwrap().contains("no long-connection client"), "{item}");
+
+        let answer = view.action(&l1, "status", "disconnect", &json!({})).await.unwrap();
+        assert!(answer.success);
+        assert!(answer.message.en_us.starts_with("Recorded"), "{:?}", answer.message);
+        assert!(
+            answer.message.en_us.contains("It was not connected"),
+            "never claims a disconnect: {:?}",
+            answer.message
+        );
+        let item = status_item(&inst, &l1).await;
+        assert_eq!(item["disabledReason"], "manual_disconnect", "a manual disconnect is shown as the reason");
+        assert_eq!(item["manualDisconnect"], true);
+
+        // A later publish does not silently override the operator's disconnect…
+        inst.trigger("wecom").unwrap().trigger.publish(&params("x1", "l1")).await.unwrap();
+        assert_eq!(status_item(&inst, &l1).await["disabledReason"], "manual_disconnect");
+
+        // …Reconnect clears it, and says why it still does not connect.
+        let answer = view.action(&l1, "status", "reconnect", &json!({})).await.unwrap();
+        assert!(!answer.success, "nothing connected, so no success is claimed");
+        assert!(answer.message.en_us.starts_with("Recorded: manual disconnect cleared"), "{:?}", answer.message);
+        assert!(answer.message.en_us.contains("no long-connection client"), "{:?}", answer.message);
+        let item = status_item(&inst, &l1).await;
+        assert_eq!(item["disabledReason"], "no_connection_client");
+        assert_eq!(item["manualDisconnect"], false);
+        assert!(item["reconnectRequestedAt"].is_string());
+
+        // Unbound again: Reconnect names that reason instead.
+        inst.trigger("wecom").unwrap().trigger.stop(&params("x1", "l1")).await.unwrap();
+        let answer = view.action(&l1, "status", "reconnect", &json!({})).await.unwrap();
+        assert!(answer.message.en_us.contains("publish"), "{:?}", answer.message);
+        let disabled = Integration { enabled: false, ..l1.clone() };
+        assert_eq!(status_item(&inst, &disabled).await["disabledReason"], "integration_disabled");
+    });
+}
+
+#[test]
+fn the_status_tab_trusts_an_observed_status_only_while_its_writer_holds_the_lease() {
+    let (host, inst) = installed(InstallLevel::Tenant);
+    let l1 = long("l1");
+    host.put_integration(l1.clone());
+    let leases = host.services().leases;
+    host.block_on(async {
+        inst.trigger("wecom").unwrap().trigger.publish(&params("x1", "l1")).await.unwrap();
+        // The bot's owner (another instance) holds the lease and wrote its status.
+        let lease = leases
+            .acquire("wecom/wecom:ws:bot:aibBOT1".into(), "instance-b".into(), 60_000)
+            .await
+            .unwrap()
+            .expect("the lease is free");
+        let observed = json!({
+            "state": "connected", "ownerInstanceId": "instance-b", "fenceToken": lease.token,
+            "lastConnectedAt": "2026-12-01T10:00:00.000Z", "reconnectAttempts": 0, "writtenAtMs": 1
+        });
+        let key = format!("wecom/{TEST_TENANT}/status:l1");
+        use host_sdk::host::KvBackend;
+        host.kv().set(key.clone(), observed.to_string(), 0).await.unwrap();
+        let item = status_item(&inst, &l1).await;
+        assert_eq!(item["state"], "connected", "{item}");
+        assert_eq!(item["ownerInstanceId"], "instance-b");
+        assert_eq!(item["lastConnectedAt"], "2026-12-01T10:00:00.000Z");
+
+        // The owner lost its lease: its last word is history, not the present.
+        assert!(leases.release(lease).await.unwrap());
+        let item = status_item(&inst, &l1).await;
+        assert_eq!(item["state"], "stopped", "{item}");
+        assert_eq!(item["ownerInstanceId"], Value::Null);
+        assert_eq!(item["lastConnectedAt"], "2026-12-01T10:00:00.000Z", "history is kept");
+    });
+}
+
+#[test]
+fn deleting_an_integration_forgets_its_binding_intent_and_status() {
     let (host, inst) = installed(InstallLevel::Tenant);
     let l1 = long("l1");
     host.put_integration(l1.clone());
@@ -236,12 +342,35 @@ fn deleting_an_integration_forgets_its_binding_and_status() {
     let trigger = &inst.trigger("wecom").unwrap().trigger;
     host.block_on(async {
         trigger.publish(&params("x1", "l1")).await.unwrap();
-        provider.on_lifecycle(LifecycleEvent::Created, &l1, None).await.unwrap();
-        assert!(host.kv().snapshot().iter().any(|e| e.key.ends_with("status:l1")));
+        inst.views[0].view.action(&l1, "status", "disconnect", &json!({})).await.unwrap();
+        let changed = Integration { options: json!({"botId": "aibBOT1", "secret": "NEW-SECRET"}), ..l1.clone() };
+        provider.on_lifecycle(LifecycleEvent::Updated, &changed, Some(&l1)).await.unwrap();
+        let keys: Vec<String> = host.kv().snapshot().into_iter().map(|e| e.key).collect();
+        assert!(keys.iter().any(|k| k.ends_with("binding:l1")), "{keys:?}");
+        assert!(keys.iter().any(|k| k.ends_with("desired:l1")), "{keys:?}");
+        assert!(!keys.iter().any(|k| k.ends_with("status:l1")), "hooks never write the observed status: {keys:?}");
         provider.on_lifecycle(LifecycleEvent::Deleted, &l1, None).await.unwrap();
     });
     let left: Vec<String> = host.kv().snapshot().into_iter().map(|e| e.key).filter(|k| k.contains("l1")).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn tests_say_what_they_checked() {
+    let (host, inst) = installed(InstallLevel::Tenant);
+    host.block_on(async {
+        let long_result = inst.provider("wecom_long").unwrap().provider.test(&long("")).await.unwrap();
+        assert!(long_result.ok);
+        assert_eq!(long_result.checked, "format");
+        assert!(long_result.message.en_us.starts_with("Format checked only"), "{:?}", long_result.message);
+        assert!(long_result.message.en_us.contains("not tried against WeCom"), "{:?}", long_result.message);
+        let short_result = inst.provider("wecom").unwrap().provider.test(&short("")).await.unwrap();
+        assert_eq!(short_result.checked, "format");
+        assert!(short_result.message.en_us.contains("32-byte AES key"), "{:?}", short_result.message);
+        let bad = integration("", "wecom_long", json!({"botId": "b"}));
+        let err = inst.provider("wecom_long").unwrap().provider.test(&bad).await.unwrap_err();
+        assert_eq!((err.code, err.message.as_str()), (ErrorCode::INVALID_CONFIG, "secret is required"));
+    });
 }
 
 fn webhook(inst: &Installation, id: &str, query: &str) -> (u16, String) {
@@ -292,18 +421,65 @@ fn plugin_logs_reach_the_host_tagged_and_without_secrets() {
     });
     let logs = host.logs();
     assert!(
-        logs.iter().any(|(plugin, r)| plugin == "wecom"
-            && r.level == LogLevel::Info
-            && r.message.contains("WeCom plugin registered")),
+        logs.iter().any(|l| l.plugin == "wecom"
+            && l.tenant == TEST_TENANT
+            && l.record.level == LogLevel::Info
+            && l.record.message.contains("WeCom plugin registered")),
         "{logs:?}"
     );
     assert!(
-        logs.iter().any(|(_, r)| r.message == "wecom_long lifecycle" && r.fields_json.contains("xpert_unbound")),
-        "{logs:?}"
+        logs.iter().any(|l| l.record.message == "wecom_long lifecycle"
+            && l.record.fields_json.contains("\"integration_id\":\"l1\"")),
+        "tagged with the integration: {logs:?}"
     );
-    assert!(logs
-        .iter()
-        .all(|(_, r)| !r.message.contains("LONG-SECRET-VALUE") && !r.fields_json.contains("LONG-SECRET-VALUE")));
+    assert!(logs.iter().all(|l| l.tenant == TEST_TENANT), "only this installation's records: {logs:?}");
+    assert!(logs.iter().all(
+        |l| !l.record.message.contains("LONG-SECRET-VALUE") && !l.record.fields_json.contains("LONG-SECRET-VALUE")
+    ));
+}
+
+#[test]
+fn each_installation_logs_to_its_own_host_and_tenant() {
+    // Two hosts and three installations in one process: every record reaches the host of the
+    // installation that emitted it, tagged with that installation's tenant, and no other.
+    let plugin = load_wecom();
+    let first = TestHost::new();
+    let second = TestHost::new();
+    let a = first.install_in(&plugin, InstallLevel::Tenant, "tenant-a").unwrap();
+    let b = first.install_in(&plugin, InstallLevel::Tenant, "tenant-b").unwrap();
+    let c = second.install_in(&plugin, InstallLevel::Tenant, "tenant-c").unwrap();
+    let la = integration("la", "wecom_long", json!({"botId": "botA", "secret": "s"}));
+    let lc = integration("lc", "wecom_long", json!({"botId": "botC", "secret": "s"}));
+    first.block_on(async {
+        a.provider("wecom_long").unwrap().provider.on_lifecycle(LifecycleEvent::Enabled, &la, None).await.unwrap();
+    });
+    second.block_on(async {
+        c.provider("wecom_long").unwrap().provider.on_lifecycle(LifecycleEvent::Enabled, &lc, None).await.unwrap();
+    });
+    let lifecycle = |host: &TestHost| {
+        host.logs()
+            .into_iter()
+            .filter(|l| l.record.message == "wecom_long lifecycle")
+            .map(|l| {
+                (l.tenant, serde_json::from_str::<Value>(&l.record.fields_json).unwrap()["integration_id"].clone())
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(lifecycle(&first), [("tenant-a".to_string(), json!("la"))]);
+    assert_eq!(lifecycle(&second), [("tenant-c".to_string(), json!("lc"))]);
+    let registered = |host: &TestHost| {
+        let mut tenants: Vec<String> = host
+            .logs()
+            .into_iter()
+            .filter(|l| l.record.message.contains("WeCom plugin registered"))
+            .map(|l| l.tenant)
+            .collect();
+        tenants.sort();
+        tenants
+    };
+    assert_eq!(registered(&first), ["tenant-a", "tenant-b"]);
+    assert_eq!(registered(&second), ["tenant-c"]);
+    drop(b);
 }
 
 #[test]

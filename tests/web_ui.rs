@@ -189,7 +189,8 @@ async fn operators_set_up_wecom_through_the_web_ui() {
     testid(&page, "stats-status").await;
     text_contains(&page, "stat-botId", "aibUI1").await;
     text_contains(&page, "stat-disabledReason", "xpert_unbound").await;
-    text_contains(&page, "badge-state", "idle").await;
+    text_contains(&page, "badge-state", "stopped").await;
+    text_contains(&page, "stat-reason", "publish one to connect").await;
     assert!(!shown(&page).await.contains("ui-secret"), "no secret on the page");
     let long_id = page.eval("location.hash.split('/')[2]").await.unwrap().as_str().unwrap().to_string();
     page.screenshot(&shots.join("web-ui-status-tab.png")).await.unwrap();
@@ -198,14 +199,15 @@ async fn operators_set_up_wecom_through_the_web_ui() {
     // sends nothing.
     page.eval(RECORD_FETCH).await.unwrap();
     page.click(&testid(&page, "action-status-refresh").await).await.unwrap();
-    text_contains(&page, "notice-ok", "Status refreshed").await;
+    text_contains(&page, "notice-ok", "Status re-read").await;
     page.eval("window.confirm = () => false").await.unwrap();
     page.click(&testid(&page, "action-status-disconnect").await).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(calls_matching(&page, "/actions/disconnect").await.is_empty(), "declined: no request");
     page.eval("window.confirm = () => true").await.unwrap();
     page.click(&testid(&page, "action-status-disconnect").await).await.unwrap();
-    text_contains(&page, "notice-ok", "Disconnected").await;
+    text_contains(&page, "notice-ok", "It was not connected, so nothing was closed").await;
+    text_contains(&page, "stat-disabledReason", "manual_disconnect").await;
     assert_eq!(calls_matching(&page, "/actions/disconnect").await.len(), 1);
 
     // The Sessions table: sorting by a header click, search, against the real plugin…

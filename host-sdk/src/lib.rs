@@ -24,7 +24,7 @@
 
 pub mod abi;
 mod agent;
-mod capability_types;
+pub mod contract;
 mod error;
 pub mod guard;
 mod http;
@@ -37,15 +37,32 @@ pub mod plugin;
 pub mod host;
 
 pub use agent::{AgentEvent, AgentFile, AgentRequest, ConversationStatus};
-pub use capability_types::{ChecklistItem, ChecklistLevel, TriggerParams, ViewQuery};
+pub use contract::{ChecklistItem, ChecklistLevel, I18nText, TriggerParams, ViewQuery};
 pub use error::{Error, ErrorCode};
 pub use http::{HttpRequest, HttpResponse, RouteSpec};
 pub use level::InstallLevel;
 pub use services::{Integration, KvEntry, Lease, LifecycleEvent, LogLevel, LogRecord};
 
-/// The ABI version of this crate. A plugin's `manifest.toml` must declare the same
-/// `abi_version`, and its root module reports it too; the loader refuses any mismatch.
-pub const ABI_VERSION: u32 = 1;
+/// The ABI version of this crate (from `abi.toml`). A plugin's `manifest.toml` must declare the
+/// same `abi_version`, and its root module reports it too; the loader refuses any mismatch.
+pub const ABI_VERSION: u32 = parse_abi_version(env!("XPERT_ABI_VERSION"));
+
+/// The root module's version string, `"<ABI_VERSION>.0.0"`: abi_stable refuses a library whose
+/// major differs, so a plugin built for another ABI is refused whatever host-sdk's crate version.
+pub const ABI_VERSION_STRING: &str = concat!(env!("XPERT_ABI_VERSION"), ".0.0");
+
+/// Parses the decimal ABI version exported by the build script (at compile time).
+const fn parse_abi_version(text: &str) -> u32 {
+    let bytes = text.as_bytes();
+    let mut value: u32 = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        assert!(bytes[i].is_ascii_digit(), "XPERT_ABI_VERSION must be a decimal number");
+        value = value * 10 + (bytes[i] - b'0') as u32;
+        i += 1;
+    }
+    value
+}
 
 /// A boxed, `Send` future: the shape of every async method in the plain Rust traits.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

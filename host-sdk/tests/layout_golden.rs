@@ -1,7 +1,7 @@
-//! Golden layout test: the whole v1 ABI, as abi_stable sees it, is written out (every type
+//! Golden layout test: the whole ABI (v2), as abi_stable sees it, is written out (every type
 //! reachable from the root module: name, size, alignment, fields and function signatures) and
-//! compared with `tests/golden/abi_v1.txt`. Any layout change fails here first; if it is
-//! intended, bump host-sdk's version and ABI_VERSION, and regenerate with
+//! compared with `tests/golden/abi_v2.txt`. Any layout change fails here first; if it is
+//! intended, bump `abi_version` in host-sdk/abi.toml (and the manifest), and regenerate with
 //! `UPDATE_GOLDEN=1 cargo test -p host-sdk --test layout_golden`.
 
 use std::collections::{BTreeSet, HashSet};
@@ -47,22 +47,32 @@ fn render() -> String {
 }
 
 #[test]
-fn v1_abi_layout_matches_the_golden_file() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/abi_v1.txt");
+fn abi_layout_matches_the_golden_file() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/abi_v2.txt");
     let actual = render();
     if std::env::var_os("UPDATE_GOLDEN").is_some() || !path.exists() {
         std::fs::write(&path, &actual).expect("write golden file");
     }
     let golden = std::fs::read_to_string(&path).expect("golden file");
-    assert_eq!(actual, golden, "the v1 ABI layout changed: see this test's doc comment");
+    assert_eq!(actual, golden, "the ABI layout changed: see this test's doc comment");
 }
 
 #[test]
-fn the_root_module_is_compatible_with_itself_and_mentions_every_v1_field() {
+fn the_root_module_is_compatible_with_itself_and_mentions_every_field() {
     let layout = <PluginModRef as StableAbi>::LAYOUT;
     assert!(check_layout_compatibility(layout, layout).is_ok());
     let text = render();
     for field in ["abi_version", "manifest", "register", "shutdown"] {
         assert!(text.contains(&format!("\n    {field}: ")), "root field {field} missing:\n{text}");
     }
+    assert!(text.contains("PluginInstallation"), "register returns the installation handle (v2):\n{text}");
+    assert!(text.contains("\n    stop: "), "the installation handle has stop:\n{text}");
+}
+
+#[test]
+fn the_version_strings_follow_the_abi_version_not_the_crate_version() {
+    use abi_stable::library::RootModule;
+    let version = <PluginModRef as RootModule>::VERSION_STRINGS.version.as_str();
+    assert_eq!(version, format!("{}.0.0", host_sdk::ABI_VERSION));
+    assert_eq!(version, host_sdk::ABI_VERSION_STRING);
 }

@@ -1,11 +1,25 @@
 //! What operators see: the providers' and the trigger's descriptors with schemas and en/zh
 //! labels, and the view extension's descriptor.
 
-use serde_json::{json, Value};
+use host_sdk::contract::{ConfigSchema, ProviderDescriptor, TriggerDescriptor, ViewExtensionDescriptor};
+use host_sdk::I18nText;
+use serde_json::{json, Map, Value};
 
 use crate::config::{DEFAULT_TIMEOUT_MS, LONG_TIMEOUT_RANGE_MS, SHORT_TIMEOUT_RANGE_MS};
 use crate::i18n::label;
 use crate::{HELP_URL, PROVIDER_LONG, PROVIDER_SHORT, TRIGGER_NAME};
+
+/// The properties of an options form, from a JSON object literal.
+fn properties(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
 
 fn prefer_language_field() -> Value {
     json!({
@@ -29,20 +43,20 @@ fn timeout_field((min, max): (u64, u64), en: &str, zh: &str) -> Value {
 }
 
 /// The `wecom` (short connection) provider descriptor.
-pub fn short_provider() -> Value {
-    json!({
-        "name": PROVIDER_SHORT,
-        "label": label("WeCom (Short Connection)", "企业微信-短连接"),
-        "description": label(
+pub fn short_provider() -> ProviderDescriptor {
+    ProviderDescriptor {
+        name: PROVIDER_SHORT.into(),
+        label: I18nText::new("WeCom (Short Connection)", "企业微信-短连接"),
+        description: I18nText::new(
             "WeCom calls the Xpert AI callback URL (needs a public HTTPS address). Configure Token and EncodingAESKey.",
-            "企业微信回调 Xpert AI 的回调地址（需要公网 HTTPS 地址），配置 Token 与 EncodingAESKey。"
+            "企业微信回调 Xpert AI 的回调地址（需要公网 HTTPS 地址），配置 Token 与 EncodingAESKey。",
         ),
-        "webhook": true,
-        "helpUrl": HELP_URL,
-        "helpLabel": label("Get Callback Config", "获取回调配置"),
-        "schema": {
-            "type": "object",
-            "properties": {
+        webhook: true,
+        help_url: Some(HELP_URL.into()),
+        help_label: Some(I18nText::new("Get Callback Config", "获取回调配置")),
+        schema: ConfigSchema {
+            schema_type: "object".into(),
+            properties: properties(json!({
                 "token": {
                     "type": "string",
                     "title": label("Callback Token", "回调 Token"),
@@ -59,28 +73,28 @@ pub fn short_provider() -> Value {
                 },
                 "preferLanguage": prefer_language_field(),
                 "timeoutMs": timeout_field(SHORT_TIMEOUT_RANGE_MS, "Timeout of outgoing reply requests.", "发出回复请求的超时时间。"),
-            },
-            "required": ["token", "encodingAesKey"],
-            "secret": ["token", "encodingAesKey"]
-        }
-    })
+            })),
+            required: names(&["token", "encodingAesKey"]),
+            secret: names(&["token", "encodingAesKey"]),
+        },
+    }
 }
 
 /// The `wecom_long` (long connection) provider descriptor.
-pub fn long_provider() -> Value {
-    json!({
-        "name": PROVIDER_LONG,
-        "label": label("WeCom (Long Connection)", "企业微信-长连接"),
-        "description": label(
+pub fn long_provider() -> ProviderDescriptor {
+    ProviderDescriptor {
+        name: PROVIDER_LONG.into(),
+        label: I18nText::new("WeCom (Long Connection)", "企业微信-长连接"),
+        description: I18nText::new(
             "Recommended: Xpert AI connects out to WeCom over WebSocket, no public callback URL needed. Configure Bot ID and Secret.",
-            "推荐：Xpert AI 通过 WebSocket 主动连接企业微信，无需公网回调地址。配置 Bot ID 与 Secret。"
+            "推荐：Xpert AI 通过 WebSocket 主动连接企业微信，无需公网回调地址。配置 Bot ID 与 Secret。",
         ),
-        "webhook": false,
-        "helpUrl": HELP_URL,
-        "helpLabel": label("Get Bot ID", "获取 Bot ID"),
-        "schema": {
-            "type": "object",
-            "properties": {
+        webhook: false,
+        help_url: Some(HELP_URL.into()),
+        help_label: Some(I18nText::new("Get Bot ID", "获取 Bot ID")),
+        schema: ConfigSchema {
+            schema_type: "object".into(),
+            properties: properties(json!({
                 "botId": {
                     "type": "string",
                     "title": label("Bot ID", "Bot ID"),
@@ -99,23 +113,23 @@ pub fn long_provider() -> Value {
                 },
                 "preferLanguage": prefer_language_field(),
                 "timeoutMs": timeout_field(LONG_TIMEOUT_RANGE_MS, "How long to wait for WeCom to acknowledge a command.", "等待企业微信确认指令的时间。"),
-            },
-            "required": ["botId", "secret"],
-            "secret": ["secret"]
-        }
-    })
+            })),
+            required: names(&["botId", "secret"]),
+            secret: names(&["secret"]),
+        },
+    }
 }
 
 /// The WeCom Trigger descriptor.
-pub fn trigger() -> Value {
-    json!({
-        "name": TRIGGER_NAME,
-        "label": label("WeCom Trigger", "企业微信触发器"),
-        "description": label(
+pub fn trigger() -> TriggerDescriptor {
+    TriggerDescriptor {
+        name: TRIGGER_NAME.into(),
+        label: I18nText::new("WeCom Trigger", "企业微信触发器"),
+        description: I18nText::new(
             "Routes messages of one WeCom integration to this Digital Expert.",
-            "将一个企业微信集成的消息路由到此数字专家。"
+            "将一个企业微信集成的消息路由到此数字专家。",
         ),
-        "configSchema": {
+        config_schema: json!({
             "type": "object",
             "properties": {
                 "enabled": { "type": "boolean", "default": true, "title": label("Enabled", "启用") },
@@ -140,16 +154,16 @@ pub fn trigger() -> Value {
                 }
             },
             "required": ["enabled", "integrationId"]
-        }
-    })
+        }),
+    }
 }
 
 /// The view extension descriptor.
-pub fn view_extension() -> Value {
-    json!({
-        "key": "wecom_integration",
-        "hostType": "integration",
-        "slot": "detail.main_tabs",
-        "providers": [PROVIDER_SHORT, PROVIDER_LONG]
-    })
+pub fn view_extension() -> ViewExtensionDescriptor {
+    ViewExtensionDescriptor {
+        key: "wecom_integration".into(),
+        host_type: "integration".into(),
+        slot: Some("detail.main_tabs".into()),
+        providers: names(&[PROVIDER_SHORT, PROVIDER_LONG]),
+    }
 }

@@ -5,9 +5,20 @@ pub fn binding(integration_id: &str) -> String {
     format!("binding:{integration_id}")
 }
 
-/// The runtime status of a long-connection integration.
+/// The observed status of a long-connection integration (written by the bot's owner, fenced).
 pub fn status(integration_id: &str) -> String {
     format!("status:{integration_id}")
+}
+
+/// The desired state of an integration (operator intent: manual disconnect, reconnect requests).
+pub fn desired(integration_id: &str) -> String {
+    format!("desired:{integration_id}")
+}
+
+/// The lease key of a bot: one connection per bot worldwide, so it is keyed by bot id, not by
+/// integration or tenant.
+pub fn bot_lease(bot_id: &str) -> String {
+    format!("wecom:ws:bot:{bot_id}")
 }
 
 /// Prefix of every session of an integration.

@@ -8,13 +8,15 @@
 //! - [`descriptors`]: what operators see (schemas with en/zh labels, help links);
 //! - [`providers`]: the `wecom` (short) and `wecom_long` (long) integration providers;
 //! - [`trigger`]: the WeCom Trigger binding an integration to one Digital Expert;
-//! - [`status`], [`sessions`]: state kept in the host's shared KV store;
-//! - [`views`]: the Status and Sessions tabs;
+//! - [`state`]: desired state (operator intent) and observed status (fenced writes by the bot's
+//!   owner), kept in the host's shared KV store; [`sessions`]: conversation sessions;
+//! - [`views`]: the Status and Sessions tabs (read models that never write);
 //! - [`routes`]: the plugin's HTTP routes;
 //! - [`i18n`]: user-facing strings in English and Chinese.
 //!
-//! State never lives in process globals: bindings, status and sessions are in the host's KV store,
-//! so several host instances can share one set of integrations.
+//! State never lives in process globals: bindings, intent, status and sessions are in the host's
+//! KV store, so several host instances can share one set of integrations; what belongs to one
+//! installation (its tenant, log sink and tasks) hangs off its `InstallationScope`.
 
 #![warn(missing_docs)]
 
@@ -28,7 +30,6 @@ pub mod providers;
 pub mod routes;
 pub mod sessions;
 pub mod state;
-pub mod status;
 pub mod trigger;
 pub mod views;
 
@@ -42,6 +43,3 @@ pub const TRIGGER_NAME: &str = "wecom";
 pub const DEFAULT_WS_URL: &str = "wss://openws.work.weixin.qq.com";
 /// The documentation page linked from both providers.
 pub const HELP_URL: &str = "https://developer.work.weixin.qq.com/document/path/101463";
-
-/// The ABI version this build implements (host-sdk's), reported by the root module.
-pub const ABI_VERSION_CHECK: u32 = host_sdk::ABI_VERSION;

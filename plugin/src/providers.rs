@@ -1,31 +1,40 @@
 //! The two integration providers: `wecom` (short connection, WeCom calls our webhook) and
 //! `wecom_long` (long connection, we hold a WebSocket to WeCom).
+//!
+//! Lifecycle hooks record intent only (what the operator changed); they never write the observed
+//! status, which belongs to the bot's owner.
 
 use std::sync::Arc;
 
+use host_sdk::contract::{SetupInfo, TestResult};
 use host_sdk::plugin::ProviderImpl;
-use host_sdk::{BoxFuture, Error, Integration, LifecycleEvent};
-use serde_json::{json, Value};
+use host_sdk::{BoxFuture, Error, I18nText, Integration, LifecycleEvent};
+use serde_json::{json, Map};
 
 use crate::config::{LongConfig, ShortConfig};
-use crate::state::PluginState;
-use crate::{keys, sessions, status, DEFAULT_WS_URL};
+use crate::state::{desired, observed, PluginState};
+use crate::{keys, sessions, DEFAULT_WS_URL};
 
 /// Shown instead of an id in setup information before the first save.
 pub const ID_PLACEHOLDER: &str = "<save_and_get_your_integration_id>";
 
 /// Removes everything the plugin kept for a deleted integration.
 async fn forget_integration(state: &PluginState, integration_id: &str) -> Result<(), Error> {
-    state.host.kv().delete(&keys::binding(integration_id)).await?;
-    state.host.kv().delete(&keys::status(integration_id)).await?;
+    let kv = state.host().kv();
+    kv.delete(&keys::binding(integration_id)).await?;
+    desired::forget(kv, integration_id).await?;
+    observed::forget(kv, integration_id).await?;
     let cleared = sessions::clear(state, integration_id).await?;
     tracing::info!(integration_id, sessions = cleared, "forgot a deleted WeCom integration");
     Ok(())
 }
 
-/// The answer of `test`: the validation's setup information, or its error.
-fn test_answer(validated: Result<Value, Error>) -> BoxFuture<'static, Result<Value, Error>> {
-    Box::pin(async move { Ok(json!({ "ok": true, "setup": validated? })) })
+/// A format-only test result: what was checked, and that nothing was tried against WeCom.
+fn format_checked(
+    validated: Result<SetupInfo, Error>,
+    message: I18nText,
+) -> BoxFuture<'static, Result<TestResult, Error>> {
+    Box::pin(async move { Ok(TestResult { ok: true, checked: "format".into(), message, setup: Some(validated?) }) })
 }
 
 /// The short-connection provider.
@@ -40,26 +49,35 @@ impl ShortProvider {
     }
 
     /// The setup information for an integration: the callback URL to paste into WeCom.
-    pub fn setup(&self, integration_id: &str) -> Value {
-        let base = self.state.host.config("API_BASE_URL").unwrap_or_default();
+    pub fn setup(&self, integration_id: &str) -> SetupInfo {
+        let base = self.state.host().config("API_BASE_URL").unwrap_or_default();
         let id = if integration_id.is_empty() { ID_PLACEHOLDER } else { integration_id };
         let callback_url = format!("{}/api/wecom/webhook/{id}", base.trim_end_matches('/'));
-        json!({
-            "mode": "webhook",
-            "callbackUrl": callback_url,
-            "webhookUrl": callback_url,
-            "signatureAlgorithm": "sha1(sort(token,timestamp,nonce,encrypt))",
-            "receiveId": "",
-            "hints": [
-                "Paste the callback URL, Token and EncodingAESKey into the bot's API-mode settings in the WeCom admin console.",
-                "API_BASE_URL must be a public HTTPS address reachable from WeCom."
-            ]
-        })
+        let mut extra = Map::new();
+        extra.insert("webhookUrl".into(), json!(callback_url));
+        extra.insert("signatureAlgorithm".into(), json!("sha1(sort(token,timestamp,nonce,encrypt))"));
+        extra.insert("receiveId".into(), json!(""));
+        SetupInfo {
+            mode: "webhook".into(),
+            callback_url: Some(callback_url),
+            websocket_url: None,
+            hints: vec![
+                I18nText::new(
+                    "Paste the callback URL, Token and EncodingAESKey into the bot's API-mode settings in the WeCom admin console.",
+                    "在企业微信管理后台的机器人 API 模式设置中填入回调地址、Token 与 EncodingAESKey。",
+                ),
+                I18nText::new(
+                    "API_BASE_URL must be a public HTTPS address reachable from WeCom.",
+                    "API_BASE_URL 必须是企业微信可访问的公网 HTTPS 地址。",
+                ),
+            ],
+            extra,
+        }
     }
 }
 
 impl ProviderImpl for ShortProvider {
-    fn validate_config(&self, integration: Integration) -> Result<Value, Error> {
+    fn validate_config(&self, integration: Integration) -> Result<SetupInfo, Error> {
         ShortConfig::from_options(&integration.options).map_err(|e| Error::invalid_config(e.0))?;
         Ok(self.setup(&integration.id))
     }
@@ -80,8 +98,14 @@ impl ProviderImpl for ShortProvider {
         })
     }
 
-    fn test(&self, integration: Integration) -> BoxFuture<'static, Result<Value, Error>> {
-        test_answer(self.validate_config(integration))
+    fn test(&self, integration: Integration) -> BoxFuture<'static, Result<TestResult, Error>> {
+        format_checked(
+            self.validate_config(integration),
+            I18nText::new(
+                "Format checked: the Token is present and the EncodingAESKey decodes to a 32-byte AES key. WeCom itself checks them when you save the callback URL in its admin console.",
+                "已检查格式：Token 已填写，EncodingAESKey 可解码为 32 字节 AES 密钥。企业微信会在管理后台保存回调地址时自行校验。",
+            ),
+        )
     }
 }
 
@@ -97,23 +121,32 @@ impl LongProvider {
     }
 
     /// The setup information: where the connection goes and in which mode.
-    pub fn setup(&self) -> Value {
+    pub fn setup(&self) -> SetupInfo {
         let url =
-            self.state.host.config("WECOM_WS_URL").filter(|u| !u.is_empty()).unwrap_or_else(|| DEFAULT_WS_URL.into());
-        json!({
-            "mode": "long_connection",
-            "websocketUrl": url,
-            "webhookUrl": url,
-            "hints": [
-                "Choose API mode with long connection for the bot in the WeCom admin console.",
-                "The connection runs while the integration is enabled and bound to a published WeCom Trigger."
-            ]
-        })
+            self.state.host().config("WECOM_WS_URL").filter(|u| !u.is_empty()).unwrap_or_else(|| DEFAULT_WS_URL.into());
+        let mut extra = Map::new();
+        extra.insert("webhookUrl".into(), json!(url));
+        SetupInfo {
+            mode: "long_connection".into(),
+            callback_url: None,
+            websocket_url: Some(url),
+            hints: vec![
+                I18nText::new(
+                    "Choose API mode with long connection for the bot in the WeCom admin console, and copy its Bot ID and Secret here.",
+                    "在企业微信管理后台为机器人选择 API 模式（长连接），并将其 Bot ID 与 Secret 填到这里。",
+                ),
+                I18nText::new(
+                    "The Status tab shows whether the bot is connected and, when it is not, why.",
+                    "“连接状态”页签显示机器人是否已连接，以及未连接的原因。",
+                ),
+            ],
+            extra,
+        }
     }
 }
 
 impl ProviderImpl for LongProvider {
-    fn validate_config(&self, integration: Integration) -> Result<Value, Error> {
+    fn validate_config(&self, integration: Integration) -> Result<SetupInfo, Error> {
         LongConfig::from_options(&integration.options).map_err(|e| Error::invalid_config(e.0))?;
         Ok(self.setup())
     }
@@ -122,25 +155,35 @@ impl ProviderImpl for LongProvider {
         &self,
         event: LifecycleEvent,
         integration: Integration,
-        _previous: Option<Integration>,
+        previous: Option<Integration>,
     ) -> BoxFuture<'static, Result<(), Error>> {
         let state = self.state.clone();
         Box::pin(async move {
-            if event == LifecycleEvent::Deleted {
-                return forget_integration(&state, &integration.id).await;
+            match event {
+                LifecycleEvent::Deleted => return forget_integration(&state, &integration.id).await,
+                LifecycleEvent::Updated if previous.as_ref().is_some_and(|p| p.options != integration.options) => {
+                    // A running connection restarts with the new options.
+                    let now = state.now_rfc3339();
+                    desired::update(state.host().kv(), &integration.id, |d| {
+                        d.config_changed_at = Some(now.clone());
+                        d.generation += 1;
+                    })
+                    .await?;
+                }
+                _ => {}
             }
-            let status = status::refresh(&state, &integration).await?;
-            tracing::info!(
-                integration_id = %integration.id,
-                event = event.as_str(),
-                stop_reason = status.disabled_reason.as_deref().unwrap_or("none"),
-                "wecom_long lifecycle"
-            );
+            tracing::info!(integration_id = %integration.id, event = event.as_str(), "wecom_long lifecycle");
             Ok(())
         })
     }
 
-    fn test(&self, integration: Integration) -> BoxFuture<'static, Result<Value, Error>> {
-        test_answer(self.validate_config(integration))
+    fn test(&self, integration: Integration) -> BoxFuture<'static, Result<TestResult, Error>> {
+        format_checked(
+            self.validate_config(integration),
+            I18nText::new(
+                "Format checked only: the Bot ID and Secret are well-formed. They were not tried against WeCom; that happens when the long connection subscribes.",
+                "仅检查了格式：Bot ID 与 Secret 格式正确，但尚未向企业微信验证；长连接订阅时才会验证。",
+            ),
+        )
     }
 }

@@ -74,7 +74,7 @@ impl WebhookVerifyRoute {
 
 async fn verify(state: &PluginState, request: &HttpRequest) -> Result<HttpResponse, Error> {
     let id = request.path_param("integrationId").unwrap_or_default();
-    let Some(integration) = state.host.integrations().get(id).await? else {
+    let Some(integration) = state.host().integrations().get(id).await? else {
         return Ok(HttpResponse::text(404, "unknown integration"));
     };
     if integration.provider != PROVIDER_SHORT {
@@ -119,16 +119,6 @@ impl RouteImpl for WebhookVerifyRoute {
     fn handle(&self, request: HttpRequest) -> BoxFuture<'static, Result<HttpResponse, Error>> {
         let state = self.state.clone();
         Box::pin(async move { verify(&state, &request).await })
-    }
-}
-
-/// A route that panics, registered only when the host sets `XPERT_PANIC_PROBES=1`: tests use it
-/// to prove a panic inside the plugin never takes the host down.
-pub struct PanicProbeRoute;
-
-impl RouteImpl for PanicProbeRoute {
-    fn handle(&self, _request: HttpRequest) -> BoxFuture<'static, Result<HttpResponse, Error>> {
-        Box::pin(async { panic!("panic probe: deliberate panic inside an async plugin handler") })
     }
 }
 

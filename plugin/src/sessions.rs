@@ -38,7 +38,7 @@ pub async fn list_all(state: &PluginState, integration_id: &str) -> Result<Vec<S
     let mut after = String::new();
     let mut sessions = Vec::new();
     loop {
-        let page: Vec<KvEntry> = state.host.kv().scan_prefix(&prefix, &after, 200).await?;
+        let page: Vec<KvEntry> = state.host().kv().scan_prefix(&prefix, &after, 200).await?;
         let Some(last) = page.last() else { break };
         after = last.key.clone();
         let full = page.len() == 200;
@@ -91,12 +91,12 @@ pub async fn query(state: &PluginState, integration_id: &str, q: &ViewQuery) -> 
 /// Stores a session.
 pub async fn save(state: &PluginState, integration_id: &str, session: &Session) -> Result<(), Error> {
     let json = serde_json::to_string(session).map_err(|e| Error::internal(e.to_string()))?;
-    state.host.kv().set(&keys::session(integration_id, &session.id), &json, 0).await
+    state.host().kv().set(&keys::session(integration_id, &session.id), &json, 0).await
 }
 
 /// Resets a session (forgets its conversation), as `/new` does. False when it did not exist.
 pub async fn reset(state: &PluginState, integration_id: &str, session_id: &str) -> Result<bool, Error> {
-    state.host.kv().delete(&keys::session(integration_id, session_id)).await
+    state.host().kv().delete(&keys::session(integration_id, session_id)).await
 }
 
 /// Forgets every session of an integration (when it is deleted).

@@ -10,7 +10,7 @@ use host_sdk::{BoxFuture, ChecklistItem, ChecklistLevel, Error, TriggerParams};
 use serde_json::Value;
 
 use crate::state::{Binding, PluginState};
-use crate::{keys, status, PROVIDER_LONG, PROVIDER_SHORT};
+use crate::{keys, PROVIDER_LONG, PROVIDER_SHORT};
 
 /// Default idle time before a new conversation starts.
 pub const DEFAULT_SESSION_TIMEOUT_SECONDS: u64 = 3600;
@@ -85,7 +85,7 @@ async fn validate(state: &PluginState, params: &TriggerParams) -> Result<Vec<Che
         ));
         return Ok(items);
     };
-    match state.host.integrations().get(integration_id).await? {
+    match state.host().integrations().get(integration_id).await? {
         None => items.push(error_item(
             "TRIGGER_WECOM_INTEGRATION_NOT_FOUND",
             &format!("WeCom integration {integration_id} does not exist."),
@@ -122,18 +122,15 @@ async fn publish(state: &PluginState, params: &TriggerParams) -> Result<(), Erro
     }
     let integration_id =
         config.integration_id.ok_or_else(|| Error::invalid_config("the WeCom Trigger needs an integrationId"))?;
-    let integration = state
-        .host
-        .integrations()
-        .get(&integration_id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("WeCom integration {integration_id} does not exist")))?;
+    if state.host().integrations().get(&integration_id).await?.is_none() {
+        return Err(Error::not_found(format!("WeCom integration {integration_id} does not exist")));
+    }
     let binding = Binding {
         integration_id: integration_id.clone(),
         xpert_id: params.xpert_id.clone(),
         session_timeout_seconds: config.session_timeout_seconds,
         summary_window_seconds: config.summary_window_seconds,
-        published_at_ms: state.host.now_ms(),
+        published_at_ms: state.host().now_ms(),
     };
     let json = serde_json::to_string(&binding).map_err(|e| Error::internal(e.to_string()))?;
     let key = keys::binding(&integration_id);
@@ -147,15 +144,12 @@ async fn publish(state: &PluginState, params: &TriggerParams) -> Result<(), Erro
         Some((_, raw)) => Some(raw),
         None => None,
     };
-    if !state.host.kv().compare_and_swap(&key, expected.as_deref(), &json, 0).await? {
+    if !state.host().kv().compare_and_swap(&key, expected.as_deref(), &json, 0).await? {
         return Err(Error::conflict(format!(
             "WeCom integration {integration_id} was bound concurrently; publish again"
         )));
     }
     tracing::info!(integration_id, xpert_id = %params.xpert_id, "WeCom trigger published");
-    if integration.provider == PROVIDER_LONG {
-        status::refresh(state, &integration).await?;
-    }
     Ok(())
 }
 
@@ -164,13 +158,8 @@ async fn stop(state: &PluginState, params: &TriggerParams) -> Result<(), Error> 
     let Some(integration_id) = config.integration_id else { return Ok(()) };
     if let Some((binding, raw)) = state.binding(&integration_id).await? {
         if binding.xpert_id == params.xpert_id {
-            state.host.kv().compare_and_delete(&keys::binding(&integration_id), &raw).await?;
+            state.host().kv().compare_and_delete(&keys::binding(&integration_id), &raw).await?;
             tracing::info!(integration_id, xpert_id = %params.xpert_id, "WeCom trigger stopped");
-        }
-    }
-    if let Some(integration) = state.host.integrations().get(&integration_id).await? {
-        if integration.provider == PROVIDER_LONG {
-            status::refresh(state, &integration).await?;
         }
     }
     Ok(())

@@ -1,15 +1,25 @@
 //! The integration detail page's tabs: Status (long connection only) and Sessions (both modes).
+//!
+//! Read models only: reading a tab never writes. The Status tab combines the integration, its
+//! trigger binding, the desired state (operator intent) and the observed status (written by the
+//! bot's owner, trusted only while that owner still holds the bot's lease), and always says why
+//! the bot is not connected when it is not. Actions record intent and say exactly what they
+//! recorded and what will happen.
 
 use std::sync::Arc;
 
+use host_sdk::contract::{
+    ActionResult, ActionScope, FieldKind, ViewAction, ViewData, ViewField, ViewKind, ViewManifest,
+};
 use host_sdk::plugin::ViewImpl;
-use host_sdk::{BoxFuture, Error, Integration, ViewQuery};
+use host_sdk::{BoxFuture, Error, I18nText, Integration, ViewQuery};
 use serde_json::{json, Value};
 
-use crate::i18n::label;
-use crate::state::PluginState;
-use crate::status::{self, reason};
-use crate::{sessions, PROVIDER_LONG, PROVIDER_SHORT};
+use crate::config::LongConfig;
+use crate::state::desired::{self, DesiredState};
+use crate::state::observed::{self, ObservedStatus};
+use crate::state::{reason, PluginState};
+use crate::{keys, sessions, PROVIDER_LONG, PROVIDER_SHORT};
 
 /// The view extension.
 pub struct WecomViews {
@@ -23,77 +33,233 @@ impl WecomViews {
     }
 }
 
-fn status_manifest() -> Value {
-    let item = |key: &str, en: &str, zh: &str, kind: &str| json!({"key": key, "label": label(en, zh), "type": kind});
-    json!({
-        "key": "status",
-        "title": label("Status", "连接状态"),
-        "kind": "stats",
-        "order": 10,
-        "pollSeconds": 15,
-        "items": [
-            item("connectionMode", "Connection mode", "连接模式", "text"),
-            item("state", "State", "状态", "status"),
-            item("botId", "Bot ID", "Bot ID", "text"),
-            item("ownerInstanceId", "Owner instance", "所属实例", "text"),
-            item("lastConnectedAt", "Last connected", "最近连接", "datetime"),
-            item("lastDisconnectedAt", "Last disconnected", "最近断开", "datetime"),
-            item("lastCallbackAt", "Last callback", "最近回调", "datetime"),
-            item("lastPingAt", "Last heartbeat", "最近心跳", "datetime"),
-            item("lastError", "Last error", "最近错误", "text"),
-            item("reconnectAttempts", "Reconnect attempts", "重连次数", "number"),
-            item("disabledReason", "Stop reason", "停止原因", "text")
+fn field(key: &str, en: &str, zh: &str, kind: FieldKind) -> ViewField {
+    ViewField { key: key.into(), label: I18nText::new(en, zh), kind, sortable: false }
+}
+
+fn status_manifest() -> ViewManifest {
+    ViewManifest {
+        key: "status".into(),
+        title: I18nText::new("Status", "连接状态"),
+        kind: ViewKind::Stats,
+        order: 10,
+        poll_seconds: Some(15),
+        items: vec![
+            field("connectionMode", "Connection mode", "连接模式", FieldKind::Text),
+            field("state", "State", "状态", FieldKind::Status),
+            field("reason", "Why", "原因", FieldKind::Text),
+            field("botId", "Bot ID", "Bot ID", FieldKind::Text),
+            field("ownerInstanceId", "Owner instance", "所属实例", FieldKind::Text),
+            field("lastConnectedAt", "Last connected", "最近连接", FieldKind::Datetime),
+            field("lastDisconnectedAt", "Last disconnected", "最近断开", FieldKind::Datetime),
+            field("lastCallbackAt", "Last callback", "最近回调", FieldKind::Datetime),
+            field("lastPingAt", "Last heartbeat", "最近心跳", FieldKind::Datetime),
+            field("lastError", "Last error", "最近错误", FieldKind::Text),
+            field("reconnectAttempts", "Reconnect attempts", "重连次数", FieldKind::Number),
+            field("disabledReason", "Stop reason", "停止原因", FieldKind::Text),
+            field("reconnectRequestedAt", "Reconnect requested", "请求重连时间", FieldKind::Datetime),
         ],
-        "actions": [
-            {"key": "refresh", "label": label("Refresh", "刷新"), "scope": "toolbar"},
-            {"key": "reconnect", "label": label("Reconnect", "重新连接"), "scope": "toolbar"},
-            {"key": "disconnect", "label": label("Disconnect", "断开连接"), "scope": "toolbar",
-             "confirm": label("Disconnect this bot? It stays stopped until you reconnect.", "确定断开该机器人？在重新连接前将保持停止。")}
-        ]
-    })
-}
-
-fn sessions_manifest() -> Value {
-    let col = |key: &str, en: &str, zh: &str, kind: &str| json!({"key": key, "label": label(en, zh), "type": kind, "sortable": true});
-    json!({
-        "key": "sessions",
-        "title": label("Sessions", "会话"),
-        "kind": "table",
-        "order": 30,
-        "rowKey": "id",
-        "searchable": true,
-        "pageSize": 10,
-        "columns": [
-            col("chatType", "Chat type", "会话类型", "text"),
-            col("chatId", "Chat ID", "会话 ID", "text"),
-            col("senderId", "Sender ID", "发送者 ID", "text"),
-            col("xpertId", "Digital Expert", "数字专家", "text"),
-            col("conversationId", "Conversation ID", "对话 ID", "text"),
-            col("updatedAt", "Updated", "更新时间", "datetime")
+        columns: Vec::new(),
+        row_key: None,
+        searchable: false,
+        page_size: None,
+        actions: vec![
+            ViewAction {
+                key: "refresh".into(),
+                label: I18nText::new("Refresh", "刷新"),
+                scope: ActionScope::Toolbar,
+                confirm: None,
+            },
+            ViewAction {
+                key: "reconnect".into(),
+                label: I18nText::new("Reconnect", "重新连接"),
+                scope: ActionScope::Toolbar,
+                confirm: None,
+            },
+            ViewAction {
+                key: "disconnect".into(),
+                label: I18nText::new("Disconnect", "断开连接"),
+                scope: ActionScope::Toolbar,
+                confirm: Some(I18nText::new(
+                    "Disconnect this bot? It stays disconnected until you press Reconnect.",
+                    "确定断开该机器人？在点击“重新连接”之前将保持断开。",
+                )),
+            },
         ],
-        "actions": [
-            {"key": "reset", "label": label("Reset", "重置会话"), "scope": "row",
-             "confirm": label("Reset this session? It is the same as the user sending /new.", "确定重置该会话？效果等同于用户发送 /new。")}
-        ]
-    })
+    }
 }
 
-fn result(success: bool, en: &str, zh: &str) -> Value {
-    json!({"success": success, "message": label(en, zh), "refresh": true})
+fn sessions_manifest() -> ViewManifest {
+    let col = |key: &str, en: &str, zh: &str, kind: FieldKind| ViewField { sortable: true, ..field(key, en, zh, kind) };
+    ViewManifest {
+        key: "sessions".into(),
+        title: I18nText::new("Sessions", "会话"),
+        kind: ViewKind::Table,
+        order: 30,
+        poll_seconds: None,
+        items: Vec::new(),
+        columns: vec![
+            col("chatType", "Chat type", "会话类型", FieldKind::Text),
+            col("chatId", "Chat ID", "会话 ID", FieldKind::Text),
+            col("senderId", "Sender ID", "发送者 ID", FieldKind::Text),
+            col("xpertId", "Digital Expert", "数字专家", FieldKind::Text),
+            col("conversationId", "Conversation ID", "对话 ID", FieldKind::Text),
+            col("updatedAt", "Updated", "更新时间", FieldKind::Datetime),
+        ],
+        row_key: Some("id".into()),
+        searchable: true,
+        page_size: Some(10),
+        actions: vec![ViewAction {
+            key: "reset".into(),
+            label: I18nText::new("Reset", "重置会话"),
+            scope: ActionScope::Row,
+            confirm: Some(I18nText::new(
+                "Reset this session? It is the same as the user sending /new.",
+                "确定重置该会话？效果等同于用户发送 /new。",
+            )),
+        }],
+    }
 }
 
-async fn data(state: &PluginState, integration: &Integration, view: &str, query: &ViewQuery) -> Result<Value, Error> {
+fn answer(success: bool, message: I18nText) -> ActionResult {
+    ActionResult { success, message, refresh: true }
+}
+
+/// The first reason, in order of precedence, why the integration must not connect now; `None`
+/// when nothing the operator controls blocks it.
+async fn blocking_reason(
+    state: &PluginState,
+    integration: &Integration,
+    desired: &DesiredState,
+) -> Result<Option<&'static str>, Error> {
+    if !integration.enabled {
+        return Ok(Some(reason::INTEGRATION_DISABLED));
+    }
+    if LongConfig::from_options(&integration.options).is_err() {
+        return Ok(Some(reason::CONFIG_INVALID));
+    }
+    if desired.manual_disconnect {
+        return Ok(Some(reason::MANUAL_DISCONNECT));
+    }
+    if state.binding(&integration.id).await?.is_none() {
+        return Ok(Some(reason::XPERT_UNBOUND));
+    }
+    Ok(None)
+}
+
+/// The observed status, if it was written by the owner that still holds the bot's lease.
+async fn live_status(
+    state: &PluginState,
+    integration: &Integration,
+    observed: Option<&ObservedStatus>,
+) -> Result<Option<ObservedStatus>, Error> {
+    let (Some(observed), Ok(config)) = (observed, LongConfig::from_options(&integration.options)) else {
+        return Ok(None);
+    };
+    let lease = state.host().leases().current(&keys::bot_lease(&config.bot_id)).await?;
+    Ok(lease.filter(|l| l.token == observed.fence_token).map(|_| observed.clone()))
+}
+
+/// The Status tab's item (contract fields plus `reason`, the words for `disabledReason`).
+async fn status_item(state: &PluginState, integration: &Integration) -> Result<Value, Error> {
+    let kv = state.host().kv();
+    let desired = desired::load(kv, &integration.id).await?;
+    let observed = observed::load(kv, &integration.id).await?;
+    let live = live_status(state, integration, observed.as_ref()).await?;
+    let blocking = blocking_reason(state, integration, &desired).await?;
+    let (state_name, stop_reason) = match (&live, blocking) {
+        (Some(o), _) => (serde_json::to_value(o.state).unwrap_or(Value::Null), o.stop_reason.clone()),
+        (None, Some(r)) => (json!("stopped"), Some(r.to_string())),
+        (None, None) => (json!("stopped"), Some(reason::NO_CONNECTION_CLIENT.to_string())),
+    };
+    let bot_id = integration.options.get("botId").and_then(Value::as_str).unwrap_or_default();
+    let history = observed.as_ref();
+    Ok(json!({
+        "connectionMode": "long_connection",
+        "state": state_name,
+        "reason": stop_reason.as_deref().map(reason::explain),
+        "botId": bot_id,
+        "ownerInstanceId": live.as_ref().map(|o| o.owner_instance_id.clone()),
+        "lastConnectedAt": history.and_then(|o| o.last_connected_at.clone()),
+        "lastDisconnectedAt": history.and_then(|o| o.last_disconnected_at.clone()),
+        "lastCallbackAt": history.and_then(|o| o.last_callback_at.clone()),
+        "lastPingAt": history.and_then(|o| o.last_ping_at.clone()),
+        "lastError": history.and_then(|o| o.last_error.clone()),
+        "reconnectAttempts": live.as_ref().map(|o| o.reconnect_attempts).unwrap_or(0),
+        "disabledReason": stop_reason,
+        "manualDisconnect": desired.manual_disconnect,
+        "reconnectRequestedAt": desired.reconnect_requested_at,
+    }))
+}
+
+async fn data(
+    state: &PluginState,
+    integration: &Integration,
+    view: &str,
+    query: &ViewQuery,
+) -> Result<ViewData, Error> {
     match view {
         "status" if integration.provider == PROVIDER_LONG => {
-            let status = status::refresh(state, integration).await?;
-            Ok(json!({ "item": status }))
+            Ok(ViewData::Stats { item: status_item(state, integration).await? })
         }
         "sessions" => {
             let (items, total) = sessions::query(state, &integration.id, query).await?;
-            Ok(json!({ "items": items, "total": total }))
+            let items = items.into_iter().map(|s| serde_json::to_value(s).unwrap_or(Value::Null)).collect();
+            Ok(ViewData::Table { items, total: total as u64 })
         }
         other => Err(Error::not_found(format!("no view {other:?} for a {} integration", integration.provider))),
     }
+}
+
+/// Disconnect: records the intent; says whether a connection existed to close.
+async fn disconnect(state: &PluginState, integration: &Integration) -> Result<ActionResult, Error> {
+    let now = state.now_rfc3339();
+    desired::update(state.host().kv(), &integration.id, |d| {
+        d.manual_disconnect = true;
+        d.manual_disconnect_at = Some(now.clone());
+    })
+    .await?;
+    tracing::info!(integration_id = %integration.id, "manual disconnect recorded");
+    let observed = observed::load(state.host().kv(), &integration.id).await?;
+    let connected = live_status(state, integration, observed.as_ref()).await?.is_some();
+    Ok(answer(
+        true,
+        if connected {
+            I18nText::new(
+                "Recorded: the bot will disconnect and stay disconnected until you press Reconnect.",
+                "已记录：机器人将断开，并在点击“重新连接”之前保持断开。",
+            )
+        } else {
+            I18nText::new(
+                "Recorded: the bot stays disconnected until you press Reconnect. It was not connected, so nothing was closed.",
+                "已记录：在点击“重新连接”之前机器人将保持断开。它当前未连接，因此没有关闭任何连接。",
+            )
+        },
+    ))
+}
+
+/// Reconnect: clears a manual disconnect and records the request; says what still blocks it.
+async fn reconnect(state: &PluginState, integration: &Integration) -> Result<ActionResult, Error> {
+    let now = state.now_rfc3339();
+    let desired = desired::update(state.host().kv(), &integration.id, |d| {
+        d.manual_disconnect = false;
+        d.reconnect_requested_at = Some(now.clone());
+        d.generation += 1;
+    })
+    .await?;
+    tracing::info!(integration_id = %integration.id, generation = desired.generation, "reconnect requested");
+    let blocking = blocking_reason(state, integration, &desired).await?.unwrap_or(reason::NO_CONNECTION_CLIENT);
+    let why = reason::explain(blocking);
+    Ok(answer(
+        false,
+        I18nText::new(
+            format!(
+                "Recorded: manual disconnect cleared and a reconnect requested. It does not connect now: {}",
+                why.en_us
+            ),
+            format!("已记录：已清除手动断开并请求重新连接。目前不会连接：{}", why.zh_hans),
+        ),
+    ))
 }
 
 async fn action(
@@ -102,58 +268,32 @@ async fn action(
     view: &str,
     action: &str,
     request: &Value,
-) -> Result<Value, Error> {
+) -> Result<ActionResult, Error> {
     match (view, action) {
         ("status", _) if integration.provider != PROVIDER_LONG => {
             Err(Error::not_found("the Status tab exists only for long-connection integrations"))
         }
-        ("status", "refresh") => {
-            status::refresh(state, integration).await?;
-            Ok(result(true, "Status refreshed.", "状态已刷新。"))
-        }
-        ("status", "disconnect") => {
-            let mut current = status::refresh(state, integration).await?;
-            current.state = "idle".into();
-            current.owner_instance_id = None;
-            current.disabled_reason = Some(reason::MANUAL_DISCONNECT.into());
-            status::save(state, &integration.id, &current).await?;
-            tracing::info!(integration_id = %integration.id, "long connection stopped by the operator");
-            Ok(result(true, "Disconnected. It stays stopped until you reconnect.", "已断开，重新连接前将保持停止。"))
-        }
-        ("status", "reconnect") => {
-            if let Some(mut current) = status::load(state, &integration.id).await? {
-                current.disabled_reason = None;
-                current.reconnect_attempts = 0;
-                current.last_error = None;
-                status::save(state, &integration.id, &current).await?;
-            }
-            let current = status::refresh(state, integration).await?;
-            match current.disabled_reason.as_deref() {
-                None => Ok(result(true, "Reconnect requested.", "已请求重新连接。")),
-                Some(reason::XPERT_UNBOUND) => Ok(result(
-                    false,
-                    "Not connected: publish a Digital Expert with a WeCom Trigger bound to this integration first.",
-                    "未连接：请先发布绑定此集成的企业微信触发器的数字专家。",
-                )),
-                Some(reason::INTEGRATION_DISABLED) => {
-                    Ok(result(false, "Not connected: the integration is disabled.", "未连接：该集成已停用。"))
-                }
-                Some(_) => Ok(result(false, "Not connected: the configuration is invalid.", "未连接：配置无效。")),
-            }
-        }
+        ("status", "refresh") => Ok(answer(true, I18nText::new("Status re-read.", "已重新读取状态。"))),
+        ("status", "disconnect") => disconnect(state, integration).await,
+        ("status", "reconnect") => reconnect(state, integration).await,
         ("sessions", "reset") => {
             let target = request.get("targetId").and_then(Value::as_str).map(str::trim).unwrap_or_default();
             if target.is_empty() {
                 return Err(Error::invalid_argument("reset needs the targetId of a session"));
             }
             if sessions::reset(state, &integration.id, target).await? {
-                Ok(result(
+                Ok(answer(
                     true,
-                    "Session reset. The next message starts a new conversation.",
-                    "会话已重置，下一条消息将开启新对话。",
+                    I18nText::new(
+                        "Session reset. The next message starts a new conversation.",
+                        "会话已重置，下一条消息将开启新对话。",
+                    ),
                 ))
             } else {
-                Ok(result(false, "This session does not exist or was already reset.", "该会话不存在或已被重置。"))
+                Ok(answer(
+                    false,
+                    I18nText::new("This session does not exist or was already reset.", "该会话不存在或已被重置。"),
+                ))
             }
         }
         (view, action) => Err(Error::not_found(format!("no action {action:?} on view {view:?}"))),
@@ -162,20 +302,17 @@ async fn action(
 
 impl ViewImpl for WecomViews {
     fn supports(&self, provider: &str) -> bool {
-        if self.state.panic_probes && provider == "__panic_probe__" {
-            panic!("panic probe: deliberate panic inside a synchronous plugin call");
-        }
         provider == PROVIDER_SHORT || provider == PROVIDER_LONG
     }
 
-    fn manifests(&self, integration: Integration) -> BoxFuture<'static, Result<Value, Error>> {
+    fn manifests(&self, integration: Integration) -> BoxFuture<'static, Result<Vec<ViewManifest>, Error>> {
         Box::pin(async move {
             let mut tabs = Vec::new();
             if integration.provider == PROVIDER_LONG {
                 tabs.push(status_manifest());
             }
             tabs.push(sessions_manifest());
-            Ok(Value::Array(tabs))
+            Ok(tabs)
         })
     }
 
@@ -184,7 +321,7 @@ impl ViewImpl for WecomViews {
         integration: Integration,
         view: String,
         query: ViewQuery,
-    ) -> BoxFuture<'static, Result<Value, Error>> {
+    ) -> BoxFuture<'static, Result<ViewData, Error>> {
         let state = self.state.clone();
         Box::pin(async move { data(&state, &integration, &view, &query).await })
     }
@@ -195,7 +332,7 @@ impl ViewImpl for WecomViews {
         view: String,
         action_key: String,
         request: Value,
-    ) -> BoxFuture<'static, Result<Value, Error>> {
+    ) -> BoxFuture<'static, Result<ActionResult, Error>> {
         let state = self.state.clone();
         Box::pin(async move { action(&state, &integration, &view, &action_key, &request).await })
     }

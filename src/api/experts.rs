@@ -96,7 +96,7 @@ pub async fn trigger_descriptors(State(state): State<AppState>, caller: Caller) 
     let list: Vec<Value> = ["wecom"]
         .iter()
         .filter_map(|n| state.plugins.trigger(&caller.tenant, n))
-        .map(|t| t.descriptor.clone())
+        .map(|t| serde_json::to_value(&t.descriptor).unwrap_or(Value::Null))
         .collect();
     Json(list).into_response()
 }

@@ -19,10 +19,7 @@ pub const MASK: &str = "******";
 
 /// The secret option keys of a provider (`descriptor.schema.secret`).
 pub fn secret_keys(provider: &RegisteredProvider) -> Vec<String> {
-    provider.descriptor["schema"]["secret"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
-        .unwrap_or_default()
+    provider.descriptor.schema.secret.clone()
 }
 
 fn masked(options: &Value, secrets: &[String]) -> Value {
@@ -71,13 +68,7 @@ pub async fn providers(State(state): State<AppState>, caller: Caller) -> Respons
         .plugins
         .providers(&caller.tenant)
         .iter()
-        .map(|p| {
-            let d = &p.descriptor;
-            json!({
-                "name": p.name, "label": d["label"], "description": d["description"], "schema": d["schema"],
-                "webhook": d["webhook"], "helpUrl": d["helpUrl"], "helpLabel": d["helpLabel"],
-            })
-        })
+        .map(|p| serde_json::to_value(&p.descriptor).unwrap_or(Value::Null))
         .collect();
     Json(list).into_response()
 }
@@ -145,7 +136,7 @@ pub async fn create(
         notify(&provider, LifecycleEvent::Enabled, &record, None).await;
     }
     let mut answer = to_json(&record, Some(&provider));
-    answer["setup"] = setup;
+    answer["setup"] = json!(setup);
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
@@ -176,7 +167,7 @@ pub async fn read(
     let mut answer = to_json(&record, provider.as_ref());
     if let Some(p) = &provider {
         if let Ok(setup) = p.provider.validate_config(&record.to_integration()) {
-            answer["setup"] = setup;
+            answer["setup"] = json!(setup);
         }
     }
     Ok(Json(answer).into_response())
@@ -234,7 +225,7 @@ pub async fn update(
         notify(&provider, event, &record, Some(&previous)).await;
     }
     let mut answer = to_json(&record, Some(&provider));
-    answer["setup"] = setup;
+    answer["setup"] = json!(setup);
     Ok(Json(answer).into_response())
 }
 
@@ -295,9 +286,6 @@ pub async fn test(
         enabled: true,
         options,
     };
-    let mut answer = provider.provider.test(&integration).await?;
-    if answer.get("ok").is_none() {
-        answer = json!({"ok": true, "setup": answer});
-    }
+    let answer = provider.provider.test(&integration).await?;
     Ok(Json(answer).into_response())
 }

@@ -20,9 +20,7 @@ pub async fn manifests(
     let record = load(&state, &caller, &id).await?;
     let mut tabs = Vec::new();
     for ext in state.plugins.views_for(&caller.tenant, &record.provider) {
-        if let Value::Array(list) = ext.view.manifests(&record.to_integration()).await? {
-            tabs.extend(list);
-        }
+        tabs.extend(ext.view.manifests(&record.to_integration()).await?);
     }
     Ok(Json(tabs).into_response())
 }

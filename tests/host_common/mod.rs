@@ -95,3 +95,14 @@ impl Host {
         assert_eq!(status, 200, "{body}");
     }
 }
+
+/// Drops the probe fixture plugin (routes that panic on request) into `data_dir/plugins/probe/`,
+/// as an operator would drop a plugin in, before the host starts.
+pub fn drop_in_probe_plugin(data_dir: &Path) {
+    let folder = data_dir.join("plugins").join("probe");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("manifest.toml"), fixture_probe_plugin::manifest()).unwrap();
+    let file = format!("{}fixture_probe_plugin{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+    let built = std::env::current_exe().unwrap().parent().unwrap().join(&file);
+    std::fs::copy(built, folder.join(&file)).unwrap();
+}

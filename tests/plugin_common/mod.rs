@@ -71,3 +71,13 @@ pub fn installed(level: InstallLevel) -> (Arc<TestHost>, Installation) {
     let installation = host.install(&plugin, level).expect("install succeeds");
     (host, installation)
 }
+
+/// Loads the probe fixture (a plugin built on host-sdk whose routes panic, hold leases and stay
+/// in flight on request) from a folder with its manifest, as the host would.
+pub fn load_probe() -> LoadedPlugin {
+    let dir = plugin_folder(&fixture_probe_plugin::manifest(), Some(&fixture_library("fixture_probe_plugin")));
+    let plugin = load_plugin(dir.path()).expect("the probe plugin loads");
+    // The library stays mapped (never unloaded), so the folder may go.
+    drop(dir);
+    plugin
+}

@@ -7,8 +7,8 @@
 //! - Enums that may grow are NonExhaustive ([`FfiAgentEvent`]) or integer codes.
 //! - Every async method returns an [`FfiFuture`](async_ffi::FfiFuture) that the receiving side
 //!   may poll from any thread; the side that created it enters its own runtime on each poll.
-//! - `#[sabi(last_prefix_field)]` marks the last method of v1 on every trait: methods added
-//!   after it in a later minor version are optional for older libraries.
+//! - `#[sabi(last_prefix_field)]` marks the last method of this ABI version on every trait:
+//!   methods added after it in a later minor version are optional for older libraries.
 //!
 //! Each concept has its own file; the `Box`/`Arc` aliases name the concrete trait-object types
 //! stored by the other side.
@@ -17,6 +17,7 @@ mod agent;
 mod capabilities;
 mod error;
 mod http;
+mod installation;
 mod root;
 mod services;
 
@@ -24,6 +25,7 @@ pub use agent::*;
 pub use capabilities::*;
 pub use error::*;
 pub use http::*;
+pub use installation::*;
 pub use root::*;
 pub use services::*;
 

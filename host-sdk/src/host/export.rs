@@ -1,5 +1,7 @@
 //! Turns a host's plain [`ServiceSet`] into the FFI [`HostApiArc`] handed to a plugin.
 //!
+//! - Integrations, agents and logs are asked for with the installation's tenant, so a backend
+//!   cannot forget to scope them.
 //! - KV keys are prefixed with `<plugin>/<tenant>/` so installations never see each other's data;
 //!   lease keys with `<plugin>/` only (a WeCom bot allows one connection worldwide, so two tenants
 //!   configuring the same bot must contend for the same lease).
@@ -29,6 +31,7 @@ pub fn export_host_api(services: ServiceSet, runtime: Handle, plugin: &str, tena
     let lease_prefix = format!("{plugin}/");
     let exported = ExportedHost {
         plugin: plugin.to_string(),
+        tenant: tenant.to_string(),
         kv: KvStore_TO::from_ptr(
             RArc::new(ExportedKv { services: services.clone(), prefix: kv_prefix, runtime: runtime.clone() }),
             TD_Opaque,
@@ -38,10 +41,17 @@ pub fn export_host_api(services: ServiceSet, runtime: Handle, plugin: &str, tena
             TD_Opaque,
         ),
         integrations: IntegrationDirectory_TO::from_ptr(
-            RArc::new(ExportedIntegrations { services: services.clone(), runtime: runtime.clone() }),
+            RArc::new(ExportedIntegrations {
+                services: services.clone(),
+                tenant: tenant.to_string(),
+                runtime: runtime.clone(),
+            }),
             TD_Opaque,
         ),
-        agents: AgentService_TO::from_ptr(RArc::new(ExportedAgents { services: services.clone(), runtime }), TD_Opaque),
+        agents: AgentService_TO::from_ptr(
+            RArc::new(ExportedAgents { services: services.clone(), tenant: tenant.to_string(), runtime }),
+            TD_Opaque,
+        ),
         services,
     };
     HostApi_TO::from_ptr(RArc::new(exported), TD_Opaque)
@@ -49,6 +59,7 @@ pub fn export_host_api(services: ServiceSet, runtime: Handle, plugin: &str, tena
 
 struct ExportedHost {
     plugin: String,
+    tenant: String,
     services: ServiceSet,
     kv: KvStoreArc,
     leases: LeaseServiceArc,
@@ -58,7 +69,7 @@ struct ExportedHost {
 
 impl HostApi for ExportedHost {
     fn log(&self, record: FfiLogRecord) {
-        catch_or((), || self.services.host.log(&self.plugin, record.into()))
+        catch_or((), || self.services.host.log(&self.plugin, &self.tenant, record.into()))
     }
 
     fn config(&self, key: RStr<'_>) -> ROption<RString> {
@@ -200,12 +211,13 @@ impl LeaseService for ExportedLeases {
 
 struct ExportedIntegrations {
     services: ServiceSet,
+    tenant: String,
     runtime: Handle,
 }
 
 impl IntegrationDirectory for ExportedIntegrations {
     fn get(&self, id: RString) -> FfiResultFuture<ROption<RString>> {
-        let fut = self.services.integrations.get(id.into_string());
+        let fut = self.services.integrations.get(self.tenant.clone(), id.into_string());
         guarded_future(Some(self.runtime.clone()), async move {
             match fut.await? {
                 Some(i) => serde_json::to_string(&i)
@@ -217,7 +229,7 @@ impl IntegrationDirectory for ExportedIntegrations {
     }
 
     fn list_by_provider(&self, provider: RString) -> FfiResultFuture<RString> {
-        let fut = self.services.integrations.list_by_provider(provider.into_string());
+        let fut = self.services.integrations.list_by_provider(self.tenant.clone(), provider.into_string());
         guarded_future(Some(self.runtime.clone()), async move {
             let list = fut.await?;
             serde_json::to_string(&list).map(RString::from).map_err(|e| Error::internal(e.to_string()))
@@ -227,12 +239,13 @@ impl IntegrationDirectory for ExportedIntegrations {
 
 struct ExportedAgents {
     services: ServiceSet,
+    tenant: String,
     runtime: Handle,
 }
 
 impl AgentService for ExportedAgents {
     fn invoke(&self, request: FfiAgentRequest) -> FfiResultFuture<AgentStreamBox> {
-        let fut = self.services.agents.invoke(request.into());
+        let fut = self.services.agents.invoke(self.tenant.clone(), request.into());
         guarded_future(Some(self.runtime.clone()), async move {
             let receiver = fut.await?;
             Ok(AgentStream_TO::from_ptr(RBox::new(ExportedStream { receiver }), TD_Opaque))

@@ -4,11 +4,13 @@
 use std::sync::Arc;
 
 use abi_stable::std_types::{ROption, RStr, RString};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::abi::{
     FfiHttpRequest, FfiLifecycleEvent, HttpHandlerBox, IntegrationProviderBox, TriggerBox, ViewExtensionBox,
 };
+use crate::contract::{ActionResult, SetupInfo, TestResult, ViewData, ViewManifest};
 use crate::guard::{await_foreign, catch_or, from_ffi_result};
 use crate::{
     ChecklistItem, Error, ErrorCode, HttpRequest, HttpResponse, Integration, LifecycleEvent, TriggerParams, ViewQuery,
@@ -18,7 +20,7 @@ fn json_of<T: serde::Serialize>(value: &T) -> Result<RString, Error> {
     serde_json::to_string(value).map(RString::from).map_err(|e| Error::internal(e.to_string()))
 }
 
-fn parse_answer(what: &str, json: &str) -> Result<Value, Error> {
+fn parse_answer<T: DeserializeOwned>(what: &str, json: &str) -> Result<T, Error> {
     serde_json::from_str(json)
         .map_err(|e| Error::new(ErrorCode::INTERNAL, format!("plugin returned malformed {what}: {e}")))
 }
@@ -29,7 +31,7 @@ pub struct ForeignProvider(pub(super) Arc<IntegrationProviderBox>);
 
 impl ForeignProvider {
     /// Validates an integration; returns its setup information.
-    pub fn validate_config(&self, integration: &Integration) -> Result<Value, Error> {
+    pub fn validate_config(&self, integration: &Integration) -> Result<SetupInfo, Error> {
         let json = json_of(integration)?;
         let answer = catch_or(
             abi_stable::std_types::RResult::RErr(Error::new(ErrorCode::PANICKED, "validate_config panicked").into()),
@@ -55,7 +57,7 @@ impl ForeignProvider {
     }
 
     /// Tests a configuration.
-    pub async fn test(&self, integration: &Integration) -> Result<Value, Error> {
+    pub async fn test(&self, integration: &Integration) -> Result<TestResult, Error> {
         let answer = await_foreign(self.0.test(json_of(integration)?)).await?;
         parse_answer("test result", &answer)
     }
@@ -80,8 +82,7 @@ impl ForeignTrigger {
     /// Checks a trigger before publishing.
     pub async fn validate(&self, params: &TriggerParams) -> Result<Vec<ChecklistItem>, Error> {
         let answer = await_foreign(self.0.validate(json_of(params)?)).await?;
-        serde_json::from_str(&answer)
-            .map_err(|e| Error::new(ErrorCode::INTERNAL, format!("plugin returned a malformed checklist: {e}")))
+        parse_answer("checklist", &answer)
     }
 
     /// Publishes.
@@ -106,13 +107,13 @@ impl ForeignView {
     }
 
     /// Tab manifests for an integration.
-    pub async fn manifests(&self, integration: &Integration) -> Result<Value, Error> {
+    pub async fn manifests(&self, integration: &Integration) -> Result<Vec<ViewManifest>, Error> {
         let answer = await_foreign(self.0.manifests(json_of(integration)?)).await?;
         parse_answer("view manifests", &answer)
     }
 
     /// One tab's data.
-    pub async fn data(&self, integration: &Integration, view: &str, query: &ViewQuery) -> Result<Value, Error> {
+    pub async fn data(&self, integration: &Integration, view: &str, query: &ViewQuery) -> Result<ViewData, Error> {
         let answer = await_foreign(self.0.data(json_of(integration)?, view.into(), json_of(query)?)).await?;
         parse_answer("view data", &answer)
     }
@@ -124,7 +125,7 @@ impl ForeignView {
         view: &str,
         action: &str,
         request: &Value,
-    ) -> Result<Value, Error> {
+    ) -> Result<ActionResult, Error> {
         let answer =
             await_foreign(self.0.action(json_of(integration)?, view.into(), action.into(), json_of(request)?)).await?;
         parse_answer("action result", &answer)

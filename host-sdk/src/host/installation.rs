@@ -1,5 +1,5 @@
-//! One installation of a loaded plugin: the host's registrar, the level rules, and what was
-//! registered.
+//! One installation of a loaded plugin: the host's registrar, the level rules, what was
+//! registered, and the handle that stops it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +13,10 @@ use super::foreign::{ForeignHttpHandler, ForeignProvider, ForeignTrigger, Foreig
 use super::loader::LoadedPlugin;
 use super::services::ServiceSet;
 use crate::abi::{
-    FfiError, FfiInstallInfo, FfiRouteSpec, HttpHandlerBox, IntegrationProviderBox, Registrar, Registrar_TO,
-    TriggerBox, ViewExtensionBox,
+    FfiError, FfiInstallInfo, FfiRouteSpec, HttpHandlerBox, IntegrationProviderBox, PluginInstallationBox, Registrar,
+    Registrar_TO, TriggerBox, ViewExtensionBox,
 };
+use crate::contract::{ProviderDescriptor, TriggerDescriptor, ViewExtensionDescriptor};
 use crate::guard::{catch_or, from_ffi_result};
 use crate::{Error, ErrorCode, InstallLevel, RouteSpec};
 
@@ -24,8 +25,8 @@ use crate::{Error, ErrorCode, InstallLevel, RouteSpec};
 pub struct RegisteredProvider {
     /// The provider name (`descriptor.name`).
     pub name: String,
-    /// The descriptor JSON: `{name, label, description, schema, webhook, helpUrl, …}`.
-    pub descriptor: serde_json::Value,
+    /// The descriptor.
+    pub descriptor: ProviderDescriptor,
     /// The provider.
     pub provider: ForeignProvider,
 }
@@ -44,8 +45,8 @@ pub struct RegisteredRoute {
 pub struct RegisteredTrigger {
     /// The trigger name (`descriptor.name`).
     pub name: String,
-    /// The descriptor JSON: `{name, label, description, configSchema}`.
-    pub descriptor: serde_json::Value,
+    /// The descriptor.
+    pub descriptor: TriggerDescriptor,
     /// The trigger.
     pub trigger: ForeignTrigger,
 }
@@ -53,8 +54,8 @@ pub struct RegisteredTrigger {
 /// A registered view extension.
 #[derive(Clone, Debug)]
 pub struct RegisteredView {
-    /// The descriptor JSON: `{key, hostType, providers}`.
-    pub descriptor: serde_json::Value,
+    /// The descriptor.
+    pub descriptor: ViewExtensionDescriptor,
     /// The extension.
     pub view: ForeignView,
 }
@@ -78,9 +79,38 @@ pub struct Installation {
     pub triggers: Vec<RegisteredTrigger>,
     /// View extensions.
     pub views: Vec<RegisteredView>,
+    /// The plugin's handle of this installation.
+    pub handle: InstallationHandle,
+}
+
+/// The plugin's handle of one installation. Clones share it.
+#[derive(Clone)]
+pub struct InstallationHandle(Arc<PluginInstallationBox>);
+
+impl InstallationHandle {
+    /// Asks the plugin to end everything the installation started within `timeout`; its
+    /// registered objects answer `SHUTTING_DOWN` afterwards. Blocks up to about `timeout`: call it
+    /// from a blocking thread (`spawn_blocking`), never from an async worker of either side.
+    pub fn stop(&self, timeout: Duration) -> Result<(), Error> {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        catch_or(Err(Error::new(ErrorCode::PANICKED, "stopping the installation panicked")), || {
+            from_ffi_result(self.0.stop(ms))
+        })
+    }
+}
+
+impl std::fmt::Debug for InstallationHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InstallationHandle(..)")
+    }
 }
 
 impl Installation {
+    /// Stops the installation (see [`InstallationHandle::stop`]; blocking).
+    pub fn stop(&self, timeout: Duration) -> Result<(), Error> {
+        self.handle.stop(timeout)
+    }
+
     /// The provider with this name.
     pub fn provider(&self, name: &str) -> Option<&RegisteredProvider> {
         self.providers.iter().find(|p| p.name == name)
@@ -116,56 +146,72 @@ impl LoadedPlugin {
         let host = export_host_api(services, runtime, &name, tenant_id);
         let mut registrar = HostRegistrar {
             info: FfiInstallInfo { tenant_id: tenant_id.into(), level, plugin_name: name.clone().into() },
-            installation: Installation {
-                plugin: name.clone(),
-                level,
-                tenant_id: tenant_id.to_string(),
-                warnings: Vec::new(),
-                providers: Vec::new(),
-                routes: Vec::new(),
-                triggers: Vec::new(),
-                views: Vec::new(),
-            },
+            plugin: name.clone(),
+            warnings: Vec::new(),
+            providers: Vec::new(),
+            routes: Vec::new(),
+            triggers: Vec::new(),
+            views: Vec::new(),
         };
         let register = self.module.register();
         let result = register(Registrar_TO::from_ptr(&mut registrar, TD_Opaque), host);
-        from_ffi_result(result)
+        let handle = from_ffi_result(result)
             .map_err(|e| Error { message: format!("plugin {name}: register failed: {}", e.message), ..e })?;
-        Ok(registrar.installation)
+        Ok(Installation {
+            plugin: name,
+            level,
+            tenant_id: tenant_id.to_string(),
+            warnings: registrar.warnings,
+            providers: registrar.providers,
+            routes: registrar.routes,
+            triggers: registrar.triggers,
+            views: registrar.views,
+            handle: InstallationHandle(Arc::new(handle)),
+        })
     }
 
-    /// Calls the plugin's `shutdown`. Blocks up to about `timeout`: call it from a blocking thread
-    /// (`spawn_blocking`), never from an async worker.
+    /// Calls the plugin's `shutdown` (the library's runtime; stop every installation first).
+    /// Blocks up to about `timeout`: call it from a blocking thread (`spawn_blocking`), never
+    /// from an async worker.
     pub fn shutdown(&self, timeout: Duration) -> Result<(), Error> {
         let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         from_ffi_result((self.module.shutdown())(ms))
     }
 }
 
-/// The host's registrar for one `register` call.
+/// The host's registrar for one `register` call: collects what the plugin registers.
 struct HostRegistrar {
     info: FfiInstallInfo,
-    installation: Installation,
+    plugin: String,
+    warnings: Vec<String>,
+    providers: Vec<RegisteredProvider>,
+    routes: Vec<RegisteredRoute>,
+    triggers: Vec<RegisteredTrigger>,
+    views: Vec<RegisteredView>,
+}
+
+/// Parses a descriptor and checks that it names itself.
+fn parse_descriptor<T: serde::de::DeserializeOwned>(
+    kind: &str,
+    json: &RString,
+    name: impl Fn(&T) -> &str,
+) -> Result<T, Error> {
+    let value: T = serde_json::from_str(json).map_err(|e| Error::bad_json(&format!("{kind} descriptor"), &e))?;
+    if name(&value).trim().is_empty() {
+        return Err(Error::invalid_argument(format!("{kind} descriptor needs a name")));
+    }
+    Ok(value)
 }
 
 impl HostRegistrar {
-    fn descriptor(&self, kind: &str, json: &RString) -> Result<(String, serde_json::Value), Error> {
-        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| Error::bad_json(kind, &e))?;
-        let name = value.get("name").or_else(|| value.get("key")).and_then(|v| v.as_str()).unwrap_or("").to_string();
-        if name.is_empty() {
-            return Err(Error::invalid_argument(format!("{kind} descriptor needs a name")));
-        }
-        Ok((name, value))
-    }
-
     fn below_tenant(&mut self, what: &str, name: &str) -> bool {
         let level = self.info.level;
         if level.allows_system_integrations() {
             return false;
         }
-        self.installation.warnings.push(format!(
+        self.warnings.push(format!(
             "{what} {name:?} was not registered: {} must be installed at tenant level to provide system integrations and triggers (installed at {level} level)",
-            self.installation.plugin
+            self.plugin
         ));
         true
     }
@@ -189,13 +235,15 @@ impl Registrar for HostRegistrar {
         provider: IntegrationProviderBox,
     ) -> RResult<(), FfiError> {
         to_ffi(catch_or(Err(Error::new(ErrorCode::PANICKED, "registrar panicked")), || {
-            let (name, descriptor) = self.descriptor("integration provider", &descriptor)?;
-            if self.installation.provider(&name).is_some() {
+            let descriptor: ProviderDescriptor =
+                parse_descriptor("integration provider", &descriptor, |d: &ProviderDescriptor| &d.name)?;
+            let name = descriptor.name.clone();
+            if self.providers.iter().any(|p| p.name == name) {
                 return Err(Error::conflict(format!("integration provider {name:?} registered twice")));
             }
             if !self.below_tenant("integration provider", &name) {
                 let provider = ForeignProvider(Arc::new(provider));
-                self.installation.providers.push(RegisteredProvider { name, descriptor, provider });
+                self.providers.push(RegisteredProvider { name, descriptor, provider });
             }
             Ok(())
         }))
@@ -207,20 +255,18 @@ impl Registrar for HostRegistrar {
             if !spec.path.starts_with('/') {
                 return Err(Error::invalid_argument(format!("route path {:?} must start with /", spec.path)));
             }
-            self.installation.routes.push(RegisteredRoute { spec, handler: ForeignHttpHandler(Arc::new(handler)) });
+            self.routes.push(RegisteredRoute { spec, handler: ForeignHttpHandler(Arc::new(handler)) });
             Ok(())
         }))
     }
 
     fn add_trigger(&mut self, descriptor: RString, trigger: TriggerBox) -> RResult<(), FfiError> {
         to_ffi(catch_or(Err(Error::new(ErrorCode::PANICKED, "registrar panicked")), || {
-            let (name, descriptor) = self.descriptor("trigger", &descriptor)?;
+            let descriptor: TriggerDescriptor =
+                parse_descriptor("trigger", &descriptor, |d: &TriggerDescriptor| &d.name)?;
+            let name = descriptor.name.clone();
             if !self.below_tenant("trigger", &name) {
-                self.installation.triggers.push(RegisteredTrigger {
-                    name,
-                    descriptor,
-                    trigger: ForeignTrigger(Arc::new(trigger)),
-                });
+                self.triggers.push(RegisteredTrigger { name, descriptor, trigger: ForeignTrigger(Arc::new(trigger)) });
             }
             Ok(())
         }))
@@ -228,8 +274,9 @@ impl Registrar for HostRegistrar {
 
     fn add_view_extension(&mut self, descriptor: RString, view: ViewExtensionBox) -> RResult<(), FfiError> {
         to_ffi(catch_or(Err(Error::new(ErrorCode::PANICKED, "registrar panicked")), || {
-            let (_, descriptor) = self.descriptor("view extension", &descriptor)?;
-            self.installation.views.push(RegisteredView { descriptor, view: ForeignView(Arc::new(view)) });
+            let descriptor: ViewExtensionDescriptor =
+                parse_descriptor("view extension", &descriptor, |d: &ViewExtensionDescriptor| &d.key)?;
+            self.views.push(RegisteredView { descriptor, view: ForeignView(Arc::new(view)) });
             Ok(())
         }))
     }

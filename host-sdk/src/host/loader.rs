@@ -47,21 +47,23 @@ pub enum LoadError {
         /// Short reason.
         reason: String,
     },
-    /// The library was built against an incompatible host-sdk version.
-    #[error("plugin {name}: built against an incompatible host-sdk ({detail})")]
+    /// The library was built for another ABI version (its root module's version strings).
+    #[error("plugin {name}: the library was built for ABI {library} but this host speaks ABI {host}; rebuild it against host-sdk for ABI {host}")]
     SdkVersion {
         /// Plugin name.
         name: String,
-        /// Versions involved.
-        detail: String,
+        /// The library's ABI version string.
+        library: String,
+        /// This host's ABI version string.
+        host: String,
     },
     /// The root module's layout differs from this host's (an ABI break).
-    #[error("plugin {name}: ABI layout mismatch with this host (rebuild the plugin against host-sdk {sdk}); details at debug level")]
+    #[error("plugin {name}: ABI layout mismatch with this host (rebuild the plugin against host-sdk for ABI {abi}); details at debug level")]
     Layout {
         /// Plugin name.
         name: String,
-        /// This host's host-sdk version.
-        sdk: &'static str,
+        /// This host's ABI version string.
+        abi: &'static str,
     },
     /// The library loaded but its module contradicts its manifest.
     #[error("plugin {name}: {message}")]
@@ -181,10 +183,17 @@ fn classify(name: &str, path: &Path, err: LibraryError) -> LoadError {
             path: path.to_path_buf(),
             reason: "its abi_stable header is incompatible".into(),
         },
-        LibraryError::ParseVersionError(_) | LibraryError::IncompatibleVersionNumber { .. } => {
-            LoadError::SdkVersion { name, detail: first_line(&detail) }
-        }
-        LibraryError::AbiInstability(_) => LoadError::Layout { name, sdk: env!("CARGO_PKG_VERSION") },
+        LibraryError::IncompatibleVersionNumber { actual_version, .. } => LoadError::SdkVersion {
+            name,
+            library: actual_version.to_string(),
+            host: crate::ABI_VERSION_STRING.to_string(),
+        },
+        LibraryError::ParseVersionError(_) => LoadError::SdkVersion {
+            name,
+            library: "an unreadable version".into(),
+            host: crate::ABI_VERSION_STRING.to_string(),
+        },
+        LibraryError::AbiInstability(_) => LoadError::Layout { name, abi: crate::ABI_VERSION_STRING },
         _ => LoadError::NotAPlugin { name, path: path.to_path_buf(), reason: first_line(&detail) },
     }
 }

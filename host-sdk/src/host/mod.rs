@@ -14,12 +14,14 @@ mod test_host;
 
 pub use export::export_host_api;
 pub use foreign::{ForeignHttpHandler, ForeignProvider, ForeignTrigger, ForeignView};
-pub use installation::{Installation, RegisteredProvider, RegisteredRoute, RegisteredTrigger, RegisteredView};
+pub use installation::{
+    Installation, InstallationHandle, RegisteredProvider, RegisteredRoute, RegisteredTrigger, RegisteredView,
+};
 pub use loader::{load_plugin, load_plugin_at, LoadError, LoadTimings, LoadedPlugin};
 pub use manifest::{Manifest, ManifestError};
 pub use memory::{system_clock, Clock, MemoryKv, MemoryLeases};
-pub use registry::PluginRegistry;
+pub use registry::{stop_all, PluginRegistry};
 pub use services::{
     AgentBackend, AgentEventReceiver, HostServices, IntegrationBackend, KvBackend, LeaseBackend, ServiceSet,
 };
-pub use test_host::{ScriptedAgent, TestHost};
+pub use test_host::{LoggedRecord, ScriptedAgent, TestHost, TEST_TENANT};

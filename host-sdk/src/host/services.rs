@@ -1,6 +1,6 @@
 //! What a host implements to serve a plugin, as plain Rust traits. [`super::export_host_api`]
-//! turns a [`ServiceSet`] into the FFI [`crate::abi::HostApiArc`], adding per-installation key
-//! namespacing, panic guards and runtime entering.
+//! turns a [`ServiceSet`] into the FFI [`crate::abi::HostApiArc`] of one installation, adding
+//! the tenant to every call, per-installation key namespacing, panic guards and runtime entering.
 
 use std::sync::Arc;
 
@@ -11,8 +11,10 @@ pub type AgentEventReceiver = tokio::sync::mpsc::Receiver<AgentEvent>;
 
 /// Logging, config and clock.
 pub trait HostServices: Send + Sync + 'static {
-    /// Emits a plugin's log record into the host's log stream, tagged with the plugin's name.
-    fn log(&self, plugin: &str, record: LogRecord);
+    /// Emits a plugin's log record into the host's log stream, tagged with the plugin's name and
+    /// the tenant of the installation that logged it (and with `integration_id` from the record's
+    /// fields, where the plugin named one).
+    fn log(&self, plugin: &str, tenant: &str, record: LogRecord);
     /// A configuration value (`API_BASE_URL`, `INSTANCE_ID`, `WECOM_WS_URL`, …).
     fn config(&self, key: &str) -> Option<String>;
     /// Unix milliseconds.
@@ -57,21 +59,24 @@ pub trait LeaseBackend: Send + Sync + 'static {
     fn current(&self, key: String) -> BoxFuture<'static, Result<Option<Lease>, Error>>;
 }
 
-/// Read access to integrations.
+/// Read access to integrations. Every call names the tenant of the installation asking: an
+/// integration of another tenant must read as absent.
 pub trait IntegrationBackend: Send + Sync + 'static {
-    /// One integration by id (options unmasked).
-    fn get(&self, id: String) -> BoxFuture<'static, Result<Option<Integration>, Error>>;
-    /// Every integration of a provider.
-    fn list_by_provider(&self, provider: String) -> BoxFuture<'static, Result<Vec<Integration>, Error>>;
+    /// One integration of `tenant` by id (options unmasked); `None` for another tenant's id.
+    fn get(&self, tenant: String, id: String) -> BoxFuture<'static, Result<Option<Integration>, Error>>;
+    /// Every integration of a provider in `tenant`.
+    fn list_by_provider(&self, tenant: String, provider: String)
+        -> BoxFuture<'static, Result<Vec<Integration>, Error>>;
 }
 
-/// Runs agents.
+/// Runs agents of one tenant's Digital Experts.
 pub trait AgentBackend: Send + Sync + 'static {
-    /// Starts a run; events arrive on the receiver, dropping it cancels the run.
-    fn invoke(&self, request: AgentRequest) -> BoxFuture<'static, Result<AgentEventReceiver, Error>>;
+    /// Starts a run of an expert of `tenant` (another tenant's expert is not found); events
+    /// arrive on the receiver, dropping it cancels the run.
+    fn invoke(&self, tenant: String, request: AgentRequest) -> BoxFuture<'static, Result<AgentEventReceiver, Error>>;
 }
 
-/// Everything a host gives one installation.
+/// Everything a host gives its installations (shared by all tenants: the adapter scopes each call).
 #[derive(Clone)]
 pub struct ServiceSet {
     /// Logging, config, clock.

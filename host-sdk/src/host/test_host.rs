@@ -16,15 +16,30 @@ use super::memory::{Clock, MemoryKv, MemoryLeases};
 use super::services::{AgentBackend, AgentEventReceiver, HostServices, IntegrationBackend, ServiceSet};
 use crate::{AgentEvent, AgentRequest, BoxFuture, Error, InstallLevel, Integration, LogRecord};
 
+/// The tenant [`TestHost::install`] and [`TestHost::put_integration`] use.
+pub const TEST_TENANT: &str = "test-tenant";
+
+/// One log record a plugin sent, with who sent it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedRecord {
+    /// The plugin's name.
+    pub plugin: String,
+    /// The tenant of the installation that logged it.
+    pub tenant: String,
+    /// The record.
+    pub record: LogRecord,
+}
+
 /// The TestHost. Create with [`TestHost::new`]; share with `Arc`.
 pub struct TestHost {
     runtime: Option<Runtime>,
     now_ms: Arc<AtomicI64>,
     config: Mutex<HashMap<String, String>>,
-    logs: Mutex<Vec<(String, LogRecord)>>,
+    logs: Mutex<Vec<LoggedRecord>>,
     kv: Arc<MemoryKv>,
     leases: Arc<MemoryLeases>,
-    integrations: Mutex<HashMap<String, Integration>>,
+    /// Integrations by (tenant, id).
+    integrations: Mutex<HashMap<(String, String), Integration>>,
     agent: Arc<ScriptedAgent>,
 }
 
@@ -79,13 +94,18 @@ impl TestHost {
         self.now_ms.fetch_add(ms, Ordering::SeqCst);
     }
 
-    /// Adds or replaces an integration in the directory.
+    /// Adds or replaces an integration of [`TEST_TENANT`] in the directory.
     pub fn put_integration(&self, integration: Integration) {
-        self.integrations.lock().insert(integration.id.clone(), integration);
+        self.put_integration_in(TEST_TENANT, integration);
     }
 
-    /// Every log record received so far, with the plugin name.
-    pub fn logs(&self) -> Vec<(String, LogRecord)> {
+    /// Adds or replaces an integration of `tenant` in the directory.
+    pub fn put_integration_in(&self, tenant: &str, integration: Integration) {
+        self.integrations.lock().insert((tenant.to_string(), integration.id.clone()), integration);
+    }
+
+    /// Every log record received so far, with the plugin and tenant that sent it.
+    pub fn logs(&self) -> Vec<LoggedRecord> {
         self.logs.lock().clone()
     }
 
@@ -110,9 +130,19 @@ impl TestHost {
         }
     }
 
-    /// Installs a loaded plugin at `level` for tenant `test-tenant`.
+    /// Installs a loaded plugin at `level` for tenant [`TEST_TENANT`].
     pub fn install(self: &Arc<Self>, plugin: &LoadedPlugin, level: InstallLevel) -> Result<Installation, Error> {
-        plugin.install(level, "test-tenant", self.services(), self.handle())
+        self.install_in(plugin, level, TEST_TENANT)
+    }
+
+    /// Installs a loaded plugin at `level` for `tenant`.
+    pub fn install_in(
+        self: &Arc<Self>,
+        plugin: &LoadedPlugin,
+        level: InstallLevel,
+        tenant: &str,
+    ) -> Result<Installation, Error> {
+        plugin.install(level, tenant, self.services(), self.handle())
     }
 }
 
@@ -125,8 +155,8 @@ impl Drop for TestHost {
 }
 
 impl HostServices for TestHost {
-    fn log(&self, plugin: &str, record: LogRecord) {
-        self.logs.lock().push((plugin.to_string(), record));
+    fn log(&self, plugin: &str, tenant: &str, record: LogRecord) {
+        self.logs.lock().push(LoggedRecord { plugin: plugin.to_string(), tenant: tenant.to_string(), record });
     }
     fn config(&self, key: &str) -> Option<String> {
         self.config.lock().get(key).cloned()
@@ -137,25 +167,34 @@ impl HostServices for TestHost {
 }
 
 impl IntegrationBackend for TestHost {
-    fn get(&self, id: String) -> BoxFuture<'static, Result<Option<Integration>, Error>> {
-        let found = self.integrations.lock().get(&id).cloned();
+    fn get(&self, tenant: String, id: String) -> BoxFuture<'static, Result<Option<Integration>, Error>> {
+        let found = self.integrations.lock().get(&(tenant, id)).cloned();
         Box::pin(async move { Ok(found) })
     }
-    fn list_by_provider(&self, provider: String) -> BoxFuture<'static, Result<Vec<Integration>, Error>> {
-        let mut list: Vec<Integration> =
-            self.integrations.lock().values().filter(|i| i.provider == provider).cloned().collect();
+    fn list_by_provider(
+        &self,
+        tenant: String,
+        provider: String,
+    ) -> BoxFuture<'static, Result<Vec<Integration>, Error>> {
+        let mut list: Vec<Integration> = self
+            .integrations
+            .lock()
+            .iter()
+            .filter(|((t, _), i)| *t == tenant && i.provider == provider)
+            .map(|(_, i)| i.clone())
+            .collect();
         list.sort_by(|a, b| a.id.cmp(&b.id));
         Box::pin(async move { Ok(list) })
     }
 }
 
 /// An agent that answers from a script: the first rule whose prefix matches the input decides
-/// the events; otherwise it echoes (`echo: <input>` in two deltas). Every request is recorded, and
-/// runs whose stream was dropped before the end are counted as cancelled.
+/// the events; otherwise it echoes (`echo: <input>` in two deltas). Every request is recorded
+/// with its tenant, and runs whose stream was dropped before the end are counted as cancelled.
 #[derive(Default)]
 pub struct ScriptedAgent {
     rules: Mutex<Vec<(String, Vec<AgentEvent>)>>,
-    requests: Mutex<Vec<AgentRequest>>,
+    requests: Mutex<Vec<(String, AgentRequest)>>,
     cancelled: Arc<AtomicUsize>,
     /// When set, each event waits for a permit (tests release them one by one).
     gate: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
@@ -179,6 +218,11 @@ impl ScriptedAgent {
 
     /// The requests received so far.
     pub fn requests(&self) -> Vec<AgentRequest> {
+        self.requests.lock().iter().map(|(_, r)| r.clone()).collect()
+    }
+
+    /// The requests received so far, with the tenant of the installation that made each.
+    pub fn requests_by_tenant(&self) -> Vec<(String, AgentRequest)> {
         self.requests.lock().clone()
     }
 
@@ -205,9 +249,9 @@ impl ScriptedAgent {
 }
 
 impl AgentBackend for ScriptedAgent {
-    fn invoke(&self, request: AgentRequest) -> BoxFuture<'static, Result<AgentEventReceiver, Error>> {
+    fn invoke(&self, tenant: String, request: AgentRequest) -> BoxFuture<'static, Result<AgentEventReceiver, Error>> {
         let events = self.events_for(&request.input);
-        self.requests.lock().push(request);
+        self.requests.lock().push((tenant, request));
         let cancelled = self.cancelled.clone();
         let gate = self.gate.lock().clone();
         let (tx, rx) = tokio::sync::mpsc::channel(64);

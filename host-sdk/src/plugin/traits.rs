@@ -1,25 +1,26 @@
 //! The plain Rust traits a plugin implements. Async methods return `'static` boxed futures, so
 //! implementations clone what they need (usually an `Arc` of their state) into the future.
 
-use serde_json::Value;
-
+use crate::contract::{ActionResult, SetupInfo, TestResult, ViewData, ViewManifest};
 use crate::{
     BoxFuture, ChecklistItem, Error, HttpRequest, HttpResponse, Integration, LifecycleEvent, TriggerParams, ViewQuery,
 };
 
 /// An integration provider (see [`crate::abi::IntegrationProvider`]).
 pub trait ProviderImpl: Send + Sync + 'static {
-    /// Validates an integration's options; returns its setup information.
-    fn validate_config(&self, integration: Integration) -> Result<Value, Error>;
-    /// Reacts to a lifecycle event of one of its integrations.
+    /// Validates an integration's options; returns its setup information. An invalid
+    /// configuration is an [`crate::ErrorCode::INVALID_CONFIG`] error naming the field and rule.
+    fn validate_config(&self, integration: Integration) -> Result<SetupInfo, Error>;
+    /// Reacts to a lifecycle event of one of its integrations (records intent; never blocks on
+    /// a connection).
     fn on_lifecycle(
         &self,
         event: LifecycleEvent,
         integration: Integration,
         previous: Option<Integration>,
     ) -> BoxFuture<'static, Result<(), Error>>;
-    /// Tests a configuration without saving it.
-    fn test(&self, integration: Integration) -> BoxFuture<'static, Result<Value, Error>>;
+    /// Tests a configuration without saving it, saying what was and was not checked.
+    fn test(&self, integration: Integration) -> BoxFuture<'static, Result<TestResult, Error>>;
 }
 
 /// A workflow trigger (see [`crate::abi::Trigger`]).
@@ -32,27 +33,28 @@ pub trait TriggerImpl: Send + Sync + 'static {
     fn stop(&self, params: TriggerParams) -> BoxFuture<'static, Result<(), Error>>;
 }
 
-/// Tabs on the integration detail page (see [`crate::abi::ViewExtension`]).
+/// Tabs on the integration detail page (see [`crate::abi::ViewExtension`]). Reading a tab never
+/// writes anything.
 pub trait ViewImpl: Send + Sync + 'static {
     /// Whether integrations of this provider get these tabs.
     fn supports(&self, provider: &str) -> bool;
     /// Tab manifests for one integration.
-    fn manifests(&self, integration: Integration) -> BoxFuture<'static, Result<Value, Error>>;
+    fn manifests(&self, integration: Integration) -> BoxFuture<'static, Result<Vec<ViewManifest>, Error>>;
     /// One tab's data.
     fn data(
         &self,
         integration: Integration,
         view: String,
         query: ViewQuery,
-    ) -> BoxFuture<'static, Result<Value, Error>>;
+    ) -> BoxFuture<'static, Result<ViewData, Error>>;
     /// Runs a tab action.
     fn action(
         &self,
         integration: Integration,
         view: String,
         action: String,
-        request: Value,
-    ) -> BoxFuture<'static, Result<Value, Error>>;
+        request: serde_json::Value,
+    ) -> BoxFuture<'static, Result<ActionResult, Error>>;
 }
 
 /// An HTTP route handler (see [`crate::abi::HttpHandler`]).

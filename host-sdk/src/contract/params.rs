@@ -1,4 +1,4 @@
-//! Plain Rust payloads of the capability calls (triggers and views).
+//! Parameters of the capability calls (triggers and views) and the trigger checklist.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,7 +1,18 @@
-//! The state one installation shares between its providers, trigger, views and routes: the host
-//! client, and typed access to the trigger bindings kept in the host's KV store.
+//! What one installation keeps, and where: everything lives in the host's shared KV store (never
+//! in process memory alone), in two kinds that are never mixed —
+//!
+//! - **desired state** ([`desired`]): what operators and lifecycle hooks asked for (trigger
+//!   bindings, manual disconnect, reconnect requests), written by any instance;
+//! - **observed status** ([`observed`]): what the connection's owner saw, written only by the
+//!   holder of the bot's lease and fenced by its token, so a stale owner cannot overwrite it.
+//!
+//! Views combine the two into read models ([`crate::views`]) and never write either.
 
-use host_sdk::plugin::Host;
+pub mod desired;
+pub mod observed;
+pub mod reason;
+
+use host_sdk::plugin::{Host, InstallationScope};
 use host_sdk::Error;
 use serde::{Deserialize, Serialize};
 
@@ -9,10 +20,8 @@ use crate::keys;
 
 /// Everything an installation's objects share. Cheap to clone through an `Arc`.
 pub struct PluginState {
-    /// The host, as this installation sees it.
-    pub host: Host,
-    /// Whether the host asked for panic probes (`XPERT_PANIC_PROBES=1`, tests only).
-    pub panic_probes: bool,
+    /// The installation: tenant, host services, log sink, tasks.
+    pub scope: InstallationScope,
 }
 
 /// A published WeCom Trigger: integration → Digital Expert, with its conversation settings.
@@ -32,9 +41,19 @@ pub struct Binding {
 }
 
 impl PluginState {
+    /// The state of one installation.
+    pub fn new(scope: InstallationScope) -> Self {
+        PluginState { scope }
+    }
+
+    /// The host, as this installation sees it (every service scoped to its tenant).
+    pub fn host(&self) -> &Host {
+        self.scope.host()
+    }
+
     /// The binding of an integration, if its trigger is published.
     pub async fn binding(&self, integration_id: &str) -> Result<Option<(Binding, String)>, Error> {
-        let Some(raw) = self.host.kv().get(&keys::binding(integration_id)).await? else {
+        let Some(raw) = self.host().kv().get(&keys::binding(integration_id)).await? else {
             return Ok(None);
         };
         match serde_json::from_str::<Binding>(&raw) {
@@ -48,7 +67,7 @@ impl PluginState {
 
     /// The current time from the host's clock, as RFC 3339.
     pub fn now_rfc3339(&self) -> String {
-        rfc3339(self.host.now_ms())
+        rfc3339(self.host().now_ms())
     }
 }
 

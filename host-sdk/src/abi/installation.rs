@@ -1,0 +1,21 @@
+//! The handle of one installation, returned by `register`.
+
+use abi_stable::sabi_trait;
+use abi_stable::std_types::{RBox, RResult};
+
+use super::FfiError;
+
+/// One installation of the plugin (the plugin installed in one tenant). Implemented by the
+/// plugin, held by the host for as long as the installation exists.
+#[sabi_trait]
+pub trait PluginInstallation: Send + Sync {
+    /// Ends everything this installation started — tasks, sockets (with a close frame), leases,
+    /// last status writes — within `timeout_ms`, and makes every object it registered answer
+    /// `SHUTTING_DOWN` from then on. Blocks: the host calls it from a thread that is not a
+    /// runtime worker of either side. Calling it again does nothing.
+    #[sabi(last_prefix_field)]
+    fn stop(&self, timeout_ms: u64) -> RResult<(), FfiError>;
+}
+
+/// The owned installation handle the host stores.
+pub type PluginInstallationBox = PluginInstallation_TO<'static, RBox<()>>;

@@ -1,0 +1,147 @@
+//! Installations (ABI v2): each `register` returns a handle whose `stop` ends everything that
+//! installation started — tasks, held leases, in-flight calls — within its timeout and nothing
+//! of any other installation; and every host service an installation reaches is scoped to its
+//! tenant by the host. Driven through the probe fixture and the real WeCom plugin.
+
+mod plugin_common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use host_sdk::host::{Installation, TestHost};
+use host_sdk::{ErrorCode, HttpRequest, HttpResponse, InstallLevel, Integration, TriggerParams};
+use plugin_common::*;
+use serde_json::{json, Value};
+
+fn call(host: &Arc<TestHost>, inst: &Installation, path: &str, query: &str) -> Result<HttpResponse, host_sdk::Error> {
+    let handler = inst.routes.iter().find(|r| r.spec.path == path).expect("route").handler.clone();
+    let request =
+        HttpRequest { method: "GET".into(), path: format!("/api{path}"), query: query.into(), ..Default::default() };
+    host.block_on(async move { handler.handle(request).await })
+}
+
+fn lease_holder(host: &Arc<TestHost>, key: &str) -> Option<String> {
+    let leases = host.services().leases;
+    host.block_on(async move { leases.current(format!("probe/{key}")).await.unwrap() }).map(|l| l.owner)
+}
+
+#[test]
+fn stop_ends_the_installations_tasks_and_releases_its_lease_within_the_timeout() {
+    let host = TestHost::new();
+    let plugin = load_probe();
+    let a = host.install_in(&plugin, InstallLevel::Tenant, "tenant-a").unwrap();
+    let b = host.install_in(&plugin, InstallLevel::Tenant, "tenant-b").unwrap();
+    assert_eq!(call(&host, &a, "/probe/hold-lease", "key=bot-a").unwrap().status, 200);
+    assert_eq!(call(&host, &b, "/probe/hold-lease", "key=bot-b").unwrap().status, 200);
+    assert_eq!(lease_holder(&host, "bot-a").as_deref(), Some("probe-tenant-a"));
+
+    let started = Instant::now();
+    a.stop(Duration::from_secs(3)).expect("a stops cleanly");
+    assert!(started.elapsed() < Duration::from_secs(3), "within the timeout: {:?}", started.elapsed());
+    assert_eq!(lease_holder(&host, "bot-a"), None, "the lease was released, not left to expire");
+    let released = host.kv().snapshot().into_iter().any(|e| e.key == "probe/tenant-a/released:bot-a");
+    assert!(released, "the task cleaned up after being cancelled");
+
+    // Only a's installation stopped: b still holds its lease and answers.
+    assert_eq!(lease_holder(&host, "bot-b").as_deref(), Some("probe-tenant-b"));
+    assert_eq!(call(&host, &b, "/probe/kv", "key=alive").unwrap().status, 200);
+
+    // a's objects refuse calls from now on; a second stop does nothing.
+    let err = call(&host, &a, "/probe/kv", "key=late").unwrap_err();
+    assert_eq!(err.code, ErrorCode::SHUTTING_DOWN);
+    assert!(!a.views[0].view.supports("probe"), "a stopped installation contributes no views");
+    a.stop(Duration::from_secs(1)).expect("stopping twice is harmless");
+    b.stop(Duration::from_secs(3)).unwrap();
+    assert_eq!(lease_holder(&host, "bot-b"), None);
+}
+
+#[test]
+fn a_task_that_ignores_cancellation_is_aborted_within_the_timeout() {
+    let host = TestHost::new();
+    let inst = host.install(&load_probe(), InstallLevel::Tenant).unwrap();
+    assert_eq!(call(&host, &inst, "/probe/stubborn", "").unwrap().status, 200);
+    let started = Instant::now();
+    inst.stop(Duration::from_millis(400)).expect("aborting the stubborn task ends it in time");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(250), "it waited for the task before aborting it: {took:?}");
+    assert!(took < Duration::from_secs(2), "bounded by the timeout: {took:?}");
+}
+
+#[test]
+fn a_call_in_flight_ends_when_its_installation_stops() {
+    let host = TestHost::new();
+    let inst = host.install(&load_probe(), InstallLevel::Tenant).unwrap();
+    let handler = inst.routes.iter().find(|r| r.spec.path == "/probe/slow").unwrap().handler.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    host.handle().spawn(async move {
+        let _ = tx.send(handler.handle(HttpRequest::default()).await);
+    });
+    // The call is in flight (it sleeps a minute); stop must not wait for it.
+    assert!(rx.recv_timeout(Duration::from_millis(100)).is_err(), "still in flight");
+    inst.stop(Duration::from_secs(2)).unwrap();
+    let answer = rx.recv_timeout(Duration::from_secs(2)).expect("the call ended with the stop");
+    assert_eq!(answer.unwrap_err().code, ErrorCode::SHUTTING_DOWN);
+}
+
+fn look(host: &Arc<TestHost>, inst: &Installation, id: &str, provider: &str) -> Value {
+    let response = call(host, inst, "/probe/look", &format!("id={id}&provider={provider}")).unwrap();
+    serde_json::from_slice(&response.body).unwrap()
+}
+
+#[test]
+fn every_host_service_is_scoped_to_the_installations_tenant() {
+    let host = TestHost::new();
+    let plugin = load_probe();
+    let a = host.install_in(&plugin, InstallLevel::Tenant, "tenant-a").unwrap();
+    let b = host.install_in(&plugin, InstallLevel::Tenant, "tenant-b").unwrap();
+    let integration = |id: &str| Integration {
+        id: id.into(),
+        name: id.into(),
+        provider: "probe".into(),
+        enabled: true,
+        options: json!({"secret": "s"}),
+    };
+    host.put_integration_in("tenant-a", integration("ia"));
+    assert_eq!(call(&host, &a, "/probe/kv", "key=a-only").unwrap().status, 200);
+
+    let seen_by_a = look(&host, &a, "ia", "probe");
+    assert_eq!(seen_by_a, json!({"byId": true, "listed": ["ia"], "kv": ["a-only"]}));
+    let seen_by_b = look(&host, &b, "ia", "probe");
+    assert_eq!(seen_by_b, json!({"byId": false, "listed": [], "kv": []}), "B sees nothing of A");
+
+    // Leases are per plugin across tenants: one bot, one holder, whichever tenant asks.
+    assert_eq!(call(&host, &a, "/probe/hold-lease", "key=shared-bot").unwrap().status, 200);
+    assert_eq!(call(&host, &b, "/probe/hold-lease", "key=shared-bot").unwrap().status, 409);
+    a.stop(Duration::from_secs(2)).unwrap();
+    b.stop(Duration::from_secs(2)).unwrap();
+}
+
+#[test]
+fn the_wecom_trigger_of_tenant_b_cannot_bind_an_integration_of_tenant_a() {
+    let host = TestHost::new();
+    let plugin = load_wecom();
+    let a = host.install_in(&plugin, InstallLevel::Tenant, "tenant-a").unwrap();
+    let b = host.install_in(&plugin, InstallLevel::Tenant, "tenant-b").unwrap();
+    let options = json!({"botId": "aibA", "secret": "s"});
+    host.put_integration_in(
+        "tenant-a",
+        Integration { id: "ia".into(), name: "a".into(), provider: "wecom_long".into(), enabled: true, options },
+    );
+    let params = TriggerParams { xpert_id: "xb".into(), config: json!({"enabled": true, "integrationId": "ia"}) };
+    let (b_checklist, b_publish, a_checklist) = host.block_on(async {
+        (
+            b.trigger("wecom").unwrap().trigger.validate(&params).await.unwrap(),
+            b.trigger("wecom").unwrap().trigger.publish(&params).await,
+            a.trigger("wecom").unwrap().trigger.validate(&params).await.unwrap(),
+        )
+    });
+    assert_eq!(b_checklist[0].code, "TRIGGER_WECOM_INTEGRATION_NOT_FOUND", "A's id reads as absent to B");
+    assert_eq!(b_publish.unwrap_err().code, ErrorCode::NOT_FOUND);
+    assert!(a_checklist.is_empty(), "the same id is fine in its own tenant");
+    let keys: Vec<String> = host.kv().snapshot().into_iter().map(|e| e.key).collect();
+    assert!(keys.iter().all(|k| !k.starts_with("wecom/tenant-b/binding:")), "B bound nothing: {keys:?}");
+    // Direct KV reads of the other namespace are impossible: keys arrive prefixed by the host.
+    let kv = host.services().kv;
+    let stored = host.block_on(async move { kv.get("wecom/tenant-a/binding:ia".into()).await.unwrap() });
+    assert!(stored.is_none(), "validate never writes");
+}
