@@ -51,6 +51,9 @@ pub enum InstallError {
     /// The plugin's `register` failed.
     #[error("{0}")]
     Register(Error),
+    /// The caller's tenant was deleted meanwhile.
+    #[error("the tenant no longer exists")]
+    TenantGone,
     /// The store failed.
     #[error("{0}")]
     Storage(StoreError),
@@ -286,6 +289,9 @@ impl PluginManager {
         level: InstallLevel,
     ) -> Result<Value, InstallError> {
         let _changing = self.changing.lock().await;
+        if store.get_tenant(tenant.to_string()).await.map_err(InstallError::Storage)?.is_none() {
+            return Err(InstallError::TenantGone);
+        }
         let previous = {
             let mut registry = self.registry.write();
             if registry.loaded(name).is_none() {
@@ -335,11 +341,14 @@ impl PluginManager {
         Ok(())
     }
 
-    /// Takes every installation of a tenant out and stops it (tenant deletion).
-    pub async fn remove_tenant(&self, tenant: &str) {
+    /// Deletes a tenant: takes its installations out and stops them, then removes its data from
+    /// the store. Installs wait meanwhile (and find the tenant gone), so none survives the
+    /// deletion. False when the tenant does not exist.
+    pub async fn delete_tenant(&self, store: &dyn Store, tenant: &str) -> Result<bool, StoreError> {
         let _changing = self.changing.lock().await;
         let taken = self.registry.write().remove_tenant(tenant);
         stop_installations(taken).await;
+        store.delete_tenant(tenant.to_string()).await
     }
 
     /// Re-installs what the store says was installed, in every tenant (at start).

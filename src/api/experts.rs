@@ -81,7 +81,9 @@ pub async fn create(
         created_at: now.clone(),
         updated_at: now,
     };
-    state.store.put_xpert(record.clone()).await.map_err(ApiError::storage)?;
+    if !state.store.put_xpert(record.clone()).await.map_err(ApiError::storage)? {
+        return Err(ApiError::tenant_gone());
+    }
     Ok((StatusCode::CREATED, Json(to_json(&record))).into_response())
 }
 

@@ -129,7 +129,9 @@ pub async fn create(
         updated_at: now,
     };
     let setup = provider.provider.validate_config(&record.to_integration())?;
-    state.store.put_integration(record.clone()).await.map_err(ApiError::storage)?;
+    if !state.store.put_integration(record.clone()).await.map_err(ApiError::storage)? {
+        return Err(ApiError::tenant_gone());
+    }
     tracing::info!(tenant = %caller.tenant, integration_id = %record.id, provider = %record.provider, "integration created");
     notify(&provider, LifecycleEvent::Created, &record, None).await;
     if record.enabled {

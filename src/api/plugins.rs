@@ -24,6 +24,7 @@ impl From<InstallError> for ApiError {
             InstallError::Downgrade(_) => {
                 ApiError::new(StatusCode::CONFLICT, "PLUGIN_INSTALLED_AT_TENANT_LEVEL", message)
             }
+            InstallError::TenantGone => ApiError::tenant_gone(),
             InstallError::Register(e) => e.into(),
             InstallError::Storage(e) => ApiError::storage(e),
         }

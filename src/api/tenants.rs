@@ -86,8 +86,7 @@ pub async fn delete(
     if state.store.get_tenant(id.clone()).await.map_err(ApiError::storage)?.is_none() {
         return Err(not_found());
     }
-    state.plugins.remove_tenant(&id).await;
-    if !state.store.delete_tenant(id.clone()).await.map_err(ApiError::storage)? {
+    if !state.plugins.delete_tenant(state.store.as_ref(), &id).await.map_err(ApiError::storage)? {
         return Err(not_found());
     }
     tracing::info!(tenant = %id, "tenant deleted");

@@ -161,7 +161,7 @@ pub trait Store: Send + Sync + 'static {
     /// that name an integration).
     fn integration_tenant(&self, id: String) -> BoxFuture<'static, StoreResult<Option<String>>>;
     /// Inserts or replaces an integration of `record.tenant_id`; false (nothing written) when the
-    /// id belongs to another tenant.
+    /// id belongs to another tenant or the tenant does not exist (e.g. was just deleted).
     fn put_integration(&self, record: IntegrationRecord) -> BoxFuture<'static, StoreResult<bool>>;
     /// Deletes an integration of a tenant; false when it did not exist there.
     fn delete_integration(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<bool>>;
@@ -171,10 +171,10 @@ pub trait Store: Send + Sync + 'static {
     /// One Digital Expert of a tenant.
     fn get_xpert(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<Option<XpertRecord>>>;
     /// Inserts or replaces a Digital Expert of `record.tenant_id`; false (nothing written) when the
-    /// id belongs to another tenant.
+    /// id belongs to another tenant or the tenant does not exist.
     fn put_xpert(&self, record: XpertRecord) -> BoxFuture<'static, StoreResult<bool>>;
 
-    /// Creates a conversation of an expert in a tenant.
+    /// Creates a conversation of an expert in a tenant (nothing when the tenant does not exist).
     fn create_conversation(
         &self,
         tenant: String,

@@ -272,7 +272,8 @@ impl Store for SqliteStore {
         self.run(move |c| {
             c.execute(
                 &format!(
-                    "INSERT INTO integrations ({INTEGRATION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                    "INSERT INTO integrations ({INTEGRATION_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+                     WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?8)
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, provider = excluded.provider,
                        enabled = excluded.enabled, options = excluded.options, created_at = excluded.created_at,
                        updated_at = excluded.updated_at
@@ -323,7 +324,8 @@ impl Store for SqliteStore {
         self.run(move |c| {
             c.execute(
                 &format!(
-                    "INSERT INTO xperts ({XPERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                    "INSERT INTO xperts ({XPERT_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+                     WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?9)
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, agent = excluded.agent,
                        triggers = excluded.triggers, published = excluded.published,
                        published_triggers = excluded.published_triggers, created_at = excluded.created_at,
@@ -355,7 +357,8 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'static, StoreResult<()>> {
         self.run(move |c| {
             c.execute(
-                "INSERT INTO conversations (id, xpert_id, created_at, tenant_id) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO conversations (id, xpert_id, created_at, tenant_id) SELECT ?1, ?2, ?3, ?4
+                 WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?4)",
                 params![id, xpert_id, now, tenant],
             )
             .map(|_| ())
@@ -646,6 +649,8 @@ mod tests {
         assert!(s.kv_get("wecom/tbx/session:1".into(), 0).await.unwrap().is_some(), "a longer tenant id is kept");
         assert!(s.kv_get("wecom/default/session:1".into(), 0).await.unwrap().is_some());
         assert_eq!(s.tenant_by_token_hash("hash-b".into()).await.unwrap(), None);
+        assert!(!s.put_integration(integration("tb", "i2")).await.unwrap(), "no rows for a deleted tenant");
+        assert_eq!(s.integration_tenant("i2".into()).await.unwrap(), None);
     }
 
     #[tokio::test]
