@@ -114,7 +114,9 @@ fn lib_file(base: &str) -> String {
 }
 
 /// Where the bundled plugin library is: `XPERT_BUNDLED_PLUGIN_LIB`, or next to the executable
-/// (`<exe dir>/` after `cargo build`, `<exe dir>/deps/` when cargo builds it for tests).
+/// (`<exe dir>/` after `cargo build`, `<exe dir>/deps/` when cargo builds it for tests). When both
+/// exist the newer one wins: `cargo test -p xpert-host` refreshes only `deps/`, and an older
+/// `cargo build` copy may speak another ABI.
 pub fn bundled_library() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("XPERT_BUNDLED_PLUGIN_LIB") {
         return Some(PathBuf::from(path));
@@ -122,13 +124,26 @@ pub fn bundled_library() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?;
     let file = lib_file("plugin_wecom");
-    [dir.join(&file), dir.join("deps").join(&file)].into_iter().find(|p| p.is_file())
+    newest(&[dir.join(&file), dir.join("deps").join(&file)])
+}
+
+/// The most recently modified of the files that exist (the first one on a tie).
+fn newest(candidates: &[PathBuf]) -> Option<PathBuf> {
+    let mut best: Option<(&PathBuf, std::time::SystemTime)> = None;
+    for path in candidates {
+        let Ok(modified) = std::fs::metadata(path).and_then(|m| m.modified()) else { continue };
+        if best.is_none_or(|(_, time)| modified > time) {
+            best = Some((path, modified));
+        }
+    }
+    best.map(|(path, _)| path.clone())
 }
 
 /// Puts the bundled WeCom build into `plugin_dir/wecom/` (dropped in, not installed). A folder the
 /// host placed itself (marked `.bundled`) is refreshed when the bundled build changed, so a
 /// rebuilt plugin is picked up at the next start; a folder an operator dropped in is never touched.
-pub fn place_bundled(plugin_dir: &Path) -> Result<Option<PathBuf>, std::io::Error> {
+/// `bundled` is the bundled build ([`bundled_library`] in production).
+pub fn place_bundled(plugin_dir: &Path, bundled: Option<PathBuf>) -> Result<Option<PathBuf>, std::io::Error> {
     let target = plugin_dir.join("wecom");
     let marker = target.join(".bundled");
     let lib_target = target.join(lib_file("plugin_wecom"));
@@ -136,7 +151,7 @@ pub fn place_bundled(plugin_dir: &Path) -> Result<Option<PathBuf>, std::io::Erro
     if present && !marker.exists() {
         return Ok(None);
     }
-    let Some(library) = bundled_library() else {
+    let Some(library) = bundled else {
         if !present {
             tracing::warn!("the bundled WeCom plugin library was not found next to the executable; build the workspace (cargo build --workspace)");
         }
@@ -465,26 +480,44 @@ impl PluginManager {
 
 #[cfg(test)]
 mod tests {
-    use super::{lib_file, match_pattern, place_bundled};
+    use super::{lib_file, match_pattern, newest, place_bundled};
 
     #[test]
     fn the_bundled_copy_is_placed_refreshed_and_never_overrides_an_operators_folder() {
         let dir = tempfile::tempdir().unwrap();
         let bundled = dir.path().join("bundle.so");
         std::fs::write(&bundled, b"build one").unwrap();
-        // nextest runs each test in its own process, so this variable is ours alone.
-        std::env::set_var("XPERT_BUNDLED_PLUGIN_LIB", &bundled);
         let plugins = dir.path().join("plugins");
         let placed = plugins.join("wecom").join(lib_file("plugin_wecom"));
-        assert!(place_bundled(&plugins).unwrap().is_some(), "first start places it");
-        assert!(place_bundled(&plugins).unwrap().is_none(), "unchanged: nothing to do");
+        assert!(place_bundled(&plugins, Some(bundled.clone())).unwrap().is_some(), "first start places it");
+        assert!(place_bundled(&plugins, Some(bundled.clone())).unwrap().is_none(), "unchanged: nothing to do");
         std::fs::write(&bundled, b"build two").unwrap();
-        assert!(place_bundled(&plugins).unwrap().is_some(), "a rebuilt plugin replaces the bundled copy");
+        assert!(
+            place_bundled(&plugins, Some(bundled.clone())).unwrap().is_some(),
+            "a rebuilt plugin replaces the bundled copy"
+        );
         assert_eq!(std::fs::read(&placed).unwrap(), b"build two");
         std::fs::remove_file(plugins.join("wecom").join(".bundled")).unwrap();
         std::fs::write(&bundled, b"build three").unwrap();
-        assert!(place_bundled(&plugins).unwrap().is_none(), "an operator's folder is left alone");
+        assert!(
+            place_bundled(&plugins, Some(bundled.clone())).unwrap().is_none(),
+            "an operator's folder is left alone"
+        );
         assert_eq!(std::fs::read(&placed).unwrap(), b"build two");
+    }
+
+    #[test]
+    fn the_newest_candidate_library_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (dir.path().join("old.so"), dir.path().join("new.so"));
+        std::fs::write(&old, b"old").unwrap();
+        std::fs::write(&new, b"new").unwrap();
+        let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options().write(true).open(&old).unwrap().set_modified(earlier).unwrap();
+        let missing = dir.path().join("missing.so");
+        assert_eq!(newest(&[old.clone(), new.clone()]), Some(new.clone()));
+        assert_eq!(newest(&[missing.clone(), old.clone()]), Some(old));
+        assert_eq!(newest(&[missing]), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use crate::agents::AgentRunner;
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::plugins::{place_bundled, PluginManager, STOP_TIMEOUT};
+use crate::plugins::{bundled_library, place_bundled, PluginManager, STOP_TIMEOUT};
 use crate::services::{service_set, HostCore};
 use crate::store::{SqliteStore, Store};
 
@@ -92,7 +92,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     let agents = AgentRunner::new(store.clone());
     let services = service_set(Arc::new(HostCore::new(plugin_config)), store.clone(), agents.clone());
 
-    match place_bundled(&config.plugin_dir) {
+    match place_bundled(&config.plugin_dir, bundled_library()) {
         Ok(Some(dir)) => {
             tracing::info!(dir = %dir.display(), "placed the bundled WeCom plugin (available, not installed)")
         }
