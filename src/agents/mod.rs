@@ -139,3 +139,54 @@ pub enum RunOutcome {
     /// The consumer went away.
     Cancelled,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use host_sdk::{AgentEvent, AgentRequest, ErrorCode};
+    use serde_json::json;
+
+    use super::AgentRunner;
+    use crate::store::{SqliteStore, Store, TenantRecord, XpertRecord, DEFAULT_TENANT};
+
+    #[tokio::test]
+    async fn a_run_reaches_only_experts_and_conversations_of_its_tenant() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
+        let b = TenantRecord { id: "tb".into(), name: "B".into(), created_at: "t".into() };
+        assert!(store.create_tenant(b, "hash".into()).await.unwrap());
+        let xpert = XpertRecord {
+            id: "x1".into(),
+            tenant_id: DEFAULT_TENANT.into(),
+            name: "x".into(),
+            agent: json!({"kind": "echo"}),
+            triggers: json!([]),
+            published: false,
+            published_triggers: json!([]),
+            created_at: "t".into(),
+            updated_at: "t".into(),
+        };
+        assert!(store.put_xpert(xpert).await.unwrap());
+        let runner = AgentRunner::new(store.clone());
+        let request = |conversation: Option<String>| AgentRequest {
+            xpert_id: "x1".into(),
+            conversation_id: conversation,
+            input: "hi".into(),
+            ..Default::default()
+        };
+
+        let err = runner.start("tb", request(None)).await.expect_err("another tenant's expert is refused");
+        assert_eq!(err.code, ErrorCode::NOT_FOUND);
+
+        let mut events = runner.start(DEFAULT_TENANT, request(None)).await.unwrap();
+        let Some(AgentEvent::ConversationStart { conversation_id }) = events.recv().await else { panic!("no start") };
+        while let Some(ev) = events.recv().await {
+            if matches!(ev, AgentEvent::Done) {
+                break;
+            }
+        }
+        assert_eq!(store.messages(DEFAULT_TENANT.into(), conversation_id.clone()).await.unwrap().len(), 2);
+        assert!(store.messages("tb".into(), conversation_id).await.unwrap().is_empty(), "not readable from B");
+    }
+}
