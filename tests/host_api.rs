@@ -379,6 +379,10 @@ async fn every_error_answer_carries_the_envelope_and_plugin_answers_pass_untouch
         assert!(content_type.starts_with("application/json"), "{method} {shown_path}: {content_type}");
         assert_eq!(envelope(shown_path, got, &body).0, code, "{method} {shown_path}");
     }
+    // The 405 still says which methods the route takes.
+    let resp = host.http.patch(host.url(&format!("/api/integration/{id}"))).bearer_auth(TOKEN).send().await.unwrap();
+    let allow = resp.headers().get("allow").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    assert!(allow.contains("GET") && allow.contains("PUT") && allow.contains("DELETE"), "Allow: {allow:?}");
     // A JSON body of the wrong shape is a JSON rejection too.
     let (status, body) = host.post("/api/integration", json!({"provider": 5})).await;
     assert_eq!((status, body["error"]["code"].clone()), (400, json!("INVALID_JSON")), "{body}");
