@@ -4,7 +4,9 @@
 //! Run: `cargo bench --bench abi` (release). Medians of repeated batches are printed as a table;
 //! BENCHMARKS.md records a run. Load is timed as a host does it, once per process: the binary
 //! re-runs itself as child processes (`ABI_BENCH_LOAD_CHILD`), each loading the plugin once;
-//! `ABI_BENCH_LOAD_SAMPLES` sets how many (default 21).
+//! `ABI_BENCH_LOAD_SAMPLES` sets how many (default 21). Tenant installations are measured the
+//! same way: a child per count (`ABI_BENCH_TENANTS_CHILD`) loads the plugin once and registers it
+//! for 1, 10 or 100 tenants, reporting the time of each `register` and its resident memory.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -104,6 +106,44 @@ fn child_load(folder: &Path) {
     );
 }
 
+/// The environment variable that makes this binary a tenant-installations child (its value: the
+/// plugin folder); `ABI_BENCH_TENANTS` holds the number of tenants.
+const TENANTS_CHILD_ENV: &str = "ABI_BENCH_TENANTS_CHILD";
+
+/// Resident memory of this process in bytes (Linux `/proc/self/statm`; 0 elsewhere).
+fn resident_bytes() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: f64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0.0);
+    pages * 4096.0
+}
+
+/// Loads the plugin once and installs it for `ABI_BENCH_TENANTS` tenants, each with its own
+/// scoped host API, as the reference host does; prints `load_ms median_register_ms
+/// rss_after_first rss_after_all` on one line. The installations are kept alive while measuring.
+fn child_tenants(folder: &Path) {
+    let tenants: usize = std::env::var("ABI_BENCH_TENANTS").ok().and_then(|n| n.parse().ok()).unwrap_or(1);
+    let host = TestHost::new();
+    let start = Instant::now();
+    let plugin = load_plugin(folder).expect("load");
+    let load_ms = start.elapsed().as_secs_f64() * 1e3;
+    let mut registers = Vec::with_capacity(tenants);
+    let mut kept = Vec::with_capacity(tenants);
+    let mut rss_after_first = 0.0;
+    for i in 0..tenants {
+        let tenant = format!("tenant-{i}");
+        let start = Instant::now();
+        let inst = host.install_in(&plugin, InstallLevel::Tenant, &tenant).expect("install");
+        registers.push(start.elapsed().as_secs_f64() * 1e3);
+        kept.push(inst);
+        if i == 0 {
+            rss_after_first = resident_bytes();
+        }
+    }
+    let rss_after_all = resident_bytes();
+    println!("{load_ms} {} {rss_after_first} {rss_after_all}", median(registers));
+    drop(kept);
+}
+
 /// A plugin folder (manifest + a copy of the library) in a fresh temp dir.
 fn plugin_folder(manifest: &str, lib: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -115,6 +155,10 @@ fn plugin_folder(manifest: &str, lib: &Path) -> tempfile::TempDir {
 fn main() {
     if let Some(folder) = std::env::var_os(CHILD_ENV) {
         child_load(Path::new(&folder));
+        return;
+    }
+    if let Some(folder) = std::env::var_os(TENANTS_CHILD_ENV) {
+        child_tenants(Path::new(&folder));
         return;
     }
     let lib = plugin_library();
@@ -151,7 +195,41 @@ fn main() {
         "| first async call after register (`GET /wecom/ping`) | {first_call:.3} ms | starts the plugin runtime (2 worker threads) |"
     );
 
-    // 1b. Repeated loads in one process: each sample a fresh copy of the library (dlopen of an
+    // 1b. Tenant installations: one load, then `register` once per tenant, in a fresh process
+    // per count (5 processes each); resident memory per additional installation from the growth
+    // between the first and the last.
+    for tenants in [1usize, 10, 100] {
+        let mut per_register = Vec::new();
+        let mut per_install_kib = Vec::new();
+        let mut loads = Vec::new();
+        for _ in 0..5 {
+            let out = std::process::Command::new(&exe)
+                .env(TENANTS_CHILD_ENV, folder.path())
+                .env("ABI_BENCH_TENANTS", tenants.to_string())
+                .output()
+                .expect("child runs");
+            assert!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
+            let line = String::from_utf8(out.stdout).expect("utf-8");
+            let v: Vec<f64> = line.split_whitespace().map(|v| v.parse().expect("a figure")).collect();
+            loads.push(v[0]);
+            per_register.push(v[1]);
+            if tenants > 1 {
+                per_install_kib.push((v[3] - v[2]) / (tenants - 1) as f64 / 1024.0);
+            }
+        }
+        let memory = if tenants > 1 {
+            format!("{:.1} KiB resident per additional installation", median(per_install_kib))
+        } else {
+            "—".to_string()
+        };
+        println!(
+            "| {tenants} tenant installation(s): `register` per installation | {:.3} ms | load {:.3} ms once; {memory}; 5 child processes |",
+            median(per_register),
+            median(loads)
+        );
+    }
+
+    // 1c. Repeated loads in one process: each sample a fresh copy of the library (dlopen of an
     // already-open file returns the same image). Slower than 1a: abi_stable merges every copy's
     // prefix types into its process-wide map and re-checks them against the earlier copies.
     let dirs: Vec<tempfile::TempDir> = (0..samples).map(|_| plugin_folder(&manifest, &lib)).collect();

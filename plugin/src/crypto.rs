@@ -12,6 +12,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
+use subtle::ConstantTimeEq;
 
 type Aes256CbcEnc = cbc::Encryptor<aes::Aes256>;
 type Aes256CbcDec = cbc::Decryptor<aes::Aes256>;
@@ -93,7 +94,7 @@ pub fn signature(token: &str, timestamp: &str, nonce: &str, encrypt: &str) -> St
     for p in parts {
         hasher.update(p.as_bytes());
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(hasher.finalize())
 }
 
 /// Checks a signature in constant time.
@@ -106,11 +107,9 @@ pub fn verify_signature(
 ) -> Result<(), CryptoError> {
     let expected = signature(token, timestamp, nonce, encrypt);
     let given = given.trim().to_ascii_lowercase();
-    let mut diff = (expected.len() ^ given.len()) as u8;
-    for (a, b) in expected.bytes().zip(given.bytes()) {
-        diff |= a ^ b;
-    }
-    if diff == 0 {
+    // The length is public (a SHA-1 hex digest is always 40 characters); the bytes are compared
+    // without an early exit, so timing tells an attacker nothing about how much of a guess matched.
+    if bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
         Ok(())
     } else {
         Err(CryptoError::BadSignature)
@@ -195,13 +194,9 @@ mod tests {
         decode_encoding_aes_key(KEY).unwrap()
     }
 
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
     #[test]
     fn encoding_aes_key_decodes_despite_non_canonical_trailing_bits() {
-        assert_eq!(hex(&key()), "eaa91d32babaf274ca76ece72583b5037ed6da8120a64314be4b6d453a2a854b");
+        assert_eq!(hex::encode(key()), "eaa91d32babaf274ca76ece72583b5037ed6da8120a64314be4b6d453a2a854b");
     }
 
     #[test]
@@ -232,7 +227,7 @@ mod tests {
     #[test]
     fn media_vector() {
         assert_eq!(
-            hex(&encrypt_raw(&key(), b"hello wecom media")),
+            hex::encode(encrypt_raw(&key(), b"hello wecom media")),
             "dae1730ab58805f7bafd68531d0af502f7084c17f9420a1d1535e424adf7e1f3"
         );
     }
@@ -246,6 +241,18 @@ mod tests {
         assert_eq!(verify_signature(TOKEN, "1", "2", "3", "deadbeef"), Err(CryptoError::BadSignature));
         assert_eq!(decode_encoding_aes_key("short").unwrap_err().code(), -40004);
         assert!(decode_media_key("c2hvcnQ=").is_err());
+    }
+
+    #[test]
+    fn signature_check_ignores_case_and_whitespace_but_refuses_one_changed_character() {
+        let echostr = "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA==";
+        let check = |given: &str| verify_signature(TOKEN, "1476416373", "47744683", echostr, given);
+        assert_eq!(check(" 012BC692D0A58DD4B10F8DFE5C4AC00AE211EBEB\n"), Ok(()));
+        // Same length, last character differs: the constant-time comparison must still see it.
+        assert_eq!(check("012bc692d0a58dd4b10f8dfe5c4ac00ae211ebec"), Err(CryptoError::BadSignature));
+        // A prefix of the right signature is not the right signature.
+        assert_eq!(check("012bc692d0a58dd4b10f8dfe5c4ac00ae211ebe"), Err(CryptoError::BadSignature));
+        assert_eq!(check(""), Err(CryptoError::BadSignature));
     }
 
     #[test]

@@ -28,23 +28,19 @@ impl RouteImpl for PingRoute {
 }
 
 /// Decodes `%XX` escapes; `+` stays `+` (WeCom percent-encodes it, and the Base64 `echostr` may
-/// carry a literal one).
+/// carry a literal one). `None` when an escape is malformed (`%zz`, a trailing `%`) or the decoded
+/// bytes are not UTF-8.
 pub fn percent_decode(s: &str) -> Option<String> {
+    // `percent_encoding` passes malformed escapes through unchanged; a query we cannot read exactly
+    // is refused instead, so check every `%` is followed by two hex digits first.
     let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let well_formed = bytes.iter().enumerate().filter(|(_, &b)| b == b'%').all(
+        |(i, _)| matches!(bytes.get(i + 1..i + 3), Some([hi, lo]) if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit()),
+    );
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|decoded| decoded.into_owned())
 }
 
 /// The first value of each query parameter, decoded. `None` when the query is malformed.
@@ -131,5 +127,18 @@ mod tests {
         let q = parse_query("echostr=a%2Bb%2F%3D+c&nonce=1&nonce=2").unwrap();
         assert_eq!(q, vec![("echostr".to_string(), "a+b/=+c".to_string()), ("nonce".into(), "1".into())]);
         assert!(parse_query("a=%zz").is_none());
+    }
+
+    #[test]
+    fn percent_decode_refuses_what_it_cannot_read_exactly() {
+        assert_eq!(percent_decode("a+b%20c%E4%BD%A0").as_deref(), Some("a+b c你"));
+        assert_eq!(percent_decode("%41%2b%2B").as_deref(), Some("A++"));
+        assert_eq!(percent_decode(""), Some(String::new()));
+        for malformed in ["%", "a%4", "%zz", "%+1", "%-1", "%%41"] {
+            assert_eq!(percent_decode(malformed), None, "{malformed:?} must be refused");
+        }
+        // Well-formed escapes of bytes that are not UTF-8.
+        assert_eq!(percent_decode("%FF"), None);
+        assert_eq!(percent_decode("%E4%BD"), None);
     }
 }
