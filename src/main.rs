@@ -4,10 +4,13 @@
 
 mod agents;
 mod api;
+mod clock;
 mod config;
 mod plugins;
+mod revival;
 mod server;
 mod services;
+mod shown;
 mod store;
 mod web;
 

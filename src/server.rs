@@ -1,18 +1,16 @@
-//! Start-up, revival of runtimes, and graceful shutdown.
+//! Start-up (store, plugins, restore of every tenant's installs, revival) and graceful shutdown.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use host_sdk::LifecycleEvent;
 use tokio::net::TcpListener;
 
 use crate::agents::AgentRunner;
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::plugins::{place_bundled, PluginManager};
+use crate::plugins::{bundled_library, place_bundled, PluginManager, STOP_TIMEOUT};
 use crate::services::{service_set, HostCore};
 use crate::store::{SqliteStore, Store};
 
@@ -47,21 +45,6 @@ fn instance_id() -> String {
     let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "host".into());
     let suffix: String = (0..8).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect();
     format!("{host}:{}:{suffix}", std::process::id())
-}
-
-/// Gives runtimes back their life: enabled integrations hear `Enabled`, published experts'
-/// triggers are published again.
-pub async fn revive(state: &AppState) {
-    let Ok(records) = state.store.list_integrations().await else { return };
-    for record in records.iter().filter(|r| r.enabled) {
-        if let Some(p) = state.plugins.provider(&record.provider) {
-            let integration = api::to_integration(record);
-            if let Err(e) = p.provider.on_lifecycle(LifecycleEvent::Enabled, &integration, None).await {
-                tracing::warn!(integration_id = %record.id, "reviving an integration failed: {}", e.message);
-            }
-        }
-    }
-    api::republish_all(state).await;
 }
 
 async fn shutdown_signal() {
@@ -109,7 +92,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     let agents = AgentRunner::new(store.clone());
     let services = service_set(Arc::new(HostCore::new(plugin_config)), store.clone(), agents.clone());
 
-    match place_bundled(&config.plugin_dir) {
+    match place_bundled(&config.plugin_dir, bundled_library()) {
         Ok(Some(dir)) => {
             tracing::info!(dir = %dir.display(), "placed the bundled WeCom plugin (available, not installed)")
         }
@@ -117,7 +100,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         Err(e) => tracing::warn!("cannot place the bundled WeCom plugin: {e}"),
     }
     let plugins = Arc::new(PluginManager::scan(&config.plugin_dir, services, tokio::runtime::Handle::current()));
-    let restored = plugins.restore(store.as_ref()).await.map_err(|e| e.message)?;
+    let restored = plugins.restore(store.as_ref()).await.map_err(|e| e.to_string())?;
     let state = AppState {
         store: store.clone(),
         plugins: plugins.clone(),
@@ -126,7 +109,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         max_body_bytes: config.max_body_bytes,
         agents,
     };
-    revive(&state).await;
+    crate::revival::revive_all(store.as_ref(), &plugins).await;
     tracing::info!(%addr, instance = %instance, restored, "xpert-host started");
     println!("listening on http://{addr}");
     use std::io::Write as _;
@@ -137,8 +120,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
 
-    let failures =
-        tokio::task::spawn_blocking(move || plugins.shutdown_all(Duration::from_secs(5))).await.unwrap_or_default();
+    let failures = tokio::task::spawn_blocking(move || plugins.shutdown_all(STOP_TIMEOUT)).await.unwrap_or_default();
     for f in failures {
         tracing::warn!("{f}");
     }

@@ -1,5 +1,7 @@
 //! The services the host gives plugins, backed by the store: logging into the host's tracing
-//! stream, config, clock, KV, leases, integrations and agents.
+//! stream, config, clock, KV, leases, integrations and agents. One [`ServiceSet`] serves every
+//! installation: host-sdk passes each call the tenant of the installation that made it, and the
+//! integration directory and agent runs answer within that tenant only.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,17 +12,8 @@ use host_sdk::host::{
 use host_sdk::{AgentRequest, BoxFuture, Error, Integration, KvEntry, Lease, LogLevel, LogRecord};
 
 use crate::agents::AgentRunner;
+use crate::clock::now_ms;
 use crate::store::{Store, StoreError};
-
-/// Unix milliseconds now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-/// RFC 3339 UTC timestamp now.
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
-}
 
 fn store_err(e: StoreError) -> Error {
     Error::unavailable(e.0)
@@ -39,11 +32,15 @@ impl HostCore {
 }
 
 impl HostServices for HostCore {
+    /// Emits a plugin's log record into the host's log stream, tagged with the plugin, the
+    /// tenant of its installation and, when the record's fields name one (`integration_id`), the
+    /// integration.
     fn log(&self, plugin: &str, tenant: &str, record: LogRecord) {
         let target = record.target.as_str();
         let fields = record.fields_json.as_str();
         let integration = integration_of(fields);
-        let integration = integration.as_deref().unwrap_or("-");
+        // `None` records no field at all: a line names an integration only when the plugin did.
+        let integration = integration.as_deref();
         match record.level {
             LogLevel::Error => {
                 tracing::error!(target: "plugin", plugin, tenant, integration, module = target, fields, "{}", record.message)
@@ -72,14 +69,18 @@ impl HostServices for HostCore {
     }
 }
 
-/// The integration a plugin log record names in its `integration_id` field, if any.
+/// The `integration_id` a log record's fields JSON names, if any.
 fn integration_of(fields_json: &str) -> Option<String> {
+    if !fields_json.contains("integration_id") {
+        return None;
+    }
     let fields: serde_json::Value = serde_json::from_str(fields_json).ok()?;
-    fields.get("integration_id")?.as_str().map(str::to_string)
+    match fields.get("integration_id")? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Null => None,
+        other => Some(other.to_string()),
+    }
 }
-
-/// The one tenant this host serves so far: another tenant's installation sees nothing.
-const SERVED_TENANT: &str = crate::plugins::TENANT;
 
 /// KV, leases and integrations over the store.
 #[derive(Clone)]
@@ -154,41 +155,21 @@ impl LeaseBackend for StoreServices {
 
 impl IntegrationBackend for StoreServices {
     fn get(&self, tenant: String, id: String) -> BoxFuture<'static, Result<Option<Integration>, Error>> {
-        if tenant != SERVED_TENANT {
-            return Box::pin(async { Ok(None) });
-        }
-        let f = self.0.get_integration(id);
-        Box::pin(async move {
-            Ok(f.await.map_err(store_err)?.map(|r| Integration {
-                id: r.id,
-                name: r.name,
-                provider: r.provider,
-                enabled: r.enabled,
-                options: r.options,
-            }))
-        })
+        let f = self.0.get_integration(tenant, id);
+        Box::pin(async move { Ok(f.await.map_err(store_err)?.map(|r| r.to_integration())) })
     }
     fn list_by_provider(
         &self,
         tenant: String,
         provider: String,
     ) -> BoxFuture<'static, Result<Vec<Integration>, Error>> {
-        if tenant != SERVED_TENANT {
-            return Box::pin(async { Ok(Vec::new()) });
-        }
-        let f = self.0.list_integrations();
+        let f = self.0.list_integrations(tenant);
         Box::pin(async move {
             Ok(f.await
                 .map_err(store_err)?
                 .into_iter()
                 .filter(|r| r.provider == provider)
-                .map(|r| Integration {
-                    id: r.id,
-                    name: r.name,
-                    provider: r.provider,
-                    enabled: r.enabled,
-                    options: r.options,
-                })
+                .map(|r| r.to_integration())
                 .collect())
         })
     }
@@ -196,16 +177,12 @@ impl IntegrationBackend for StoreServices {
 
 impl AgentBackend for AgentRunner {
     fn invoke(&self, tenant: String, request: AgentRequest) -> BoxFuture<'static, Result<AgentEventReceiver, Error>> {
-        if tenant != SERVED_TENANT {
-            let message = format!("Digital Expert {} does not exist", request.xpert_id);
-            return Box::pin(async move { Err(Error::not_found(message)) });
-        }
         let runner = self.clone();
-        Box::pin(async move { runner.start(request).await })
+        Box::pin(async move { runner.start(&tenant, request).await })
     }
 }
 
-/// Builds the service set handed to plugin installations.
+/// Builds the service set handed to every plugin installation.
 pub fn service_set(core: Arc<HostCore>, store: Arc<dyn Store>, agents: AgentRunner) -> ServiceSet {
     let backed = Arc::new(StoreServices(store));
     ServiceSet {

@@ -97,3 +97,35 @@ async fn openai_streams_from_a_compatible_endpoint_and_sends_the_history() {
     assert_eq!((status, bad["error"]["code"].clone()), (422, json!("INVALID_AGENT")));
     assert!(!host.server.output().await.contains("sk-test-SECRET"));
 }
+
+/// A stub whose SSE answer reaches the client in two HTTP chunks split inside a Chinese character
+/// (the body is a stream of two frames, which hyper sends as two chunks and the client decodes
+/// one chunk at a time, however the bytes travel).
+async fn split_completions() -> impl IntoResponse {
+    let event = format!("data: {}\n\ndata: [DONE]\n\n", json!({"choices": [{"delta": {"content": "你好，世界"}}]}));
+    let bytes = event.into_bytes();
+    let cut = bytes.iter().position(|b| *b == 0xE4).expect("the first byte of 你") + 1;
+    let halves = vec![
+        Ok::<_, std::io::Error>(axum::body::Bytes::copy_from_slice(&bytes[..cut])),
+        Ok(axum::body::Bytes::copy_from_slice(&bytes[cut..])),
+    ];
+    ([("content-type", "text/event-stream")], axum::body::Body::from_stream(futures_util::stream::iter(halves)))
+}
+
+#[tokio::test]
+async fn openai_text_split_inside_a_character_across_chunks_arrives_whole() {
+    let app = axum::Router::new().route("/v1/chat/completions", post(split_completions));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stub = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), &[]).await;
+    let agent = json!({"kind": "openai", "baseUrl": stub, "model": "m1"});
+    let (_, x) = host.post("/api/xpert", json!({"name": "zh", "agent": agent})).await;
+    let id = x["id"].as_str().unwrap();
+    let (status, turn) = host.post(&format!("/api/xpert/{id}/chat"), json!({"input": "你好"})).await;
+    assert_eq!(status, 200, "{turn}");
+    assert_eq!(turn["text"], "你好，世界", "no replacement characters: {turn}");
+    assert_eq!(turn["status"], "success");
+}

@@ -336,3 +336,155 @@ async fn the_cli_explains_itself_and_refuses_bad_configuration_in_one_line() {
     assert!(!status.success());
     assert!(err.lines().any(|l| l.contains("data directory") && l.contains("not writable")), "{err}");
 }
+
+/// A raw request (admin token); returns status, content type and body text.
+async fn raw(host: &Host, method: &str, path: &str) -> (u16, String, String) {
+    let resp = host.http.request(method.parse().unwrap(), host.url(path)).bearer_auth(TOKEN).send().await.unwrap();
+    let status = resp.status().as_u16();
+    let content_type = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (status, content_type, resp.text().await.unwrap())
+}
+
+/// The `{"error":{"code","message"}}` of an answer, or a panic naming what came instead.
+fn envelope(what: &str, status: u16, body: &str) -> (String, String) {
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{what}: {status} is not JSON: {body:?}"));
+    let code = v["error"]["code"].as_str().unwrap_or_else(|| panic!("{what}: no error.code: {v}"));
+    let message = v["error"]["message"].as_str().unwrap_or_else(|| panic!("{what}: no error.message: {v}"));
+    (code.to_string(), message.to_string())
+}
+
+#[tokio::test]
+async fn every_error_answer_carries_the_envelope_and_plugin_answers_pass_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), &[]).await;
+    host.install_wecom().await;
+    let (_, created) =
+        host.post("/api/integration", json!({"name": "s", "provider": "wecom", "options": short_options()})).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let long_path = format!("/api/integration/{}", "a".repeat(9_000));
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        ("PATCH", format!("/api/integration/{id}"), 405, "METHOD_NOT_ALLOWED"),
+        ("GET", format!("/api/xpert/{id}/publish"), 405, "METHOD_NOT_ALLOWED"),
+        ("GET", long_path, 414, "URI_TOO_LONG"),
+        ("GET", "/api/integration/%FF".into(), 400, "INVALID_PATH"),
+        ("GET", "/api/integration/%FF/views/status/data".into(), 400, "INVALID_PATH"),
+        ("GET", format!("/api/integration/{id}/views/sessions/data?page=abc"), 400, "INVALID_QUERY"),
+        ("GET", "/api/no/such/route".into(), 404, "NOT_FOUND"),
+        ("POST", "/api/xpert".into(), 400, "INVALID_JSON"),
+    ];
+    for (method, path, status, code) in cases {
+        let shown_path = &path[..path.len().min(80)];
+        let (got, content_type, body) = raw(&host, method, &path).await;
+        assert_eq!(got, status, "{method} {shown_path}: {body}");
+        assert!(content_type.starts_with("application/json"), "{method} {shown_path}: {content_type}");
+        assert_eq!(envelope(shown_path, got, &body).0, code, "{method} {shown_path}");
+    }
+    // The 405 still says which methods the route takes.
+    let resp = host.http.patch(host.url(&format!("/api/integration/{id}"))).bearer_auth(TOKEN).send().await.unwrap();
+    let allow = resp.headers().get("allow").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    assert!(allow.contains("GET") && allow.contains("PUT") && allow.contains("DELETE"), "Allow: {allow:?}");
+    // A JSON body of the wrong shape is a JSON rejection too.
+    let (status, body) = host.post("/api/integration", json!({"provider": 5})).await;
+    assert_eq!((status, body["error"]["code"].clone()), (400, json!("INVALID_JSON")), "{body}");
+
+    // The plugin's own answers, errors included, are passed through as the plugin wrote them.
+    let (status, content_type, body) = raw(&host, "GET", &format!("/api/wecom/webhook/{id}")).await;
+    assert_eq!((status, body.as_str()), (200, "success"));
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let bad_signature = format!("/api/wecom/webhook/{id}?msg_signature=0&timestamp=1&nonce=n&echostr=e");
+    let (status, content_type, body) = raw(&host, "GET", &bad_signature).await;
+    assert_eq!((status, body.as_str()), (403, "signature mismatch"), "not re-wrapped");
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+}
+
+#[tokio::test]
+async fn a_5000_character_id_is_not_echoed_back_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), &[]).await;
+    host.install_wecom().await;
+    let (_, x) = host.post("/api/xpert", json!({"name": "x", "agent": {"kind": "echo"}})).await;
+    let xid = x["id"].as_str().unwrap().to_string();
+    let long = "q".repeat(5_000);
+    for (method, path) in [
+        ("GET", format!("/api/integration/{long}")),
+        ("DELETE", format!("/api/integration/{long}")),
+        ("GET", format!("/api/integration/{long}/views")),
+        ("GET", format!("/api/xpert/{long}")),
+        ("POST", format!("/api/xpert/{long}/publish")),
+        ("GET", format!("/api/xpert/{xid}/{long}")),
+        ("GET", format!("/api/wecom/webhook/{long}")),
+        ("DELETE", format!("/api/tenants/{long}")),
+        ("DELETE", format!("/api/plugins/{long}")),
+        ("GET", format!("/api/{long}")),
+    ] {
+        let (status, _, body) = raw(&host, method, &path).await;
+        assert!((400..500).contains(&status), "{method} {}: {status}", &path[..40]);
+        let (_, message) = envelope(&path[..40], status, &body);
+        assert!(!body.contains(&long[..200]), "{method} {}: the id is echoed back: {}", &path[..40], body.len());
+        assert!(message.chars().count() < 400, "{method} {}: {message}", &path[..40]);
+    }
+    let (status, body) = host.post("/api/plugins/install", json!({"name": long.clone(), "level": "tenant"})).await;
+    assert_eq!(status, 404);
+    assert!(!body.to_string().contains(&long[..200]), "the plugin name is echoed back");
+}
+
+#[tokio::test]
+async fn installs_refuse_a_silent_downgrade_uninstall_and_say_why_a_broken_plugin_cannot_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("plugins").join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(
+        broken.join("manifest.toml"),
+        format!(
+            "name = \"broken\"\nversion = \"0.1.0\"\nabi_version = {}\nlevel = \"tenant\"\nlibrary = \"plugin_broken_missing\"\n",
+            host_sdk::ABI_VERSION
+        ),
+    )
+    .unwrap();
+    let host = start(dir.path(), &[]).await;
+
+    let (_, available) = host.get("/api/plugins/available").await;
+    let entry = available.as_array().unwrap().iter().find(|p| p["name"] == "broken").expect("listed").clone();
+    let load_error = entry["error"].as_str().expect("its load error").to_string();
+    assert!(load_error.contains("not found") && !load_error.contains('\n'), "{load_error}");
+    let (status, refused) = host.post("/api/plugins/install", json!({"name": "broken", "level": "tenant"})).await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "PLUGIN_LOAD_FAILED");
+    assert!(refused["error"]["message"].as_str().unwrap().contains(&load_error), "{refused}");
+    let (status, _) = host.post("/api/plugins/install", json!({"name": "nothing-here", "level": "tenant"})).await;
+    assert_eq!(status, 404);
+
+    // At tenant level, a lower level is refused (no silent downgrade); the install is unchanged.
+    host.install_wecom().await;
+    let (status, refused) = host.post("/api/plugins/install", json!({"name": "wecom", "level": "project"})).await;
+    assert_eq!(status, 409, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("uninstall"), "{refused}");
+    let (_, installed) = host.get("/api/plugins").await;
+    assert_eq!(installed[0]["level"], "tenant");
+
+    // Re-installing at the same level replaces the installation and keeps it working.
+    let (_, created) =
+        host.post("/api/integration", json!({"name": "s", "provider": "wecom", "options": short_options()})).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    host.install_wecom().await;
+    let (_, installed) = host.get("/api/plugins").await;
+    assert_eq!(installed.as_array().unwrap().len(), 1, "{installed}");
+    let verify = host.http.get(host.url(&format!("/api/wecom/webhook/{id}?{VERIFY_QUERY}"))).send().await.unwrap();
+    assert_eq!(verify.text().await.unwrap(), "1288432023552776189");
+
+    // Uninstall: gone from the tenant (routes and providers too), and not restored at restart.
+    let (status, _) = host.call("DELETE", "/api/plugins/wecom", None).await;
+    assert_eq!(status, 204);
+    let (status, again) = host.call("DELETE", "/api/plugins/wecom", None).await;
+    assert_eq!((status, again["error"]["code"].clone()), (404, json!("PLUGIN_NOT_FOUND")));
+    let (_, installed) = host.get("/api/plugins").await;
+    assert_eq!(installed, json!([]));
+    let (_, providers) = host.get("/api/integration/providers").await;
+    assert_eq!(providers, json!([]));
+    let (status, _) = host.get(&format!("/api/wecom/webhook/{id}?{VERIFY_QUERY}")).await;
+    assert_eq!(status, 404, "the uninstalled plugin's route is gone");
+    let (status, _) = host.post("/api/plugins/install", json!({"name": "wecom", "level": "project"})).await;
+    assert_eq!(status, 200, "after uninstalling, a lower level installs");
+    let (_, installed) = host.get("/api/plugins").await;
+    assert_eq!(installed[0]["level"], "project");
+}

@@ -134,6 +134,9 @@ async fn operators_set_up_wecom_through_the_web_ui() {
     assert_eq!(page.eval("localStorage.getItem('xpert.token')").await.unwrap(), Value::Null);
     page.fill(&testid(&page, "token-input").await, TOKEN).await.unwrap();
     page.click(&testid(&page, "login-button").await).await.unwrap();
+    // The header says which tenant the token acts in (the admin token: default).
+    let badge = text_contains(&page, "tenant-badge", "default").await;
+    assert!(badge.starts_with("Tenant"), "{badge}");
 
     // Plugins: below tenant level the install succeeds with warnings and registers no provider.
     testid(&page, "plugin-wecom").await;
@@ -250,6 +253,8 @@ async fn operators_set_up_wecom_through_the_web_ui() {
     text_contains(&page, "tab-status", "连接状态").await;
     text_contains(&page, "tab-sessions", "会话").await;
     text_contains(&page, "page-sessions", "共 25 条").await;
+    text_contains(&page, "tenant-badge", "租户").await;
+    text_contains(&page, "tenant-badge", "default").await;
     page.screenshot(&shots.join("web-ui-sessions-zh.png")).await.unwrap();
     page.fill(&testid(&page, "lang").await, "en_US").await.unwrap();
     text_contains(&page, "tab-status", "Status").await;
@@ -346,6 +351,39 @@ async fn operators_set_up_wecom_through_the_web_ui() {
     assert_eq!(status, 404);
 
     // Signing out forgets the token.
+    page.click(&testid(&page, "logout").await).await.unwrap();
+    testid(&page, "token-input").await;
+    until(&page, "document.querySelector(\"[data-testid='tenant-badge']\").hidden").await;
+
+    // A tenant's token: the badge names that tenant, and its Plugins page has nothing installed.
+    let (tenant_id, tenant_token) = host.create_tenant("Acme").await;
+    page.fill(&testid(&page, "token-input").await, &tenant_token).await.unwrap();
+    page.click(&testid(&page, "login-button").await).await.unwrap();
+    let badge = text_contains(&page, "tenant-badge", "Acme").await;
+    assert!(!badge.contains("admin"), "{badge}");
+    let shown_id =
+        page.eval("document.querySelector(\"[data-testid='tenant-badge']\").dataset.tenantId").await.unwrap();
+    assert_eq!(shown_id, Value::String(tenant_id));
+    open(&page, &base, "#/plugins").await;
+    testid(&page, "plugin-wecom").await;
+    assert!(page
+        .eval("!document.querySelector(\"[data-testid='installed-wecom']\")")
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap());
+    // The tenant installs WeCom, then uninstalls it (confirmed); default's install is untouched.
+    page.fill(&testid(&page, "level-wecom").await, "tenant").await.unwrap();
+    page.click(&testid(&page, "install-wecom").await).await.unwrap();
+    text_contains(&page, "installed-wecom", "wecom_long").await;
+    page.eval("window.confirm = () => true").await.unwrap();
+    page.click(&testid(&page, "uninstall-wecom").await).await.unwrap();
+    text_contains(&page, "notice-ok", "Uninstalled wecom").await;
+    until(&page, "!document.querySelector(\"[data-testid='installed-wecom']\")").await;
+    let (_, theirs) = host.call_as(&tenant_token, "GET", "/api/plugins", None).await;
+    assert_eq!(theirs, serde_json::json!([]));
+    let (_, defaults) = host.get("/api/plugins").await;
+    assert_eq!(defaults[0]["level"], "tenant", "the admin's tenant keeps its install");
     page.click(&testid(&page, "logout").await).await.unwrap();
     testid(&page, "token-input").await;
     assert_eq!(page.eval("localStorage.getItem('xpert.token')").await.unwrap(), Value::Null);

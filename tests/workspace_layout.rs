@@ -112,3 +112,114 @@ fn ci_runs_the_readme_test_command_with_fmt_and_clippy() {
     assert!(ci.contains("cargo install --locked cargo-nextest"), "CI must install nextest when missing");
     assert!(ci.contains(".ci/install-chromium.sh"), "CI must install Chromium for the browser tests");
 }
+
+/// The top-level module of `src/` a file belongs to (`src/api/x.rs` → `api`), `None` for the crate
+/// root (`src/main.rs`), which declares the modules and may name any of them.
+fn top_module(src: &Path, file: &Path) -> Option<String> {
+    let relative = file.strip_prefix(src).expect("a file below src");
+    let first = relative.components().next()?.as_os_str().to_string_lossy().into_owned();
+    let name = first.strip_suffix(".rs").unwrap_or(&first).to_string();
+    (name != "main").then_some(name)
+}
+
+/// The top-level modules a source text names through `crate::` (`use crate::store::…`,
+/// `crate::web::router()`, `use crate::{agents::X, store}`), comments left out.
+fn crate_references(text: &str) -> Vec<String> {
+    let code: String = text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    let ident = |s: &str| -> String { s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect() };
+    let mut found = Vec::new();
+    for (at, _) in code.match_indices("crate::") {
+        if code[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            continue; // e.g. `my_crate::`
+        }
+        let rest = &code[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // Top-level names of the group: split on commas at brace depth 0.
+            let (mut depth, mut start) = (0usize, 0usize);
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        found.push(ident(group[start..i].trim()));
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        found.push(ident(group[start..i].trim()));
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            found.push(ident(rest));
+        }
+    }
+    found.retain(|m| !m.is_empty());
+    found
+}
+
+/// A cycle in the graph, as the modules along it (first repeated at the end), if there is one.
+fn find_cycle(graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        done: &mut std::collections::BTreeSet<String>,
+        path: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, done, path) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    graph.keys().find_map(|start| visit(start, graph, &mut done, &mut Vec::new()))
+}
+
+#[test]
+fn the_module_graph_finder_sees_grouped_imports_and_cycles() {
+    let refs = crate_references(
+        "use crate::{agents::X, store::{A, B}, clock};\nlet x = crate::web::router(); // crate::api\n",
+    );
+    assert_eq!(refs, ["agents", "store", "clock", "web"]);
+    let graph = [("a", "b"), ("b", "c"), ("c", "a"), ("d", "a")].iter().fold(
+        std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new(),
+        |mut g, (f, t)| {
+            g.entry(f.to_string()).or_default().insert(t.to_string());
+            g
+        },
+    );
+    assert_eq!(find_cycle(&graph), Some(vec!["a".into(), "b".into(), "c".into(), "a".into()]));
+}
+
+#[test]
+fn the_host_modules_form_no_import_cycle() {
+    let src = root().join("src");
+    let mut graph = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for file in rust_files(&src) {
+        let Some(from) = top_module(&src, &file) else { continue };
+        let entry = graph.entry(from.clone()).or_default();
+        for to in crate_references(&read_path(&file)) {
+            if to != from {
+                entry.insert(to);
+            }
+        }
+    }
+    assert!(graph.len() > 3, "the host's modules were found: {graph:?}");
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!("the host's modules import each other in a cycle: {}\nwhole graph: {graph:?}", cycle.join(" -> "));
+    }
+}

@@ -12,7 +12,7 @@ use host_sdk::{AgentEvent, AgentRequest, ConversationStatus, Error};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::services::now_rfc3339;
+use crate::clock::now_rfc3339;
 use crate::store::{MessageRecord, Store};
 
 /// Starts agent runs.
@@ -46,19 +46,22 @@ impl AgentRunner {
         AgentRunner { store, http }
     }
 
-    /// Starts a run of the Digital Expert named in the request.
-    pub async fn start(&self, request: AgentRequest) -> Result<AgentEventReceiver, Error> {
+    /// Starts a run of the Digital Expert named in the request, which must belong to `tenant`
+    /// (another tenant's expert answers "does not exist", like a missing one).
+    pub async fn start(&self, tenant: &str, request: AgentRequest) -> Result<AgentEventReceiver, Error> {
         let xpert = self
             .store
-            .get_xpert(request.xpert_id.clone())
+            .get_xpert(tenant.to_string(), request.xpert_id.clone())
             .await
             .map_err(|e| Error::unavailable(e.0))?
-            .ok_or_else(|| Error::not_found(format!("Digital Expert {} does not exist", request.xpert_id)))?;
+            .ok_or_else(|| {
+                Error::not_found(format!("Digital Expert {} does not exist", crate::shown::id(&request.xpert_id)))
+            })?;
         let conversation_id = match &request.conversation_id {
             Some(id)
                 if self
                     .store
-                    .conversation_exists(id.clone(), xpert.id.clone())
+                    .conversation_exists(tenant.to_string(), id.clone(), xpert.id.clone())
                     .await
                     .map_err(|e| Error::unavailable(e.0))? =>
             {
@@ -67,16 +70,21 @@ impl AgentRunner {
             _ => {
                 let id = uuid::Uuid::new_v4().to_string();
                 self.store
-                    .create_conversation(id.clone(), xpert.id.clone(), now_rfc3339())
+                    .create_conversation(tenant.to_string(), id.clone(), xpert.id.clone(), now_rfc3339())
                     .await
                     .map_err(|e| Error::unavailable(e.0))?;
                 id
             }
         };
-        let history = self.store.messages(conversation_id.clone()).await.map_err(|e| Error::unavailable(e.0))?;
+        let history = self
+            .store
+            .messages(tenant.to_string(), conversation_id.clone())
+            .await
+            .map_err(|e| Error::unavailable(e.0))?;
         let (tx, rx) = mpsc::channel(64);
         let runner = self.clone();
         let agent = xpert.agent.clone();
+        let tenant = tenant.to_string();
         tokio::spawn(async move {
             let sink = RunSink { tx };
             if !sink.send(AgentEvent::ConversationStart { conversation_id: conversation_id.clone() }).await {
@@ -99,11 +107,19 @@ impl AgentRunner {
             };
             let store = runner.store.clone();
             let _ = store
-                .append_message(conversation_id.clone(), MessageRecord { role: "user".into(), content: input })
+                .append_message(
+                    tenant.clone(),
+                    conversation_id.clone(),
+                    MessageRecord { role: "user".into(), content: input },
+                )
                 .await;
             if !answer.is_empty() {
                 let _ = store
-                    .append_message(conversation_id, MessageRecord { role: "assistant".into(), content: answer })
+                    .append_message(
+                        tenant,
+                        conversation_id,
+                        MessageRecord { role: "assistant".into(), content: answer },
+                    )
                     .await;
             }
             if sink.send(AgentEvent::ConversationEnd { status, error }).await {
@@ -122,4 +138,55 @@ pub enum RunOutcome {
     Failed(String),
     /// The consumer went away.
     Cancelled,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use host_sdk::{AgentEvent, AgentRequest, ErrorCode};
+    use serde_json::json;
+
+    use super::AgentRunner;
+    use crate::store::{SqliteStore, Store, TenantRecord, XpertRecord, DEFAULT_TENANT};
+
+    #[tokio::test]
+    async fn a_run_reaches_only_experts_and_conversations_of_its_tenant() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
+        let b = TenantRecord { id: "tb".into(), name: "B".into(), created_at: "t".into() };
+        assert!(store.create_tenant(b, "hash".into()).await.unwrap());
+        let xpert = XpertRecord {
+            id: "x1".into(),
+            tenant_id: DEFAULT_TENANT.into(),
+            name: "x".into(),
+            agent: json!({"kind": "echo"}),
+            triggers: json!([]),
+            published: false,
+            published_triggers: json!([]),
+            created_at: "t".into(),
+            updated_at: "t".into(),
+        };
+        assert!(store.put_xpert(xpert).await.unwrap());
+        let runner = AgentRunner::new(store.clone());
+        let request = |conversation: Option<String>| AgentRequest {
+            xpert_id: "x1".into(),
+            conversation_id: conversation,
+            input: "hi".into(),
+            ..Default::default()
+        };
+
+        let err = runner.start("tb", request(None)).await.expect_err("another tenant's expert is refused");
+        assert_eq!(err.code, ErrorCode::NOT_FOUND);
+
+        let mut events = runner.start(DEFAULT_TENANT, request(None)).await.unwrap();
+        let Some(AgentEvent::ConversationStart { conversation_id }) = events.recv().await else { panic!("no start") };
+        while let Some(ev) = events.recv().await {
+            if matches!(ev, AgentEvent::Done) {
+                break;
+            }
+        }
+        assert_eq!(store.messages(DEFAULT_TENANT.into(), conversation_id.clone()).await.unwrap().len(), 2);
+        assert!(store.messages("tb".into(), conversation_id).await.unwrap().is_empty(), "not readable from B");
+    }
 }

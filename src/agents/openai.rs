@@ -54,7 +54,9 @@ pub async fn run(
         return RunOutcome::Failed(format!("the model endpoint answered HTTP {}", response.status().as_u16()));
     }
     let mut body = response.bytes_stream();
-    let mut buffer = String::new();
+    // Bytes, not text: a network chunk may end inside a multi-byte character, so only whole
+    // lines (split on the byte `\n`, which never occurs inside a UTF-8 sequence) are decoded.
+    let mut buffer: Vec<u8> = Vec::new();
     let mut answer = String::new();
     loop {
         let chunk = tokio::select! {
@@ -66,9 +68,10 @@ pub async fn run(
             Ok(c) => c,
             Err(e) => return RunOutcome::Failed(format!("the model stream broke: {}", e.without_url())),
         };
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find('\n') {
-            let line: String = buffer.drain(..=end).collect();
+        buffer.extend_from_slice(&chunk);
+        while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+            let bytes: Vec<u8> = buffer.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&bytes);
             let Some(data) = line.trim().strip_prefix("data:") else { continue };
             let data = data.trim();
             if data == "[DONE]" {

@@ -32,6 +32,10 @@ impl ApiError {
     pub fn not_found(code: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
+    /// 401 for a caller whose tenant was deleted while the request ran.
+    pub fn tenant_gone() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "the token's tenant no longer exists")
+    }
     /// 500 for a storage failure.
     pub fn storage(e: crate::store::StoreError) -> Self {
         tracing::error!("{e}");

@@ -1,7 +1,7 @@
 //! `/api/xpert*`: Digital Experts, their draft triggers, publish (with the triggers' checklist)
 //! and unpublish.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,9 +10,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::integrations::MASK;
-use super::{ApiError, ApiResult, AppState, JsonBody};
-use crate::services::now_rfc3339;
-use crate::store::XpertRecord;
+use super::{ApiError, ApiResult, AppState, Caller, JsonBody, PathParams};
+use crate::clock::now_rfc3339;
+use crate::shown;
+use crate::store::{TriggerDraft, XpertRecord};
 
 fn masked_agent(agent: &Value) -> Value {
     let mut agent = agent.clone();
@@ -59,7 +60,11 @@ pub struct CreateBody {
 }
 
 /// `POST /api/xpert`.
-pub async fn create(State(state): State<AppState>, JsonBody(body): JsonBody<CreateBody>) -> ApiResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> ApiResult<Response> {
     if body.name.trim().is_empty() {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_NAME", "name is required"));
     }
@@ -67,6 +72,7 @@ pub async fn create(State(state): State<AppState>, JsonBody(body): JsonBody<Crea
     let now = now_rfc3339();
     let record = XpertRecord {
         id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: caller.tenant.clone(),
         name: body.name.trim().to_string(),
         agent: body.agent,
         triggers: json!([]),
@@ -75,55 +81,70 @@ pub async fn create(State(state): State<AppState>, JsonBody(body): JsonBody<Crea
         created_at: now.clone(),
         updated_at: now,
     };
-    state.store.put_xpert(record.clone()).await.map_err(ApiError::storage)?;
+    if !state.store.put_xpert(record.clone()).await.map_err(ApiError::storage)? {
+        return Err(ApiError::tenant_gone());
+    }
     Ok((StatusCode::CREATED, Json(to_json(&record))).into_response())
 }
 
 /// `GET /api/xpert`.
-pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
-    let list = state.store.list_xperts().await.map_err(ApiError::storage)?;
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let list = state.store.list_xperts(caller.tenant.clone()).await.map_err(ApiError::storage)?;
     Ok(Json(list.iter().map(to_json).collect::<Vec<_>>()).into_response())
 }
 
 /// `GET /api/xpert/triggers`: the trigger descriptors available (for forms).
-pub async fn trigger_descriptors(State(state): State<AppState>) -> Response {
+pub async fn trigger_descriptors(State(state): State<AppState>, caller: Caller) -> Response {
     let list: Vec<Value> = ["wecom"]
         .iter()
-        .filter_map(|n| state.plugins.trigger(n))
+        .filter_map(|n| state.plugins.trigger(&caller.tenant, n))
         .map(|t| serde_json::to_value(&t.descriptor).unwrap_or(Value::Null))
         .collect();
     Json(list).into_response()
 }
 
-async fn load(state: &AppState, id: &str) -> ApiResult<XpertRecord> {
+fn xpert_not_found(id: &str) -> ApiError {
+    ApiError::not_found("XPERT_NOT_FOUND", format!("Digital Expert {} does not exist", shown::id(id)))
+}
+
+/// Loads a Digital Expert of the caller's tenant or answers 404 `XPERT_NOT_FOUND` (the same for
+/// another tenant's id).
+async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<XpertRecord> {
     state
         .store
-        .get_xpert(id.to_string())
+        .get_xpert(caller.tenant.clone(), id.to_string())
         .await
         .map_err(ApiError::storage)?
-        .ok_or_else(|| ApiError::not_found("XPERT_NOT_FOUND", format!("Digital Expert {id} does not exist")))
+        .ok_or_else(|| xpert_not_found(id))
+}
+
+/// Saves a Digital Expert of the caller's tenant.
+async fn save(state: &AppState, record: XpertRecord) -> ApiResult<()> {
+    let id = record.id.clone();
+    if state.store.put_xpert(record).await.map_err(ApiError::storage)? {
+        Ok(())
+    } else {
+        Err(xpert_not_found(&id))
+    }
 }
 
 /// `GET /api/xpert/{id}`.
-pub async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    Ok(Json(to_json(&load(&state, &id).await?)).into_response())
-}
-
-/// One draft trigger.
-#[derive(Clone, Debug, Deserialize, serde::Serialize)]
-pub struct TriggerDraft {
-    provider: String,
-    #[serde(default)]
-    config: Value,
+pub async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(id): PathParams<String>,
+) -> ApiResult<Response> {
+    Ok(Json(to_json(&load(&state, &caller, &id).await?)).into_response())
 }
 
 /// `PUT /api/xpert/{id}/triggers`.
 pub async fn set_triggers(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    caller: Caller,
+    PathParams(id): PathParams<String>,
     JsonBody(triggers): JsonBody<Vec<TriggerDraft>>,
 ) -> ApiResult<Response> {
-    let mut record = load(&state, &id).await?;
+    let mut record = load(&state, &caller, &id).await?;
     for t in &triggers {
         if t.provider.trim().is_empty() {
             return Err(ApiError::bad_request("INVALID_TRIGGER", "every trigger needs a provider"));
@@ -134,18 +155,14 @@ pub async fn set_triggers(
     }
     record.triggers = serde_json::to_value(&triggers).unwrap_or(json!([]));
     record.updated_at = now_rfc3339();
-    state.store.put_xpert(record.clone()).await.map_err(ApiError::storage)?;
+    save(&state, record.clone()).await?;
     Ok(Json(record.triggers).into_response())
 }
 
-fn drafts(value: &Value) -> Vec<TriggerDraft> {
-    serde_json::from_value(value.clone()).unwrap_or_default()
-}
-
 /// Stops each trigger, logging failures (used by unpublish and republish).
-async fn stop_all(state: &AppState, xpert_id: &str, triggers: &[TriggerDraft]) {
+async fn stop_all(state: &AppState, tenant: &str, xpert_id: &str, triggers: &[TriggerDraft]) {
     for t in triggers {
-        let Some(trigger) = state.plugins.trigger(&t.provider) else { continue };
+        let Some(trigger) = state.plugins.trigger(tenant, &t.provider) else { continue };
         let params = TriggerParams { xpert_id: xpert_id.to_string(), config: t.config.clone() };
         if let Err(e) = trigger.trigger.stop(&params).await {
             tracing::warn!(xpert_id, trigger = %t.provider, "stopping a trigger failed: {}", e.message);
@@ -154,18 +171,23 @@ async fn stop_all(state: &AppState, xpert_id: &str, triggers: &[TriggerDraft]) {
 }
 
 /// `POST /api/xpert/{id}/publish`: every trigger's `validate`, then `publish`.
-pub async fn publish(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    let mut record = load(&state, &id).await?;
-    let triggers = drafts(&record.triggers);
+pub async fn publish(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(id): PathParams<String>,
+) -> ApiResult<Response> {
+    let tenant = caller.tenant.as_str();
+    let mut record = load(&state, &caller, &id).await?;
+    let triggers = TriggerDraft::list(&record.triggers);
     let mut checklist: Vec<ChecklistItem> = Vec::new();
     for t in &triggers {
-        match state.plugins.trigger(&t.provider) {
+        match state.plugins.trigger(tenant, &t.provider) {
             None => checklist.push(ChecklistItem {
                 code: "TRIGGER_PROVIDER_NOT_FOUND".into(),
                 level: ChecklistLevel::Error,
                 message: format!(
                     "trigger {:?} is not registered: its plugin must be installed at tenant level",
-                    t.provider
+                    shown::id(&t.provider)
                 ),
             }),
             Some(trigger) => {
@@ -184,20 +206,20 @@ pub async fn publish(State(state): State<AppState>, Path(id): Path<String>) -> A
         return Err(err);
     }
     // Replace what was published before: stop the old set, then publish the new one.
-    let previous = drafts(&record.published_triggers);
+    let previous = TriggerDraft::list(&record.published_triggers);
     if record.published {
-        stop_all(&state, &id, &previous).await;
+        stop_all(&state, tenant, &id, &previous).await;
     }
     let mut published: Vec<TriggerDraft> = Vec::new();
     for t in &triggers {
-        let Some(trigger) = state.plugins.trigger(&t.provider) else { continue };
+        let Some(trigger) = state.plugins.trigger(tenant, &t.provider) else { continue };
         let params = TriggerParams { xpert_id: id.clone(), config: t.config.clone() };
         if let Err(e) = trigger.trigger.publish(&params).await {
             // Roll back this round and restore the previous set.
-            stop_all(&state, &id, &published).await;
+            stop_all(&state, tenant, &id, &published).await;
             if record.published {
                 for p in &previous {
-                    if let Some(trigger) = state.plugins.trigger(&p.provider) {
+                    if let Some(trigger) = state.plugins.trigger(tenant, &p.provider) {
                         let params = TriggerParams { xpert_id: id.clone(), config: p.config.clone() };
                         let _ = trigger.trigger.publish(&params).await;
                     }
@@ -210,37 +232,27 @@ pub async fn publish(State(state): State<AppState>, Path(id): Path<String>) -> A
     record.published = true;
     record.published_triggers = serde_json::to_value(&published).unwrap_or(json!([]));
     record.updated_at = now_rfc3339();
-    state.store.put_xpert(record).await.map_err(ApiError::storage)?;
-    tracing::info!(xpert_id = %id, triggers = published.len(), "Digital Expert published");
+    save(&state, record).await?;
+    tracing::info!(tenant, xpert_id = %id, triggers = published.len(), "Digital Expert published");
     Ok(Json(json!({"published": true, "checklist": checklist})).into_response())
 }
 
 /// `POST /api/xpert/{id}/unpublish`.
-pub async fn unpublish(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    let mut record = load(&state, &id).await?;
+pub async fn unpublish(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(id): PathParams<String>,
+) -> ApiResult<Response> {
+    let mut record = load(&state, &caller, &id).await?;
     if record.published {
-        stop_all(&state, &id, &drafts(&record.published_triggers)).await;
+        stop_all(&state, &caller.tenant, &id, &TriggerDraft::list(&record.published_triggers)).await;
     }
     record.published = false;
     record.published_triggers = json!([]);
     record.updated_at = now_rfc3339();
-    state.store.put_xpert(record).await.map_err(ApiError::storage)?;
-    tracing::info!(xpert_id = %id, "Digital Expert unpublished");
+    save(&state, record).await?;
+    tracing::info!(tenant = %caller.tenant, xpert_id = %id, "Digital Expert unpublished");
     Ok(Json(json!({"published": false})).into_response())
-}
-
-/// Re-publishes the published triggers of every published expert (at start, so runtimes come back).
-pub async fn republish_all(state: &AppState) {
-    let Ok(list) = state.store.list_xperts().await else { return };
-    for record in list.into_iter().filter(|r| r.published) {
-        for t in drafts(&record.published_triggers) {
-            let Some(trigger) = state.plugins.trigger(&t.provider) else { continue };
-            let params = TriggerParams { xpert_id: record.id.clone(), config: t.config.clone() };
-            if let Err(e) = trigger.trigger.publish(&params).await {
-                tracing::warn!(xpert_id = %record.id, "re-publishing a trigger failed: {}", e.message);
-            }
-        }
-    }
 }
 
 /// Chat body.
@@ -256,17 +268,18 @@ pub struct ChatBody {
 /// (`{conversationId, text, status, error, events}`); for trying an expert from the UI or a script.
 pub async fn chat(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    caller: Caller,
+    PathParams(id): PathParams<String>,
     JsonBody(body): JsonBody<ChatBody>,
 ) -> ApiResult<Response> {
-    load(&state, &id).await?;
+    load(&state, &caller, &id).await?;
     let request = host_sdk::AgentRequest {
         xpert_id: id,
         conversation_id: body.conversation_id,
         input: body.input,
         ..Default::default()
     };
-    let mut events = state.agents.start(request).await?;
+    let mut events = state.agents.start(&caller.tenant, request).await?;
     let (mut text, mut conversation_id, mut status, mut error, mut kinds) =
         (String::new(), Value::Null, "success", Value::Null, Vec::new());
     while let Some(ev) = events.recv().await {

@@ -1,6 +1,6 @@
 //! `/api/integration*`: integrations, created, changed and deleted through their provider.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -9,8 +9,9 @@ use host_sdk::{Integration, LifecycleEvent};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ApiError, ApiResult, AppState, JsonBody};
-use crate::services::now_rfc3339;
+use super::{ApiError, ApiResult, AppState, Caller, JsonBody, PathParams};
+use crate::clock::now_rfc3339;
+use crate::shown;
 use crate::store::IntegrationRecord;
 
 /// What secrets look like in answers; sent back, it keeps the stored value.
@@ -51,37 +52,32 @@ pub fn to_json(record: &IntegrationRecord, provider: Option<&RegisteredProvider>
     })
 }
 
-/// The plugin's view of a record.
-pub fn to_integration(record: &IntegrationRecord) -> Integration {
-    Integration {
-        id: record.id.clone(),
-        name: record.name.clone(),
-        provider: record.provider.clone(),
-        enabled: record.enabled,
-        options: record.options.clone(),
-    }
-}
-
 fn provider_not_found(name: &str) -> ApiError {
     ApiError::not_found(
         "PROVIDER_NOT_FOUND",
         format!(
-            "integration provider {name:?} is not registered: the WeCom plugin must be installed at tenant level (POST /api/plugins/install with level \"tenant\") to provide system integrations"
+            "integration provider {:?} is not registered: the WeCom plugin must be installed at tenant level (POST /api/plugins/install with level \"tenant\") to provide system integrations",
+            shown::id(name)
         ),
     )
 }
 
 /// `GET /api/integration/providers`.
-pub async fn providers(State(state): State<AppState>) -> Response {
-    let list: Vec<Value> =
-        state.plugins.providers().iter().map(|p| serde_json::to_value(&p.descriptor).unwrap_or(Value::Null)).collect();
+pub async fn providers(State(state): State<AppState>, caller: Caller) -> Response {
+    let list: Vec<Value> = state
+        .plugins
+        .providers(&caller.tenant)
+        .iter()
+        .map(|p| serde_json::to_value(&p.descriptor).unwrap_or(Value::Null))
+        .collect();
     Json(list).into_response()
 }
 
-/// `GET /api/integration` (every integration, masked).
-pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
-    let records = state.store.list_integrations().await.map_err(ApiError::storage)?;
-    let list: Vec<Value> = records.iter().map(|r| to_json(r, state.plugins.provider(&r.provider).as_ref())).collect();
+/// `GET /api/integration` (every integration of the caller's tenant, masked).
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let records = state.store.list_integrations(caller.tenant.clone()).await.map_err(ApiError::storage)?;
+    let list: Vec<Value> =
+        records.iter().map(|r| to_json(r, state.plugins.provider(&caller.tenant, &r.provider).as_ref())).collect();
     Ok(Json(list).into_response())
 }
 
@@ -107,18 +103,24 @@ async fn notify(
     record: &IntegrationRecord,
     previous: Option<&IntegrationRecord>,
 ) {
-    let previous = previous.map(to_integration);
-    if let Err(e) = provider.provider.on_lifecycle(event, &to_integration(record), previous.as_ref()).await {
+    let previous = previous.map(IntegrationRecord::to_integration);
+    if let Err(e) = provider.provider.on_lifecycle(event, &record.to_integration(), previous.as_ref()).await {
         tracing::warn!(integration_id = %record.id, event = event.as_str(), "lifecycle hook failed: {}", e.message);
     }
 }
 
 /// `POST /api/integration`.
-pub async fn create(State(state): State<AppState>, JsonBody(body): JsonBody<IntegrationBody>) -> ApiResult<Response> {
-    let provider = state.plugins.provider(&body.provider).ok_or_else(|| provider_not_found(&body.provider))?;
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<IntegrationBody>,
+) -> ApiResult<Response> {
+    let provider =
+        state.plugins.provider(&caller.tenant, &body.provider).ok_or_else(|| provider_not_found(&body.provider))?;
     let now = now_rfc3339();
     let record = IntegrationRecord {
         id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: caller.tenant.clone(),
         name: if body.name.trim().is_empty() { body.provider.clone() } else { body.name.trim().to_string() },
         provider: body.provider,
         enabled: body.enabled,
@@ -126,9 +128,11 @@ pub async fn create(State(state): State<AppState>, JsonBody(body): JsonBody<Inte
         created_at: now.clone(),
         updated_at: now,
     };
-    let setup = provider.provider.validate_config(&to_integration(&record))?;
-    state.store.put_integration(record.clone()).await.map_err(ApiError::storage)?;
-    tracing::info!(integration_id = %record.id, provider = %record.provider, "integration created");
+    let setup = provider.provider.validate_config(&record.to_integration())?;
+    if !state.store.put_integration(record.clone()).await.map_err(ApiError::storage)? {
+        return Err(ApiError::tenant_gone());
+    }
+    tracing::info!(tenant = %caller.tenant, integration_id = %record.id, provider = %record.provider, "integration created");
     notify(&provider, LifecycleEvent::Created, &record, None).await;
     if record.enabled {
         notify(&provider, LifecycleEvent::Enabled, &record, None).await;
@@ -138,23 +142,33 @@ pub async fn create(State(state): State<AppState>, JsonBody(body): JsonBody<Inte
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
-/// Loads an integration or answers 404 `INTEGRATION_NOT_FOUND`.
-pub(super) async fn load(state: &AppState, id: &str) -> ApiResult<IntegrationRecord> {
+/// 404 `INTEGRATION_NOT_FOUND` (also for another tenant's integration).
+fn integration_not_found(id: &str) -> ApiError {
+    ApiError::not_found("INTEGRATION_NOT_FOUND", format!("integration {} does not exist", shown::id(id)))
+}
+
+/// Loads an integration of the caller's tenant or answers 404 `INTEGRATION_NOT_FOUND`, the same
+/// for an id of another tenant as for one that does not exist.
+pub(super) async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<IntegrationRecord> {
     state
         .store
-        .get_integration(id.to_string())
+        .get_integration(caller.tenant.clone(), id.to_string())
         .await
         .map_err(ApiError::storage)?
-        .ok_or_else(|| ApiError::not_found("INTEGRATION_NOT_FOUND", format!("integration {id} does not exist")))
+        .ok_or_else(|| integration_not_found(id))
 }
 
 /// `GET /api/integration/{id}`.
-pub async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    let record = load(&state, &id).await?;
-    let provider = state.plugins.provider(&record.provider);
+pub async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(id): PathParams<String>,
+) -> ApiResult<Response> {
+    let record = load(&state, &caller, &id).await?;
+    let provider = state.plugins.provider(&caller.tenant, &record.provider);
     let mut answer = to_json(&record, provider.as_ref());
     if let Some(p) = &provider {
-        if let Ok(setup) = p.provider.validate_config(&to_integration(&record)) {
+        if let Ok(setup) = p.provider.validate_config(&record.to_integration()) {
             answer["setup"] = json!(setup);
         }
     }
@@ -164,11 +178,13 @@ pub async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
 /// `PUT /api/integration/{id}`: a secret sent as `"******"` keeps its stored value.
 pub async fn update(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    caller: Caller,
+    PathParams(id): PathParams<String>,
     JsonBody(body): JsonBody<IntegrationBody>,
 ) -> ApiResult<Response> {
-    let previous = load(&state, &id).await?;
-    let provider = state.plugins.provider(&body.provider).ok_or_else(|| provider_not_found(&body.provider))?;
+    let previous = load(&state, &caller, &id).await?;
+    let provider =
+        state.plugins.provider(&caller.tenant, &body.provider).ok_or_else(|| provider_not_found(&body.provider))?;
     let mut options = body.options;
     if let (Value::Object(new), Value::Object(old)) = (&mut options, &previous.options) {
         for key in secret_keys(&provider) {
@@ -186,6 +202,7 @@ pub async fn update(
     }
     let record = IntegrationRecord {
         id: previous.id.clone(),
+        tenant_id: previous.tenant_id.clone(),
         name: if body.name.trim().is_empty() { previous.name.clone() } else { body.name.trim().to_string() },
         provider: body.provider,
         enabled: body.enabled,
@@ -193,10 +210,12 @@ pub async fn update(
         created_at: previous.created_at.clone(),
         updated_at: now_rfc3339(),
     };
-    let setup = provider.provider.validate_config(&to_integration(&record))?;
-    state.store.put_integration(record.clone()).await.map_err(ApiError::storage)?;
+    let setup = provider.provider.validate_config(&record.to_integration())?;
+    if !state.store.put_integration(record.clone()).await.map_err(ApiError::storage)? {
+        return Err(integration_not_found(&id));
+    }
     if previous.provider != record.provider {
-        if let Some(old) = state.plugins.provider(&previous.provider) {
+        if let Some(old) = state.plugins.provider(&caller.tenant, &previous.provider) {
             notify(&old, LifecycleEvent::Deleted, &previous, None).await;
         }
         notify(&provider, LifecycleEvent::Created, &record, None).await;
@@ -213,13 +232,19 @@ pub async fn update(
 }
 
 /// `DELETE /api/integration/{id}`.
-pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    let record = load(&state, &id).await?;
-    state.store.delete_integration(id).await.map_err(ApiError::storage)?;
-    if let Some(p) = state.plugins.provider(&record.provider) {
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(id): PathParams<String>,
+) -> ApiResult<Response> {
+    let record = load(&state, &caller, &id).await?;
+    if !state.store.delete_integration(caller.tenant.clone(), id.clone()).await.map_err(ApiError::storage)? {
+        return Err(integration_not_found(&id));
+    }
+    if let Some(p) = state.plugins.provider(&caller.tenant, &record.provider) {
         notify(&p, LifecycleEvent::Deleted, &record, None).await;
     }
-    tracing::info!(integration_id = %record.id, "integration deleted");
+    tracing::info!(tenant = %caller.tenant, integration_id = %record.id, "integration deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -234,12 +259,17 @@ pub struct TestBody {
 }
 
 /// `POST /api/integration/test`.
-pub async fn test(State(state): State<AppState>, JsonBody(body): JsonBody<TestBody>) -> ApiResult<Response> {
-    let provider = state.plugins.provider(&body.provider).ok_or_else(|| provider_not_found(&body.provider))?;
+pub async fn test(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<TestBody>,
+) -> ApiResult<Response> {
+    let provider =
+        state.plugins.provider(&caller.tenant, &body.provider).ok_or_else(|| provider_not_found(&body.provider))?;
     let mut options = body.options;
     // Testing a saved integration: masked secrets mean "the stored value".
     if let Some(id) = body.id.as_deref().filter(|s| !s.is_empty()) {
-        if let Ok(stored) = load(&state, id).await {
+        if let Ok(stored) = load(&state, &caller, id).await {
             if let (Value::Object(new), Value::Object(old)) = (&mut options, &stored.options) {
                 for key in secret_keys(&provider) {
                     if new.get(&key).and_then(Value::as_str) == Some(MASK) {

@@ -1,30 +1,35 @@
-//! The HTTP API (`../shared/host-api.md`): routes, authentication, body limits, JSON parsing.
+//! The HTTP API (`../shared/host-api.md`): routes, authentication (the bearer token names the
+//! caller's tenant), body and URI limits, JSON parsing, and the error envelope on every error.
 
 mod errors;
 mod experts;
 mod integrations;
 mod plugin_routes;
 mod plugins;
+mod tenants;
 mod views;
 
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
 pub use errors::{ApiError, ApiResult};
-pub use experts::republish_all;
-pub use integrations::to_integration;
 
 use crate::plugins::PluginManager;
-use crate::store::Store;
+use crate::store::{Store, DEFAULT_TENANT};
+
+/// The longest request target (path and query) the host accepts; longer ones get 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
 
 /// What every route can reach.
 #[derive(Clone)]
@@ -33,7 +38,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Plugins.
     pub plugins: Arc<PluginManager>,
-    /// The bearer token.
+    /// The admin token (acts in the tenant `default`, and alone may manage tenants).
     pub admin_token: Arc<String>,
     /// This instance's id.
     pub instance_id: Arc<String>,
@@ -75,17 +80,72 @@ impl<T: DeserializeOwned> axum::extract::FromRequest<AppState> for JsonBody<T> {
     }
 }
 
-fn token_matches(given: &str, expected: &str) -> bool {
-    let (a, b) = (given.as_bytes(), expected.as_bytes());
-    let mut diff = a.len() ^ b.len();
-    for (x, y) in a.iter().zip(b.iter()) {
-        diff |= (x ^ y) as usize;
-    }
-    diff == 0
+/// Who is calling, resolved from the bearer token by [`authenticate`] and put in the request's
+/// extensions: every handler acts within `tenant`.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The caller's tenant id.
+    pub tenant: String,
+    /// The tenant's name.
+    pub tenant_name: String,
+    /// Whether the caller holds the admin token.
+    pub admin: bool,
 }
 
-/// Bearer-token check for every `/api` route except health and public plugin routes.
-async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+impl Caller {
+    /// Refuses (403 with the envelope) a caller without the admin token.
+    pub fn require_admin(&self) -> ApiResult<()> {
+        if self.admin {
+            Ok(())
+        } else {
+            Err(ApiError::new(StatusCode::FORBIDDEN, "FORBIDDEN", "this route needs the admin token"))
+        }
+    }
+}
+
+fn unauthorized() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "missing or invalid bearer token")
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(unauthorized)
+    }
+}
+
+/// Path parameters with the host's error envelope (400 `INVALID_PATH`, e.g. for a segment that
+/// is not UTF-8 once decoded).
+pub struct PathParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(PathParams(v)),
+            Err(e) => Err(ApiError::bad_request(
+                "INVALID_PATH",
+                format!("the request path is invalid: {}", crate::shown::id(&e.body_text())),
+            )),
+        }
+    }
+}
+
+/// The caller a bearer token names: the admin token (compared in constant time) acts in
+/// `default`; a tenant's token is looked up by its SHA-256 hash.
+async fn resolve_caller(state: &AppState, token: &str) -> ApiResult<Option<Caller>> {
+    if bool::from(token.as_bytes().ct_eq(state.admin_token.as_bytes())) {
+        return Ok(Some(Caller { tenant: DEFAULT_TENANT.into(), tenant_name: DEFAULT_TENANT.into(), admin: true }));
+    }
+    let tenant = state.store.tenant_by_token_hash(tenants::token_hash(token)).await.map_err(ApiError::storage)?;
+    Ok(tenant.map(|t| Caller { tenant: t.id, tenant_name: t.name, admin: false }))
+}
+
+/// Bearer-token check for every `/api` route except health and public plugin routes; the
+/// resolved [`Caller`] goes into the request's extensions.
+async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if !path.starts_with("/api/") || path == "/api/health" {
         return next.run(request).await;
@@ -95,15 +155,87 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    if given.is_some_and(|t| token_matches(t, &state.admin_token)) {
-        return next.run(request).await;
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    if let Some(token) = given {
+        match resolve_caller(&state, &token).await {
+            Ok(Some(caller)) => {
+                request.extensions_mut().insert(caller);
+                return next.run(request).await;
+            }
+            Ok(None) => {}
+            Err(e) => return e.into_response(),
+        }
     }
     let below_api = &path["/api".len()..];
-    if state.plugins.match_route(request.method().as_str(), below_api).is_some_and(|r| r.public) {
+    if state.plugins.match_any_route(request.method().as_str(), below_api).is_some_and(|r| r.public) {
         return next.run(request).await;
     }
-    ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "missing or invalid bearer token").into_response()
+    unauthorized().into_response()
+}
+
+/// Refuses a request target longer than [`MAX_URI_BYTES`] with 414 and the envelope.
+async fn limit_uri(request: Request, next: Next) -> Response {
+    let length = request.uri().path_and_query().map(|pq| pq.as_str().len()).unwrap_or(0);
+    if length > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "URI_TOO_LONG",
+            format!("the request path and query exceed {MAX_URI_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// A plugin route's answer: marked so [`envelope_errors`] passes it through untouched.
+#[derive(Clone, Copy, Debug)]
+pub struct PluginAnswer;
+
+/// The safety net for the error envelope: an `/api` error answer that is not JSON (a rejection
+/// of axum's own, a 405 on a known route) becomes `{"error":{"code","message"}}` with the same
+/// status. Plugin routes' answers (marked [`PluginAnswer`]) pass through untouched.
+async fn envelope_errors(request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    if !is_api || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    if response.extensions().get::<PluginAnswer>().is_some() {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let (code, default_message) = match status {
+        StatusCode::BAD_REQUEST => ("BAD_REQUEST", "the request is invalid"),
+        StatusCode::NOT_FOUND => ("NOT_FOUND", "no such route"),
+        StatusCode::METHOD_NOT_ALLOWED => ("METHOD_NOT_ALLOWED", "this method is not allowed on this route"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "the request body is too large"),
+        StatusCode::URI_TOO_LONG => ("URI_TOO_LONG", "the request path and query are too long"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("UNSUPPORTED_MEDIA_TYPE", "the request body's type is not supported"),
+        StatusCode::UNPROCESSABLE_ENTITY => ("UNPROCESSABLE_ENTITY", "the request cannot be processed"),
+        s if s.is_server_error() => ("INTERNAL_ERROR", "the host failed to answer"),
+        _ => ("HTTP_ERROR", "the request failed"),
+    };
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let text = match axum::body::to_bytes(response.into_body(), 4096).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() { default_message.to_string() } else { crate::shown::id(&text) };
+    let mut answer = ApiError::new(status, code, message).into_response();
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(header::ALLOW, allow);
+    }
+    answer
 }
 
 async fn health(State(state): State<AppState>) -> Response {
@@ -128,6 +260,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/plugins", get(plugins::installed))
         .route("/api/plugins/available", get(plugins::available))
         .route("/api/plugins/install", post(plugins::install))
+        .route("/api/plugins/{name}", delete(plugins::uninstall))
+        .route("/api/tenants", get(tenants::list).post(tenants::create))
+        .route("/api/tenants/{id}", delete(tenants::delete))
+        .route("/api/me", get(tenants::me))
         .route("/api/integration/providers", get(integrations::providers))
         .route("/api/integration", get(integrations::list).post(integrations::create))
         .route("/api/integration/test", post(integrations::test))
@@ -147,4 +283,6 @@ pub fn router(state: AppState) -> Router {
     api.with_state(state.clone())
         .merge(crate::web::router())
         .layer(axum::middleware::from_fn_with_state(state, authenticate))
+        .layer(axum::middleware::from_fn(envelope_errors))
+        .layer(axum::middleware::from_fn(limit_uri))
 }

@@ -1,5 +1,9 @@
 //! Plugin routes, mounted under `/api`: the request is handed to the plugin's handler as is
 //! (raw query, lower-cased headers, size-limited body) and its answer returned as is.
+//!
+//! Whose installation serves it: a public route whose path names an `{integrationId}` (the
+//! WeCom webhook) is served by the installation of the tenant that owns that integration; any
+//! other route by the caller's tenant's installation.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -7,15 +11,38 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use host_sdk::HttpRequest;
 
-use super::{read_body, ApiError, ApiResult, AppState};
+use super::{read_body, ApiError, ApiResult, AppState, Caller, PluginAnswer};
+use crate::shown;
+use crate::store::DEFAULT_TENANT;
+
+/// The path parameter that names an integration.
+const INTEGRATION_PARAM: &str = "integrationId";
+
+/// The tenant whose installation serves a request for `path` (below `/api`).
+async fn serving_tenant(state: &AppState, caller: Option<&Caller>, method: &str, path: &str) -> ApiResult<String> {
+    let route = state.plugins.match_any_route(method, path);
+    if let Some(route) = route.filter(|r| r.public) {
+        if let Some((_, id)) = route.params.iter().find(|(name, _)| name == INTEGRATION_PARAM) {
+            return state.store.integration_tenant(id.clone()).await.map_err(ApiError::storage)?.ok_or_else(|| {
+                ApiError::not_found("INTEGRATION_NOT_FOUND", format!("integration {} does not exist", shown::id(id)))
+            });
+        }
+        return Ok(caller.map_or_else(|| DEFAULT_TENANT.to_string(), |c| c.tenant.clone()));
+    }
+    caller
+        .map(|c| c.tenant.clone())
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "missing or invalid bearer token"))
+}
 
 /// Any `/api/...` request no built-in route took.
 pub async fn dispatch(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
     let method = request.method().as_str().to_string();
     let path = request.uri().path().to_string();
     let below_api = path.strip_prefix("/api").unwrap_or(&path);
-    let Some(route) = state.plugins.match_route(&method, below_api) else {
-        return Err(ApiError::not_found("NOT_FOUND", format!("no route {method} {path}")));
+    let caller = request.extensions().get::<Caller>().cloned();
+    let tenant = serving_tenant(&state, caller.as_ref(), &method, below_api).await?;
+    let Some(route) = state.plugins.match_route(&tenant, &method, below_api) else {
+        return Err(ApiError::not_found("NOT_FOUND", format!("no route {method} {}", shown::id(&path))));
     };
     let query = request.uri().query().unwrap_or_default().to_string();
     let headers = request
@@ -34,5 +61,6 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> ApiRes
             out.headers_mut().append(k, v);
         }
     }
+    out.extensions_mut().insert(PluginAnswer);
     Ok(out.into_response())
 }

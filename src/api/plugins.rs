@@ -1,21 +1,44 @@
-//! `/api/plugins*`: what the plugin directory holds, what is installed, and installing.
+//! `/api/plugins*`: what the plugin directory holds, what the caller's tenant has installed,
+//! installing and uninstalling in that tenant.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use host_sdk::InstallLevel;
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult, AppState, JsonBody};
+use super::{ApiError, ApiResult, AppState, Caller, JsonBody, PathParams};
+use crate::plugins::InstallError;
 
-/// `GET /api/plugins`.
-pub async fn installed(State(state): State<AppState>) -> Response {
-    Json(state.plugins.installed_json()).into_response()
+impl From<InstallError> for ApiError {
+    fn from(e: InstallError) -> Self {
+        let message = e.to_string();
+        match e {
+            InstallError::NotAvailable(_) | InstallError::NotInstalled(_) => {
+                ApiError::not_found("PLUGIN_NOT_FOUND", message)
+            }
+            InstallError::LoadFailed { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "PLUGIN_LOAD_FAILED", message)
+            }
+            InstallError::Downgrade(_) => {
+                ApiError::new(StatusCode::CONFLICT, "PLUGIN_INSTALLED_AT_TENANT_LEVEL", message)
+            }
+            InstallError::TenantGone => ApiError::tenant_gone(),
+            InstallError::Register(e) => e.into(),
+            InstallError::Storage(e) => ApiError::storage(e),
+        }
+    }
+}
+
+/// `GET /api/plugins`: the caller's tenant's installations.
+pub async fn installed(State(state): State<AppState>, caller: Caller) -> Response {
+    Json(state.plugins.installed_json(&caller.tenant)).into_response()
 }
 
 /// `GET /api/plugins/available`.
-pub async fn available(State(state): State<AppState>) -> Response {
-    Json(state.plugins.available_json()).into_response()
+pub async fn available(State(state): State<AppState>, caller: Caller) -> Response {
+    Json(state.plugins.available_json(&caller.tenant)).into_response()
 }
 
 /// The install request.
@@ -30,12 +53,28 @@ fn tenant() -> String {
     "tenant".into()
 }
 
-/// `POST /api/plugins/install`.
-pub async fn install(State(state): State<AppState>, JsonBody(body): JsonBody<InstallRequest>) -> ApiResult<Response> {
+/// `POST /api/plugins/install`: installs in the caller's tenant (replacing an installation at
+/// the same or a lower level; refusing a lower level over a tenant-level one).
+pub async fn install(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<InstallRequest>,
+) -> ApiResult<Response> {
     let level: InstallLevel = body.level.parse().map_err(|e: String| ApiError::bad_request("INVALID_LEVEL", e))?;
-    let answer = state.plugins.install(state.store.as_ref(), &body.name, level).await?;
+    let answer = state.plugins.install(state.store.as_ref(), &caller.tenant, &body.name, level).await?;
     if level == InstallLevel::Tenant {
-        crate::server::revive(&state).await;
+        crate::revival::revive_tenant(state.store.as_ref(), &state.plugins, &caller.tenant).await;
     }
     Ok(Json(answer).into_response())
+}
+
+/// `DELETE /api/plugins/{name}`: uninstalls from the caller's tenant (its installation is
+/// stopped); 404 when it is not installed there.
+pub async fn uninstall(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(name): PathParams<String>,
+) -> ApiResult<Response> {
+    state.plugins.uninstall(state.store.as_ref(), &caller.tenant, &name).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,23 +1,32 @@
 //! `/api/integration/{id}/views*`: the tabs plugins add to the integration detail page.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use host_sdk::ViewQuery;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::integrations::{load, to_integration};
-use super::{parse_json, read_body, ApiError, ApiResult, AppState};
+use super::integrations::load;
+use super::{parse_json, read_body, ApiError, ApiResult, AppState, Caller, PathParams};
+use crate::shown;
 
 /// `GET /api/integration/{id}/views`.
-pub async fn manifests(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    let record = load(&state, &id).await?;
+pub async fn manifests(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(id): PathParams<String>,
+) -> ApiResult<Response> {
+    let record = load(&state, &caller, &id).await?;
     let mut tabs = Vec::new();
-    for ext in state.plugins.views_for(&record.provider) {
-        tabs.extend(ext.view.manifests(&to_integration(&record)).await?);
+    for ext in state.plugins.views_for(&caller.tenant, &record.provider) {
+        tabs.extend(ext.view.manifests(&record.to_integration()).await?);
     }
     Ok(Json(tabs).into_response())
+}
+
+fn view_not_found(view: &str) -> ApiError {
+    ApiError::not_found("VIEW_NOT_FOUND", format!("no view {:?} for this integration", shown::id(view)))
 }
 
 /// Table query parameters.
@@ -34,11 +43,12 @@ pub struct DataQuery {
 /// `GET /api/integration/{id}/views/{view}/data`.
 pub async fn data(
     State(state): State<AppState>,
-    Path((id, view)): Path<(String, String)>,
+    caller: Caller,
+    PathParams((id, view)): PathParams<(String, String)>,
     query: Result<Query<DataQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request("INVALID_QUERY", e.body_text()))?;
-    let record = load(&state, &id).await?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request("INVALID_QUERY", shown::id(&e.body_text())))?;
+    let record = load(&state, &caller, &id).await?;
     let query = ViewQuery {
         page: q.page.unwrap_or(1).max(1),
         page_size: q.page_size.unwrap_or(10).clamp(1, 200),
@@ -46,9 +56,9 @@ pub async fn data(
         sort_by: q.sort_by,
         sort_direction: q.sort_direction,
     };
-    let mut last_err = ApiError::not_found("VIEW_NOT_FOUND", format!("no view {view:?} for this integration"));
-    for ext in state.plugins.views_for(&record.provider) {
-        match ext.view.data(&to_integration(&record), &view, &query).await {
+    let mut last_err = view_not_found(&view);
+    for ext in state.plugins.views_for(&caller.tenant, &record.provider) {
+        match ext.view.data(&record.to_integration(), &view, &query).await {
             Ok(v) => return Ok(Json(v).into_response()),
             Err(e) => last_err = e.into(),
         }
@@ -59,18 +69,19 @@ pub async fn data(
 /// `POST /api/integration/{id}/views/{view}/actions/{action}`.
 pub async fn action(
     State(state): State<AppState>,
-    Path((id, view, action)): Path<(String, String, String)>,
+    caller: Caller,
+    PathParams((id, view, action)): PathParams<(String, String, String)>,
     request: axum::extract::Request,
 ) -> ApiResult<Response> {
     let bytes = read_body(request.into_body(), state.max_body_bytes).await?;
     let body: Value =
         if bytes.iter().all(u8::is_ascii_whitespace) { serde_json::json!({}) } else { parse_json(&bytes)? };
-    let record = load(&state, &id).await?;
-    let mut last_err = ApiError::not_found("VIEW_NOT_FOUND", format!("no view {view:?} for this integration"));
-    for ext in state.plugins.views_for(&record.provider) {
-        match ext.view.action(&to_integration(&record), &view, &action, &body).await {
+    let record = load(&state, &caller, &id).await?;
+    let mut last_err = view_not_found(&view);
+    for ext in state.plugins.views_for(&caller.tenant, &record.provider) {
+        match ext.view.action(&record.to_integration(), &view, &action, &body).await {
             Ok(v) => {
-                tracing::info!(integration_id = %id, view, action, "view action");
+                tracing::info!(tenant = %caller.tenant, integration_id = %id, view, action, "view action");
                 return Ok(Json(v).into_response());
             }
             Err(e) => last_err = e.into(),

@@ -31,12 +31,28 @@ pub struct InstallRecord {
     pub installed_at: String,
 }
 
+/// The tenant every host has: the admin token acts in it, and rows from before tenants belong to it.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// A tenant as listed (its token's hash never leaves the store).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    /// Id (`default`, or a generated one).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Created (RFC 3339).
+    pub created_at: String,
+}
+
 /// An integration as persisted (options in clear; masking is the API's job). `Debug` shows the
 /// option keys only.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntegrationRecord {
     /// Id.
     pub id: String,
+    /// The tenant it belongs to.
+    pub tenant_id: String,
     /// Display name.
     pub name: String,
     /// Provider name.
@@ -56,6 +72,8 @@ pub struct IntegrationRecord {
 pub struct XpertRecord {
     /// Id.
     pub id: String,
+    /// The tenant it belongs to.
+    pub tenant_id: String,
     /// Name.
     pub name: String,
     /// Agent config (`{"kind":"echo"}` or `{"kind":"openai",…}`), secrets in clear.
@@ -72,6 +90,36 @@ pub struct XpertRecord {
     pub updated_at: String,
 }
 
+impl IntegrationRecord {
+    /// The plugin's view of the record.
+    pub fn to_integration(&self) -> host_sdk::Integration {
+        host_sdk::Integration {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            provider: self.provider.clone(),
+            enabled: self.enabled,
+            options: self.options.clone(),
+        }
+    }
+}
+
+/// One trigger of a Digital Expert as stored in its `triggers` / `published_triggers` lists.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TriggerDraft {
+    /// The trigger's name (e.g. `wecom`).
+    pub provider: String,
+    /// Its config (`{enabled, integrationId, …}`).
+    #[serde(default)]
+    pub config: Value,
+}
+
+impl TriggerDraft {
+    /// The triggers of a stored list (empty when it is not one).
+    pub fn list(value: &Value) -> Vec<TriggerDraft> {
+        serde_json::from_value(value.clone()).unwrap_or_default()
+    }
+}
+
 /// One turn of a conversation, for agents that send history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageRecord {
@@ -84,35 +132,72 @@ pub struct MessageRecord {
 /// Everything the host persists. KV and lease semantics follow host-sdk's `KvStore` and
 /// `LeaseService` docs; times are Unix milliseconds passed in by the caller (one clock).
 pub trait Store: Send + Sync + 'static {
-    /// Every plugin installation.
+    /// Every tenant, `default` first, then oldest first.
+    fn list_tenants(&self) -> BoxFuture<'static, StoreResult<Vec<TenantRecord>>>;
+    /// One tenant.
+    fn get_tenant(&self, id: String) -> BoxFuture<'static, StoreResult<Option<TenantRecord>>>;
+    /// The tenant whose token has this SHA-256 hex hash.
+    fn tenant_by_token_hash(&self, hash: String) -> BoxFuture<'static, StoreResult<Option<TenantRecord>>>;
+    /// Creates a tenant with its token's hash; false when the name is taken.
+    fn create_tenant(&self, tenant: TenantRecord, token_hash: String) -> BoxFuture<'static, StoreResult<bool>>;
+    /// Deletes a tenant and everything it owns: integrations, Digital Experts, conversations and
+    /// their messages, plugin installs, and the plugins' KV data of that tenant (keys
+    /// `<plugin>/<tenant>/…`). False when it did not exist. The `default` tenant is never deleted.
+    fn delete_tenant(&self, id: String) -> BoxFuture<'static, StoreResult<bool>>;
+
+    /// Every plugin installation of every tenant.
     fn list_installs(&self) -> BoxFuture<'static, StoreResult<Vec<InstallRecord>>>;
     /// Records an installation (replacing the plugin's earlier one in that tenant).
     fn save_install(&self, record: InstallRecord) -> BoxFuture<'static, StoreResult<()>>;
+    /// Forgets a plugin's installation in a tenant; false when there was none.
+    fn delete_install(&self, tenant: String, name: String) -> BoxFuture<'static, StoreResult<bool>>;
 
-    /// Every integration, oldest first.
-    fn list_integrations(&self) -> BoxFuture<'static, StoreResult<Vec<IntegrationRecord>>>;
-    /// One integration.
-    fn get_integration(&self, id: String) -> BoxFuture<'static, StoreResult<Option<IntegrationRecord>>>;
-    /// Inserts or replaces an integration.
-    fn put_integration(&self, record: IntegrationRecord) -> BoxFuture<'static, StoreResult<()>>;
-    /// Deletes an integration; false when it did not exist.
-    fn delete_integration(&self, id: String) -> BoxFuture<'static, StoreResult<bool>>;
+    /// Every integration of a tenant, oldest first.
+    fn list_integrations(&self, tenant: String) -> BoxFuture<'static, StoreResult<Vec<IntegrationRecord>>>;
+    /// One integration of a tenant (another tenant's id reads as absent).
+    fn get_integration(&self, tenant: String, id: String)
+        -> BoxFuture<'static, StoreResult<Option<IntegrationRecord>>>;
+    /// The tenant that owns an integration, looked up across tenants (for public plugin routes
+    /// that name an integration).
+    fn integration_tenant(&self, id: String) -> BoxFuture<'static, StoreResult<Option<String>>>;
+    /// Inserts or replaces an integration of `record.tenant_id`; false (nothing written) when the
+    /// id belongs to another tenant or the tenant does not exist (e.g. was just deleted).
+    fn put_integration(&self, record: IntegrationRecord) -> BoxFuture<'static, StoreResult<bool>>;
+    /// Deletes an integration of a tenant; false when it did not exist there.
+    fn delete_integration(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<bool>>;
 
-    /// Every Digital Expert, oldest first.
-    fn list_xperts(&self) -> BoxFuture<'static, StoreResult<Vec<XpertRecord>>>;
-    /// One Digital Expert.
-    fn get_xpert(&self, id: String) -> BoxFuture<'static, StoreResult<Option<XpertRecord>>>;
-    /// Inserts or replaces a Digital Expert.
-    fn put_xpert(&self, record: XpertRecord) -> BoxFuture<'static, StoreResult<()>>;
+    /// Every Digital Expert of a tenant, oldest first.
+    fn list_xperts(&self, tenant: String) -> BoxFuture<'static, StoreResult<Vec<XpertRecord>>>;
+    /// One Digital Expert of a tenant.
+    fn get_xpert(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<Option<XpertRecord>>>;
+    /// Inserts or replaces a Digital Expert of `record.tenant_id`; false (nothing written) when the
+    /// id belongs to another tenant or the tenant does not exist.
+    fn put_xpert(&self, record: XpertRecord) -> BoxFuture<'static, StoreResult<bool>>;
 
-    /// Creates a conversation of an expert.
-    fn create_conversation(&self, id: String, xpert_id: String, now: String) -> BoxFuture<'static, StoreResult<()>>;
-    /// Whether a conversation exists and belongs to the expert.
-    fn conversation_exists(&self, id: String, xpert_id: String) -> BoxFuture<'static, StoreResult<bool>>;
-    /// Appends a turn.
-    fn append_message(&self, conversation_id: String, message: MessageRecord) -> BoxFuture<'static, StoreResult<()>>;
-    /// The turns of a conversation, in order.
-    fn messages(&self, conversation_id: String) -> BoxFuture<'static, StoreResult<Vec<MessageRecord>>>;
+    /// Creates a conversation of an expert in a tenant (nothing when the tenant does not exist).
+    fn create_conversation(
+        &self,
+        tenant: String,
+        id: String,
+        xpert_id: String,
+        now: String,
+    ) -> BoxFuture<'static, StoreResult<()>>;
+    /// Whether a conversation exists in the tenant and belongs to the expert.
+    fn conversation_exists(
+        &self,
+        tenant: String,
+        id: String,
+        xpert_id: String,
+    ) -> BoxFuture<'static, StoreResult<bool>>;
+    /// Appends a turn to a conversation of the tenant (nothing when it is another tenant's).
+    fn append_message(
+        &self,
+        tenant: String,
+        conversation_id: String,
+        message: MessageRecord,
+    ) -> BoxFuture<'static, StoreResult<()>>;
+    /// The turns of a conversation of the tenant, in order.
+    fn messages(&self, tenant: String, conversation_id: String) -> BoxFuture<'static, StoreResult<Vec<MessageRecord>>>;
 
     /// KV: a live value.
     fn kv_get(&self, key: String, now: i64) -> BoxFuture<'static, StoreResult<Option<String>>>;

@@ -7,7 +7,10 @@ use host_sdk::{BoxFuture, Lease};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{InstallRecord, IntegrationRecord, MessageRecord, Store, StoreError, StoreResult, XpertRecord};
+use super::{
+    InstallRecord, IntegrationRecord, MessageRecord, Store, StoreError, StoreResult, TenantRecord, XpertRecord,
+    DEFAULT_TENANT,
+};
 
 /// Migrations, applied in order; the applied count is kept in `schema_version`.
 const MIGRATIONS: &[&str] = &[
@@ -31,6 +34,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE plugin_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER);
     CREATE TABLE plugin_leases (
         key TEXT PRIMARY KEY, owner TEXT NOT NULL, token INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+    "#,
+    // v2: tenants. `default` always exists (the admin token acts in it, and every row from v1
+    // belongs to it); a tenant's token is kept only as its SHA-256 hex hash.
+    r#"
+    CREATE TABLE tenants (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, token_hash TEXT UNIQUE, created_at TEXT NOT NULL);
+    INSERT INTO tenants (id, name, token_hash, created_at)
+        VALUES ('default', 'default', NULL, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+    ALTER TABLE integrations ADD COLUMN tenant_id TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE xperts ADD COLUMN tenant_id TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE conversations ADD COLUMN tenant_id TEXT NOT NULL DEFAULT 'default';
+    CREATE INDEX integrations_tenant ON integrations (tenant_id, provider);
+    CREATE INDEX xperts_tenant ON xperts (tenant_id);
+    CREATE INDEX conversations_tenant ON conversations (tenant_id);
     "#,
 ];
 
@@ -91,6 +108,7 @@ fn integration_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IntegrationRecord>
         options: serde_json::from_str(&options).unwrap_or(serde_json::Value::Null),
         created_at: r.get(5)?,
         updated_at: r.get(6)?,
+        tenant_id: r.get(7)?,
     })
 }
 
@@ -105,7 +123,12 @@ fn xpert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<XpertRecord> {
         published_triggers: json(r.get(5)?),
         created_at: r.get(6)?,
         updated_at: r.get(7)?,
+        tenant_id: r.get(8)?,
     })
+}
+
+fn tenant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TenantRecord> {
+    Ok(TenantRecord { id: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? })
 }
 
 fn live_value(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<Option<String>> {
@@ -121,13 +144,75 @@ fn lease_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Lease> {
     Ok(Lease { key: r.get(0)?, owner: r.get(1)?, token: r.get::<_, i64>(2)? as u64, expires_at_ms: r.get(3)? })
 }
 
-const XPERT_COLUMNS: &str = "id, name, agent, triggers, published, published_triggers, created_at, updated_at";
+const XPERT_COLUMNS: &str =
+    "id, name, agent, triggers, published, published_triggers, created_at, updated_at, tenant_id";
+const INTEGRATION_COLUMNS: &str = "id, name, provider, enabled, options, created_at, updated_at, tenant_id";
 
 impl Store for SqliteStore {
+    fn list_tenants(&self) -> BoxFuture<'static, StoreResult<Vec<TenantRecord>>> {
+        self.run(|c| {
+            let mut stmt =
+                c.prepare("SELECT id, name, created_at FROM tenants ORDER BY id != 'default', created_at, id")?;
+            let rows = stmt.query_map([], tenant_row)?;
+            rows.collect()
+        })
+    }
+
+    fn get_tenant(&self, id: String) -> BoxFuture<'static, StoreResult<Option<TenantRecord>>> {
+        self.run(move |c| {
+            c.query_row("SELECT id, name, created_at FROM tenants WHERE id = ?1", [id], tenant_row).optional()
+        })
+    }
+
+    fn tenant_by_token_hash(&self, hash: String) -> BoxFuture<'static, StoreResult<Option<TenantRecord>>> {
+        self.run(move |c| {
+            c.query_row("SELECT id, name, created_at FROM tenants WHERE token_hash = ?1", [hash], tenant_row).optional()
+        })
+    }
+
+    fn create_tenant(&self, t: TenantRecord, token_hash: String) -> BoxFuture<'static, StoreResult<bool>> {
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO tenants (id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+                params![t.id, t.name, token_hash, t.created_at],
+            )
+            .map(|n| n > 0)
+        })
+    }
+
+    fn delete_tenant(&self, id: String) -> BoxFuture<'static, StoreResult<bool>> {
+        self.run(move |c| {
+            if id == DEFAULT_TENANT {
+                return Ok(false);
+            }
+            let tx = c.transaction()?;
+            if tx.execute("DELETE FROM tenants WHERE id = ?1", [&id])? == 0 {
+                return Ok(false);
+            }
+            tx.execute(
+                "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE tenant_id = ?1)",
+                [&id],
+            )?;
+            tx.execute("DELETE FROM conversations WHERE tenant_id = ?1", [&id])?;
+            tx.execute("DELETE FROM integrations WHERE tenant_id = ?1", [&id])?;
+            tx.execute("DELETE FROM xperts WHERE tenant_id = ?1", [&id])?;
+            tx.execute("DELETE FROM plugin_installs WHERE tenant_id = ?1", [&id])?;
+            // KV keys are `<plugin>/<tenant>/…`: the segment after the first `/` names the tenant.
+            tx.execute(
+                "DELETE FROM plugin_kv
+                 WHERE instr(key, '/') > 0 AND substr(key, instr(key, '/') + 1, length(?1) + 1) = ?1 || '/'",
+                [&id],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
     fn list_installs(&self) -> BoxFuture<'static, StoreResult<Vec<InstallRecord>>> {
         self.run(|c| {
             let mut stmt =
-                c.prepare("SELECT name, level, tenant_id, installed_at FROM plugin_installs ORDER BY name")?;
+                c.prepare("SELECT name, level, tenant_id, installed_at FROM plugin_installs ORDER BY tenant_id, name")?;
             let rows = stmt.query_map([], |r| {
                 Ok(InstallRecord { name: r.get(0)?, level: r.get(1)?, tenant_id: r.get(2)?, installed_at: r.get(3)? })
             })?;
@@ -145,60 +230,108 @@ impl Store for SqliteStore {
         })
     }
 
-    fn list_integrations(&self) -> BoxFuture<'static, StoreResult<Vec<IntegrationRecord>>> {
-        self.run(|c| {
-            let mut stmt = c.prepare(
-                "SELECT id, name, provider, enabled, options, created_at, updated_at FROM integrations ORDER BY created_at, id",
-            )?;
-            let rows = stmt.query_map([], integration_row)?;
+    fn delete_install(&self, tenant: String, name: String) -> BoxFuture<'static, StoreResult<bool>> {
+        self.run(move |c| {
+            c.execute("DELETE FROM plugin_installs WHERE tenant_id = ?1 AND name = ?2", params![tenant, name])
+                .map(|n| n > 0)
+        })
+    }
+
+    fn list_integrations(&self, tenant: String) -> BoxFuture<'static, StoreResult<Vec<IntegrationRecord>>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE tenant_id = ?1 ORDER BY created_at, id"
+            ))?;
+            let rows = stmt.query_map([tenant], integration_row)?;
             rows.collect()
         })
     }
 
-    fn get_integration(&self, id: String) -> BoxFuture<'static, StoreResult<Option<IntegrationRecord>>> {
+    fn get_integration(
+        &self,
+        tenant: String,
+        id: String,
+    ) -> BoxFuture<'static, StoreResult<Option<IntegrationRecord>>> {
         self.run(move |c| {
             c.query_row(
-                "SELECT id, name, provider, enabled, options, created_at, updated_at FROM integrations WHERE id = ?1",
-                [id],
+                &format!("SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE tenant_id = ?1 AND id = ?2"),
+                params![tenant, id],
                 integration_row,
             )
             .optional()
         })
     }
 
-    fn put_integration(&self, r: IntegrationRecord) -> BoxFuture<'static, StoreResult<()>> {
+    fn integration_tenant(&self, id: String) -> BoxFuture<'static, StoreResult<Option<String>>> {
         self.run(move |c| {
-            c.execute(
-                "INSERT OR REPLACE INTO integrations (id, name, provider, enabled, options, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![r.id, r.name, r.provider, r.enabled as i64, r.options.to_string(), r.created_at, r.updated_at],
-            )
-            .map(|_| ())
+            c.query_row("SELECT tenant_id FROM integrations WHERE id = ?1", [id], |r| r.get(0)).optional()
         })
     }
 
-    fn delete_integration(&self, id: String) -> BoxFuture<'static, StoreResult<bool>> {
-        self.run(move |c| c.execute("DELETE FROM integrations WHERE id = ?1", [id]).map(|n| n > 0))
+    fn put_integration(&self, r: IntegrationRecord) -> BoxFuture<'static, StoreResult<bool>> {
+        self.run(move |c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO integrations ({INTEGRATION_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+                     WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?8)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, provider = excluded.provider,
+                       enabled = excluded.enabled, options = excluded.options, created_at = excluded.created_at,
+                       updated_at = excluded.updated_at
+                     WHERE integrations.tenant_id = excluded.tenant_id"
+                ),
+                params![
+                    r.id,
+                    r.name,
+                    r.provider,
+                    r.enabled as i64,
+                    r.options.to_string(),
+                    r.created_at,
+                    r.updated_at,
+                    r.tenant_id
+                ],
+            )
+            .map(|n| n > 0)
+        })
     }
 
-    fn list_xperts(&self) -> BoxFuture<'static, StoreResult<Vec<XpertRecord>>> {
-        self.run(|c| {
-            let mut stmt = c.prepare(&format!("SELECT {XPERT_COLUMNS} FROM xperts ORDER BY created_at, id"))?;
-            let rows = stmt.query_map([], xpert_row)?;
+    fn delete_integration(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<bool>> {
+        self.run(move |c| {
+            c.execute("DELETE FROM integrations WHERE tenant_id = ?1 AND id = ?2", params![tenant, id]).map(|n| n > 0)
+        })
+    }
+
+    fn list_xperts(&self, tenant: String) -> BoxFuture<'static, StoreResult<Vec<XpertRecord>>> {
+        self.run(move |c| {
+            let mut stmt =
+                c.prepare(&format!("SELECT {XPERT_COLUMNS} FROM xperts WHERE tenant_id = ?1 ORDER BY created_at, id"))?;
+            let rows = stmt.query_map([tenant], xpert_row)?;
             rows.collect()
         })
     }
 
-    fn get_xpert(&self, id: String) -> BoxFuture<'static, StoreResult<Option<XpertRecord>>> {
+    fn get_xpert(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<Option<XpertRecord>>> {
         self.run(move |c| {
-            c.query_row(&format!("SELECT {XPERT_COLUMNS} FROM xperts WHERE id = ?1"), [id], xpert_row).optional()
+            c.query_row(
+                &format!("SELECT {XPERT_COLUMNS} FROM xperts WHERE tenant_id = ?1 AND id = ?2"),
+                params![tenant, id],
+                xpert_row,
+            )
+            .optional()
         })
     }
 
-    fn put_xpert(&self, r: XpertRecord) -> BoxFuture<'static, StoreResult<()>> {
+    fn put_xpert(&self, r: XpertRecord) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
             c.execute(
-                &format!("INSERT OR REPLACE INTO xperts ({XPERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                &format!(
+                    "INSERT INTO xperts ({XPERT_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+                     WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?9)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, agent = excluded.agent,
+                       triggers = excluded.triggers, published = excluded.published,
+                       published_triggers = excluded.published_triggers, created_at = excluded.created_at,
+                       updated_at = excluded.updated_at
+                     WHERE xperts.tenant_id = excluded.tenant_id"
+                ),
                 params![
                     r.id,
                     r.name,
@@ -207,28 +340,41 @@ impl Store for SqliteStore {
                     r.published as i64,
                     r.published_triggers.to_string(),
                     r.created_at,
-                    r.updated_at
+                    r.updated_at,
+                    r.tenant_id
                 ],
             )
-            .map(|_| ())
+            .map(|n| n > 0)
         })
     }
 
-    fn create_conversation(&self, id: String, xpert_id: String, now: String) -> BoxFuture<'static, StoreResult<()>> {
+    fn create_conversation(
+        &self,
+        tenant: String,
+        id: String,
+        xpert_id: String,
+        now: String,
+    ) -> BoxFuture<'static, StoreResult<()>> {
         self.run(move |c| {
             c.execute(
-                "INSERT INTO conversations (id, xpert_id, created_at) VALUES (?1, ?2, ?3)",
-                params![id, xpert_id, now],
+                "INSERT INTO conversations (id, xpert_id, created_at, tenant_id) SELECT ?1, ?2, ?3, ?4
+                 WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?4)",
+                params![id, xpert_id, now, tenant],
             )
             .map(|_| ())
         })
     }
 
-    fn conversation_exists(&self, id: String, xpert_id: String) -> BoxFuture<'static, StoreResult<bool>> {
+    fn conversation_exists(
+        &self,
+        tenant: String,
+        id: String,
+        xpert_id: String,
+    ) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
             c.query_row(
-                "SELECT 1 FROM conversations WHERE id = ?1 AND xpert_id = ?2",
-                params![id, xpert_id],
+                "SELECT 1 FROM conversations WHERE tenant_id = ?1 AND id = ?2 AND xpert_id = ?3",
+                params![tenant, id, xpert_id],
                 |_| Ok(()),
             )
             .optional()
@@ -236,22 +382,32 @@ impl Store for SqliteStore {
         })
     }
 
-    fn append_message(&self, conversation_id: String, m: MessageRecord) -> BoxFuture<'static, StoreResult<()>> {
+    fn append_message(
+        &self,
+        tenant: String,
+        conversation_id: String,
+        m: MessageRecord,
+    ) -> BoxFuture<'static, StoreResult<()>> {
         self.run(move |c| {
             c.execute(
                 "INSERT INTO messages (conversation_id, seq, role, content)
-                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation_id = ?1), ?2, ?3)",
-                params![conversation_id, m.role, m.content],
+                 SELECT ?2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation_id = ?2), ?3, ?4
+                 WHERE EXISTS (SELECT 1 FROM conversations WHERE id = ?2 AND tenant_id = ?1)",
+                params![tenant, conversation_id, m.role, m.content],
             )
             .map(|_| ())
         })
     }
 
-    fn messages(&self, conversation_id: String) -> BoxFuture<'static, StoreResult<Vec<MessageRecord>>> {
+    fn messages(&self, tenant: String, conversation_id: String) -> BoxFuture<'static, StoreResult<Vec<MessageRecord>>> {
         self.run(move |c| {
-            let mut stmt = c.prepare("SELECT role, content FROM messages WHERE conversation_id = ?1 ORDER BY seq")?;
-            let rows =
-                stmt.query_map([conversation_id], |r| Ok(MessageRecord { role: r.get(0)?, content: r.get(1)? }))?;
+            let mut stmt = c.prepare(
+                "SELECT m.role, m.content FROM messages m JOIN conversations c ON c.id = m.conversation_id
+                 WHERE c.tenant_id = ?1 AND m.conversation_id = ?2 ORDER BY m.seq",
+            )?;
+            let rows = stmt.query_map(params![tenant, conversation_id], |r| {
+                Ok(MessageRecord { role: r.get(0)?, content: r.get(1)? })
+            })?;
             rows.collect()
         })
     }
@@ -421,6 +577,80 @@ mod tests {
         let again = SqliteStore::open(&dir.path().join("t.db")).unwrap();
         assert_eq!(again.schema_version(), MIGRATIONS.len() as i64);
         assert_eq!(again.kv_get("k".into(), 0).await.unwrap().as_deref(), Some("v"));
+    }
+
+    #[tokio::test]
+    async fn v1_rows_belong_to_the_default_tenant_after_the_v2_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL)").unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(
+                "INSERT INTO schema_version VALUES (1);
+                 INSERT INTO integrations VALUES ('i1', 'n', 'wecom', 1, '{}', 't', 't');
+                 INSERT INTO xperts VALUES ('x1', 'n', '{}', '[]', 0, '[]', 't', 't');
+                 INSERT INTO conversations VALUES ('c1', 'x1', 't');",
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.schema_version(), 2);
+        assert_eq!(s.get_integration(DEFAULT_TENANT.into(), "i1".into()).await.unwrap().unwrap().tenant_id, "default");
+        assert!(s.get_xpert(DEFAULT_TENANT.into(), "x1".into()).await.unwrap().is_some());
+        assert!(s.conversation_exists(DEFAULT_TENANT.into(), "c1".into(), "x1".into()).await.unwrap());
+        let tenants = s.list_tenants().await.unwrap();
+        assert_eq!(tenants.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["default"]);
+    }
+
+    fn integration(tenant: &str, id: &str) -> IntegrationRecord {
+        IntegrationRecord {
+            id: id.into(),
+            tenant_id: tenant.into(),
+            name: id.into(),
+            provider: "wecom".into(),
+            enabled: true,
+            options: serde_json::json!({}),
+            created_at: "t".into(),
+            updated_at: "t".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn rows_of_one_tenant_are_invisible_to_another_and_leave_with_it() {
+        let (_dir, s) = open();
+        let b = TenantRecord { id: "tb".into(), name: "B".into(), created_at: "t".into() };
+        assert!(s.create_tenant(b.clone(), "hash-b".into()).await.unwrap());
+        assert!(!s.create_tenant(TenantRecord { id: "tc".into(), ..b.clone() }, "hash-c".into()).await.unwrap());
+        assert_eq!(s.tenant_by_token_hash("hash-b".into()).await.unwrap(), Some(b));
+
+        assert!(s.put_integration(integration("tb", "i1")).await.unwrap());
+        assert!(!s.put_integration(integration(DEFAULT_TENANT, "i1")).await.unwrap(), "another tenant's id");
+        assert_eq!(s.get_integration(DEFAULT_TENANT.into(), "i1".into()).await.unwrap(), None);
+        assert!(!s.delete_integration(DEFAULT_TENANT.into(), "i1".into()).await.unwrap());
+        assert_eq!(s.integration_tenant("i1".into()).await.unwrap().as_deref(), Some("tb"));
+        s.create_conversation("tb".into(), "c1".into(), "x1".into(), "t".into()).await.unwrap();
+        let turn = MessageRecord { role: "user".into(), content: "hi".into() };
+        s.append_message(DEFAULT_TENANT.into(), "c1".into(), turn.clone()).await.unwrap();
+        assert!(s.messages("tb".into(), "c1".into()).await.unwrap().is_empty(), "not appended across tenants");
+        s.append_message("tb".into(), "c1".into(), turn.clone()).await.unwrap();
+        assert_eq!(s.messages("tb".into(), "c1".into()).await.unwrap(), [turn]);
+        assert!(s.messages(DEFAULT_TENANT.into(), "c1".into()).await.unwrap().is_empty());
+        s.kv_set("wecom/tb/session:1".into(), "v".into(), None).await.unwrap();
+        s.kv_set("wecom/tbx/session:1".into(), "v".into(), None).await.unwrap();
+        s.kv_set("wecom/default/session:1".into(), "v".into(), None).await.unwrap();
+
+        assert!(!s.delete_tenant(DEFAULT_TENANT.into()).await.unwrap(), "default stays");
+        assert!(s.delete_tenant("tb".into()).await.unwrap());
+        assert!(!s.delete_tenant("tb".into()).await.unwrap());
+        assert_eq!(s.integration_tenant("i1".into()).await.unwrap(), None);
+        assert_eq!(s.kv_get("wecom/tb/session:1".into(), 0).await.unwrap(), None);
+        assert!(s.kv_get("wecom/tbx/session:1".into(), 0).await.unwrap().is_some(), "a longer tenant id is kept");
+        assert!(s.kv_get("wecom/default/session:1".into(), 0).await.unwrap().is_some());
+        assert_eq!(s.tenant_by_token_hash("hash-b".into()).await.unwrap(), None);
+        assert!(!s.put_integration(integration("tb", "i2")).await.unwrap(), "no rows for a deleted tenant");
+        assert_eq!(s.integration_tenant("i2".into()).await.unwrap(), None);
     }
 
     #[tokio::test]

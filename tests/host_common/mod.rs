@@ -42,12 +42,18 @@ impl Host {
         format!("{}{}", self.server.base_url(), path)
     }
 
-    /// An authenticated request with an optional JSON body; returns status and JSON (or Null).
+    /// An authenticated request (admin token) with an optional JSON body; returns status and
+    /// JSON (or the text as a JSON string).
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_as(TOKEN, method, path, body).await
+    }
+
+    /// A request with `token` as the bearer token.
+    pub async fn call_as(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut req = self
             .http
             .request(method.parse().unwrap(), self.url(path))
-            .bearer_auth(TOKEN)
+            .bearer_auth(token)
             .timeout(Duration::from_secs(30));
         if let Some(b) = body {
             req = req.json(&b);
@@ -66,6 +72,20 @@ impl Host {
     /// POST with a JSON body.
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         self.call("POST", path, Some(body)).await
+    }
+
+    /// Creates a tenant (admin token); returns its id and its token.
+    pub async fn create_tenant(&self, name: &str) -> (String, String) {
+        let (status, body) = self.post("/api/tenants", serde_json::json!({"name": name})).await;
+        assert_eq!(status, 201, "{body}");
+        (body["id"].as_str().unwrap().to_string(), body["token"].as_str().unwrap().to_string())
+    }
+
+    /// Installs the WeCom plugin at tenant level in the tenant of `token`.
+    pub async fn install_wecom_as(&self, token: &str) {
+        let body = serde_json::json!({"name": "wecom", "level": "tenant"});
+        let (status, body) = self.call_as(token, "POST", "/api/plugins/install", Some(body)).await;
+        assert_eq!(status, 200, "{body}");
     }
 
     /// Installs the WeCom plugin at tenant level.

@@ -6,7 +6,7 @@
 //   #/integrations/{id}/edit          edit form
 //   #/experts, #/experts/{id}         Digital Experts
 
-import { token, setToken, whenUnauthorized } from './api.js';
+import { get, token, setToken, whenUnauthorized } from './api.js';
 import { h, mount, say, showFlash } from './dom.js';
 import { t, currentLang, setLang } from './i18n.js';
 import * as plugins from './pages/plugins.js';
@@ -37,7 +37,7 @@ function showLogin(message) {
   input.focus();
 }
 
-whenUnauthorized(() => { setToken(''); showLogin(t('tokenRejected')); });
+whenUnauthorized(() => { setToken(''); showTenant(); showLogin(t('tokenRejected')); });
 
 function translateShell() {
   for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
@@ -46,11 +46,26 @@ function translateShell() {
 
 let generation = 0;
 
+// Who the token belongs to (GET /api/me), fetched once per token.
+let me = null;
+let meToken = '';
+
+/** Shows the caller's tenant in the header badge (hidden when signed out). */
+async function showTenant() {
+  const badge = document.getElementById('tenant');
+  if (!token()) { me = null; meToken = ''; badge.hidden = true; return; }
+  if (meToken !== token()) { me = await get('/api/me'); meToken = token(); }
+  badge.textContent = `${t('tenant')}: ${me.tenant.name}${me.admin ? ` · ${t('admin')}` : ''}`;
+  badge.title = me.tenant.id;
+  badge.dataset.tenantId = me.tenant.id;
+  badge.hidden = false;
+}
+
 /** Renders the page the hash names (or the sign-in form without a token). */
 async function render() {
   const mine = ++generation;
   translateShell();
-  if (!token()) { showLogin(); return; }
+  if (!token()) { await showTenant(); showLogin(); return; }
   document.body.classList.remove('signed-out');
   const parts = (location.hash || '#/plugins').replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   const section = parts[0] || 'plugins';
@@ -60,6 +75,7 @@ async function render() {
   // Each render builds its page off-screen and shows it only if no newer render started meanwhile.
   const view = h('div', { class: 'page' });
   try {
+    await showTenant();
     if (section === 'integrations' && parts[1] === 'new') await integrations.renderForm(view, parts[2]);
     else if (section === 'integrations' && parts[1] && parts[2] === 'edit') await integrations.renderForm(view, null, parts[1]);
     else if (section === 'integrations' && parts[1]) await detail.render(view, parts[1], parts[2] === 'tab' ? parts[3] : undefined);

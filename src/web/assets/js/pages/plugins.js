@@ -1,7 +1,8 @@
 // Plugins: what the plugin directory holds (with each folder's one-line load error), install at
-// a level, and what is installed (with the warnings a below-tenant install gives).
+// a level, and what the caller's tenant has installed (with the warnings a below-tenant install
+// gives), each with Uninstall.
 
-import { get, post } from '../api.js';
+import { del, get, post } from '../api.js';
 import { h, mount, say, badge } from '../dom.js';
 import { t, levelName } from '../i18n.js';
 
@@ -29,6 +30,15 @@ export async function render(main, rerender) {
     } catch (err) { say('error', err.message); }
   };
 
+  const uninstall = async (name) => {
+    if (!window.confirm(t('confirmUninstall', { name }))) return;
+    try {
+      await del(`/api/plugins/${encodeURIComponent(name)}`);
+      await rerender();
+      say('ok', t('uninstalledOk', { name }));
+    } catch (err) { say('error', err.message); }
+  };
+
   const availableRows = available.map((p) => {
     const level = h('select', { testid: `level-${p.name}`, 'aria-label': t('level') },
       LEVELS.map((l) => h('option', { value: l, selected: l === (byName[p.name]?.level || 'tenant') }, levelName(l))));
@@ -46,7 +56,8 @@ export async function render(main, rerender) {
   const installedRows = installed.map((p) => h('tr', { testid: `installed-${p.name}` },
     h('td', {}, h('strong', {}, p.name)), h('td', {}, p.version), h('td', {}, badge(levelName(p.level), p.level === 'tenant' ? 'ok' : 'warn')),
     h('td', {}, (p.providers || []).join(', ') || '—'), h('td', {}, (p.triggers || []).join(', ') || '—'),
-    h('td', { class: 'warnings' }, (p.warnings || []).map((w) => h('div', { class: 'warn-text' }, w)))));
+    h('td', { class: 'warnings' }, (p.warnings || []).map((w) => h('div', { class: 'warn-text' }, w))),
+    h('td', {}, h('button', { class: 'danger', testid: `uninstall-${p.name}`, onclick: () => uninstall(p.name) }, t('uninstall')))));
 
   mount(main, 
     h('h1', {}, t('plugins')),
@@ -54,5 +65,5 @@ export async function render(main, rerender) {
     h('h2', {}, t('available')),
     table('available-table', [t('name'), t('version'), t('abi'), t('status'), ''], availableRows),
     h('h2', {}, t('installed')),
-    table('installed-table', [t('name'), t('version'), t('level'), t('providers'), t('triggerKinds'), t('warnings')], installedRows));
+    table('installed-table', [t('name'), t('version'), t('level'), t('providers'), t('triggerKinds'), t('warnings'), ''], installedRows));
 }
