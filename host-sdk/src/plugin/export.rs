@@ -138,7 +138,9 @@ impl ViewExtension for ExportedView {
         if self.scope.is_stopping() {
             return false;
         }
-        catch_or(false, || self.scope.in_log_scope(|| self.imp.supports(provider.as_str())))
+        // A pure check called on every page load: no log sink is set up for it (that would cost
+        // a thread-local lookup, doubling the call), so anything it logs is dropped.
+        catch_or(false, || self.imp.supports(provider.as_str()))
     }
 
     fn manifests(&self, integration: RString) -> FfiFuture<RResult<RString, FfiError>> {

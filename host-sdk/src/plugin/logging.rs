@@ -39,61 +39,68 @@ impl LogSink {
 
 thread_local! {
     /// The sink of the installation whose code runs on this thread right now, or null. Set only
-    /// by [`enter`], whose guard restores the previous value before the borrowed sink can go away
+    /// by [`scoped`], whose guard restores the previous value before the borrowed sink can go away
     /// (also on unwind), so the pointer is valid whenever it is not null. A plain pointer (no
     /// reference count, no `RefCell`) keeps every boundary call a few nanoseconds.
     static CURRENT: Cell<*const LogSink> = const { Cell::new(std::ptr::null()) };
 }
 
 /// Restores the previous sink when dropped (also on unwind).
-struct Restore(*const LogSink);
+struct Restore<'a> {
+    cell: &'a Cell<*const LogSink>,
+    previous: *const LogSink,
+}
 
-impl Drop for Restore {
+impl Drop for Restore<'_> {
     fn drop(&mut self) {
-        let previous = self.0;
-        let _ = CURRENT.try_with(|c| c.set(previous));
+        self.cell.set(self.previous);
     }
 }
 
-/// Makes `sink` current until the returned guard drops; the guard must not outlive `sink`.
-fn enter(sink: &LogSink) -> Restore {
-    Restore(CURRENT.with(|c| c.replace(sink as *const LogSink)))
+/// Runs `f` with `sink` current; the previous sink is restored afterwards, also on unwind. One
+/// thread-local lookup per call: in a shared library each lookup is a `__tls_get_addr` call.
+fn scoped<T>(sink: &LogSink, f: impl FnOnce() -> T) -> T {
+    CURRENT.with(|cell| {
+        let _restore = Restore { cell, previous: cell.replace(sink as *const LogSink) };
+        f()
+    })
 }
 
 /// Runs `f` with the current sink, if any.
 fn with_current<T>(f: impl FnOnce(&LogSink) -> T) -> Option<T> {
     let ptr = CURRENT.try_with(Cell::get).ok()?;
-    // SAFETY: a non-null pointer was set by `enter` from a live `&LogSink` whose guard is still
+    // SAFETY: a non-null pointer was set by `scoped` from a live `&LogSink` whose guard is still
     // in scope on this thread (guards restore the previous value when they drop).
     unsafe { ptr.as_ref() }.map(f)
 }
 
 /// Runs `f` with `sink` as the current installation's sink.
 pub fn with_sink<T>(sink: &Arc<LogSink>, f: impl FnOnce() -> T) -> T {
-    let _restore = enter(sink);
-    f()
+    scoped(sink, f)
 }
 
-/// A future whose every poll runs with an installation's sink current.
-pub struct LogScoped<F> {
-    sink: Arc<LogSink>,
-    inner: Pin<Box<F>>,
+pin_project_lite::pin_project! {
+    /// A future whose every poll runs with an installation's sink current.
+    pub struct LogScoped<F> {
+        sink: Arc<LogSink>,
+        #[pin]
+        inner: F,
+    }
 }
 
 impl<F> LogScoped<F> {
     /// Wraps `inner`.
     pub fn new(sink: Arc<LogSink>, inner: F) -> Self {
-        LogScoped { sink, inner: Box::pin(inner) }
+        LogScoped { sink, inner }
     }
 }
 
 impl<F: Future> Future for LogScoped<F> {
     type Output = F::Output;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = &mut *self;
-        let _restore = enter(&this.sink);
-        this.inner.as_mut().poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        scoped(this.sink, || this.inner.poll(cx))
     }
 }
 

@@ -5,15 +5,17 @@
 //! belongs to an installation hangs off its [`InstallationScope`], never off a process global.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use abi_stable::std_types::RResult;
 use async_ffi::FfiFuture;
 use parking_lot::Mutex;
 use tokio::task::AbortHandle;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
 use super::host_client::Host;
@@ -136,15 +138,7 @@ impl InstallationScope {
             Ok(h) => h,
             Err(e) => return guarded_future(None, async move { Err(e) }),
         };
-        let cancel = self.inner.cancel.clone();
-        let body = async move {
-            tokio::select! {
-                biased;
-                _ = cancel.cancelled() => Err(stopped_error()),
-                result = fut => result,
-            }
-        };
-        guarded_future(Some(handle), LogScoped::new(self.inner.sink.clone(), body))
+        guarded_future(Some(handle), ScopedCall { scope: self.inner.clone(), call: fut, on_cancel: None })
     }
 
     /// Stops the installation: new calls are refused, its tasks are cancelled and awaited for
@@ -193,6 +187,36 @@ impl InstallationScope {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// An exported call of an installation: each poll runs with the installation's log sink, and
+    /// the call ends with `SHUTTING_DOWN` when the installation stops while it is pending. A call
+    /// that is ready at once (most are) never touches the cancellation token.
+    struct ScopedCall<F> {
+        scope: Arc<Inner>,
+        #[pin]
+        call: F,
+        on_cancel: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    }
+}
+
+impl<T, F: Future<Output = Result<T, Error>>> Future for ScopedCall<F> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let sink = &this.scope.sink;
+        if let Poll::Ready(result) = with_sink(sink, || this.call.poll(cx)) {
+            return Poll::Ready(result);
+        }
+        let cancel = this.scope.cancel.clone();
+        let on_cancel = this.on_cancel.get_or_insert_with(|| Box::pin(cancel.cancelled_owned()));
+        match on_cancel.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(stopped_error())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
 fn stopped_error() -> Error {
     Error::new(ErrorCode::SHUTTING_DOWN, "this plugin installation was stopped")
 }
@@ -203,13 +227,13 @@ struct CatchPanic(crate::BoxFuture<'static, ()>);
 impl Future for CatchPanic {
     type Output = ();
 
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let inner = &mut self.0;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
             Ok(poll) => poll,
             Err(payload) => {
                 tracing::error!("an installation task panicked: {}", Error::from_panic(payload.as_ref()).message);
-                std::task::Poll::Ready(())
+                Poll::Ready(())
             }
         }
     }

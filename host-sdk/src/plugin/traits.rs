@@ -36,7 +36,8 @@ pub trait TriggerImpl: Send + Sync + 'static {
 /// Tabs on the integration detail page (see [`crate::abi::ViewExtension`]). Reading a tab never
 /// writes anything.
 pub trait ViewImpl: Send + Sync + 'static {
-    /// Whether integrations of this provider get these tabs.
+    /// Whether integrations of this provider get these tabs. A pure, cheap check: it runs
+    /// without the installation's log sink, so it must not log.
     fn supports(&self, provider: &str) -> bool;
     /// Tab manifests for one integration.
     fn manifests(&self, integration: Integration) -> BoxFuture<'static, Result<Vec<ViewManifest>, Error>>;
