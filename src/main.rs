@@ -28,7 +28,8 @@ use clap::{Parser, Subcommand};
     after_help = "Configuration (environment variables, also keys of the config file): XPERT_LISTEN (127.0.0.1:3000), \
 XPERT_DATA_DIR (./data), XPERT_PLUGIN_DIR ($XPERT_DATA_DIR/plugins), API_BASE_URL (http://$XPERT_LISTEN), \
 XPERT_ADMIN_TOKEN (generated at first start), WECOM_WS_URL (wss://openws.work.weixin.qq.com), \
-WECOM_API_ORIGINS (https://qyapi.weixin.qq.com), WECOM_HEARTBEAT_MS (30000), XPERT_MAX_BODY_BYTES (1048576). \
+WECOM_API_ORIGINS (https://qyapi.weixin.qq.com), WECOM_HEARTBEAT_MS (30000), WECOM_EXTRA_CA_FILE (none: a PEM file of extra CAs the plugin trusts), \
+XPERT_PLUGIN_LOG_LEVEL (debug), XPERT_MAX_BODY_BYTES (1048576). \
 Logs go to stderr; RUST_LOG sets their levels."
 )]
 struct Cli {
