@@ -55,7 +55,7 @@ pub struct Config {
     pub wecom_heartbeat_ms: u64,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
-    /// Extra values passed through to plugins as config (`XPERT_PLUGIN_LOG_LEVEL`, `WECOM_EXTRA_CA_FILE`).
+    /// Extra values passed through to plugins as config (see [`PLUGIN_PASSTHROUGH`]).
     pub plugin_config: BTreeMap<String, String>,
 }
 
@@ -99,6 +99,23 @@ fn read_file(path: &Path, required: bool) -> Result<BTreeMap<String, String>, Co
     }
     Ok(values)
 }
+
+/// Settings the host does not read itself but hands to plugins as config when set: the plugin's
+/// log level, the extra CA file, and the long connection's timings (each defaults to WeCom's
+/// value in the plugin).
+pub const PLUGIN_PASSTHROUGH: [&str; 11] = [
+    "XPERT_PLUGIN_LOG_LEVEL",
+    "WECOM_EXTRA_CA_FILE",
+    "WECOM_MAX_MISSED_PINGS",
+    "WECOM_CONNECT_TIMEOUT_MS",
+    "WECOM_LEASE_TTL_MS",
+    "WECOM_BACKOFF_BASE_MS",
+    "WECOM_BACKOFF_MAX_MS",
+    "WECOM_AUTH_FAILURE_LIMIT",
+    "WECOM_RECONCILE_MS",
+    "WECOM_STREAM_THROTTLE_MS",
+    "WECOM_STREAM_LIFETIME_MS",
+];
 
 impl Config {
     /// Resolves the configuration from `env` (the process environment in production) and the
@@ -147,7 +164,7 @@ impl Config {
                 });
             }
         }
-        let plugin_config = ["XPERT_PLUGIN_LOG_LEVEL", "WECOM_EXTRA_CA_FILE"]
+        let plugin_config = PLUGIN_PASSTHROUGH
             .iter()
             .filter_map(|k| get(k).map(|v| (k.to_string(), v)))
             .collect();

@@ -6,6 +6,7 @@ mod agents;
 mod api;
 mod clock;
 mod config;
+mod demo;
 mod plugins;
 mod revival;
 mod server;
@@ -48,6 +49,11 @@ struct Cli {
     /// $XPERT_DATA_DIR/config.toml when present).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Demo: run the WeCom simulator in this process and set up a bot answered by an echo
+    /// Digital Expert; prints `demo chat: URL` (a chat page) and `demo bot: ID`. Without
+    /// --data-dir (or XPERT_DATA_DIR) it uses a fresh temporary data directory.
+    #[arg(long, global = true)]
+    demo: bool,
 }
 
 #[derive(Subcommand)]
@@ -67,9 +73,14 @@ fn main() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    let data_dir = match (cli.data_dir, cli.demo && std::env::var_os("XPERT_DATA_DIR").is_none()) {
+        (Some(dir), _) => Some(dir),
+        (None, true) => Some(std::env::temp_dir().join(format!("xpert-demo-{}", std::process::id()))),
+        (None, false) => None,
+    };
     let overrides = config::Overrides {
         listen: cli.listen,
-        data_dir: cli.data_dir,
+        data_dir,
         plugin_dir: cli.plugin_dir,
         config_file: cli.config,
     };
@@ -81,7 +92,7 @@ fn main() {
         Ok(rt) => rt,
         Err(e) => fail(&format!("cannot start the runtime: {e}")),
     };
-    if let Err(e) = runtime.block_on(server::run(config)) {
+    if let Err(e) = runtime.block_on(server::run(config, cli.demo)) {
         fail(&e);
     }
 }

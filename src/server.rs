@@ -69,8 +69,13 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
-/// Runs the server until SIGINT/SIGTERM.
-pub async fn run(config: Config) -> Result<(), String> {
+/// Runs the server until SIGINT/SIGTERM; with `demo`, also the in-process WeCom simulator and a
+/// bot set up through the API (see [`crate::demo`]).
+pub async fn run(config: Config, demo: bool) -> Result<(), String> {
+    let demo = match demo {
+        true => Some(Arc::new(crate::demo::Demo::start().await?)),
+        false => None,
+    };
     config.prepare_dirs().map_err(|e| e.to_string())?;
     let token = admin_token(&config)?;
     let instance = instance_id();
@@ -86,7 +91,8 @@ pub async fn run(config: Config) -> Result<(), String> {
     let mut plugin_config: BTreeMap<String, String> = config.plugin_config.clone();
     plugin_config.insert("API_BASE_URL".into(), base_url);
     plugin_config.insert("INSTANCE_ID".into(), instance.clone());
-    plugin_config.insert("WECOM_WS_URL".into(), config.wecom_ws_url.clone());
+    let ws_url = demo.as_ref().map(|d| d.ws_url()).unwrap_or_else(|| config.wecom_ws_url.clone());
+    plugin_config.insert("WECOM_WS_URL".into(), ws_url);
     plugin_config.insert("WECOM_API_ORIGINS".into(), config.wecom_api_origins.clone());
     plugin_config.insert("WECOM_HEARTBEAT_MS".into(), config.wecom_heartbeat_ms.to_string());
     let agents = AgentRunner::new(store.clone());
@@ -104,7 +110,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     let state = AppState {
         store: store.clone(),
         plugins: plugins.clone(),
-        admin_token: Arc::new(token),
+        admin_token: Arc::new(token.clone()),
         instance_id: Arc::new(instance.clone()),
         max_body_bytes: config.max_body_bytes,
         agents,
@@ -114,6 +120,10 @@ pub async fn run(config: Config) -> Result<(), String> {
     println!("listening on http://{addr}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
+    if let Some(demo) = demo.clone() {
+        let base = format!("http://{addr}");
+        tokio::spawn(async move { demo.set_up(&base, &token).await });
+    }
 
     axum::serve(listener, api::router(state))
         .with_graceful_shutdown(shutdown_signal())

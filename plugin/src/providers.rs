@@ -160,7 +160,11 @@ impl ProviderImpl for LongProvider {
         let state = self.state.clone();
         Box::pin(async move {
             match event {
-                LifecycleEvent::Deleted => return forget_integration(&state, &integration.id).await,
+                LifecycleEvent::Deleted => {
+                    forget_integration(&state, &integration.id).await?;
+                    state.wake_supervisor();
+                    return Ok(());
+                }
                 LifecycleEvent::Updated if previous.as_ref().is_some_and(|p| p.options != integration.options) => {
                     // A running connection restarts with the new options.
                     let now = state.now_rfc3339();
@@ -173,6 +177,7 @@ impl ProviderImpl for LongProvider {
                 _ => {}
             }
             tracing::info!(integration_id = %integration.id, event = event.as_str(), "wecom_long lifecycle");
+            state.wake_supervisor();
             Ok(())
         })
     }

@@ -150,6 +150,7 @@ async fn publish(state: &PluginState, params: &TriggerParams) -> Result<(), Erro
         )));
     }
     tracing::info!(integration_id, xpert_id = %params.xpert_id, "WeCom trigger published");
+    state.wake_supervisor();
     Ok(())
 }
 
@@ -160,6 +161,7 @@ async fn stop(state: &PluginState, params: &TriggerParams) -> Result<(), Error> 
         if binding.xpert_id == params.xpert_id {
             state.host().kv().compare_and_delete(&keys::binding(&integration_id), &raw).await?;
             tracing::info!(integration_id, xpert_id = %params.xpert_id, "WeCom trigger stopped");
+            state.wake_supervisor();
         }
     }
     Ok(())

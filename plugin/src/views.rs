@@ -16,7 +16,7 @@ use host_sdk::{BoxFuture, Error, I18nText, Integration, ViewQuery};
 use serde_json::{json, Value};
 
 use crate::config::LongConfig;
-use crate::state::desired::{self, DesiredState};
+use crate::state::desired;
 use crate::state::observed::{self, ObservedStatus};
 use crate::state::{reason, PluginState};
 use crate::{keys, sessions, PROVIDER_LONG, PROVIDER_SHORT};
@@ -56,6 +56,7 @@ fn status_manifest() -> ViewManifest {
             field("lastPingAt", "Last heartbeat", "最近心跳", FieldKind::Datetime),
             field("lastError", "Last error", "最近错误", FieldKind::Text),
             field("reconnectAttempts", "Reconnect attempts", "重连次数", FieldKind::Number),
+            field("nextReconnectAt", "Next reconnect", "下次重连", FieldKind::Datetime),
             field("disabledReason", "Stop reason", "停止原因", FieldKind::Text),
             field("reconnectRequestedAt", "Reconnect requested", "请求重连时间", FieldKind::Datetime),
         ],
@@ -125,68 +126,67 @@ fn answer(success: bool, message: I18nText) -> ActionResult {
     ActionResult { success, message, refresh: true }
 }
 
-/// The first reason, in order of precedence, why the integration must not connect now; `None`
-/// when nothing the operator controls blocks it.
-async fn blocking_reason(
-    state: &PluginState,
-    integration: &Integration,
-    desired: &DesiredState,
-) -> Result<Option<&'static str>, Error> {
-    if !integration.enabled {
-        return Ok(Some(reason::INTEGRATION_DISABLED));
-    }
-    if LongConfig::from_options(&integration.options).is_err() {
-        return Ok(Some(reason::CONFIG_INVALID));
-    }
-    if desired.manual_disconnect {
-        return Ok(Some(reason::MANUAL_DISCONNECT));
-    }
-    if state.binding(&integration.id).await?.is_none() {
-        return Ok(Some(reason::XPERT_UNBOUND));
-    }
-    Ok(None)
-}
-
-/// The observed status, if it was written by the owner that still holds the bot's lease.
+/// The observed status, if it was written by the owner that still holds the bot's lease, and the
+/// lease's current holder.
 async fn live_status(
     state: &PluginState,
     integration: &Integration,
     observed: Option<&ObservedStatus>,
-) -> Result<Option<ObservedStatus>, Error> {
-    let (Some(observed), Ok(config)) = (observed, LongConfig::from_options(&integration.options)) else {
-        return Ok(None);
-    };
+) -> Result<(Option<ObservedStatus>, Option<host_sdk::Lease>), Error> {
+    let Ok(config) = LongConfig::from_options(&integration.options) else { return Ok((None, None)) };
     let lease = state.host().leases().current(&keys::bot_lease(&config.bot_id)).await?;
-    Ok(lease.filter(|l| l.token == observed.fence_token).map(|_| observed.clone()))
+    let live = match (observed, &lease) {
+        (Some(o), Some(l)) if l.token == o.fence_token && l.owner == o.owner_instance_id => Some(o.clone()),
+        _ => None,
+    };
+    Ok((live, lease))
 }
 
-/// The Status tab's item (contract fields plus `reason`, the words for `disabledReason`).
+/// The Status tab's item: the owner's report while it holds the bot, else why nobody connects
+/// (`disabledReason` is the stable code, `reason` its words in both languages).
 async fn status_item(state: &PluginState, integration: &Integration) -> Result<Value, Error> {
     let kv = state.host().kv();
     let desired = desired::load(kv, &integration.id).await?;
     let observed = observed::load(kv, &integration.id).await?;
-    let live = live_status(state, integration, observed.as_ref()).await?;
-    let blocking = blocking_reason(state, integration, &desired).await?;
-    let (state_name, stop_reason) = match (&live, blocking) {
-        (Some(o), _) => (serde_json::to_value(o.state).unwrap_or(Value::Null), o.stop_reason.clone()),
-        (None, Some(r)) => (json!("stopped"), Some(r.to_string())),
-        (None, None) => (json!("stopped"), Some(reason::NO_CONNECTION_CLIENT.to_string())),
+    let (live, lease) = live_status(state, integration, observed.as_ref()).await?;
+    let blocking = state.blocking_reason(integration, &desired, observed.as_ref()).await?;
+    let (state_name, code, words, owner) = match (&live, blocking) {
+        (Some(o), _) => {
+            let code = o.stop_reason.clone();
+            let words = code.as_deref().map(reason::explain);
+            (o.state.as_str(), code, words, Some(o.owner_instance_id.clone()))
+        }
+        (None, Some(why)) => {
+            let latched = observed.as_ref().and_then(|o| o.latches(desired.generation));
+            let (name, words) = match (why, latched) {
+                (reason::CONFIG_INVALID, Some(_)) => ("unhealthy", reason::explain(reason::CONFIG_INVALID_BY_WECOM)),
+                _ => ("stopped", reason::explain(why)),
+            };
+            (name, Some(why.to_string()), Some(words), None)
+        }
+        (None, None) => match &lease {
+            Some(l) => {
+                ("standby", Some(reason::STANDBY.to_string()), Some(reason::explain(reason::STANDBY)), Some(l.owner.clone()))
+            }
+            None => ("idle", Some(reason::STARTING.to_string()), Some(reason::explain(reason::STARTING)), None),
+        },
     };
     let bot_id = integration.options.get("botId").and_then(Value::as_str).unwrap_or_default();
     let history = observed.as_ref();
     Ok(json!({
         "connectionMode": "long_connection",
         "state": state_name,
-        "reason": stop_reason.as_deref().map(reason::explain),
+        "reason": words,
         "botId": bot_id,
-        "ownerInstanceId": live.as_ref().map(|o| o.owner_instance_id.clone()),
+        "ownerInstanceId": owner,
         "lastConnectedAt": history.and_then(|o| o.last_connected_at.clone()),
         "lastDisconnectedAt": history.and_then(|o| o.last_disconnected_at.clone()),
         "lastCallbackAt": history.and_then(|o| o.last_callback_at.clone()),
         "lastPingAt": history.and_then(|o| o.last_ping_at.clone()),
         "lastError": history.and_then(|o| o.last_error.clone()),
         "reconnectAttempts": live.as_ref().map(|o| o.reconnect_attempts).unwrap_or(0),
-        "disabledReason": stop_reason,
+        "nextReconnectAt": live.as_ref().and_then(|o| o.next_reconnect_at.clone()),
+        "disabledReason": code,
         "manualDisconnect": desired.manual_disconnect,
         "reconnectRequestedAt": desired.reconnect_requested_at,
     }))
@@ -211,34 +211,81 @@ async fn data(
     }
 }
 
-/// Disconnect: records the intent; says whether a connection existed to close.
+/// How long an action waits for the bot's owner to carry it out before answering.
+const CONFIRM_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often it looks at the shared status meanwhile.
+const CONFIRM_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Reads the Status tab's item until `done` holds for it or [`CONFIRM_WAIT`] passes; returns the
+/// last item and whether `done` held. The owner may be another instance: the shared store is
+/// where its report arrives.
+async fn wait_for(
+    state: &PluginState,
+    integration: &Integration,
+    done: impl Fn(&Value) -> bool,
+) -> Result<(Value, bool), Error> {
+    let deadline = tokio::time::Instant::now() + CONFIRM_WAIT;
+    loop {
+        let item = status_item(state, integration).await?;
+        if done(&item) {
+            return Ok((item, true));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok((item, false));
+        }
+        tokio::time::sleep(CONFIRM_POLL).await;
+    }
+}
+
+/// The words of an item's reason.
+fn words(item: &Value) -> I18nText {
+    serde_json::from_value(item["reason"].clone()).unwrap_or_default()
+}
+
+/// Disconnect: records the intent, then reports what the owner did with it.
 async fn disconnect(state: &PluginState, integration: &Integration) -> Result<ActionResult, Error> {
     let now = state.now_rfc3339();
+    let before = status_item(state, integration).await?;
     desired::update(state.host().kv(), &integration.id, |d| {
         d.manual_disconnect = true;
         d.manual_disconnect_at = Some(now.clone());
     })
     .await?;
+    state.wake_supervisor();
     tracing::info!(integration_id = %integration.id, "manual disconnect recorded");
-    let observed = observed::load(state.host().kv(), &integration.id).await?;
-    let connected = live_status(state, integration, observed.as_ref()).await?.is_some();
-    Ok(answer(
-        true,
-        if connected {
-            I18nText::new(
-                "Recorded: the bot will disconnect and stay disconnected until you press Reconnect.",
-                "已记录：机器人将断开，并在点击“重新连接”之前保持断开。",
-            )
-        } else {
+    if !matches!(before["state"].as_str(), Some("connected" | "connecting" | "retrying")) {
+        return Ok(answer(
+            true,
             I18nText::new(
                 "Recorded: the bot stays disconnected until you press Reconnect. It was not connected, so nothing was closed.",
                 "已记录：在点击“重新连接”之前机器人将保持断开。它当前未连接，因此没有关闭任何连接。",
-            )
-        },
-    ))
+            ),
+        ));
+    }
+    let owner = before["ownerInstanceId"].as_str().unwrap_or("?").to_string();
+    let (_, closed) =
+        wait_for(state, integration, |item| item["state"] == "stopped" && item["ownerInstanceId"].is_null()).await?;
+    Ok(if closed {
+        answer(
+            true,
+            I18nText::new(
+                format!("Disconnected: instance {owner} closed the bot's connection. It stays disconnected until you press Reconnect."),
+                format!("已断开：实例 {owner} 已关闭机器人的连接。在点击“重新连接”之前将保持断开。"),
+            ),
+        )
+    } else {
+        answer(
+            false,
+            I18nText::new(
+                format!("Recorded, but instance {owner} has not closed the connection yet; the Status tab shows when it does."),
+                format!("已记录，但实例 {owner} 尚未关闭连接；关闭后“连接状态”页签会显示。"),
+            ),
+        )
+    })
 }
 
-/// Reconnect: clears a manual disconnect and records the request; says what still blocks it.
+/// Reconnect: clears a manual disconnect and any latch, asks the owner to reconnect, and reports
+/// what happened — connected, or why it does not connect.
 async fn reconnect(state: &PluginState, integration: &Integration) -> Result<ActionResult, Error> {
     let now = state.now_rfc3339();
     let desired = desired::update(state.host().kv(), &integration.id, |d| {
@@ -247,19 +294,49 @@ async fn reconnect(state: &PluginState, integration: &Integration) -> Result<Act
         d.generation += 1;
     })
     .await?;
+    state.wake_supervisor();
     tracing::info!(integration_id = %integration.id, generation = desired.generation, "reconnect requested");
-    let blocking = blocking_reason(state, integration, &desired).await?.unwrap_or(reason::NO_CONNECTION_CLIENT);
-    let why = reason::explain(blocking);
-    Ok(answer(
-        false,
-        I18nText::new(
-            format!(
-                "Recorded: manual disconnect cleared and a reconnect requested. It does not connect now: {}",
-                why.en_us
+    let observed = observed::load(state.host().kv(), &integration.id).await?;
+    if let Some(why) = state.blocking_reason(integration, &desired, observed.as_ref()).await? {
+        let why = reason::explain(why);
+        return Ok(answer(
+            false,
+            I18nText::new(
+                format!("Recorded: manual disconnect cleared. It does not connect: {}", why.en_us),
+                format!("已记录：已清除手动断开。不会连接：{}", why.zh_hans),
             ),
-            format!("已记录：已清除手动断开并请求重新连接。目前不会连接：{}", why.zh_hans),
+        ));
+    }
+    let (item, settled) = wait_for(state, integration, |item| {
+        let fresh = item["lastConnectedAt"].as_str().is_some_and(|t| t >= now.as_str());
+        match item["state"].as_str().unwrap_or_default() {
+            "connected" => fresh,
+            "unhealthy" | "stopped" | "standby" => true,
+            _ => false,
+        }
+    })
+    .await?;
+    let owner = item["ownerInstanceId"].as_str().unwrap_or("?").to_string();
+    Ok(match (item["state"].as_str(), settled) {
+        (Some("connected"), true) => answer(
+            true,
+            I18nText::new(
+                format!("Reconnected: instance {owner} subscribed the bot again."),
+                format!("已重新连接：实例 {owner} 已重新订阅机器人。"),
+            ),
         ),
-    ))
+        (_, true) => {
+            let why = words(&item);
+            answer(false, I18nText::new(format!("Reconnect did not connect: {}", why.en_us), format!("重新连接未成功：{}", why.zh_hans)))
+        }
+        (_, false) => answer(
+            false,
+            I18nText::new(
+                "Recorded: a reconnect was requested, but no instance has confirmed it yet; the Status tab shows when it connects.",
+                "已记录：已请求重新连接，但尚无实例确认；连接后“连接状态”页签会显示。",
+            ),
+        ),
+    })
 }
 
 async fn action(

@@ -7,6 +7,9 @@ use host_sdk::plugin::{InstallationScope, PluginRegistrar};
 use host_sdk::{Error, RouteSpec};
 
 use crate::descriptors;
+use crate::long::settings::LongSettings;
+use crate::long::supervisor::Supervisor;
+use crate::pipeline::Pipeline;
 use crate::providers::{LongProvider, ShortProvider};
 use crate::routes::{PingRoute, WebhookVerifyRoute};
 use crate::state::PluginState;
@@ -23,9 +26,13 @@ host_sdk::export_plugin! {
     register: crate::ffi::register,
 }
 
-/// Registers everything the plugin provides for one installation.
+/// Registers everything the plugin provides for one installation, and, at tenant level, starts
+/// the supervisor of its long connections.
 pub fn register(registrar: &mut PluginRegistrar<'_>, scope: &InstallationScope) -> Result<(), Error> {
     let state = Arc::new(PluginState::new(scope.clone()));
+    let settings = LongSettings::from_config(|key| scope.host().config(key))
+        .map_err(|e| Error::invalid_config(format!("WeCom plugin settings: {e}")))?;
+    let settings = Arc::new(settings);
     registrar.add_integration_provider(&descriptors::short_provider(), Arc::new(ShortProvider::new(state.clone())))?;
     registrar.add_integration_provider(&descriptors::long_provider(), Arc::new(LongProvider::new(state.clone())))?;
     registrar.add_trigger(&descriptors::trigger(), Arc::new(WecomTrigger::new(state.clone())))?;
@@ -33,7 +40,11 @@ pub fn register(registrar: &mut PluginRegistrar<'_>, scope: &InstallationScope) 
     let route = |method: &str, path: &str, public: bool| RouteSpec { method: method.into(), path: path.into(), public };
     registrar.add_route(route("GET", "/wecom/ping", false), Arc::new(PingRoute))?;
     registrar
-        .add_route(route("GET", "/wecom/webhook/{integrationId}", true), Arc::new(WebhookVerifyRoute::new(state)))?;
+        .add_route(route("GET", "/wecom/webhook/{integrationId}", true), Arc::new(WebhookVerifyRoute::new(state.clone())))?;
+    if registrar.level().allows_system_integrations() {
+        let pipeline = Arc::new(Pipeline::new(state.clone(), settings.stream_throttle));
+        Supervisor::new(state, settings, pipeline).start()?;
+    }
     tracing::info!(level = %registrar.level(), tenant = %registrar.tenant_id(), "WeCom plugin registered");
     Ok(())
 }

@@ -12,16 +12,23 @@ pub mod desired;
 pub mod observed;
 pub mod reason;
 
-use host_sdk::plugin::{Host, InstallationScope};
-use host_sdk::Error;
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
+use host_sdk::plugin::{Host, InstallationScope};
+use host_sdk::{Error, Integration};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::config::LongConfig;
 use crate::keys;
 
 /// Everything an installation's objects share. Cheap to clone through an `Arc`.
 pub struct PluginState {
     /// The installation: tenant, host services, log sink, tasks.
     pub scope: InstallationScope,
+    /// Wakes this installation's long-connection supervisor at once (after an operator action or
+    /// a lifecycle event); other instances notice the same change at their next reconcile.
+    pub supervisor_wake: Arc<Notify>,
 }
 
 /// A published WeCom Trigger: integration → Digital Expert, with its conversation settings.
@@ -43,7 +50,40 @@ pub struct Binding {
 impl PluginState {
     /// The state of one installation.
     pub fn new(scope: InstallationScope) -> Self {
-        PluginState { scope }
+        PluginState { scope, supervisor_wake: Arc::new(Notify::new()) }
+    }
+
+    /// Asks the local supervisor to reconcile now.
+    pub fn wake_supervisor(&self) {
+        self.supervisor_wake.notify_one();
+    }
+
+    /// The first reason, in order of precedence, why a long-connection integration must not
+    /// connect now; `None` when it should. Shared by the supervisor (which acts on it) and the
+    /// Status tab (which shows it), so both always agree.
+    pub async fn blocking_reason(
+        &self,
+        integration: &Integration,
+        desired: &desired::DesiredState,
+        observed: Option<&observed::ObservedStatus>,
+    ) -> Result<Option<&'static str>, Error> {
+        if !integration.enabled {
+            return Ok(Some(reason::INTEGRATION_DISABLED));
+        }
+        if LongConfig::from_options(&integration.options).is_err() {
+            return Ok(Some(reason::CONFIG_INVALID));
+        }
+        if desired.manual_disconnect {
+            return Ok(Some(reason::MANUAL_DISCONNECT));
+        }
+        if self.binding(&integration.id).await?.is_none() {
+            return Ok(Some(reason::XPERT_UNBOUND));
+        }
+        Ok(match observed.and_then(|o| o.latches(desired.generation)) {
+            Some(reason::DISPLACED) => Some(reason::DISPLACED),
+            Some(_) => Some(reason::CONFIG_INVALID),
+            None => None,
+        })
     }
 
     /// The host, as this installation sees it (every service scoped to its tenant).

@@ -12,7 +12,8 @@ use crate::keys;
 /// How many times a write is retried when the stored value changed in between.
 const CAS_ATTEMPTS: usize = 16;
 
-/// The connection's state as its owner reports it.
+/// The connection's state as its owner reports it (`idle` and `standby` are never written: the
+/// Status tab derives them when no owner reports).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionState {
@@ -38,6 +39,11 @@ pub struct ObservedStatus {
     pub owner_instance_id: String,
     /// The fencing token of the lease the writer held.
     pub fence_token: u64,
+    /// The desired-state generation the owner was serving: a stop reason that forbids restarts
+    /// (`displaced`, `config_invalid`) holds only until an operator moves the generation on
+    /// (Reconnect, or saving the config).
+    #[serde(default)]
+    pub generation: u64,
     /// Last successful subscribe (RFC 3339).
     #[serde(default)]
     pub last_connected_at: Option<String>,
@@ -56,6 +62,9 @@ pub struct ObservedStatus {
     /// Reconnect attempts since the last successful subscribe.
     #[serde(default)]
     pub reconnect_attempts: u32,
+    /// When the next reconnect attempt is due (RFC 3339), while retrying.
+    #[serde(default)]
+    pub next_reconnect_at: Option<String>,
     /// Why the owner stopped (`displaced`, `config_invalid`, …), when `state` is `stopped` or
     /// `unhealthy`.
     #[serde(default)]
@@ -110,4 +119,28 @@ pub async fn write_fenced(
 /// Forgets the status (when the integration is deleted).
 pub async fn forget(kv: &Kv, integration_id: &str) -> Result<(), Error> {
     kv.delete(&keys::status(integration_id)).await.map(drop)
+}
+
+impl ObservedStatus {
+    /// Whether this status forbids restarting the connection until an operator acts: a kick
+    /// (`displaced`) or refused credentials (`config_invalid`) recorded for `generation`.
+    pub fn latches(&self, generation: u64) -> Option<&str> {
+        match self.stop_reason.as_deref() {
+            Some(r @ (super::reason::DISPLACED | super::reason::CONFIG_INVALID)) if self.generation == generation => Some(r),
+            _ => None,
+        }
+    }
+}
+
+impl ConnectionState {
+    /// The snake-case name shown in the Status tab.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Connected => "connected",
+            ConnectionState::Retrying => "retrying",
+            ConnectionState::Unhealthy => "unhealthy",
+            ConnectionState::Stopped => "stopped",
+        }
+    }
 }

@@ -1,0 +1,453 @@
+//! One integration's connection: lease, connect, subscribe, heartbeat (in the client), reconnect
+//! with backoff, kick handling, and the observed status — written only while holding the bot's
+//! lease, fenced by its token.
+//!
+//! The actor never fights: a `disconnected_event` (another connection took the bot) closes the
+//! socket, records `displaced` and ends the actor; nothing reconnects until an operator presses
+//! Reconnect or saves the config. Refused credentials (853000) have their own budget, after which
+//! the integration is `unhealthy` with `config_invalid`. The lease is renewed while connected and
+//! while reconnecting, and the socket is closed as soon as a renewal fails for long enough that
+//! another instance could take over.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use host_sdk::plugin::InstallationScope;
+use host_sdk::{Integration, Lease};
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use super::client::{self, ClientConfig, CommandError, ConnectionEnd};
+use super::inbound::{classify, Classified};
+use super::reply::LongReply;
+use super::settings::LongSettings;
+use crate::config::LongConfig;
+use crate::keys;
+use crate::pipeline::{self, Pipeline};
+use crate::protocol::errcode;
+use crate::state::observed::{self, ConnectionState, ObservedStatus};
+use crate::state::{rfc3339, reason};
+
+/// What an actor needs.
+pub struct ActorContext {
+    /// The installation (host services, tasks).
+    pub scope: InstallationScope,
+    /// Shared settings.
+    pub settings: Arc<LongSettings>,
+    /// The integration as it was when the actor started.
+    pub integration: Integration,
+    /// Its parsed options.
+    pub config: LongConfig,
+    /// The desired-state generation the actor serves (a later one restarts it).
+    pub generation: u64,
+    /// Where callbacks go.
+    pub pipeline: Arc<Pipeline>,
+}
+
+/// How an actor ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActorExit {
+    /// Stopped by its supervisor (or the installation), with the reason it recorded.
+    Stopped,
+    /// Another connection took the bot: do not restart without an operator.
+    Displaced,
+    /// WeCom refused the credentials too often: do not restart until the config is saved.
+    AuthFailed,
+}
+
+/// The stop signal of one actor, with the reason to record.
+#[derive(Clone, Default)]
+pub struct StopSignal {
+    token: CancellationToken,
+    reason: Arc<Mutex<Option<&'static str>>>,
+}
+
+impl StopSignal {
+    /// A signal that also fires when `parent` is cancelled (the installation stopping).
+    pub fn child_of(parent: &CancellationToken) -> Self {
+        StopSignal { token: parent.child_token(), reason: Arc::default() }
+    }
+
+    /// Asks the actor to stop, recording `reason`.
+    pub fn stop(&self, reason: &'static str) {
+        self.reason.lock().get_or_insert(reason);
+        self.token.cancel();
+    }
+
+    /// The reason to record (`installation_stopped` when the installation itself stopped).
+    fn reason(&self) -> &'static str {
+        self.reason.lock().unwrap_or(reason::INSTALLATION_STOPPED)
+    }
+}
+
+/// The observed status the actor keeps and writes.
+struct Reporter {
+    scope: InstallationScope,
+    integration_id: String,
+    status: ObservedStatus,
+}
+
+impl Reporter {
+    fn now(&self) -> String {
+        rfc3339(self.scope.host().now_ms())
+    }
+
+    /// Writes the status under `lease`; false when a newer owner holds the bot.
+    async fn write(&mut self, lease: &Lease) -> bool {
+        self.status.written_at_ms = self.scope.host().now_ms();
+        match observed::write_fenced(self.scope.host().kv(), &self.integration_id, lease, self.status.clone()).await {
+            Ok(written) => written,
+            Err(e) => {
+                tracing::warn!(integration_id = %self.integration_id, error = %e, "writing the connection status failed");
+                true
+            }
+        }
+    }
+}
+
+/// Runs one integration's connection until it is stopped, displaced or refused for good.
+pub async fn run(ctx: ActorContext, stop: StopSignal) -> ActorExit {
+    let host = ctx.scope.host().clone();
+    let integration_id = ctx.integration.id.clone();
+    let lease_key = keys::bot_lease(&ctx.config.bot_id);
+    let mut reporter = Reporter {
+        scope: ctx.scope.clone(),
+        integration_id: integration_id.clone(),
+        status: ObservedStatus {
+            state: ConnectionState::Connecting,
+            owner_instance_id: ctx.settings.instance_id.clone(),
+            fence_token: 0,
+            generation: ctx.generation,
+            last_connected_at: None,
+            last_disconnected_at: None,
+            last_callback_at: None,
+            last_ping_at: None,
+            last_error: None,
+            reconnect_attempts: 0,
+            next_reconnect_at: None,
+            stop_reason: None,
+            written_at_ms: 0,
+        },
+    };
+    if let Ok(Some(previous)) = observed::load(host.kv(), &integration_id).await {
+        // Keep the history another owner (or an earlier run) recorded.
+        reporter.status.last_connected_at = previous.last_connected_at;
+        reporter.status.last_disconnected_at = previous.last_disconnected_at;
+        reporter.status.last_callback_at = previous.last_callback_at;
+        reporter.status.last_ping_at = previous.last_ping_at;
+    }
+    loop {
+        let Some(lease) = acquire(&ctx, &lease_key, &stop).await else {
+            return ActorExit::Stopped; // stopped while waiting: another instance owns the status
+        };
+        tracing::info!(integration_id = %integration_id, token = lease.token, "took the bot's lease");
+        let lease = Arc::new(Mutex::new(lease));
+        let lost = CancellationToken::new();
+        let outcome = tokio::select! {
+            outcome = session(&ctx, &mut reporter, &lease, &stop, &lost) => outcome,
+            () = keep_lease(&ctx, &lease_key, &lease, &lost) => SessionEnd::LeaseLost,
+        };
+        let held = lease.lock().clone();
+        match outcome {
+            SessionEnd::LeaseLost => {
+                tracing::warn!(integration_id = %integration_id, "lost the bot's lease: closed the socket, waiting to take it again");
+                continue;
+            }
+            SessionEnd::Exit(exit, state, why) => {
+                reporter.status.state = state;
+                reporter.status.stop_reason = Some(why.to_string());
+                reporter.status.next_reconnect_at = None;
+                reporter.write(&held).await;
+                if let Err(e) = host.leases().release(&held).await {
+                    tracing::warn!(integration_id = %integration_id, error = %e, "releasing the bot's lease failed");
+                }
+                tracing::info!(integration_id = %integration_id, reason = why, "long connection stopped");
+                return exit;
+            }
+        }
+    }
+}
+
+/// Takes the bot's lease, waiting (standby) while another instance or integration holds it.
+async fn acquire(ctx: &ActorContext, key: &str, stop: &StopSignal) -> Option<Lease> {
+    let ttl = ctx.settings.lease_ttl.as_millis() as u64;
+    loop {
+        match ctx.scope.host().leases().acquire(key, &ctx.settings.instance_id, ttl).await {
+            Ok(Some(lease)) => return Some(lease),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(integration_id = %ctx.integration.id, error = %e, "taking the bot's lease failed"),
+        }
+        tokio::select! {
+            () = stop.token.cancelled() => return None,
+            () = tokio::time::sleep(ctx.settings.lease_renew_interval()) => {}
+        }
+    }
+}
+
+/// Renews the lease every third of its lifetime; returns (and cancels `lost`) once a renewal was
+/// refused, or failed for so long that the lease may have expired.
+async fn keep_lease(ctx: &ActorContext, key: &str, lease: &Mutex<Lease>, lost: &CancellationToken) {
+    let ttl = ctx.settings.lease_ttl;
+    let margin = ttl / 6;
+    let mut last_ok = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(ctx.settings.lease_renew_interval()).await;
+        let current = lease.lock().clone();
+        match ctx.scope.host().leases().renew(&current, ttl.as_millis() as u64).await {
+            Ok(Some(renewed)) => {
+                *lease.lock() = renewed;
+                last_ok = tokio::time::Instant::now();
+            }
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(integration_id = %ctx.integration.id, key, error = %e, "renewing the bot's lease failed");
+                if last_ok.elapsed() + ctx.settings.lease_renew_interval() >= ttl.saturating_sub(margin) {
+                    break;
+                }
+            }
+        }
+    }
+    lost.cancel();
+}
+
+/// One open socket: the client and its driver, which is awaited at most to its end.
+struct Link {
+    client: client::Client,
+    driver: Pin<Box<client::Driver>>,
+    ended: Option<ConnectionEnd>,
+}
+
+impl Link {
+    /// Waits for the connection to end (at once if it already has).
+    async fn ended(&mut self) -> ConnectionEnd {
+        if let Some(end) = &self.ended {
+            return end.clone();
+        }
+        let end = (&mut self.driver).await;
+        self.ended = Some(end.clone());
+        end
+    }
+
+    /// Closes with a close frame and waits (bounded) for the driver to finish.
+    async fn close(&mut self) {
+        self.client.close();
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.ended()).await;
+    }
+}
+
+/// How a session (one lease tenure) ended.
+enum SessionEnd {
+    /// The lease was lost: take it again.
+    LeaseLost,
+    /// The actor ends: its exit, the state and the reason to record.
+    Exit(ActorExit, ConnectionState, &'static str),
+}
+
+/// Connects, subscribes and serves callbacks while holding the lease, reconnecting with backoff.
+async fn session(
+    ctx: &ActorContext,
+    reporter: &mut Reporter,
+    lease: &Mutex<Lease>,
+    stop: &StopSignal,
+    lost: &CancellationToken,
+) -> SessionEnd {
+    let integration_id = ctx.integration.id.clone();
+    let lang = pipeline::language_of(&ctx.integration.options);
+    let client_config = ClientConfig {
+        url: ctx.settings.ws_url.clone(),
+        origin: ctx.config.ws_origin.clone(),
+        tls: ctx.settings.tls.clone(),
+        connect_timeout: ctx.settings.connect_timeout,
+        ack_timeout: Duration::from_millis(ctx.config.timeout_ms),
+        heartbeat_interval: ctx.settings.heartbeat,
+        max_missed_pings: ctx.settings.max_missed_pings,
+    };
+    let mut attempts: u32 = 0;
+    let mut auth_failures: u32 = 0;
+    let stopped = || SessionEnd::Exit(ActorExit::Stopped, ConnectionState::Stopped, stop.reason());
+    loop {
+        if stop.token.is_cancelled() {
+            return stopped();
+        }
+        if lost.is_cancelled() {
+            return SessionEnd::LeaseLost;
+        }
+        reporter.status.state = if attempts == 0 { ConnectionState::Connecting } else { ConnectionState::Retrying };
+        reporter.status.stop_reason = None;
+        let current = lease.lock().clone();
+        if !reporter.write(&current).await {
+            return SessionEnd::LeaseLost;
+        }
+        let failure = match client::connect(&client_config).await {
+            Err(e) => format!("cannot reach WeCom at {}: {e}", ctx.settings.ws_url),
+            Ok((client, driver, mut inbound)) => {
+                let mut link = Link { client: client.clone(), driver: Box::pin(driver), ended: None };
+                let subscribed = tokio::select! {
+                    result = client.subscribe(&ctx.config.bot_id, &ctx.config.secret) => result,
+                    end = link.ended() => Err(CommandError::Closed).inspect_err(|_| tracing::debug!(?end, "closed while subscribing")),
+                    () = stop.token.cancelled() => {
+                        link.close().await;
+                        return stopped();
+                    }
+                };
+                match subscribed {
+                    Err(CommandError::WeCom { errcode: code, errmsg }) if code == errcode::INVALID_CREDENTIALS => {
+                        // WeCom leaves the socket open after a refused subscribe: close it ourselves.
+                        link.close().await;
+                        auth_failures += 1;
+                        reporter.status.last_error =
+                            Some(format!("WeCom refused the Bot ID or Secret ({code}: {})", first_clause(&errmsg)));
+                        if auth_failures >= ctx.settings.auth_failure_limit {
+                            tracing::warn!(integration_id = %integration_id, auth_failures, "WeCom keeps refusing the credentials: stopped until the config is saved or Reconnect is pressed");
+                            return SessionEnd::Exit(ActorExit::AuthFailed, ConnectionState::Unhealthy, reason::CONFIG_INVALID);
+                        }
+                        format!("credentials refused ({auth_failures} of {} tries)", ctx.settings.auth_failure_limit)
+                    }
+                    Err(e) => {
+                        link.close().await;
+                        format!("subscribe failed: {e}")
+                    }
+                    Ok(()) => {
+                        attempts = 0;
+                        auth_failures = 0;
+                        reporter.status.state = ConnectionState::Connected;
+                        reporter.status.last_connected_at = Some(reporter.now());
+                        reporter.status.last_error = None;
+                        reporter.status.reconnect_attempts = 0;
+                        reporter.status.next_reconnect_at = None;
+                        let current = lease.lock().clone();
+                        if !reporter.write(&current).await {
+                            link.close().await;
+                            return SessionEnd::LeaseLost;
+                        }
+                        tracing::info!(integration_id = %integration_id, bot_id = %ctx.config.bot_id, "subscribed");
+                        match serve(ctx, reporter, lease, stop, lost, &mut link, &mut inbound, lang).await {
+                            Served::Ended(end) => {
+                                reporter.status.last_disconnected_at = Some(reporter.now());
+                                describe(&end)
+                            }
+                            Served::Return(end) => return end,
+                        }
+                    }
+                }
+            }
+        };
+        attempts += 1;
+        let delay = ctx.settings.backoff(attempts, rand::random::<f64>());
+        reporter.status.state = ConnectionState::Retrying;
+        reporter.status.reconnect_attempts = attempts;
+        reporter.status.last_error = Some(match &reporter.status.last_error {
+            Some(previous) if failure.starts_with("credentials refused") => format!("{previous}; {failure}"),
+            _ => failure,
+        });
+        reporter.status.next_reconnect_at = Some(rfc3339(ctx.scope.host().now_ms() + delay.as_millis() as i64));
+        let current = lease.lock().clone();
+        if !reporter.write(&current).await {
+            return SessionEnd::LeaseLost;
+        }
+        tracing::info!(integration_id = %integration_id, attempts, delay_ms = delay.as_millis() as u64, "reconnecting after a pause");
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = stop.token.cancelled() => return stopped(),
+            () = lost.cancelled() => return SessionEnd::LeaseLost,
+        }
+    }
+}
+
+/// How serving a subscribed connection ended.
+enum Served {
+    /// The connection ended: reconnect.
+    Ended(ConnectionEnd),
+    /// The session ends (stopped, displaced, lease lost).
+    Return(SessionEnd),
+}
+
+/// Serves a subscribed connection: callbacks to the pipeline, status with the last ping, until
+/// the connection ends, the actor is stopped, the bot is taken over, or the lease is lost.
+#[allow(clippy::too_many_arguments)]
+async fn serve(
+    ctx: &ActorContext,
+    reporter: &mut Reporter,
+    lease: &Mutex<Lease>,
+    stop: &StopSignal,
+    lost: &CancellationToken,
+    link: &mut Link,
+    inbound: &mut tokio::sync::mpsc::Receiver<client::Callback>,
+    lang: crate::i18n::Lang,
+) -> Served {
+    let integration_id = ctx.integration.id.clone();
+    let mut status_tick = tokio::time::interval(ctx.settings.heartbeat.min(Duration::from_secs(5)));
+    status_tick.tick().await;
+    let mut written_callback_at = reporter.status.last_callback_at.clone();
+    loop {
+        tokio::select! {
+            end = link.ended() => return Served::Ended(end),
+            callback = inbound.recv() => {
+                let Some(callback) = callback else { continue };
+                reporter.status.last_callback_at = Some(rfc3339(callback.received_at_ms));
+                match classify(&integration_id, lang, &callback.cmd, &callback.req_id, &callback.body) {
+                    Classified::Displaced => {
+                        tracing::warn!(integration_id = %integration_id, "another connection took this bot (disconnected_event): closing, not reconnecting");
+                        link.close().await;
+                        reporter.status.last_disconnected_at = Some(reporter.now());
+                        reporter.status.last_error = Some("another connection subscribed with this Bot ID".into());
+                        return Served::Return(SessionEnd::Exit(ActorExit::Displaced, ConnectionState::Stopped, reason::DISPLACED));
+                    }
+                    Classified::Event(event) => {
+                        let pipeline = ctx.pipeline.clone();
+                        let reply = Arc::new(LongReply::new(link.client.clone(), callback.req_id.clone()));
+                        if let Err(e) = ctx.scope.spawn(async move { pipeline.handle(event, reply).await }) {
+                            tracing::warn!(integration_id = %integration_id, error = %e, "a callback was not handled: the installation is stopping");
+                        }
+                    }
+                }
+            }
+            _ = status_tick.tick() => {
+                // Written only when something changed since the last write: with many bots the
+                // status store sees about one write per bot and heartbeat, not one per tick.
+                let ping = link.client.last_ping_ack_ms().map(rfc3339);
+                if ping == reporter.status.last_ping_at && reporter.status.last_callback_at == written_callback_at {
+                    continue;
+                }
+                reporter.status.last_ping_at = ping;
+                written_callback_at = reporter.status.last_callback_at.clone();
+                let current = lease.lock().clone();
+                if !reporter.write(&current).await {
+                    link.close().await;
+                    return Served::Return(SessionEnd::LeaseLost);
+                }
+            }
+            () = stop.token.cancelled() => {
+                link.close().await;
+                reporter.status.last_disconnected_at = Some(reporter.now());
+                return Served::Return(SessionEnd::Exit(ActorExit::Stopped, ConnectionState::Stopped, stop.reason()));
+            }
+            () = lost.cancelled() => {
+                link.close().await;
+                reporter.status.last_disconnected_at = Some(reporter.now());
+                return Served::Return(SessionEnd::LeaseLost);
+            }
+        }
+    }
+}
+
+/// WeCom's message up to its first comma or bracket (the rest is a hint with the caller's IP).
+fn first_clause(errmsg: &str) -> &str {
+    errmsg.split([',', '[']).next().unwrap_or(errmsg).trim()
+}
+
+/// Why a connection ended, in words.
+fn describe(end: &ConnectionEnd) -> String {
+    match end {
+        ConnectionEnd::ClosedByUs => "closed".into(),
+        ConnectionEnd::ClosedByPeer { code, reason } => match code {
+            Some(code) => format!("WeCom closed the connection ({code} {reason})"),
+            None => "WeCom closed the connection".into(),
+        },
+        ConnectionEnd::DeadLink { missed_pings } => {
+            format!("no heartbeat answer for {missed_pings} pings: the link was dead")
+        }
+        ConnectionEnd::Io(message) => format!("the connection broke: {message}"),
+    }
+}

@@ -1,0 +1,50 @@
+//! Turns a long-connection callback into the pipeline's [`InboundEvent`].
+
+use serde_json::Value;
+
+use crate::i18n::Lang;
+use crate::pipeline::{ChatKind, InboundEvent, InboundKind};
+
+/// What a callback is, for the connection's owner.
+pub enum Classified {
+    /// WeCom says another connection took the bot.
+    Displaced,
+    /// An event for the pipeline.
+    Event(InboundEvent),
+}
+
+fn text_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(value, |v, key| v.get(key)).and_then(Value::as_str)
+}
+
+/// Classifies a callback of `integration_id`; `req_id` names its stream.
+pub fn classify(integration_id: &str, lang: Lang, cmd: &str, req_id: &str, body: &Value) -> Classified {
+    let event_type = text_at(body, &["event", "eventtype"]).unwrap_or_default();
+    if cmd == "aibot_event_callback" && event_type == "disconnected_event" {
+        return Classified::Displaced;
+    }
+    let chat_kind = if text_at(body, &["chattype"]) == Some("group") { ChatKind::Group } else { ChatKind::Single };
+    let sender_id = text_at(body, &["from", "userid"]).unwrap_or_default().to_string();
+    let chat_id = match chat_kind {
+        ChatKind::Group => text_at(body, &["chatid"]).unwrap_or_default().to_string(),
+        ChatKind::Single => sender_id.clone(),
+    };
+    let msgid = text_at(body, &["msgid"]).unwrap_or_default().to_string();
+    let kind = match (cmd, text_at(body, &["msgtype"]).unwrap_or_default()) {
+        ("aibot_msg_callback", "text") => {
+            InboundKind::Text { msgid, text: text_at(body, &["text", "content"]).unwrap_or_default().to_string() }
+        }
+        ("aibot_event_callback", _) if event_type == "enter_chat" => InboundKind::EnterChat,
+        ("aibot_event_callback", _) => InboundKind::Other { kind: format!("event:{event_type}") },
+        (_, msgtype) => InboundKind::Other { kind: format!("message:{msgtype}") },
+    };
+    Classified::Event(InboundEvent {
+        integration_id: integration_id.to_string(),
+        chat_kind,
+        chat_id,
+        sender_id,
+        stream_id: format!("stream_{req_id}"),
+        lang,
+        kind,
+    })
+}

@@ -1,0 +1,159 @@
+//! One supervisor per installation: reconciles the desired state of every `wecom_long`
+//! integration of the tenant with the actors running here. It runs an actor while the
+//! integration is enabled, valid, bound to a published WeCom Trigger, not disconnected by an
+//! operator and not latched (`displaced`, refused credentials); stops it with the reason
+//! otherwise; restarts it when the options change or an operator presses Reconnect.
+//!
+//! It reconciles on every wake-up (lifecycle hooks, trigger publish/stop and actions on this
+//! instance wake it at once) and every `reconcile_interval` (actions taken on another instance
+//! reach it that way, through the shared store). Every instance runs a supervisor; the bot's
+//! lease decides which one holds the socket.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use host_sdk::{Error, Integration};
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use super::actor::{self, ActorContext, ActorExit, StopSignal};
+use super::settings::LongSettings;
+use crate::config::LongConfig;
+use crate::pipeline::Pipeline;
+use crate::state::{desired, observed, reason, PluginState};
+use crate::PROVIDER_LONG;
+
+/// An actor this supervisor started.
+struct Running {
+    generation: u64,
+    options: serde_json::Value,
+    stop: StopSignal,
+    exit: oneshot::Receiver<ActorExit>,
+}
+
+/// The supervisor of one installation's long connections.
+pub struct Supervisor {
+    state: Arc<PluginState>,
+    settings: Arc<LongSettings>,
+    pipeline: Arc<Pipeline>,
+    running: Mutex<HashMap<String, Running>>,
+}
+
+impl Supervisor {
+    /// A supervisor over an installation's state.
+    pub fn new(state: Arc<PluginState>, settings: Arc<LongSettings>, pipeline: Arc<Pipeline>) -> Arc<Self> {
+        Arc::new(Supervisor { state, settings, pipeline, running: Mutex::new(HashMap::new()) })
+    }
+
+    /// Starts the reconcile loop as a task of the installation; it ends (stopping every actor,
+    /// which records why and releases its lease) when the installation stops.
+    pub fn start(self: &Arc<Self>) -> Result<(), Error> {
+        let this = self.clone();
+        self.state.scope.spawn(async move { this.run().await })
+    }
+
+    async fn run(self: Arc<Self>) {
+        let cancelled = self.state.scope.cancellation();
+        let wake = self.state.supervisor_wake.clone();
+        loop {
+            if let Err(e) = self.reconcile().await {
+                tracing::warn!(error = %e, "reconciling the long connections failed; trying again");
+            }
+            tokio::select! {
+                () = cancelled.cancelled() => break,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(self.settings.reconcile_interval) => {}
+            }
+        }
+        // The actors are children of the installation's token: they are stopping too. Their
+        // tasks are tracked by the installation, whose stop waits for them.
+        self.running.lock().clear();
+    }
+
+    /// Starts, stops and restarts actors so that they match the desired state.
+    pub async fn reconcile(&self) -> Result<(), Error> {
+        let host = self.state.host();
+        let integrations = host.integrations().list_by_provider(PROVIDER_LONG).await?;
+        let mut seen = Vec::with_capacity(integrations.len());
+        for integration in integrations {
+            seen.push(integration.id.clone());
+            let desired = desired::load(host.kv(), &integration.id).await?;
+            let observed = observed::load(host.kv(), &integration.id).await?;
+            let blocking = self.state.blocking_reason(&integration, &desired, observed.as_ref()).await?;
+            self.apply(integration, desired.generation, blocking).await;
+        }
+        let gone: Vec<String> = self.running.lock().keys().filter(|id| !seen.contains(id)).cloned().collect();
+        for id in gone {
+            if let Some(running) = self.running.lock().remove(&id) {
+                running.stop.stop(reason::INTEGRATION_DELETED);
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply(&self, integration: Integration, generation: u64, blocking: Option<&'static str>) {
+        let id = integration.id.clone();
+        let previous = self.running.lock().remove(&id);
+        let previous = match previous {
+            Some(mut running) => match running.exit.try_recv() {
+                // It ended on its own (displaced, refused credentials): its latch is in the store.
+                Ok(_) | Err(oneshot::error::TryRecvError::Closed) => None,
+                Err(oneshot::error::TryRecvError::Empty) => Some(running),
+            },
+            None => None,
+        };
+        match (blocking, previous) {
+            (Some(why), Some(running)) => {
+                tracing::info!(integration_id = %id, reason = why, "stopping the long connection");
+                running.stop.stop(why);
+            }
+            (Some(_), None) => {}
+            (None, Some(running)) if running.generation == generation && running.options == integration.options => {
+                self.running.lock().insert(id, running);
+            }
+            (None, previous) => {
+                if let Some(running) = previous {
+                    tracing::info!(integration_id = %id, "restarting the long connection with the latest settings");
+                    running.stop.stop(reason::RESTARTING);
+                    // Let it close its socket and release the lease before the new actor asks.
+                    let _ = tokio::time::timeout(Duration::from_secs(5), running.exit).await;
+                }
+                self.start_actor(integration, generation);
+            }
+        }
+    }
+
+    fn start_actor(&self, integration: Integration, generation: u64) {
+        let Ok(config) = LongConfig::from_options(&integration.options) else { return };
+        let id = integration.id.clone();
+        let options = integration.options.clone();
+        let stop = StopSignal::child_of(&self.state.scope.cancellation());
+        let (exit_tx, exit) = oneshot::channel();
+        let ctx = ActorContext {
+            scope: self.state.scope.clone(),
+            settings: self.settings.clone(),
+            integration,
+            config,
+            generation,
+            pipeline: self.pipeline.clone(),
+        };
+        let actor_stop = stop.clone();
+        let spawned = self.state.scope.spawn(async move {
+            let exit = actor::run(ctx, actor_stop).await;
+            let _ = exit_tx.send(exit);
+        });
+        match spawned {
+            Ok(()) => {
+                tracing::info!(integration_id = %id, generation, "long connection started");
+                self.running.lock().insert(id, Running { generation, options, stop, exit });
+            }
+            Err(e) => tracing::warn!(integration_id = %id, error = %e, "the long connection could not start"),
+        }
+    }
+
+    /// How many actors run here (for tests and the benchmark).
+    pub fn running(&self) -> usize {
+        self.running.lock().len()
+    }
+}

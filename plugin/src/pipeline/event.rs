@@ -1,0 +1,51 @@
+//! The normalized inbound event: what the pipeline needs of a WeCom callback, whichever
+//! transport brought it.
+
+use crate::i18n::Lang;
+
+/// Single or group chat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChatKind {
+    /// A one-to-one chat (the chat is the user).
+    Single,
+    /// A group chat.
+    Group,
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InboundKind {
+    /// A text message.
+    Text {
+        /// WeCom's message id.
+        msgid: String,
+        /// The text as sent.
+        text: String,
+    },
+    /// The user opened the chat with the bot.
+    EnterChat,
+    /// Anything the pipeline does not handle yet (kept so it can be logged).
+    Other {
+        /// The message type or event type.
+        kind: String,
+    },
+}
+
+/// One inbound event of one integration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboundEvent {
+    /// The integration it arrived on.
+    pub integration_id: String,
+    /// Single or group.
+    pub chat_kind: ChatKind,
+    /// The chat (the user id in single chats; WeCom's case-sensitive chatid in groups).
+    pub chat_id: String,
+    /// Who sent it.
+    pub sender_id: String,
+    /// The stream id the answer uses (one per answered message).
+    pub stream_id: String,
+    /// The language of the integration's messages to users.
+    pub lang: Lang,
+    /// What happened.
+    pub kind: InboundKind,
+}
