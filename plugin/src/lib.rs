@@ -28,6 +28,7 @@ pub mod http_client;
 pub mod i18n;
 pub mod keys;
 pub mod long;
+pub mod protocol;
 pub mod providers;
 pub mod routes;
 pub mod sessions;
