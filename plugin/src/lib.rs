@@ -29,6 +29,7 @@ pub mod i18n;
 pub mod keys;
 pub mod long;
 pub mod pipeline;
+pub mod protocol;
 pub mod providers;
 pub mod routes;
 pub mod sessions;

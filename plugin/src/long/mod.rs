@@ -1,7 +1,17 @@
 //! The long connection (WeCom's WebSocket mode).
 //!
-//! For now only the transport: opening a `ws://` or `wss://` socket with the plugin's own trust
-//! settings. The client (acks by `req_id`), the actor and the supervisor build on it.
+//! - [`transport`]: opening a `ws://` or `wss://` socket with the plugin's own trust settings;
+//! - [`client`]: one connection — acks by exact `req_id`, heartbeat, dead-link detection;
+//! - [`actor`]: one integration's connection — lease, subscribe, reconnect with backoff, kick
+//!   handling, fenced status;
+//! - [`supervisor`]: one per installation — runs the actors the desired state asks for;
+//! - [`inbound`], [`reply`]: callbacks into the pipeline, answers back over the socket;
+//! - [`settings`]: every timing, with WeCom's values as defaults.
 
+pub mod actor;
+pub mod client;
+pub mod inbound;
+pub mod reply;
 pub mod settings;
+pub mod supervisor;
 pub mod transport;
