@@ -38,8 +38,8 @@ pub struct TestHost {
     logs: Mutex<Vec<LoggedRecord>>,
     kv: Arc<MemoryKv>,
     leases: Arc<MemoryLeases>,
-    /// Integrations by (tenant, id).
-    integrations: Mutex<HashMap<(String, String), Integration>>,
+    /// Integrations by (tenant, id), shared with siblings.
+    integrations: Arc<Mutex<HashMap<(String, String), Integration>>>,
     agent: Arc<ScriptedAgent>,
 }
 
@@ -69,7 +69,31 @@ impl TestHost {
             logs: Mutex::new(Vec::new()),
             kv: Arc::new(MemoryKv::new(clock.clone())),
             leases: Arc::new(MemoryLeases::new(clock)),
-            integrations: Mutex::new(HashMap::new()),
+            integrations: Arc::new(Mutex::new(HashMap::new())),
+            agent: Arc::new(ScriptedAgent::default()),
+        })
+    }
+
+    /// A second host instance over the same shared state — KV store, leases and integrations —
+    /// with its own runtime, clock reading, config (`INSTANCE_ID` = `instance_id`), logs and
+    /// agent: two hosts on one database, as several `xpert-host` processes would be.
+    pub fn sibling(self: &Arc<Self>, instance_id: &str) -> Arc<TestHost> {
+        let runtime = Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("test-host-sibling")
+            .enable_all()
+            .build()
+            .expect("the test host needs a runtime");
+        let mut config = self.config.lock().clone();
+        config.insert("INSTANCE_ID".to_string(), instance_id.to_string());
+        Arc::new(TestHost {
+            runtime: Some(runtime),
+            now_ms: self.now_ms.clone(),
+            config: Mutex::new(config),
+            logs: Mutex::new(Vec::new()),
+            kv: self.kv.clone(),
+            leases: self.leases.clone(),
+            integrations: self.integrations.clone(),
             agent: Arc::new(ScriptedAgent::default()),
         })
     }

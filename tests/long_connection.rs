@@ -1,0 +1,339 @@
+//! The long connection end to end: the real plugin library loaded by the TestHost, its
+//! supervisor and actors connecting to the WeCom simulator over real sockets on 127.0.0.1, with
+//! every protocol timing shortened through the host's config.
+
+mod plugin_common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use host_sdk::contract::ViewData;
+use host_sdk::host::{Installation, TestHost};
+use host_sdk::{InstallLevel, Integration, LifecycleEvent, TriggerParams, ViewQuery};
+use plugin_common::*;
+use serde_json::{json, Value};
+use wecom_sim::sim::Chat;
+use wecom_sim::{FaultSpec, SimConfig, Simulator};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A TestHost whose plugin talks to `sim` with test-speed timings.
+fn fast_host(sim: &Simulator) -> Arc<TestHost> {
+    let host = TestHost::new();
+    configure(&host, sim);
+    host
+}
+
+fn configure(host: &TestHost, sim: &Simulator) {
+    for (key, value) in [
+        ("WECOM_WS_URL", sim.ws_url().as_str()),
+        ("WECOM_HEARTBEAT_MS", "100"),
+        ("WECOM_RECONCILE_MS", "50"),
+        ("WECOM_LEASE_TTL_MS", "900"),
+        ("WECOM_BACKOFF_BASE_MS", "20"),
+        ("WECOM_BACKOFF_MAX_MS", "200"),
+        ("WECOM_AUTH_FAILURE_LIMIT", "2"),
+        ("WECOM_CONNECT_TIMEOUT_MS", "2000"),
+        ("WECOM_STREAM_THROTTLE_MS", "20"),
+    ] {
+        host.set_config(key, value);
+    }
+}
+
+fn long(id: &str, bot: &str, secret: &str) -> Integration {
+    Integration {
+        id: id.into(),
+        name: id.into(),
+        provider: "wecom_long".into(),
+        enabled: true,
+        options: json!({"botId": bot, "secret": secret, "timeoutMs": 2000}),
+    }
+}
+
+fn params(xpert: &str, integration_id: &str) -> TriggerParams {
+    TriggerParams { xpert_id: xpert.into(), config: json!({"enabled": true, "integrationId": integration_id}) }
+}
+
+/// Installs the plugin, adds `integration` and publishes a trigger for it.
+fn installed_and_bound(host: &Arc<TestHost>, integration: &Integration) -> Installation {
+    host.put_integration(integration.clone());
+    let inst = host.install(&load_wecom(), InstallLevel::Tenant).expect("install");
+    host.block_on(async {
+        let provider = &inst.provider("wecom_long").unwrap().provider;
+        provider.on_lifecycle(LifecycleEvent::Created, integration, None).await.unwrap();
+        inst.trigger("wecom").unwrap().trigger.publish(&params("x1", &integration.id)).await.unwrap();
+    });
+    inst
+}
+
+fn status(host: &TestHost, inst: &Installation, integration: &Integration) -> Value {
+    let view = inst.views[0].view.clone();
+    let integration = integration.clone();
+    match host.block_on(async move { view.data(&integration, "status", &ViewQuery::default()).await.unwrap() }) {
+        ViewData::Stats { item } => item,
+        other => panic!("not a stats tab: {other:?}"),
+    }
+}
+
+/// Reads the Status tab until `done` holds (the owner writes it when things happen).
+fn wait_status(host: &TestHost, inst: &Installation, integration: &Integration, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let item = status(host, inst, integration);
+        if done(&item) {
+            return item;
+        }
+        assert!(Instant::now() < deadline, "status never matched; last: {item}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// How many `aibot_subscribe` frames for `bot` the simulator received.
+fn subscribes(sim: &Simulator, bot: &str) -> usize {
+    sim.frames().iter().filter(|f| f.frame["cmd"] == "aibot_subscribe" && f.frame["body"]["bot_id"] == bot).count()
+}
+
+#[test]
+fn a_published_integration_connects_answers_a_message_with_one_stream_and_welcomes() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOT1", "secret-1");
+    let host = fast_host(&sim);
+    let l1 = long("l1", "BOT1", "secret-1");
+    let inst = installed_and_bound(&host, &l1);
+    assert!(rt.block_on(sim.wait_connected("BOT1", true, WAIT)), "publishing starts the connection");
+    let item = wait_status(&host, &inst, &l1, |i| i["state"] == "connected" && i["lastPingAt"].is_string());
+    assert_eq!(item["ownerInstanceId"], "test-host");
+    assert_eq!(item["disabledReason"], Value::Null);
+    assert!(item["lastConnectedAt"].is_string());
+
+    sim.send_text("BOT1", "alice", Chat::Single, "hello").unwrap();
+    let bubbles = rt.block_on(sim.wait_transcript("BOT1", "alice", WAIT, |b| b.iter().any(|b| b.from == "bot" && b.finished)));
+    let answer = bubbles.iter().find(|b| b.from == "bot").expect("an answer");
+    assert_eq!(answer.kind, "stream");
+    assert_eq!(answer.text, "echo: hello");
+    assert!(answer.updates >= 2, "a thinking frame first, then the answer: {answer:?}");
+    assert_eq!(bubbles.iter().filter(|b| b.from == "bot").count(), 1, "one stream per message: {bubbles:?}");
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    assert!(wait_status(&host, &inst, &l1, |i| i["lastCallbackAt"].is_string())["lastCallbackAt"].is_string());
+
+    sim.send_event(wecom_sim::server::EventBody {
+        bot_id: "BOT1".into(),
+        user_id: "bob".into(),
+        chat_id: None,
+        eventtype: "enter_chat".into(),
+        task_id: None,
+        event_key: None,
+        feedback_type: None,
+    })
+    .unwrap();
+    let bubbles = rt.block_on(sim.wait_transcript("BOT1", "bob", WAIT, |b| b.iter().any(|b| b.kind == "welcome")));
+    assert!(bubbles.iter().any(|b| b.kind == "welcome" && b.text.contains("/new")), "{bubbles:?}");
+    inst.stop(Duration::from_secs(3)).unwrap();
+}
+
+#[test]
+fn a_kicked_connection_records_displaced_and_never_reconnects_until_reconnect_is_pressed() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTK", "s");
+    let host = fast_host(&sim);
+    let lk = long("lk", "BOTK", "s");
+    let inst = installed_and_bound(&host, &lk);
+    wait_status(&host, &inst, &lk, |i| i["state"] == "connected");
+
+    // Another deployment subscribes with the same bot: WeCom tells ours it was displaced.
+    let intruder = rt.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(sim.ws_url()).await.unwrap();
+        use futures_util::SinkExt;
+        let frame = json!({"cmd": "aibot_subscribe", "headers": {"req_id": "intruder"}, "body": {"bot_id": "BOTK", "secret": "s"}});
+        ws.send(tokio_tungstenite::tungstenite::Message::Text(frame.to_string().into())).await.unwrap();
+        ws
+    });
+    let item = wait_status(&host, &inst, &lk, |i| i["disabledReason"] == "displaced");
+    assert_eq!(item["state"], "stopped");
+    assert!(item["reason"]["en_US"].as_str().unwrap().contains("second deployment"), "{item}");
+    let ours = subscribes(&sim, "BOTK") - 1;
+    // No kick loop: many reconcile rounds later our side has not subscribed again.
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(subscribes(&sim, "BOTK") - 1, ours, "the displaced connection must not reconnect on its own");
+    drop(intruder);
+
+    // Reconnect is the operator's decision; it subscribes again and says so.
+    let view = inst.views[0].view.clone();
+    let lk2 = lk.clone();
+    let answer = host.block_on(async move { view.action(&lk2, "status", "reconnect", &json!({})).await.unwrap() });
+    assert!(answer.success, "{:?}", answer.message);
+    assert!(answer.message.en_us.starts_with("Reconnected"), "{:?}", answer.message);
+    assert!(subscribes(&sim, "BOTK") - 1 > ours);
+    inst.stop(Duration::from_secs(3)).unwrap();
+}
+
+#[test]
+fn refused_credentials_end_unhealthy_with_config_invalid_after_their_own_budget() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTA", "right");
+    let host = fast_host(&sim);
+    let la = long("la", "BOTA", "wrong");
+    let inst = installed_and_bound(&host, &la);
+    let item = wait_status(&host, &inst, &la, |i| i["state"] == "unhealthy");
+    assert_eq!(item["disabledReason"], "config_invalid");
+    assert!(item["lastError"].as_str().unwrap().contains("853000"), "{item}");
+    assert!(item["reason"]["en_US"].as_str().unwrap().contains("refused the Bot ID or Secret"), "{item}");
+    assert_eq!(subscribes(&sim, "BOTA"), 2, "exactly the budget (WECOM_AUTH_FAILURE_LIMIT=2), then no hammering");
+    assert!(!item.to_string().contains("wrong"), "the secret never shows");
+
+    // Saving the config (a new generation) lets it try again, and the right secret connects.
+    let fixed = long("la", "BOTA", "right");
+    host.put_integration(fixed.clone());
+    let provider = inst.provider("wecom_long").unwrap().provider.clone();
+    let (old, new) = (la.clone(), fixed.clone());
+    host.block_on(async move { provider.on_lifecycle(LifecycleEvent::Updated, &new, Some(&old)).await.unwrap() });
+    wait_status(&host, &inst, &fixed, |i| i["state"] == "connected");
+    inst.stop(Duration::from_secs(3)).unwrap();
+}
+
+#[test]
+fn drops_and_dead_links_reconnect_with_backoff() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTD", "s");
+    let host = fast_host(&sim);
+    let ld = long("ld", "BOTD", "s");
+    let inst = installed_and_bound(&host, &ld);
+    wait_status(&host, &inst, &ld, |i| i["state"] == "connected");
+    let before = subscribes(&sim, "BOTD");
+    assert!(sim.drop_connections("BOTD") > 0);
+    wait_status(&host, &inst, &ld, |_| subscribes(&sim, "BOTD") > before);
+    let item = wait_status(&host, &inst, &ld, |i| i["state"] == "connected");
+    assert!(item["lastDisconnectedAt"].is_string(), "{item}");
+
+    // Ping acks withheld: the heartbeat notices the dead link and the actor reconnects.
+    let before = subscribes(&sim, "BOTD");
+    sim.fault(FaultSpec::WithholdPingAcks { bot_id: "BOTD".into() });
+    wait_status(&host, &inst, &ld, |i| i["lastError"].as_str().is_some_and(|e| e.contains("heartbeat")));
+    sim.fault(FaultSpec::Clear);
+    wait_status(&host, &inst, &ld, |i| i["state"] == "connected" && subscribes(&sim, "BOTD") > before);
+    inst.stop(Duration::from_secs(3)).unwrap();
+}
+
+#[test]
+fn unbind_disable_delete_and_uninstall_close_the_socket_with_their_reason() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTS", "s");
+    let host = fast_host(&sim);
+    let ls = long("ls", "BOTS", "s");
+    let inst = installed_and_bound(&host, &ls);
+    let trigger = inst.trigger("wecom").unwrap().trigger.clone();
+    let provider = inst.provider("wecom_long").unwrap().provider.clone();
+    wait_status(&host, &inst, &ls, |i| i["state"] == "connected");
+
+    let t = trigger.clone();
+    host.block_on(async move { t.stop(&params("x1", "ls")).await.unwrap() });
+    assert!(rt.block_on(sim.wait_connected("BOTS", false, WAIT)), "unpublishing closes the socket");
+    assert_eq!(wait_status(&host, &inst, &ls, |i| i["state"] == "stopped")["disabledReason"], "xpert_unbound");
+
+    let t = trigger.clone();
+    host.block_on(async move { t.publish(&params("x1", "ls")).await.unwrap() });
+    wait_status(&host, &inst, &ls, |i| i["state"] == "connected");
+    let disabled = Integration { enabled: false, ..ls.clone() };
+    host.put_integration(disabled.clone());
+    let (p, d) = (provider.clone(), disabled.clone());
+    host.block_on(async move { p.on_lifecycle(LifecycleEvent::Disabled, &d, None).await.unwrap() });
+    assert!(rt.block_on(sim.wait_connected("BOTS", false, WAIT)), "disabling closes the socket");
+    assert_eq!(status(&host, &inst, &disabled)["disabledReason"], "integration_disabled");
+
+    host.put_integration(ls.clone());
+    let (p, e) = (provider.clone(), ls.clone());
+    host.block_on(async move { p.on_lifecycle(LifecycleEvent::Enabled, &e, None).await.unwrap() });
+    assert!(rt.block_on(sim.wait_connected("BOTS", true, WAIT)), "enabling starts it again");
+    let closes_before = sim.frames().len();
+    inst.stop(Duration::from_secs(3)).unwrap();
+    assert!(rt.block_on(sim.wait_connected("BOTS", false, WAIT)), "uninstalling closes the socket");
+    let _ = closes_before;
+    let leases = host.services().leases;
+    let held = host.block_on(async move { leases.current("wecom/wecom:ws:bot:BOTS".into()).await.unwrap() });
+    assert!(held.is_none(), "the lease was released on stop");
+}
+
+#[test]
+fn two_hosts_on_one_store_never_hold_two_sockets_and_reconnect_reaches_the_owner() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOT2", "s");
+    let first = fast_host(&sim);
+    let l2 = long("l2", "BOT2", "s");
+    let a = installed_and_bound(&first, &l2);
+    wait_status(&first, &a, &l2, |i| i["state"] == "connected");
+    let second = first.sibling("host-b");
+    let b = second.install(&load_wecom(), InstallLevel::Tenant).expect("second host installs");
+    // The second host's supervisor runs too, but stands by: one socket for the bot.
+    let seen_by_b = wait_status(&second, &b, &l2, |i| i["state"] == "connected");
+    assert_eq!(seen_by_b["ownerInstanceId"], "test-host", "the Status tab on any instance shows the true owner");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(subscribes(&sim, "BOT2"), 1, "no second subscribe, no kick between our own instances");
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+
+    // Reconnect pressed on the instance that does not own the socket reaches the owner.
+    let view = b.views[0].view.clone();
+    let l = l2.clone();
+    let answer = second.block_on(async move { view.action(&l, "status", "reconnect", &json!({})).await.unwrap() });
+    assert!(answer.success, "{:?}", answer.message);
+    assert_eq!(subscribes(&sim, "BOT2"), 2, "the owner reconnected once");
+    // The owner stops (uninstall): the standby host takes the bot over.
+    a.stop(Duration::from_secs(3)).unwrap();
+    let item = wait_status(&second, &b, &l2, |i| i["state"] == "connected" && i["ownerInstanceId"] == "host-b");
+    assert_eq!(item["ownerInstanceId"], "host-b");
+    b.stop(Duration::from_secs(3)).unwrap();
+}
+
+#[test]
+fn a_config_change_while_connected_reconnects_with_the_new_credentials() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("OLD", "s1");
+    sim.add_bot("NEW", "s2");
+    let host = fast_host(&sim);
+    let lc = long("lc", "OLD", "s1");
+    let inst = installed_and_bound(&host, &lc);
+    assert!(rt.block_on(sim.wait_connected("OLD", true, WAIT)));
+    let changed = long("lc", "NEW", "s2");
+    host.put_integration(changed.clone());
+    let provider = inst.provider("wecom_long").unwrap().provider.clone();
+    let (old, new) = (lc.clone(), changed.clone());
+    host.block_on(async move { provider.on_lifecycle(LifecycleEvent::Updated, &new, Some(&old)).await.unwrap() });
+    assert!(rt.block_on(sim.wait_connected("NEW", true, WAIT)), "the new bot is subscribed");
+    assert!(rt.block_on(sim.wait_connected("OLD", false, WAIT)), "the old one is closed");
+    wait_status(&host, &inst, &changed, |i| i["state"] == "connected" && i["botId"] == "NEW");
+    inst.stop(Duration::from_secs(3)).unwrap();
+}
+
+#[test]
+fn a_restart_restores_the_connection_unless_its_reason_forbids_it() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTR", "s");
+    let host = fast_host(&sim);
+    let lr = long("lr", "BOTR", "s");
+    let inst = installed_and_bound(&host, &lr);
+    assert!(rt.block_on(sim.wait_connected("BOTR", true, WAIT)));
+    inst.stop(Duration::from_secs(3)).unwrap();
+    assert!(rt.block_on(sim.wait_connected("BOTR", false, WAIT)));
+    // The same store, a new installation (a host restart): it connects again by itself.
+    let again = host.install(&load_wecom(), InstallLevel::Tenant).unwrap();
+    assert!(rt.block_on(sim.wait_connected("BOTR", true, WAIT)), "restored after a restart");
+    // A manual disconnect survives the next restart.
+    let view = again.views[0].view.clone();
+    let l = lr.clone();
+    let answer = host.block_on(async move { view.action(&l, "status", "disconnect", &json!({})).await.unwrap() });
+    assert!(answer.success && answer.message.en_us.starts_with("Disconnected"), "{:?}", answer.message);
+    assert!(!sim.is_connected("BOTR"));
+    again.stop(Duration::from_secs(3)).unwrap();
+    let third = host.install(&load_wecom(), InstallLevel::Tenant).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!sim.is_connected("BOTR"), "a recorded manual disconnect keeps it stopped");
+    assert_eq!(status(&host, &third, &lr)["disabledReason"], "manual_disconnect");
+    third.stop(Duration::from_secs(3)).unwrap();
+}
