@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use parking_lot::Mutex;
-use serde_json::json;
+use serde_json::{json, Value};
 
 pub use config::SimConfig;
 pub use faults::FaultSpec;
@@ -139,14 +139,13 @@ impl Simulator {
                 },
                 msgtype: Some("text".into()),
                 text: text.into(),
-                data: None,
-                name: None,
+                ..MessageBody::default()
             },
         )
     }
 
-    /// Pushes a message of any kind (`text`, `voice`, `image`, `file`, `mixed`) as the control
-    /// API takes it.
+    /// Pushes a message of any kind (`text`, `voice`, `image`, `file`, `video`, `mixed`, with an
+    /// optional `quote`) as the control API takes it; returns the callback's req_id.
     pub fn send_message(&self, body: MessageBody) -> Result<String, SimError> {
         push_message(&self.state, &body)
     }
@@ -266,48 +265,74 @@ fn chat_of(chat_id: &Option<String>) -> Chat {
     }
 }
 
+/// A message payload (`body[msgtype]`) and the text its bubble shows.
+fn payload(
+    state: &AppState,
+    msgtype: &str,
+    text: &str,
+    data: Option<&str>,
+    name: Option<&str>,
+) -> Result<(Value, String), SimError> {
+    let file = || -> Result<Vec<u8>, SimError> {
+        let data = data.ok_or_else(|| SimError::Invalid(format!("data (base64) is required for {msgtype}")))?;
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|_| SimError::Invalid("data is not base64".into()))
+    };
+    Ok(match msgtype {
+        "text" | "voice" => (json!({"content": text}), text.to_string()),
+        "image" | "file" | "video" => {
+            let name = name.map(str::to_string).unwrap_or_else(|| format!("{msgtype}.bin"));
+            let (url, aeskey) = state.host_media(&file()?, &name);
+            (json!({"url": url, "aeskey": aeskey}), format!("[{msgtype}] {name}"))
+        }
+        "mixed" => {
+            let mut items = vec![json!({"msgtype": "text", "text": {"content": text}})];
+            if data.is_some() {
+                let (url, aeskey) = state.host_media(&file()?, "image.png");
+                items.push(json!({"msgtype": "image", "image": {"url": url, "aeskey": aeskey}}));
+            }
+            (json!({"msg_item": items}), text.to_string())
+        }
+        other => return Err(SimError::Invalid(format!("unsupported msgtype {other:?}"))),
+    })
+}
+
 /// Pushes a message callback (shared by the Rust and control APIs).
 pub(crate) fn push_message(state: &AppState, m: &MessageBody) -> Result<String, SimError> {
     let chat = chat_of(&m.chat_id);
     let chat_key = chat.key(&m.user_id);
     let msgtype = m.msgtype.clone().unwrap_or_else(|| "text".into());
-    let file = || -> Result<Vec<u8>, SimError> {
-        let data = m.data.as_deref().ok_or_else(|| SimError::Invalid("data (base64) is required".into()))?;
-        base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .map_err(|_| SimError::Invalid("data is not base64".into()))
-    };
-    let (payload, bubble_text) = match msgtype.as_str() {
-        "text" => (json!({"content": m.text}), m.text.clone()),
-        "voice" => (json!({"content": m.text}), m.text.clone()),
-        "image" | "file" => {
-            if !matches!(chat, Chat::Single) {
-                return Err(SimError::Invalid(format!("{msgtype} messages exist only in single chats")));
-            }
-            let name = m.name.clone().unwrap_or_else(|| format!("{msgtype}.bin"));
-            let (url, aeskey) = state.host_media(&file()?, &name);
-            (json!({"url": url, "aeskey": aeskey}), format!("[{msgtype}] {name}"))
+    if matches!(msgtype.as_str(), "image" | "file" | "video") && !matches!(chat, Chat::Single) {
+        return Err(SimError::Invalid(format!("{msgtype} messages exist only in single chats")));
+    }
+    if !state.core.is_connected(&m.bot_id) {
+        return Err(SimError::NotConnected(m.bot_id.clone()));
+    }
+    let (body_payload, bubble_text) = payload(state, &msgtype, &m.text, m.data.as_deref(), m.name.as_deref())?;
+    let quote = match &m.quote {
+        Some(q) => {
+            let qt = q.msgtype.clone().unwrap_or_else(|| "text".into());
+            let (qp, _) = payload(state, &qt, &q.text, q.data.as_deref(), q.name.as_deref())?;
+            let mut quote = json!({"msgtype": qt});
+            quote[qt.as_str()] = qp;
+            Some(quote)
         }
-        "mixed" => {
-            let mut items = vec![json!({"msgtype": "text", "text": {"content": m.text}})];
-            if m.data.is_some() {
-                let (url, aeskey) = state.host_media(&file()?, "image.png");
-                items.push(json!({"msgtype": "image", "image": {"url": url, "aeskey": aeskey}}));
-            }
-            (json!({"msg_item": items}), m.text.clone())
-        }
-        other => return Err(SimError::Invalid(format!("unsupported msgtype {other:?}"))),
+        None => None,
     };
     let response_url = state.new_response_url(&m.bot_id, &chat_key);
-    let body = state.core.message_body(&m.bot_id, &m.user_id, &chat, &msgtype, payload, &response_url);
+    let mut body = state.core.message_body(&m.bot_id, &m.user_id, &chat, &msgtype, body_payload, &response_url);
+    if let Some(q) = &quote {
+        body["quote"] = q.clone();
+    }
     let bubble = Bubble {
         from: "user".into(),
         kind: msgtype.clone(),
         text: bubble_text,
         finished: true,
-        stream_id: None,
-        card: None,
         updates: 1,
+        quote,
+        ..Bubble::default()
     };
     let cb = NewCallback {
         cmd: "aibot_msg_callback",

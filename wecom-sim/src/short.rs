@@ -221,19 +221,11 @@ impl ShortDriver {
         let response_url = state.new_response_url(bot_id, &chat_key);
         let body = state.core.message_body(bot_id, user, chat, "text", json!({"content": text}), &response_url);
         let msgid = body["msgid"].as_str().unwrap_or_default().to_string();
-        state.core.mark_spoken(bot_id, &chat_key);
+        state.core.mark_spoken(bot_id, chat, user);
         state.core.add_bubble(
             bot_id,
             &chat_key,
-            Bubble {
-                from: "user".into(),
-                kind: "text".into(),
-                text: text.into(),
-                finished: true,
-                stream_id: None,
-                card: None,
-                updates: 1,
-            },
+            Bubble { from: "user".into(), kind: "text".into(), text: text.into(), finished: true, updates: 1, ..Default::default() },
         );
         let cfg = state.core.config.clone();
         let (reply, attempts) = self
