@@ -25,6 +25,7 @@ mod page;
 pub mod server;
 pub mod short;
 pub mod sim;
+mod tls;
 pub mod upload;
 
 use std::net::SocketAddr;
@@ -35,12 +36,13 @@ use base64::Engine as _;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 
-pub use config::SimConfig;
+pub use config::{AesKeyForm, SimConfig};
 pub use faults::FaultSpec;
 pub use short::ShortOutcome;
-pub use sim::{Bubble, CallbackKind, Chat, ReceivedFrame, Violation};
+pub use server::{EventBody, MessageBody, QuoteBody};
+pub use sim::{Bubble, CallbackKind, Chat, Disconnect, DisconnectReason, ReceivedFrame, Violation};
 
-use server::{AppState, EventBody, MessageBody};
+use server::AppState;
 use sim::{Core, NewCallback};
 
 /// Simulator errors.
@@ -55,6 +57,9 @@ pub enum SimError {
     /// A request was malformed.
     #[error("{0}")]
     Invalid(String),
+    /// The TLS certificate or configuration could not be made.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
 }
 
 /// A running simulator.
@@ -62,11 +67,18 @@ pub struct Simulator {
     state: AppState,
     addr: SocketAddr,
     server: tokio::task::JoinHandle<()>,
+    /// The TLS accept loop, when serving TLS.
+    acceptor: Option<tokio::task::JoinHandle<()>>,
+    /// The generated CA, when serving TLS.
+    ca_pem: Option<String>,
 }
 
 impl Drop for Simulator {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(a) = &self.acceptor {
+            a.abort();
+        }
         self.state.core.drop_all_sockets();
     }
 }
@@ -77,23 +89,45 @@ impl Simulator {
         Self::start_on("127.0.0.1:0".parse().expect("valid address"), config).await
     }
 
-    /// Starts on the given address.
+    /// Starts on the given address (port 0 picks a free one). With [`SimConfig::tls`] the
+    /// listener speaks TLS with a certificate generated now; nothing else is required:
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), wecom_sim::SimError> {
+    /// let sim = wecom_sim::Simulator::start_on("127.0.0.1:8090".parse().unwrap(), Default::default()).await?;
+    /// sim.add_bot("DEMOBOT", "demo-secret");
+    /// # Ok(()) }
+    /// ```
     pub async fn start_on(listen: SocketAddr, config: SimConfig) -> Result<Simulator, SimError> {
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(SimError::Bind)?;
         let addr = listener.local_addr().map_err(SimError::Bind)?;
+        let tls = if config.tls { Some(tls::generate(addr, &config.tls_names)?) } else { None };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let state = AppState {
             core: Core::new(config),
-            base_url: Arc::new(format!("http://{addr}")),
+            base_url: Arc::new(format!("{scheme}://{addr}")),
             response_urls: Arc::new(Mutex::new(Default::default())),
             responses: Arc::new(Mutex::new(Vec::new())),
             media: Arc::new(Mutex::new(Default::default())),
             short: Arc::new(short::ShortDriver::default()),
         };
         let app = server::router(state.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(Simulator { state, addr, server })
+        let (server, acceptor, ca_pem) = match tls {
+            Some(material) => {
+                let (tls_listener, acceptor) = tls::listen(listener, addr, material.server);
+                let server = tokio::spawn(async move {
+                    let _ = axum::serve(tls_listener, app).await;
+                });
+                (server, Some(acceptor), Some(material.ca_pem))
+            }
+            None => {
+                let server = tokio::spawn(async move {
+                    let _ = axum::serve(listener, app).await;
+                });
+                (server, None, None)
+            }
+        };
+        Ok(Simulator { state, addr, server, acceptor, ca_pem })
     }
 
     /// The bound address.
@@ -101,14 +135,22 @@ impl Simulator {
         self.addr
     }
 
-    /// `ws://ADDR`: the long-connection URL.
+    /// The long-connection URL: `ws://ADDR`, or `wss://ADDR` when serving TLS.
     pub fn ws_url(&self) -> String {
-        format!("ws://{}", self.addr)
+        let scheme = if self.ca_pem.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://{}", self.addr)
     }
 
-    /// `http://ADDR`.
+    /// `http://ADDR`, or `https://ADDR` when serving TLS (control API, chat page, media host,
+    /// response_url).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.state.base_url.to_string()
+    }
+
+    /// The generated CA certificate (PEM) when serving TLS, for a client's extra-CA file
+    /// (`None` without [`SimConfig::tls`]).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// Registers a long-connection bot.
@@ -184,6 +226,11 @@ impl Simulator {
     /// chatid for groups).
     pub fn transcript(&self, bot_id: &str, chat_key: &str) -> Vec<Bubble> {
         self.state.core.transcript_of(bot_id, chat_key)
+    }
+
+    /// Every socket that ended so far, with the bot it was subscribed as and why it ended.
+    pub fn disconnects(&self) -> Vec<Disconnect> {
+        self.state.core.disconnects()
     }
 
     /// Every protocol violation the bots committed.

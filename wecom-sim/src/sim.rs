@@ -518,7 +518,7 @@ impl Core {
         let bot_id = frame["body"]["bot_id"].as_str().unwrap_or_default().to_string();
         let secret = frame["body"]["secret"].as_str().unwrap_or_default();
         let ok = st.bots.get(&bot_id).is_some_and(|b| !b.secret.is_empty() && b.secret == secret);
-        if !ok || self.faults.in_outage() {
+        if !ok || self.faults.bot_in_outage(&bot_id) {
             // WeCom leaves the socket open after a failed subscribe.
             return (errcode::INVALID_CREDENTIALS, "invalid bot_id or secret".into());
         }
