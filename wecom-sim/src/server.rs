@@ -84,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sim/events", post(push_event))
         .route("/sim/transcript", get(transcript))
         .route("/sim/violations", get(violations))
+        .route("/sim/disconnects", get(disconnects))
         .route("/sim/frames", get(frames))
         .route("/sim/responses", get(responses))
         .route("/sim/faults", post(faults))
@@ -408,11 +409,21 @@ fn error(status: StatusCode, message: String) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
+/// The answer to a message or event that did not reach the bot: 409 with
+/// `{"error", "code": "bot_not_connected", "delivered": false}` when the bot has no live socket,
+/// 400 with `"code": "invalid"` for a malformed request. Nothing was delivered in either case.
+fn not_delivered(e: crate::SimError) -> Response {
+    let (status, code) = match &e {
+        crate::SimError::NotConnected(_) => (StatusCode::CONFLICT, "bot_not_connected"),
+        _ => (StatusCode::BAD_REQUEST, "invalid"),
+    };
+    (status, Json(json!({"error": e.to_string(), "code": code, "delivered": false}))).into_response()
+}
+
 async fn push_message(State(state): State<AppState>, Json(m): Json<MessageBody>) -> Response {
-    let result = crate::push_message(&state, &m);
-    match result {
-        Ok(req_id) => Json(json!({"reqId": req_id})).into_response(),
-        Err(e) => error(StatusCode::CONFLICT, e.to_string()),
+    match crate::push_message(&state, &m) {
+        Ok(req_id) => Json(json!({"reqId": req_id, "delivered": true})).into_response(),
+        Err(e) => not_delivered(e),
     }
 }
 
@@ -442,8 +453,8 @@ pub struct EventBody {
 
 async fn push_event(State(state): State<AppState>, Json(e): Json<EventBody>) -> Response {
     match crate::push_event(&state, &e) {
-        Ok(req_id) => Json(json!({"reqId": req_id})).into_response(),
-        Err(err) => error(StatusCode::CONFLICT, err.to_string()),
+        Ok(req_id) => Json(json!({"reqId": req_id, "delivered": true})).into_response(),
+        Err(err) => not_delivered(err),
     }
 }
 
@@ -460,6 +471,16 @@ async fn transcript(State(state): State<AppState>, Query(q): Query<ChatQuery>) -
 
 async fn violations(State(state): State<AppState>) -> Response {
     Json(state.core.violations()).into_response()
+}
+
+async fn disconnects(State(state): State<AppState>, Query(q): Query<FramesQuery>) -> Response {
+    let list: Vec<_> = state
+        .core
+        .disconnects()
+        .into_iter()
+        .filter(|d| q.bot_id.as_deref().is_none_or(|b| b == d.bot_id))
+        .collect();
+    Json(list).into_response()
 }
 
 #[derive(Deserialize)]
@@ -480,8 +501,9 @@ async fn responses(State(state): State<AppState>) -> Response {
 }
 
 async fn faults(State(state): State<AppState>, Json(spec): Json<FaultSpec>) -> Response {
+    let bot_id = spec.bot_id().map(str::to_string);
     state.core.faults.apply(spec);
-    Json(json!({"ok": true})).into_response()
+    Json(json!({"ok": true, "botId": bot_id})).into_response()
 }
 
 #[derive(Deserialize)]
