@@ -233,6 +233,19 @@ impl Simulator {
         self.state.core.disconnects()
     }
 
+    /// Waits for a recorded disconnect matching `pred` (earlier ones count too), up to `timeout`.
+    pub async fn wait_disconnect(&self, timeout: Duration, pred: impl Fn(&Disconnect) -> bool) -> Option<Disconnect> {
+        let mut found = None;
+        self.state
+            .core
+            .wait_until(timeout, |c| {
+                found = c.disconnects().into_iter().find(|d| pred(d));
+                found.is_some()
+            })
+            .await;
+        found
+    }
+
     /// Every protocol violation the bots committed.
     pub fn violations(&self) -> Vec<Violation> {
         self.state.core.violations()
