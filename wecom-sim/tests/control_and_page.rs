@@ -169,6 +169,8 @@ async fn the_chat_page_keeps_an_undelivered_message_and_retries_it() {
     let shown = page.text("[data-testid='undelivered']").await.unwrap();
     assert!(shown.contains("are you there?") && shown.contains("not delivered"), "{shown}");
     assert!(sim.transcript("PAGEBOT", "alice").is_empty());
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    page.screenshot(&shots.join("wecom-sim-undelivered.png")).await.unwrap();
 
     // Once the bot is back, Retry delivers it and the mark goes away.
     let mut bot = Client::connect(&sim.ws_url()).await;
@@ -182,7 +184,7 @@ async fn the_chat_page_keeps_an_undelivered_message_and_retries_it() {
     )
     .await
     .unwrap();
-    page.screenshot(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wecom-sim-undelivered.png")).await.unwrap();
+    page.screenshot(&shots.join("wecom-sim-retried.png")).await.unwrap();
 }
 
 #[tokio::test]
