@@ -147,7 +147,9 @@ impl Faults {
             FaultSpec::DuplicateCallbacks { bot_id, count } => {
                 *st.duplicates.entry(bot_id).or_default() += count;
             }
-            FaultSpec::Outage { ms, bot_id: None } => st.outage_until = Some(Instant::now() + Duration::from_millis(ms)),
+            FaultSpec::Outage { ms, bot_id: None } => {
+                st.outage_until = Some(Instant::now() + Duration::from_millis(ms))
+            }
             FaultSpec::Outage { ms, bot_id: Some(bot) } => {
                 st.bot_outage_until.insert(bot, Instant::now() + Duration::from_millis(ms));
             }

@@ -38,8 +38,8 @@ use serde_json::{json, Value};
 
 pub use config::{AesKeyForm, SimConfig};
 pub use faults::FaultSpec;
-pub use short::ShortOutcome;
 pub use server::{EventBody, MessageBody, QuoteBody};
+pub use short::ShortOutcome;
 pub use sim::{Bubble, CallbackKind, Chat, Disconnect, DisconnectReason, ReceivedFrame, Violation};
 
 use server::AppState;

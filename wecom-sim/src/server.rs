@@ -200,7 +200,7 @@ async fn serve_socket(core: Arc<Core>, socket: WebSocket) {
                     Message::Close(frame) => {
                         let _ = tx.send(Outgoing::EchoClose);
                         let _ = tokio::time::timeout(Duration::from_secs(1), &mut writer).await;
-                        break DisconnectReason::ClientClose { code: frame.map(|f| u16::from(f.code)) };
+                        break DisconnectReason::ClientClose { code: frame.map(|f| f.code) };
                     }
                     Message::Pong(_) => {
                         unanswered.store(0, Ordering::SeqCst);
@@ -474,12 +474,8 @@ async fn violations(State(state): State<AppState>) -> Response {
 }
 
 async fn disconnects(State(state): State<AppState>, Query(q): Query<FramesQuery>) -> Response {
-    let list: Vec<_> = state
-        .core
-        .disconnects()
-        .into_iter()
-        .filter(|d| q.bot_id.as_deref().is_none_or(|b| b == d.bot_id))
-        .collect();
+    let list: Vec<_> =
+        state.core.disconnects().into_iter().filter(|d| q.bot_id.as_deref().is_none_or(|b| b == d.bot_id)).collect();
     Json(list).into_response()
 }
 

@@ -225,7 +225,14 @@ impl ShortDriver {
         state.core.add_bubble(
             bot_id,
             &chat_key,
-            Bubble { from: "user".into(), kind: "text".into(), text: text.into(), finished: true, updates: 1, ..Default::default() },
+            Bubble {
+                from: "user".into(),
+                kind: "text".into(),
+                text: text.into(),
+                finished: true,
+                updates: 1,
+                ..Default::default()
+            },
         );
         let cfg = state.core.config.clone();
         let (reply, attempts) = self

@@ -393,7 +393,15 @@ impl Core {
     }
 
     fn bot_bubble(kind: &str, text: &str, card: Option<Value>) -> Bubble {
-        Bubble { from: "bot".into(), kind: kind.into(), text: text.into(), finished: true, card, updates: 1, ..Bubble::default() }
+        Bubble {
+            from: "bot".into(),
+            kind: kind.into(),
+            text: text.into(),
+            finished: true,
+            card,
+            updates: 1,
+            ..Bubble::default()
+        }
     }
 
     fn card_bubble(kind: &str, card: Value) -> Bubble {
@@ -573,7 +581,14 @@ impl Core {
         let msgtype = body["msgtype"].as_str().unwrap_or_default();
         if !matches!(
             msgtype,
-            "stream" | "markdown" | "template_card" | "stream_with_template_card" | "image" | "file" | "voice" | "video"
+            "stream"
+                | "markdown"
+                | "template_card"
+                | "stream_with_template_card"
+                | "image"
+                | "file"
+                | "voice"
+                | "video"
         ) {
             return (errcode::INVALID_MSGTYPE, format!("invalid message type {msgtype:?}"));
         }

@@ -145,7 +145,8 @@ async fn a_message_for_an_offline_bot_is_refused_409_not_delivered() {
     let mut bot = Client::connect(&sim.ws_url()).await;
     assert_eq!(bot.subscribe("BOT1", "S").await, 0);
     // A malformed message is a 400, still not delivered.
-    let (status, body) = post(&http, url.clone(), json!({"botId": "BOT1", "userId": "bob", "msgtype": "sticker"})).await;
+    let (status, body) =
+        post(&http, url.clone(), json!({"botId": "BOT1", "userId": "bob", "msgtype": "sticker"})).await;
     assert_eq!((status, body["code"].clone(), body["delivered"].clone()), (400, json!("invalid"), json!(false)));
     let (status, body) = post(&http, url, json!({"botId": "BOT1", "userId": "bob", "text": "now?"})).await;
     assert_eq!((status, body["delivered"].clone()), (200, json!(true)));

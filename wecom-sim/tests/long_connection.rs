@@ -280,9 +280,8 @@ async fn faults_drop_withhold_delay_refuse_duplicate_and_outage() {
     back.callback().await;
     sim.restart();
     assert_eq!(back.recv_within(Duration::from_secs(2)).await, Ok(None));
-    let restarted = sim
-        .wait_disconnect(Duration::from_secs(2), |d| d.reason == wecom_sim::DisconnectReason::Restart)
-        .await;
+    let restarted =
+        sim.wait_disconnect(Duration::from_secs(2), |d| d.reason == wecom_sim::DisconnectReason::Restart).await;
     assert_eq!(restarted.map(|d| d.bot_id), Some("BOT1".to_string()));
     let mut again = Client::connect(&sim.ws_url()).await;
     again.subscribe("BOT1", "SECRET1").await;

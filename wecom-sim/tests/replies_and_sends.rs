@@ -25,7 +25,8 @@ fn card(title: &str) -> Value {
 }
 
 fn stream_card(id: &str, content: &str, finish: bool, card: Option<Value>) -> Value {
-    let mut body = json!({"msgtype": "stream_with_template_card", "stream": {"id": id, "finish": finish, "content": content}});
+    let mut body =
+        json!({"msgtype": "stream_with_template_card", "stream": {"id": id, "finish": finish, "content": content}});
     if let Some(c) = card {
         body["template_card"] = c;
     }
@@ -117,7 +118,10 @@ async fn media_replies_and_sends_need_a_media_id_uploaded_here() {
     assert_eq!(c.call("aibot_respond_msg", &req, media("file", json!({"media_id": file}))).await, 0);
 
     // Refusals: a media_id never uploaded here, one of another type, and video text over its limits.
-    assert_eq!(c.call("aibot_respond_msg", &req, media("image", json!({"media_id": "3abc_not_uploaded"}))).await, 40007);
+    assert_eq!(
+        c.call("aibot_respond_msg", &req, media("image", json!({"media_id": "3abc_not_uploaded"}))).await,
+        40007
+    );
     assert_eq!(c.call("aibot_respond_msg", &req, media("file", json!({"media_id": image}))).await, 40007);
     assert_eq!(c.call("aibot_respond_msg", &req, media("image", json!({}))).await, 40007);
     let long_title = json!({"media_id": video, "title": "t".repeat(65)});
@@ -210,7 +214,8 @@ async fn aibot_send_msg_resolves_chatid_by_chat_type() {
     sim.send_text("BOT1", "bob", Chat::Group("GrpA".into()), "@bot hi from the group").unwrap();
     c.callback().await;
     let mut send = async |chatid: &str, chat_type: Option<Value>| {
-        let mut body = json!({"chatid": chatid, "msgtype": "markdown", "markdown": {"content": format!("to {chatid}")}});
+        let mut body =
+            json!({"chatid": chatid, "msgtype": "markdown", "markdown": {"content": format!("to {chatid}")}});
         if let Some(t) = chat_type {
             body["chat_type"] = t;
         }
