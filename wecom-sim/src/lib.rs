@@ -18,6 +18,8 @@
 //! # let _ = req_id; Ok(()) }
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod config;
 pub mod crypto;
 pub mod faults;

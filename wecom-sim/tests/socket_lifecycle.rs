@@ -41,6 +41,10 @@ async fn a_close_frame_is_echoed_then_the_server_closes() {
     let d = sim.wait_disconnect(Duration::from_secs(2), |d| d.bot_id == "BOT1").await.unwrap();
     assert_eq!(d.reason, DisconnectReason::ClientClose { code: Some(1001) });
     assert!(!sim.is_connected("BOT1"));
+    // The control API tells the same.
+    let url = format!("{}/sim/disconnects?botId=BOT1", sim.base_url());
+    let listed: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    assert_eq!(listed, serde_json::json!([{"botId": "BOT1", "reason": {"kind": "client_close", "code": 1001}}]));
 }
 
 #[tokio::test]
