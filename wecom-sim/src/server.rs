@@ -427,8 +427,9 @@ async fn push_message(State(state): State<AppState>, Json(m): Json<MessageBody>)
     }
 }
 
-/// An event pushed as a user (control API).
-#[derive(Deserialize)]
+/// An event pushed as a user (control API `POST /sim/events`, and
+/// [`crate::Simulator::send_event`]).
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventBody {
     /// The bot.

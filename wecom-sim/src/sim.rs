@@ -404,7 +404,7 @@ impl Core {
         }
     }
 
-    fn card_bubble(kind: &str, card: Value) -> Bubble {
+    pub(crate) fn card_bubble(kind: &str, card: Value) -> Bubble {
         let title = card["main_title"]["title"].as_str().unwrap_or_default().to_string();
         Self::bot_bubble(kind, &title, Some(card))
     }
