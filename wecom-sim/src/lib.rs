@@ -107,7 +107,7 @@ impl Simulator {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let state = AppState {
             core: Core::new(config),
-            base_url: Arc::new(format!("{scheme}://{addr}")),
+            base_url: Arc::new(format!("{scheme}://{}", reachable(addr))),
             response_urls: Arc::new(Mutex::new(Default::default())),
             responses: Arc::new(Mutex::new(Vec::new())),
             media: Arc::new(Mutex::new(Default::default())),
@@ -137,10 +137,11 @@ impl Simulator {
         self.addr
     }
 
-    /// The long-connection URL: `ws://ADDR`, or `wss://ADDR` when serving TLS.
+    /// The long-connection URL: `ws://ADDR`, or `wss://ADDR` when serving TLS (a wildcard bind
+    /// such as `0.0.0.0` is written as its loopback address, which the certificate names).
     pub fn ws_url(&self) -> String {
         let scheme = if self.ca_pem.is_some() { "wss" } else { "ws" };
-        format!("{scheme}://{}", self.addr)
+        format!("{scheme}://{}", reachable(self.addr))
     }
 
     /// `http://ADDR`, or `https://ADDR` when serving TLS (control API, chat page, media host,
@@ -320,6 +321,19 @@ impl Simulator {
     }
 }
 
+/// The address clients use: the bound one, or loopback for a wildcard bind.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, addr.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    }
+}
+
 fn chat_of(chat_id: &Option<String>) -> Chat {
     match chat_id.as_deref().filter(|c| !c.is_empty()) {
         Some(c) => Chat::Group(c.to_string()),
@@ -438,4 +452,16 @@ pub(crate) fn push_event(state: &AppState, e: &EventBody) -> Result<String, SimE
     }
     let cb = NewCallback { cmd: "aibot_event_callback", kind, chat_key, task_id, body, user_bubble: None };
     state.core.push_callback(&e.bot_id, cb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reachable;
+
+    #[test]
+    fn a_wildcard_bind_is_reached_on_loopback() {
+        assert_eq!(reachable("0.0.0.0:8090".parse().unwrap()).to_string(), "127.0.0.1:8090");
+        assert_eq!(reachable("[::]:8090".parse().unwrap()).to_string(), "[::1]:8090");
+        assert_eq!(reachable("127.0.0.2:8090".parse().unwrap()).to_string(), "127.0.0.2:8090");
+    }
 }
