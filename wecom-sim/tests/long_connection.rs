@@ -391,6 +391,7 @@ async fn the_server_pings_and_kills_idle_sockets_when_asked() {
     let sim = Simulator::start(SimConfig {
         ws_ping_interval: Duration::from_millis(50),
         idle_timeout: Some(Duration::from_millis(400)),
+        missed_pongs_limit: None, // this test is about the idle timeout alone
         ..fast()
     })
     .await

@@ -50,7 +50,7 @@ async fn a_close_frame_is_echoed_then_the_server_closes() {
 #[tokio::test]
 async fn a_client_that_never_answers_pings_is_dropped_and_the_reason_recorded() {
     let sim = Simulator::start(SimConfig {
-        ws_ping_interval: Duration::from_millis(50),
+        ws_ping_interval: Duration::from_millis(100),
         missed_pongs_limit: Some(2),
         ..SimConfig::default()
     })
