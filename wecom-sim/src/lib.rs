@@ -6,7 +6,18 @@
 //! again on purpose, so a symmetric mistake cannot hide.
 //!
 //! One listener serves the long connection (WebSocket upgrades on any path), the `response_url`
-//! endpoint, the media host, the control API under `/sim/` and the chat page.
+//! endpoint, the media host, the control API under `/sim/` and the chat page. With
+//! [`SimConfig::tls`] (CLI `--tls`) it speaks TLS (`wss://`, `https://`) with a certificate signed
+//! by a CA generated at start: [`Simulator::ca_pem`] (CLI `--ca-out PATH`) hands the CA to a client's
+//! extra-CA file. Nothing else needs configuring: [`Simulator::start_on`] and [`Simulator::add_bot`]
+//! are all a host demo needs.
+//!
+//! Control API (JSON; bots are named `botId` everywhere): `GET/POST /sim/bots`, `POST /sim/messages`
+//! (text, voice, image, file, video, mixed, with an optional `quote`; 409 `bot_not_connected` with
+//! `"delivered": false` when the bot has no live socket), `POST /sim/events`, `GET /sim/transcript`,
+//! `GET /sim/violations`, `GET /sim/frames`, `GET /sim/disconnects` (every socket that ended and
+//! why), `GET /sim/responses`, `POST /sim/faults` (see [`FaultSpec`]), `POST /sim/drop`,
+//! `POST /sim/restart`, `POST /sim/short/{bots,verify,messages}`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), wecom_sim::SimError> {
