@@ -38,6 +38,39 @@ pub struct SimConfig {
     /// Close a socket whose bot sent no `ping` command for this long (`None`: never; WeCom's
     /// exact idle timeout is undocumented).
     pub idle_timeout: Option<Duration>,
+    /// Drop a socket (without a close frame, recorded as
+    /// [`DisconnectReason::MissedPongs`](crate::sim::DisconnectReason::MissedPongs)) when this many
+    /// consecutive WebSocket pings of the server went unanswered by a pong (`None`: never). WeCom's
+    /// exact rule is undocumented; the default 2 mirrors the official SDK's own dead-peer rule
+    /// (two outstanding heartbeats, wecom-protocol.md §3.4), about 60 to 90 s at the 30 s interval.
+    pub missed_pongs_limit: Option<u32>,
+    /// A `media_id` from an upload is valid this long (WeCom: 3 days).
+    pub media_id_ttl: Duration,
+    /// The form of the per-URL media `aeskey` in callbacks. See [`AesKeyForm`] for the default.
+    pub aeskey_form: AesKeyForm,
+    /// Serve TLS (`wss://` and `https://`) with a certificate generated at start and signed by a
+    /// CA also generated at start; [`crate::Simulator::ca_pem`] hands out the CA so a client can
+    /// trust it. The certificate names `localhost`, `127.0.0.1`, `::1`, the bound IP and
+    /// [`SimConfig::tls_names`]. WeCom itself is TLS-only; the default stays plain so tests and
+    /// the demo need no CA.
+    pub tls: bool,
+    /// Extra DNS names or IPs for the generated certificate (with [`SimConfig::tls`]).
+    pub tls_names: Vec<String>,
+}
+
+/// How the media `aeskey` (32 random bytes per URL) is written in callbacks.
+///
+/// The default is [`AesKeyForm::Unpadded43`]: wecom-protocol.md §1.9 reports that the Python and
+/// Rust ports of the official SDK had to append the `=` themselves before decoding (Node's lenient
+/// decoder hid it), so the live key arrives as 43 characters without padding, the same shape as an
+/// EncodingAESKey. §6.2 asks a mock to exercise both forms; clients must accept either.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AesKeyForm {
+    /// 43 characters of standard Base64, no `=` (WeCom's form; the default).
+    #[default]
+    Unpadded43,
+    /// 44 characters of standard Base64 ending in `=`.
+    Padded44,
 }
 
 impl Default for SimConfig {
@@ -59,6 +92,11 @@ impl Default for SimConfig {
             response_url_errcode: 60140,
             ws_ping_interval: Duration::from_secs(30),
             idle_timeout: None,
+            missed_pongs_limit: Some(2),
+            media_id_ttl: Duration::from_secs(3 * 24 * 3600),
+            aeskey_form: AesKeyForm::default(),
+            tls: false,
+            tls_names: Vec::new(),
         }
     }
 }

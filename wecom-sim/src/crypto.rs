@@ -44,9 +44,23 @@ pub fn aes_key(encoding_aes_key: &str) -> Result<[u8; 32], CryptoError> {
     raw.try_into().map_err(|_| CryptoError::BadKey)
 }
 
-/// Base64 of a 32-byte key (the `aeskey` of long-connection media).
+/// Base64 of a 32-byte key (the `aeskey` of long-connection media), 44 characters with `=`.
 pub fn key_to_base64(key: &[u8; 32]) -> String {
     STANDARD.encode(key)
+}
+
+/// The media `aeskey` in the given form: 43 characters without padding, or 44 with it.
+pub fn media_key(key: &[u8; 32], form: crate::config::AesKeyForm) -> String {
+    match form {
+        crate::config::AesKeyForm::Unpadded43 => base64::engine::general_purpose::STANDARD_NO_PAD.encode(key),
+        crate::config::AesKeyForm::Padded44 => STANDARD.encode(key),
+    }
+}
+
+/// Decodes a media `aeskey` in either form (with or without `=`) to its 32 bytes.
+pub fn media_key_bytes(aeskey: &str) -> Result<[u8; 32], CryptoError> {
+    let raw = LENIENT.decode(aeskey).map_err(|_| CryptoError::Base64)?;
+    raw.try_into().map_err(|_| CryptoError::BadKey)
 }
 
 /// `hex(sha1(sorted(parts).concat()))`.

@@ -6,7 +6,18 @@
 //! again on purpose, so a symmetric mistake cannot hide.
 //!
 //! One listener serves the long connection (WebSocket upgrades on any path), the `response_url`
-//! endpoint, the media host, the control API under `/sim/` and the chat page.
+//! endpoint, the media host, the control API under `/sim/` and the chat page. With
+//! [`SimConfig::tls`] (CLI `--tls`) it speaks TLS (`wss://`, `https://`) with a certificate signed
+//! by a CA generated at start: [`Simulator::ca_pem`] (CLI `--ca-out PATH`) hands the CA to a client's
+//! extra-CA file. Nothing else needs configuring: [`Simulator::start_on`] and [`Simulator::add_bot`]
+//! are all a host demo needs.
+//!
+//! Control API (JSON; bots are named `botId` everywhere): `GET/POST /sim/bots`, `POST /sim/messages`
+//! (text, voice, image, file, video, mixed, with an optional `quote`; 409 `bot_not_connected` with
+//! `"delivered": false` when the bot has no live socket), `POST /sim/events`, `GET /sim/transcript`,
+//! `GET /sim/violations`, `GET /sim/frames`, `GET /sim/disconnects` (every socket that ended and
+//! why), `GET /sim/responses`, `POST /sim/faults` (see [`FaultSpec`]), `POST /sim/drop`,
+//! `POST /sim/restart`, `POST /sim/short/{bots,verify,messages}`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), wecom_sim::SimError> {
@@ -18,6 +29,8 @@
 //! # let _ = req_id; Ok(()) }
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod config;
 pub mod crypto;
 pub mod faults;
@@ -25,6 +38,7 @@ mod page;
 pub mod server;
 pub mod short;
 pub mod sim;
+mod tls;
 pub mod upload;
 
 use std::net::SocketAddr;
@@ -33,14 +47,15 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use parking_lot::Mutex;
-use serde_json::json;
+use serde_json::{json, Value};
 
-pub use config::SimConfig;
+pub use config::{AesKeyForm, SimConfig};
 pub use faults::FaultSpec;
+pub use server::{EventBody, MessageBody, QuoteBody};
 pub use short::ShortOutcome;
-pub use sim::{Bubble, CallbackKind, Chat, ReceivedFrame, Violation};
+pub use sim::{Bubble, CallbackKind, Chat, Disconnect, DisconnectReason, ReceivedFrame, Violation};
 
-use server::{AppState, EventBody, MessageBody};
+use server::AppState;
 use sim::{Core, NewCallback};
 
 /// Simulator errors.
@@ -55,6 +70,9 @@ pub enum SimError {
     /// A request was malformed.
     #[error("{0}")]
     Invalid(String),
+    /// The TLS certificate or configuration could not be made.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
 }
 
 /// A running simulator.
@@ -62,11 +80,18 @@ pub struct Simulator {
     state: AppState,
     addr: SocketAddr,
     server: tokio::task::JoinHandle<()>,
+    /// The TLS accept loop, when serving TLS.
+    acceptor: Option<tokio::task::JoinHandle<()>>,
+    /// The generated CA, when serving TLS.
+    ca_pem: Option<String>,
 }
 
 impl Drop for Simulator {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(a) = &self.acceptor {
+            a.abort();
+        }
         self.state.core.drop_all_sockets();
     }
 }
@@ -77,23 +102,45 @@ impl Simulator {
         Self::start_on("127.0.0.1:0".parse().expect("valid address"), config).await
     }
 
-    /// Starts on the given address.
+    /// Starts on the given address (port 0 picks a free one). With [`SimConfig::tls`] the
+    /// listener speaks TLS with a certificate generated now; nothing else is required:
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), wecom_sim::SimError> {
+    /// let sim = wecom_sim::Simulator::start_on("127.0.0.1:8090".parse().unwrap(), Default::default()).await?;
+    /// sim.add_bot("DEMOBOT", "demo-secret");
+    /// # Ok(()) }
+    /// ```
     pub async fn start_on(listen: SocketAddr, config: SimConfig) -> Result<Simulator, SimError> {
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(SimError::Bind)?;
         let addr = listener.local_addr().map_err(SimError::Bind)?;
+        let tls = if config.tls { Some(tls::generate(addr, &config.tls_names)?) } else { None };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let state = AppState {
             core: Core::new(config),
-            base_url: Arc::new(format!("http://{addr}")),
+            base_url: Arc::new(format!("{scheme}://{}", reachable(addr))),
             response_urls: Arc::new(Mutex::new(Default::default())),
             responses: Arc::new(Mutex::new(Vec::new())),
             media: Arc::new(Mutex::new(Default::default())),
             short: Arc::new(short::ShortDriver::default()),
         };
         let app = server::router(state.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(Simulator { state, addr, server })
+        let (server, acceptor, ca_pem) = match tls {
+            Some(material) => {
+                let (tls_listener, acceptor) = tls::listen(listener, addr, material.server);
+                let server = tokio::spawn(async move {
+                    let _ = axum::serve(tls_listener, app).await;
+                });
+                (server, Some(acceptor), Some(material.ca_pem))
+            }
+            None => {
+                let server = tokio::spawn(async move {
+                    let _ = axum::serve(listener, app).await;
+                });
+                (server, None, None)
+            }
+        };
+        Ok(Simulator { state, addr, server, acceptor, ca_pem })
     }
 
     /// The bound address.
@@ -101,14 +148,23 @@ impl Simulator {
         self.addr
     }
 
-    /// `ws://ADDR`: the long-connection URL.
+    /// The long-connection URL: `ws://ADDR`, or `wss://ADDR` when serving TLS (a wildcard bind
+    /// such as `0.0.0.0` is written as its loopback address, which the certificate names).
     pub fn ws_url(&self) -> String {
-        format!("ws://{}", self.addr)
+        let scheme = if self.ca_pem.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://{}", reachable(self.addr))
     }
 
-    /// `http://ADDR`.
+    /// `http://ADDR`, or `https://ADDR` when serving TLS (control API, chat page, media host,
+    /// response_url).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.state.base_url.to_string()
+    }
+
+    /// The generated CA certificate (PEM) when serving TLS, for a client's extra-CA file
+    /// (`None` without [`SimConfig::tls`]).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// Registers a long-connection bot.
@@ -139,14 +195,13 @@ impl Simulator {
                 },
                 msgtype: Some("text".into()),
                 text: text.into(),
-                data: None,
-                name: None,
+                ..MessageBody::default()
             },
         )
     }
 
-    /// Pushes a message of any kind (`text`, `voice`, `image`, `file`, `mixed`) as the control
-    /// API takes it.
+    /// Pushes a message of any kind (`text`, `voice`, `image`, `file`, `video`, `mixed`, with an
+    /// optional `quote`) as the control API takes it; returns the callback's req_id.
     pub fn send_message(&self, body: MessageBody) -> Result<String, SimError> {
         push_message(&self.state, &body)
     }
@@ -185,6 +240,24 @@ impl Simulator {
     /// chatid for groups).
     pub fn transcript(&self, bot_id: &str, chat_key: &str) -> Vec<Bubble> {
         self.state.core.transcript_of(bot_id, chat_key)
+    }
+
+    /// Every socket that ended so far, with the bot it was subscribed as and why it ended.
+    pub fn disconnects(&self) -> Vec<Disconnect> {
+        self.state.core.disconnects()
+    }
+
+    /// Waits for a recorded disconnect matching `pred` (earlier ones count too), up to `timeout`.
+    pub async fn wait_disconnect(&self, timeout: Duration, pred: impl Fn(&Disconnect) -> bool) -> Option<Disconnect> {
+        let mut found = None;
+        self.state
+            .core
+            .wait_until(timeout, |c| {
+                found = c.disconnects().into_iter().find(|d| pred(d));
+                found.is_some()
+            })
+            .await;
+        found
     }
 
     /// Every protocol violation the bots committed.
@@ -259,6 +332,19 @@ impl Simulator {
     }
 }
 
+/// The address clients use: the bound one, or loopback for a wildcard bind.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, addr.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    }
+}
+
 fn chat_of(chat_id: &Option<String>) -> Chat {
     match chat_id.as_deref().filter(|c| !c.is_empty()) {
         Some(c) => Chat::Group(c.to_string()),
@@ -266,48 +352,74 @@ fn chat_of(chat_id: &Option<String>) -> Chat {
     }
 }
 
+/// A message payload (`body[msgtype]`) and the text its bubble shows.
+fn payload(
+    state: &AppState,
+    msgtype: &str,
+    text: &str,
+    data: Option<&str>,
+    name: Option<&str>,
+) -> Result<(Value, String), SimError> {
+    let file = || -> Result<Vec<u8>, SimError> {
+        let data = data.ok_or_else(|| SimError::Invalid(format!("data (base64) is required for {msgtype}")))?;
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|_| SimError::Invalid("data is not base64".into()))
+    };
+    Ok(match msgtype {
+        "text" | "voice" => (json!({"content": text}), text.to_string()),
+        "image" | "file" | "video" => {
+            let name = name.map(str::to_string).unwrap_or_else(|| format!("{msgtype}.bin"));
+            let (url, aeskey) = state.host_media(&file()?, &name);
+            (json!({"url": url, "aeskey": aeskey}), format!("[{msgtype}] {name}"))
+        }
+        "mixed" => {
+            let mut items = vec![json!({"msgtype": "text", "text": {"content": text}})];
+            if data.is_some() {
+                let (url, aeskey) = state.host_media(&file()?, "image.png");
+                items.push(json!({"msgtype": "image", "image": {"url": url, "aeskey": aeskey}}));
+            }
+            (json!({"msg_item": items}), text.to_string())
+        }
+        other => return Err(SimError::Invalid(format!("unsupported msgtype {other:?}"))),
+    })
+}
+
 /// Pushes a message callback (shared by the Rust and control APIs).
 pub(crate) fn push_message(state: &AppState, m: &MessageBody) -> Result<String, SimError> {
     let chat = chat_of(&m.chat_id);
     let chat_key = chat.key(&m.user_id);
     let msgtype = m.msgtype.clone().unwrap_or_else(|| "text".into());
-    let file = || -> Result<Vec<u8>, SimError> {
-        let data = m.data.as_deref().ok_or_else(|| SimError::Invalid("data (base64) is required".into()))?;
-        base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .map_err(|_| SimError::Invalid("data is not base64".into()))
-    };
-    let (payload, bubble_text) = match msgtype.as_str() {
-        "text" => (json!({"content": m.text}), m.text.clone()),
-        "voice" => (json!({"content": m.text}), m.text.clone()),
-        "image" | "file" => {
-            if !matches!(chat, Chat::Single) {
-                return Err(SimError::Invalid(format!("{msgtype} messages exist only in single chats")));
-            }
-            let name = m.name.clone().unwrap_or_else(|| format!("{msgtype}.bin"));
-            let (url, aeskey) = state.host_media(&file()?, &name);
-            (json!({"url": url, "aeskey": aeskey}), format!("[{msgtype}] {name}"))
+    if matches!(msgtype.as_str(), "image" | "file" | "video") && !matches!(chat, Chat::Single) {
+        return Err(SimError::Invalid(format!("{msgtype} messages exist only in single chats")));
+    }
+    if !state.core.is_connected(&m.bot_id) {
+        return Err(SimError::NotConnected(m.bot_id.clone()));
+    }
+    let (body_payload, bubble_text) = payload(state, &msgtype, &m.text, m.data.as_deref(), m.name.as_deref())?;
+    let quote = match &m.quote {
+        Some(q) => {
+            let qt = q.msgtype.clone().unwrap_or_else(|| "text".into());
+            let (qp, _) = payload(state, &qt, &q.text, q.data.as_deref(), q.name.as_deref())?;
+            let mut quote = json!({"msgtype": qt});
+            quote[qt.as_str()] = qp;
+            Some(quote)
         }
-        "mixed" => {
-            let mut items = vec![json!({"msgtype": "text", "text": {"content": m.text}})];
-            if m.data.is_some() {
-                let (url, aeskey) = state.host_media(&file()?, "image.png");
-                items.push(json!({"msgtype": "image", "image": {"url": url, "aeskey": aeskey}}));
-            }
-            (json!({"msg_item": items}), m.text.clone())
-        }
-        other => return Err(SimError::Invalid(format!("unsupported msgtype {other:?}"))),
+        None => None,
     };
     let response_url = state.new_response_url(&m.bot_id, &chat_key);
-    let body = state.core.message_body(&m.bot_id, &m.user_id, &chat, &msgtype, payload, &response_url);
+    let mut body = state.core.message_body(&m.bot_id, &m.user_id, &chat, &msgtype, body_payload, &response_url);
+    if let Some(q) = &quote {
+        body["quote"] = q.clone();
+    }
     let bubble = Bubble {
         from: "user".into(),
         kind: msgtype.clone(),
         text: bubble_text,
         finished: true,
-        stream_id: None,
-        card: None,
         updates: 1,
+        quote,
+        ..Bubble::default()
     };
     let cb = NewCallback {
         cmd: "aibot_msg_callback",
@@ -351,4 +463,16 @@ pub(crate) fn push_event(state: &AppState, e: &EventBody) -> Result<String, SimE
     }
     let cb = NewCallback { cmd: "aibot_event_callback", kind, chat_key, task_id, body, user_bubble: None };
     state.core.push_callback(&e.bot_id, cb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reachable;
+
+    #[test]
+    fn a_wildcard_bind_is_reached_on_loopback() {
+        assert_eq!(reachable("0.0.0.0:8090".parse().unwrap()).to_string(), "127.0.0.1:8090");
+        assert_eq!(reachable("[::]:8090".parse().unwrap()).to_string(), "[::1]:8090");
+        assert_eq!(reachable("127.0.0.2:8090".parse().unwrap()).to_string(), "127.0.0.2:8090");
+    }
 }

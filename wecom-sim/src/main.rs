@@ -1,10 +1,11 @@
 //! `wecom-sim`: run the simulator from the command line.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use wecom_sim::{SimConfig, Simulator};
+use wecom_sim::{AesKeyForm, SimConfig, Simulator};
 
 /// A faithful WeCom smart-bot simulator (long and short connection, faults, chat page).
 #[derive(Parser)]
@@ -73,6 +74,35 @@ struct ServeArgs {
     /// Close sockets that sent no `ping` command for this long, ms (0: never).
     #[arg(long, default_value_t = 0)]
     idle_timeout_ms: u64,
+    /// Drop a socket after this many consecutive WebSocket pings without a pong (0: never).
+    #[arg(long, default_value_t = 2)]
+    missed_pongs: u32,
+    /// A media_id from an upload is valid this long, seconds.
+    #[arg(long, default_value_t = 3 * 24 * 3600)]
+    media_id_ttl_secs: u64,
+    /// Form of the media aeskey in callbacks: 43 characters without `=` (WeCom's) or 44 with.
+    #[arg(long, value_enum, default_value_t = AesKeyArg::Unpadded43)]
+    aeskey_form: AesKeyArg,
+    /// Serve TLS (wss:// and https://) with a CA and certificate generated at start.
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: write the generated CA certificate (PEM) here, for a client's extra-CA file
+    /// (e.g. the host's WECOM_EXTRA_CA_FILE).
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    ca_out: Option<PathBuf>,
+    /// With --tls: an extra DNS name or IP for the certificate (repeatable; localhost, 127.0.0.1,
+    /// ::1 and the bound IP are always in it).
+    #[arg(long = "tls-name", value_name = "NAME", requires = "tls")]
+    tls_names: Vec<String>,
+}
+
+/// `--aeskey-form`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AesKeyArg {
+    /// 43 characters, no padding (WeCom's form).
+    Unpadded43,
+    /// 44 characters ending in `=`.
+    Padded44,
 }
 
 #[tokio::main]
@@ -94,6 +124,14 @@ async fn main() {
         refresh_window: Duration::from_secs(a.refresh_window_secs),
         ws_ping_interval: Duration::from_millis(a.ws_ping_interval_ms),
         idle_timeout: (a.idle_timeout_ms > 0).then(|| Duration::from_millis(a.idle_timeout_ms)),
+        missed_pongs_limit: (a.missed_pongs > 0).then_some(a.missed_pongs),
+        media_id_ttl: Duration::from_secs(a.media_id_ttl_secs),
+        aeskey_form: match a.aeskey_form {
+            AesKeyArg::Unpadded43 => AesKeyForm::Unpadded43,
+            AesKeyArg::Padded44 => AesKeyForm::Padded44,
+        },
+        tls: a.tls,
+        tls_names: a.tls_names.clone(),
         ..SimConfig::default()
     };
     let sim = match Simulator::start_on(a.listen, config).await {
@@ -110,6 +148,12 @@ async fn main() {
         };
         sim.add_bot(id, secret);
     }
-    println!("listening on http://{}", sim.addr());
+    if let (Some(path), Some(pem)) = (&a.ca_out, sim.ca_pem()) {
+        if let Err(e) = std::fs::write(path, pem) {
+            eprintln!("wecom-sim: cannot write the CA to {}: {e}", path.display());
+            std::process::exit(2);
+        }
+    }
+    println!("listening on {}", sim.base_url());
     let _ = tokio::signal::ctrl_c().await;
 }

@@ -13,6 +13,7 @@ header input,header select{padding:.3rem}
 .thinking{color:#888;font-style:italic}.card{border:1px solid #ddd}.card h4{margin:.2rem 0}
 .card button{margin:.3rem .3rem 0 0}form{display:flex;gap:.5rem;max-width:760px;margin:0 auto;padding:1rem}
 form input{flex:1;padding:.5rem}.meta{font-size:.75rem;color:#999}
+.undelivered{opacity:.8;border:1px dashed #c0392b}.undelivered .meta{color:#c0392b}.undelivered button{margin-left:.5rem}
 </style></head><body>
 <header><strong>wecom-sim</strong>
 <label>Bot <select id="bot" data-testid="bot"></select></label>
@@ -36,9 +37,29 @@ async function bots() {
   const b = list.find(x => x.botId === sel.value);
   $('conn').textContent = b ? (b.connected ? 'connected' : 'not connected') : 'no bot';
 }
-async function send(text) {
-  const r = await post('/sim/messages', {botId: $('bot').value, userId: $('user').value.trim(), chatId: $('group').value.trim() || null, text});
-  if (r.error) alert(r.error);
+// Messages the simulator could not deliver (bot offline, …): kept and shown, never dropped.
+let undelivered = [];
+async function send(text, earlier) {
+  const to = earlier || {bot: $('bot').value, user: $('user').value.trim(), group: $('group').value.trim() || null};
+  let r;
+  try {
+    const resp = await fetch('/sim/messages', {method: 'POST', headers: {'content-type': 'application/json'},
+      body: JSON.stringify({botId: to.bot, userId: to.user, chatId: to.group, text})});
+    r = await resp.json().catch(() => ({}));
+    if (!resp.ok && !r.error) r.error = 'HTTP ' + resp.status;
+  } catch (e) { r = {error: String(e)}; }
+  if (earlier) undelivered = undelivered.filter(u => u !== earlier);
+  if (r.error) undelivered.push({...to, text, error: r.error});
+  refresh();
+}
+function undeliveredBubble(u) {
+  const d = document.createElement('div');
+  d.className = 'b user undelivered'; d.dataset.testid = 'undelivered'; d.textContent = u.text;
+  const m = document.createElement('div'); m.className = 'meta'; m.textContent = 'not delivered: ' + u.error;
+  const b = document.createElement('button'); b.type = 'button'; b.textContent = 'Retry'; b.dataset.testid = 'retry';
+  b.onclick = () => send(u.text, u);
+  m.append(b); d.append(m);
+  return d;
 }
 function card(c) {
   const d = document.createElement('div');
@@ -57,9 +78,15 @@ function card(c) {
   }
   return d;
 }
+function quoteText(q) {
+  const p = q[q.msgtype] || {};
+  return p.content || (p.msg_item ? p.msg_item.map(i => (i.text && i.text.content) || '[image]').join(' ') : '[' + q.msgtype + ']');
+}
 async function refresh() {
   if (!$('bot').value) return;
-  const list = await (await fetch('/sim/transcript?botId=' + encodeURIComponent($('bot').value) + '&chatId=' + encodeURIComponent(chatKey()))).json();
+  const bot = $('bot').value, key = chatKey();
+  const list = await (await fetch('/sim/transcript?botId=' + encodeURIComponent(bot) + '&chatId=' + encodeURIComponent(key))).json();
+  const pending = undelivered.filter(u => u.bot === bot && (u.group || u.user) === key).map(undeliveredBubble);
   $('log').replaceChildren(...list.map(m => {
     const d = document.createElement('div');
     d.className = 'b ' + m.from + (m.card ? ' card' : '');
@@ -69,9 +96,11 @@ async function refresh() {
     else if (m.kind === 'stream' && !m.finished && !m.text.replace(/<think>|<\/think>/g, '').trim()) { d.classList.add('thinking'); d.textContent = 'thinking…'; }
     else d.textContent = m.text.replace(/<think>[\s\S]*?<\/think>/g, '');
     if (m.kind === 'stream') { const s = document.createElement('div'); s.className = 'meta'; s.textContent = m.finished ? 'done' : 'streaming…'; d.append(s); }
+    if (m.media_id) { const s = document.createElement('div'); s.className = 'meta'; s.textContent = m.kind + ' · ' + m.media_id; d.append(s); }
+    if (m.quote) { const q = document.createElement('div'); q.className = 'meta'; q.textContent = '“' + quoteText(m.quote) + '”'; d.prepend(q); }
     return d;
-  }));
+  }), ...pending);
 }
-$('f').onsubmit = async (e) => { e.preventDefault(); const t = $('msg').value; if (!t) return; $('msg').value = ''; await send(t); refresh(); };
+$('f').onsubmit = async (e) => { e.preventDefault(); const t = $('msg').value; if (!t) return; $('msg').value = ''; await send(t); };
 bots(); setInterval(bots, 2000); setInterval(refresh, 300);
 </script></body></html>"#;

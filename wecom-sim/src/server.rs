@@ -2,8 +2,9 @@
 //! endpoint, the media host, the JSON control API under `/sim/`, and the chat page at `/`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -20,7 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::faults::FaultSpec;
 use crate::short::ShortDriver;
-use crate::sim::{Bubble, Chat, Core, Outgoing};
+use crate::sim::{Bubble, Chat, Core, DisconnectReason, Outgoing};
 
 /// A `response_url` handed out with a callback.
 pub(crate) struct ResponseUrl {
@@ -67,7 +68,7 @@ impl AppState {
             id.clone(),
             MediaFile { bytes: crate::crypto::seal(&key, plain), name: name.into(), created: Instant::now() },
         );
-        (format!("{}/media/{id}", self.base_url), crate::crypto::key_to_base64(&key))
+        (format!("{}/media/{id}", self.base_url), crate::crypto::media_key(&key, self.core.config.aeskey_form))
     }
 }
 
@@ -83,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sim/events", post(push_event))
         .route("/sim/transcript", get(transcript))
         .route("/sim/violations", get(violations))
+        .route("/sim/disconnects", get(disconnects))
         .route("/sim/frames", get(frames))
         .route("/sim/responses", get(responses))
         .route("/sim/faults", post(faults))
@@ -126,15 +128,29 @@ async fn serve_socket(core: Arc<Core>, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
     let conn = core.connect(tx.clone());
+    // Why the writer ended the socket on its own (missed pongs), for the reader to record.
+    let writer_reason: Arc<Mutex<Option<DisconnectReason>>> = Arc::new(Mutex::new(None));
     let abort = Arc::new(tokio::sync::Notify::new());
     let writer_abort = abort.clone();
-    let ping_every = core.config.ws_ping_interval.max(std::time::Duration::from_millis(10));
-    let writer = tokio::spawn(async move {
+    // Pings sent since the last pong.
+    let unanswered = Arc::new(AtomicU32::new(0));
+    let writer_unanswered = unanswered.clone();
+    let writer_reason_set = writer_reason.clone();
+    let missed_limit = core.config.missed_pongs_limit;
+    let ping_every = core.config.ws_ping_interval.max(Duration::from_millis(10));
+    let mut writer = tokio::spawn(async move {
         let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
         loop {
             let out = tokio::select! {
                 out = rx.recv() => out,
                 _ = pings.tick() => {
+                    let missed = writer_unanswered.load(Ordering::SeqCst);
+                    if missed_limit.is_some_and(|limit| missed >= limit) {
+                        // A dead peer: drop the TCP connection, no close frame.
+                        *writer_reason_set.lock() = Some(DisconnectReason::MissedPongs { missed });
+                        break;
+                    }
+                    writer_unanswered.fetch_add(1, Ordering::SeqCst);
                     if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
                         break;
                     }
@@ -152,6 +168,14 @@ async fn serve_socket(core: Arc<Core>, socket: WebSocket) {
                     let _ = sink.send(Message::Close(None)).await;
                     break;
                 }
+                Outgoing::EchoClose => {
+                    // The WebSocket layer queued the echo of the client's close frame when it read
+                    // it; flushing sends it, closing ends the TCP connection (the server closes
+                    // first, RFC 6455 §7.1.1).
+                    let _ = sink.flush().await;
+                    let _ = sink.close().await;
+                    break;
+                }
                 Outgoing::Abort => break,
             }
         }
@@ -159,22 +183,29 @@ async fn serve_socket(core: Arc<Core>, socket: WebSocket) {
     });
     let idle = core.config.idle_timeout;
     let mut last_ping = Instant::now();
-    let mut idle_check = tokio::time::interval(
-        idle.unwrap_or(std::time::Duration::from_secs(3600)).max(std::time::Duration::from_millis(10)) / 4,
-    );
-    loop {
+    let mut idle_check =
+        tokio::time::interval(idle.unwrap_or(Duration::from_secs(3600)).max(Duration::from_millis(10)) / 4);
+    let reason = loop {
         tokio::select! {
             _ = idle_check.tick(), if idle.is_some() => {
                 if idle.is_some_and(|t| last_ping.elapsed() > t) {
-                    break; // idle kill: no close frame, as a dead peer would see it
+                    break DisconnectReason::IdleTimeout; // no close frame, as a dead peer would see it
                 }
             }
             msg = stream.next() => {
-                let Some(Ok(msg)) = msg else { break };
+                let Some(Ok(msg)) = msg else { break DisconnectReason::ClientGone };
                 let text = match msg {
                     Message::Text(t) => t.to_string(),
                     Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
-                    Message::Close(_) => break,
+                    Message::Close(frame) => {
+                        let _ = tx.send(Outgoing::EchoClose);
+                        let _ = tokio::time::timeout(Duration::from_secs(1), &mut writer).await;
+                        break DisconnectReason::ClientClose { code: frame.map(|f| f.code) };
+                    }
+                    Message::Pong(_) => {
+                        unanswered.store(0, Ordering::SeqCst);
+                        continue;
+                    }
                     _ => continue,
                 };
                 if text.contains("\"ping\"") && serde_json::from_str::<Value>(&text).is_ok_and(|v| v["cmd"] == "ping") {
@@ -194,10 +225,10 @@ async fn serve_socket(core: Arc<Core>, socket: WebSocket) {
                     }
                 }
             }
-            _ = abort.notified() => break,
+            _ = abort.notified() => break writer_reason.lock().take().unwrap_or(DisconnectReason::ClientGone),
         }
-    }
-    core.disconnect(conn);
+    };
+    core.disconnect(conn, reason);
     writer.abort();
 }
 
@@ -246,7 +277,7 @@ async fn response_url(
     state.core.add_bubble(
         &bot_id,
         &chat_key,
-        Bubble { from: "bot".into(), kind: kind.into(), text, finished: true, stream_id: None, card, updates: 1 },
+        Bubble { from: "bot".into(), kind: kind.into(), text, finished: true, card, updates: 1, ..Bubble::default() },
     );
     Json(json!({"errcode": 0, "errmsg": "ok"})).into_response()
 }
@@ -288,8 +319,10 @@ async fn add_bot(State(state): State<AppState>, Json(b): Json<BotBody>) -> Respo
     Json(json!({"ok": true})).into_response()
 }
 
-/// A message pushed as a user (control API).
-#[derive(Deserialize)]
+/// A message pushed as a user (control API `POST /sim/messages`, and
+/// [`crate::Simulator::send_message`]). Build one with [`MessageBody::new`] or a struct literal
+/// ending in `..Default::default()`.
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageBody {
     /// The bot.
@@ -299,13 +332,65 @@ pub struct MessageBody {
     /// The group chatid (absent: single chat).
     #[serde(default)]
     pub chat_id: Option<String>,
-    /// `text` (default), `voice`, `image` (base64 `data`), `file` (base64 `data` + `name`).
+    /// `text` (default), `voice`, `image`, `file`, `video` (base64 `data` + optional `name`;
+    /// single chats only) or `mixed` (`text` plus an optional image from `data`).
     #[serde(default)]
     pub msgtype: Option<String>,
-    /// Text (text, voice).
+    /// Text (text, voice, mixed).
     #[serde(default)]
     pub text: String,
-    /// Base64 file bytes (image, file).
+    /// Base64 file bytes (image, file, video; the image of mixed).
+    #[serde(default)]
+    pub data: Option<String>,
+    /// File name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A quoted earlier message, carried in the callback's `quote`.
+    #[serde(default)]
+    pub quote: Option<QuoteBody>,
+}
+
+impl MessageBody {
+    /// A text message from `user_id` to `bot_id` in a single chat.
+    pub fn new(bot_id: &str, user_id: &str, text: &str) -> MessageBody {
+        MessageBody { bot_id: bot_id.into(), user_id: user_id.into(), text: text.into(), ..Default::default() }
+    }
+
+    /// The same message in the group chat `chat_id`.
+    pub fn in_group(self, chat_id: &str) -> MessageBody {
+        MessageBody { chat_id: Some(chat_id.into()), ..self }
+    }
+
+    /// A media message instead (`image`, `file`, `video`, or the image of `mixed`): the bytes are
+    /// hosted encrypted on the media host and the callback carries their URL and `aeskey`.
+    pub fn media(self, msgtype: &str, bytes: &[u8], name: &str) -> MessageBody {
+        use base64::Engine as _;
+        MessageBody {
+            msgtype: Some(msgtype.into()),
+            data: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            name: Some(name.into()),
+            ..self
+        }
+    }
+
+    /// Quoting `quote`.
+    pub fn quoting(self, quote: QuoteBody) -> MessageBody {
+        MessageBody { quote: Some(quote), ..self }
+    }
+}
+
+/// The quoted message inside a [`MessageBody`]: any message type (media in quotes carry their own
+/// `url` and `aeskey`, in group chats too).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuoteBody {
+    /// `text` (default), `voice`, `image`, `file`, `video` or `mixed`.
+    #[serde(default)]
+    pub msgtype: Option<String>,
+    /// Text (text, voice, mixed).
+    #[serde(default)]
+    pub text: String,
+    /// Base64 file bytes (image, file, video; the image of mixed).
     #[serde(default)]
     pub data: Option<String>,
     /// File name.
@@ -324,16 +409,27 @@ fn error(status: StatusCode, message: String) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
+/// The answer to a message or event that did not reach the bot: 409 with
+/// `{"error", "code": "bot_not_connected", "delivered": false}` when the bot has no live socket,
+/// 400 with `"code": "invalid"` for a malformed request. Nothing was delivered in either case.
+fn not_delivered(e: crate::SimError) -> Response {
+    let (status, code) = match &e {
+        crate::SimError::NotConnected(_) => (StatusCode::CONFLICT, "bot_not_connected"),
+        _ => (StatusCode::BAD_REQUEST, "invalid"),
+    };
+    (status, Json(json!({"error": e.to_string(), "code": code, "delivered": false}))).into_response()
+}
+
 async fn push_message(State(state): State<AppState>, Json(m): Json<MessageBody>) -> Response {
-    let result = crate::push_message(&state, &m);
-    match result {
-        Ok(req_id) => Json(json!({"reqId": req_id})).into_response(),
-        Err(e) => error(StatusCode::CONFLICT, e.to_string()),
+    match crate::push_message(&state, &m) {
+        Ok(req_id) => Json(json!({"reqId": req_id, "delivered": true})).into_response(),
+        Err(e) => not_delivered(e),
     }
 }
 
-/// An event pushed as a user (control API).
-#[derive(Deserialize)]
+/// An event pushed as a user (control API `POST /sim/events`, and
+/// [`crate::Simulator::send_event`]).
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventBody {
     /// The bot.
@@ -358,8 +454,8 @@ pub struct EventBody {
 
 async fn push_event(State(state): State<AppState>, Json(e): Json<EventBody>) -> Response {
     match crate::push_event(&state, &e) {
-        Ok(req_id) => Json(json!({"reqId": req_id})).into_response(),
-        Err(err) => error(StatusCode::CONFLICT, err.to_string()),
+        Ok(req_id) => Json(json!({"reqId": req_id, "delivered": true})).into_response(),
+        Err(err) => not_delivered(err),
     }
 }
 
@@ -376,6 +472,12 @@ async fn transcript(State(state): State<AppState>, Query(q): Query<ChatQuery>) -
 
 async fn violations(State(state): State<AppState>) -> Response {
     Json(state.core.violations()).into_response()
+}
+
+async fn disconnects(State(state): State<AppState>, Query(q): Query<FramesQuery>) -> Response {
+    let list: Vec<_> =
+        state.core.disconnects().into_iter().filter(|d| q.bot_id.as_deref().is_none_or(|b| b == d.bot_id)).collect();
+    Json(list).into_response()
 }
 
 #[derive(Deserialize)]
@@ -396,8 +498,9 @@ async fn responses(State(state): State<AppState>) -> Response {
 }
 
 async fn faults(State(state): State<AppState>, Json(spec): Json<FaultSpec>) -> Response {
+    let bot_id = spec.bot_id().map(str::to_string);
     state.core.faults.apply(spec);
-    Json(json!({"ok": true})).into_response()
+    Json(json!({"ok": true, "botId": bot_id})).into_response()
 }
 
 #[derive(Deserialize)]

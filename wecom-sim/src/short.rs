@@ -221,7 +221,7 @@ impl ShortDriver {
         let response_url = state.new_response_url(bot_id, &chat_key);
         let body = state.core.message_body(bot_id, user, chat, "text", json!({"content": text}), &response_url);
         let msgid = body["msgid"].as_str().unwrap_or_default().to_string();
-        state.core.mark_spoken(bot_id, &chat_key);
+        state.core.mark_spoken(bot_id, chat, user);
         state.core.add_bubble(
             bot_id,
             &chat_key,
@@ -230,9 +230,8 @@ impl ShortDriver {
                 kind: "text".into(),
                 text: text.into(),
                 finished: true,
-                stream_id: None,
-                card: None,
                 updates: 1,
+                ..Default::default()
             },
         );
         let cfg = state.core.config.clone();
@@ -250,12 +249,24 @@ impl ShortDriver {
             ShortOutcome { msgid, attempts, replies: Vec::new(), refreshes: 0, final_text: None, finished: false };
         let Some(reply) = reply else { return Ok(outcome) };
         outcome.replies.push(reply.clone());
-        let Some(stream_id) = reply["stream"]["id"].as_str().map(str::to_string) else { return Ok(outcome) };
+        // A card in the first reply (template_card, or stream_with_template_card after its stream).
+        let mut card = reply["template_card"]
+            .is_object()
+            .then(|| crate::sim::Core::card_bubble("card", reply["template_card"].clone()));
+        let Some(stream_id) = reply["stream"]["id"].as_str().map(str::to_string) else {
+            if let Some(card) = card {
+                state.core.add_bubble(bot_id, &chat_key, card);
+            }
+            return Ok(outcome);
+        };
         let mut current = reply;
         loop {
             let content = current["stream"]["content"].as_str().unwrap_or_default().to_string();
             let finish = current["stream"]["finish"].as_bool().unwrap_or(false);
             state.core.stream_snapshot(bot_id, &chat_key, &stream_id, &content, finish);
+            if let Some(card) = card.take() {
+                state.core.add_bubble(bot_id, &chat_key, card);
+            }
             outcome.final_text = Some(content);
             if finish {
                 outcome.finished = true;

@@ -37,6 +37,12 @@ pub mod errcode {
     pub const CONTENT_TOO_LONG: i64 = 45002;
     /// Unknown or unsupported chat.
     pub const INVALID_CHATID: i64 = 93006;
+    /// A `media_id` this simulator never issued to this bot (by upload), one of another type, or
+    /// one older than its 3 days: WeCom's general "invalid media_id" code.
+    pub const INVALID_MEDIA_ID: i64 = 40007;
+    /// A parameter outside its allowed values (e.g. `chat_type` other than 0, 1, 2): WeCom's
+    /// general "invalid parameter" code.
+    pub const INVALID_PARAMETER: i64 = 40058;
     /// A frame that is not a JSON command, or a command the simulator does not know (our choice).
     pub const INVALID_FRAME: i64 = 40001;
 }
@@ -91,14 +97,17 @@ struct CallbackInfo {
     at: Instant,
     task_id: Option<String>,
     responded: bool,
+    /// A `stream_with_template_card` card was shown for this message (once per message).
+    card_shown: bool,
 }
 
 /// One bubble of a conversation, as the user sees it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Bubble {
     /// `user` or `bot`.
     pub from: String,
-    /// `text`, `image`, `stream`, `markdown`, `card`, `welcome`, `event`.
+    /// `text`, `voice`, `image`, `file`, `video`, `mixed`, `stream`, `markdown`, `card`,
+    /// `welcome`.
     pub kind: String,
     /// The visible text (a stream's latest snapshot).
     pub text: String,
@@ -112,6 +121,48 @@ pub struct Bubble {
     pub card: Option<Value>,
     /// How many snapshots a stream received.
     pub updates: u32,
+    /// For media the bot sent (`image`, `file`, `voice`, `video`): its media_id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_id: Option<String>,
+    /// For user messages that quote another: the quote as the callback carried it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote: Option<Value>,
+}
+
+/// Why the simulator's side of a socket ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DisconnectReason {
+    /// The client sent a close frame; the simulator echoed it (RFC 6455 close handshake).
+    ClientClose {
+        /// The close code the client sent (`None`: a close frame without a code).
+        code: Option<u16>,
+    },
+    /// The client left without a close handshake (EOF or a socket error).
+    ClientGone,
+    /// The client answered `missed` consecutive WebSocket pings with no pong.
+    MissedPongs {
+        /// Pings left unanswered when the socket was dropped.
+        missed: u32,
+    },
+    /// No `ping` command within the configured idle timeout.
+    IdleTimeout,
+    /// A newer connection subscribed as the same bot.
+    Displaced,
+    /// Dropped by the control API or [`crate::Simulator::drop_connections`].
+    Dropped,
+    /// The simulator restarted or stopped.
+    Restart,
+}
+
+/// A socket that ended, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Disconnect {
+    /// The bot it was subscribed as (empty if it never subscribed).
+    pub bot_id: String,
+    /// Why it ended.
+    pub reason: DisconnectReason,
 }
 
 /// A rule the bot broke, with the errcode it was answered with.
@@ -144,6 +195,8 @@ pub struct ReceivedFrame {
 pub(crate) struct Connection {
     pub tx: mpsc::UnboundedSender<Outgoing>,
     pub bot_id: Option<String>,
+    /// Why the simulator is ending this socket, once it decided to.
+    pub ending: Option<DisconnectReason>,
 }
 
 /// What the writer task of a connection sends.
@@ -153,6 +206,8 @@ pub enum Outgoing {
     Frame(Value),
     /// Close the socket with a close frame.
     Close,
+    /// The client sent a close frame: flush the echo (queued by the WebSocket layer), then close.
+    EchoClose,
     /// Drop the TCP connection without a close frame.
     Abort,
 }
@@ -177,7 +232,9 @@ struct State {
     transcripts: HashMap<(String, String), Vec<Bubble>>,
     violations: Vec<Violation>,
     frames: Vec<ReceivedFrame>,
-    spoken: HashSet<(String, String)>,
+    /// (bot, is_group, userid or chatid) of every chat that messaged the bot.
+    spoken: HashSet<(String, bool, String)>,
+    disconnects: Vec<Disconnect>,
     rate: HashMap<(String, String), VecDeque<Instant>>,
     callbacks_sent: u64,
     uploads: crate::upload::Uploads,
@@ -240,7 +297,7 @@ impl Core {
     /// Registers a new socket; returns its id.
     pub(crate) fn connect(&self, tx: mpsc::UnboundedSender<Outgoing>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.state.lock().conns.insert(id, Connection { tx, bot_id: None });
+        self.state.lock().conns.insert(id, Connection { tx, bot_id: None, ending: None });
         id
     }
 
@@ -249,10 +306,13 @@ impl Core {
         self.state.lock().conns.get(&conn).and_then(|c| c.bot_id.clone())
     }
 
-    /// Forgets a closed socket.
-    pub(crate) fn disconnect(&self, conn: u64) {
+    /// Forgets a closed socket, recording why it ended (a reason the simulator decided earlier,
+    /// such as a drop or a displacement, wins over what the socket task saw).
+    pub(crate) fn disconnect(&self, conn: u64, seen: DisconnectReason) {
         let mut st = self.state.lock();
         if let Some(c) = st.conns.remove(&conn) {
+            let reason = c.ending.unwrap_or(seen);
+            st.disconnects.push(Disconnect { bot_id: c.bot_id.clone().unwrap_or_default(), reason });
             if let Some(bot) = c.bot_id.and_then(|b| st.bots.get_mut(&b).map(|s| (s, b))) {
                 if bot.0.live_conn == Some(conn) {
                     bot.0.live_conn = None;
@@ -263,13 +323,19 @@ impl Core {
         self.bump();
     }
 
+    /// Every socket that ended so far, in order.
+    pub fn disconnects(&self) -> Vec<Disconnect> {
+        self.state.lock().disconnects.clone()
+    }
+
     /// Closes every socket of a bot abruptly (a fault). The bot counts as disconnected from this
     /// call on, not from the moment its socket tasks notice: a message pushed right after the drop
     /// is refused instead of going to a dying socket.
     pub fn drop_bot_sockets(&self, bot_id: &str) -> usize {
         let mut st = self.state.lock();
         let mut n = 0;
-        for c in st.conns.values().filter(|c| c.bot_id.as_deref() == Some(bot_id)) {
+        for c in st.conns.values_mut().filter(|c| c.bot_id.as_deref() == Some(bot_id)) {
+            c.ending.get_or_insert(DisconnectReason::Dropped);
             let _ = c.tx.send(Outgoing::Abort);
             n += 1;
         }
@@ -284,7 +350,8 @@ impl Core {
     /// Closes every socket (restart).
     pub fn drop_all_sockets(&self) {
         let mut st = self.state.lock();
-        for c in st.conns.values() {
+        for c in st.conns.values_mut() {
+            c.ending.get_or_insert(DisconnectReason::Restart);
             let _ = c.tx.send(Outgoing::Abort);
         }
         for b in st.bots.values_mut() {
@@ -331,13 +398,13 @@ impl Core {
             kind: kind.into(),
             text: text.into(),
             finished: true,
-            stream_id: None,
             card,
             updates: 1,
+            ..Bubble::default()
         }
     }
 
-    fn card_bubble(kind: &str, card: Value) -> Bubble {
+    pub(crate) fn card_bubble(kind: &str, card: Value) -> Bubble {
         let title = card["main_title"]["title"].as_str().unwrap_or_default().to_string();
         Self::bot_bubble(kind, &title, Some(card))
     }
@@ -459,13 +526,14 @@ impl Core {
         let bot_id = frame["body"]["bot_id"].as_str().unwrap_or_default().to_string();
         let secret = frame["body"]["secret"].as_str().unwrap_or_default();
         let ok = st.bots.get(&bot_id).is_some_and(|b| !b.secret.is_empty() && b.secret == secret);
-        if !ok || self.faults.in_outage() {
+        if !ok || self.faults.bot_in_outage(&bot_id) {
             // WeCom leaves the socket open after a failed subscribe.
             return (errcode::INVALID_CREDENTIALS, "invalid bot_id or secret".into());
         }
         let old = st.bots.get(&bot_id).and_then(|b| b.live_conn).filter(|c| *c != conn);
         if let Some(old) = old {
-            if let Some(c) = st.conns.get(&old) {
+            if let Some(c) = st.conns.get_mut(&old) {
+                c.ending.get_or_insert(DisconnectReason::Displaced);
                 let ev = json!({"cmd": "aibot_event_callback", "headers": {"req_id": self.id("disc_")},
                     "body": {"msgid": self.id("msg_"), "create_time": unix_now(), "aibotid": bot_id, "msgtype": "event",
                              "event": {"eventtype": "disconnected_event"}}});
@@ -511,80 +579,177 @@ impl Core {
             );
         }
         let msgtype = body["msgtype"].as_str().unwrap_or_default();
-        if !matches!(msgtype, "stream" | "markdown" | "template_card" | "stream_with_template_card") {
+        if !matches!(
+            msgtype,
+            "stream"
+                | "markdown"
+                | "template_card"
+                | "stream_with_template_card"
+                | "image"
+                | "file"
+                | "voice"
+                | "video"
+        ) {
             return (errcode::INVALID_MSGTYPE, format!("invalid message type {msgtype:?}"));
         }
         if !self.rate_ok(st, bot_id, &cb.chat_key) {
             return (errcode::RATE_LIMITED, "aibot send msg frequency limit exceeded".into());
         }
-        match msgtype {
-            "stream" => {
-                let stream_id = body["stream"]["id"].as_str().unwrap_or_default().to_string();
-                if stream_id.is_empty() {
-                    return (errcode::INVALID_FRAME, "stream.id is required".into());
-                }
-                let content = match Self::content_ok(body, "stream") {
-                    Ok(c) => c,
-                    Err(e) => return e,
-                };
-                let finish = body["stream"]["finish"].as_bool().unwrap_or(false);
-                let key = (bot_id.to_string(), stream_id.clone());
-                let lifetime = self.config.stream_lifetime;
-                let stream = st.streams.entry(key).or_insert(StreamState { first_at: Instant::now(), finished: false });
-                if stream.first_at.elapsed() > lifetime {
-                    return (
-                        errcode::STREAM_EXPIRED,
-                        format!("stream message update expired (>{} seconds), cannot update", lifetime.as_secs()),
-                    );
-                }
-                let was_finished = stream.finished;
-                stream.finished |= finish;
-                let transcript = Self::transcript(st, bot_id, &cb.chat_key);
-                match transcript.iter_mut().find(|b| b.stream_id.as_deref() == Some(stream_id.as_str())) {
-                    Some(b) => {
-                        if !was_finished {
-                            b.text = content;
-                            b.finished = finish;
-                            b.updates += 1;
-                        }
-                    }
-                    None => transcript.push(Bubble {
-                        from: "bot".into(),
-                        kind: "stream".into(),
-                        text: content,
-                        finished: finish,
-                        stream_id: Some(stream_id.clone()),
-                        card: None,
-                        updates: 1,
-                    }),
-                }
-                if was_finished {
-                    Self::violate(
-                        st,
-                        bot_id,
-                        "aibot_respond_msg",
-                        req_id,
-                        errcode::OK,
-                        format!("update of finished stream {stream_id} ignored"),
-                    );
-                }
-                (errcode::OK, "ok".into())
-            }
-            "markdown" => match Self::content_ok(body, "markdown") {
-                Ok(c) => {
-                    Self::transcript(st, bot_id, &cb.chat_key).push(Self::bot_bubble("markdown", &c, None));
-                    (errcode::OK, "ok".into())
-                }
-                Err(e) => e,
-            },
-            "template_card" | "stream_with_template_card" => {
+        let result = match msgtype {
+            "stream" => self.apply_stream(st, bot_id, req_id, &cb.chat_key, &body["stream"]),
+            "stream_with_template_card" => self.stream_with_card(st, bot_id, req_id, &cb, body),
+            "markdown" => Self::content_ok(body, "markdown").map(|c| {
+                Self::transcript(st, bot_id, &cb.chat_key).push(Self::bot_bubble("markdown", &c, None));
+            }),
+            "template_card" => {
                 let card = body["template_card"].clone();
                 Self::transcript(st, bot_id, &cb.chat_key).push(Self::card_bubble("card", card));
-                (errcode::OK, "ok".into())
+                Ok(())
             }
-            "text" => (errcode::INVALID_MSGTYPE, "invalid message type".into()),
-            other => (errcode::INVALID_MSGTYPE, format!("invalid message type {other:?}")),
+            media => self.media_bubble(st, bot_id, media, body).map(|b| {
+                Self::transcript(st, bot_id, &cb.chat_key).push(b);
+            }),
+        };
+        match result {
+            Ok(()) => (errcode::OK, "ok".into()),
+            Err(e) => e,
         }
+    }
+
+    /// A stream frame (`stream` or the stream part of `stream_with_template_card`): the first id
+    /// creates the bubble, later frames replace its snapshot, `finish` seals it, and the stream
+    /// lifetime and the 20480-byte limit apply.
+    fn apply_stream(
+        &self,
+        st: &mut State,
+        bot_id: &str,
+        req_id: &str,
+        chat_key: &str,
+        stream: &Value,
+    ) -> Result<(), (i64, String)> {
+        let stream_id = stream["id"].as_str().unwrap_or_default().to_string();
+        if stream_id.is_empty() {
+            return Err((errcode::INVALID_FRAME, "stream.id is required".into()));
+        }
+        let content = stream["content"].as_str().unwrap_or_default();
+        if content.len() > CONTENT_LIMIT {
+            return Err((
+                errcode::CONTENT_TOO_LONG,
+                format!("content is {} bytes, over the 20480-byte limit", content.len()),
+            ));
+        }
+        let content = content.to_string();
+        let finish = stream["finish"].as_bool().unwrap_or(false);
+        let key = (bot_id.to_string(), stream_id.clone());
+        let lifetime = self.config.stream_lifetime;
+        let stream = st.streams.entry(key).or_insert(StreamState { first_at: Instant::now(), finished: false });
+        if stream.first_at.elapsed() > lifetime {
+            return Err((
+                errcode::STREAM_EXPIRED,
+                format!("stream message update expired (>{} seconds), cannot update", lifetime.as_secs()),
+            ));
+        }
+        let was_finished = stream.finished;
+        stream.finished |= finish;
+        let transcript = Self::transcript(st, bot_id, chat_key);
+        match transcript.iter_mut().find(|b| b.stream_id.as_deref() == Some(stream_id.as_str())) {
+            Some(b) => {
+                if !was_finished {
+                    b.text = content;
+                    b.finished = finish;
+                    b.updates += 1;
+                }
+            }
+            None => transcript.push(Bubble {
+                from: "bot".into(),
+                kind: "stream".into(),
+                text: content,
+                finished: finish,
+                stream_id: Some(stream_id.clone()),
+                updates: 1,
+                ..Bubble::default()
+            }),
+        }
+        if was_finished {
+            Self::violate(
+                st,
+                bot_id,
+                "aibot_respond_msg",
+                req_id,
+                errcode::OK,
+                format!("update of finished stream {stream_id} ignored"),
+            );
+        }
+        Ok(())
+    }
+
+    /// `stream_with_template_card`: the stream part as [`Self::apply_stream`]; the card is shown
+    /// after the stream's bubble, once per message. A later card for the same message is
+    /// accepted (the stream part still applies) but not shown, and recorded as a violation.
+    fn stream_with_card(
+        &self,
+        st: &mut State,
+        bot_id: &str,
+        req_id: &str,
+        cb: &CallbackInfo,
+        body: &Value,
+    ) -> Result<(), (i64, String)> {
+        self.apply_stream(st, bot_id, req_id, &cb.chat_key, &body["stream"])?;
+        let card = &body["template_card"];
+        if card.is_object() {
+            if cb.card_shown {
+                Self::violate(
+                    st,
+                    bot_id,
+                    "aibot_respond_msg",
+                    req_id,
+                    errcode::OK,
+                    "a second template_card for the same message ignored (once per message)",
+                );
+            } else {
+                if let Some(c) = st.callbacks.get_mut(req_id) {
+                    c.card_shown = true;
+                }
+                Self::transcript(st, bot_id, &cb.chat_key).push(Self::card_bubble("card", card.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// A media message by `media_id` (`image`, `file`, `voice`, `video`): the id must come from
+    /// an upload of this bot to this simulator, of the same type, within its 3 days; a video's
+    /// `title` is at most 64 bytes and its `description` at most 512.
+    fn media_bubble(&self, st: &State, bot_id: &str, kind: &str, body: &Value) -> Result<Bubble, (i64, String)> {
+        let part = &body[kind];
+        let media_id = part["media_id"].as_str().unwrap_or_default();
+        let media = st.uploads.media.get(media_id).filter(|m| m.bot_id == bot_id);
+        let Some(media) = media.filter(|m| m.created.elapsed() <= self.config.media_id_ttl) else {
+            return Err((errcode::INVALID_MEDIA_ID, format!("invalid media_id {media_id:?}")));
+        };
+        if media.kind != kind {
+            return Err((
+                errcode::INVALID_MEDIA_ID,
+                format!("invalid media_id {media_id:?}: it is a {} upload, not {kind}", media.kind),
+            ));
+        }
+        let mut text = if media.filename.is_empty() { format!("[{kind}]") } else { media.filename.clone() };
+        if kind == "video" {
+            let title = part["title"].as_str().unwrap_or_default();
+            let description = part["description"].as_str().unwrap_or_default();
+            if title.len() > 64 {
+                return Err((errcode::CONTENT_TOO_LONG, format!("video title is {} bytes, over 64", title.len())));
+            }
+            if description.len() > 512 {
+                return Err((
+                    errcode::CONTENT_TOO_LONG,
+                    format!("video description is {} bytes, over 512", description.len()),
+                ));
+            }
+            if !title.is_empty() {
+                text = title.to_string();
+            }
+        }
+        Ok(Bubble { media_id: Some(media_id.to_string()), ..Self::bot_bubble(kind, &text, None) })
     }
 
     fn respond_event(
@@ -627,10 +792,35 @@ impl Core {
         (errcode::OK, "ok".into())
     }
 
+    /// Resolves `aibot_send_msg`'s `chatid` with `chat_type` (1: a userid of a single chat, 2: a
+    /// group chatid, 0 or absent: a group first, then a single chat). Only chats that messaged the
+    /// bot resolve; chatids are case-sensitive.
+    fn resolve_chat(st: &State, bot_id: &str, chat_id: &str, chat_type: i64) -> Option<bool> {
+        let spoke = |group: bool| st.spoken.contains(&(bot_id.to_string(), group, chat_id.to_string()));
+        match chat_type {
+            1 => spoke(false).then_some(false),
+            2 => spoke(true).then_some(true),
+            _ => {
+                if spoke(true) {
+                    Some(true)
+                } else {
+                    spoke(false).then_some(false)
+                }
+            }
+        }
+    }
+
     fn send_msg(&self, st: &mut State, bot_id: &str, body: &Value) -> (i64, String) {
         let chat_id = body["chatid"].as_str().unwrap_or_default().to_string();
-        if !st.spoken.contains(&(bot_id.to_string(), chat_id.clone())) {
-            return (errcode::INVALID_CHATID, "invalid chatid: that chat has not spoken to the bot".into());
+        let chat_type = match &body["chat_type"] {
+            Value::Null => 0,
+            v => match v.as_i64() {
+                Some(t @ 0..=2) => t,
+                _ => return (errcode::INVALID_PARAMETER, format!("invalid chat_type {v}: 1, 2 or 0")),
+            },
+        };
+        if Self::resolve_chat(st, bot_id, &chat_id, chat_type).is_none() {
+            return (errcode::INVALID_CHATID, "invalid chatid: no such chat has messaged the bot".into());
         }
         let msgtype = body["msgtype"].as_str().unwrap_or_default();
         if !matches!(msgtype, "markdown" | "template_card" | "file" | "image" | "voice" | "video") {
@@ -639,27 +829,24 @@ impl Core {
         if !self.rate_ok(st, bot_id, &chat_id) {
             return (errcode::RATE_LIMITED, "aibot send msg frequency limit exceeded".into());
         }
-        match msgtype {
-            "markdown" => match Self::content_ok(body, "markdown") {
-                Ok(c) => {
-                    Self::transcript(st, bot_id, &chat_id).push(Self::bot_bubble("markdown", &c, None));
-                    (errcode::OK, "ok".into())
-                }
-                Err(e) => e,
-            },
-            "template_card" => {
-                let card = body["template_card"].clone();
-                Self::transcript(st, bot_id, &chat_id).push(Self::card_bubble("card", card));
+        let bubble = match msgtype {
+            "markdown" => Self::content_ok(body, "markdown").map(|c| Self::bot_bubble("markdown", &c, None)),
+            "template_card" => Ok(Self::card_bubble("card", body["template_card"].clone())),
+            media => self.media_bubble(st, bot_id, media, body),
+        };
+        match bubble {
+            Ok(b) => {
+                Self::transcript(st, bot_id, &chat_id).push(b);
                 (errcode::OK, "ok".into())
             }
-            "file" | "image" | "voice" | "video" => (errcode::OK, "ok".into()),
-            _ => (errcode::INVALID_MSGTYPE, "invalid message type".into()),
+            Err(e) => e,
         }
     }
 
     /// Sends a callback to a bot's live connection, registering its req_id. Returns the req_id.
     pub(crate) fn push_callback(&self, bot_id: &str, cb: NewCallback) -> Result<String, crate::SimError> {
         let NewCallback { cmd, kind, chat_key, task_id, body, user_bubble } = cb;
+        let is_group = body.get("chatid").is_some();
         let chat_key = chat_key.as_str();
         let req_id = self.id("req_");
         let frame = json!({"cmd": cmd, "headers": {"req_id": req_id}, "body": body});
@@ -685,10 +872,11 @@ impl Core {
                     at: Instant::now(),
                     task_id,
                     responded: false,
+                    card_shown: false,
                 },
             );
             if kind == CallbackKind::Message {
-                st.spoken.insert((bot_id.to_string(), chat_key.to_string()));
+                st.spoken.insert((bot_id.to_string(), is_group, chat_key.to_string()));
             }
             if let Some(b) = user_bubble {
                 Self::transcript(&mut st, bot_id, chat_key).push(b);
@@ -758,8 +946,8 @@ impl Core {
                 text: content.into(),
                 finished: finish,
                 stream_id: Some(stream_id.into()),
-                card: None,
                 updates: 1,
+                ..Bubble::default()
             }),
         }
         drop(st);
@@ -773,8 +961,9 @@ impl Core {
     }
 
     /// Marks a chat as having spoken (short connection).
-    pub(crate) fn mark_spoken(&self, bot_id: &str, chat_key: &str) {
-        self.state.lock().spoken.insert((bot_id.into(), chat_key.into()));
+    pub(crate) fn mark_spoken(&self, bot_id: &str, chat: &Chat, user: &str) {
+        let is_group = matches!(chat, Chat::Group(_));
+        self.state.lock().spoken.insert((bot_id.into(), is_group, chat.key(user)));
     }
 
     /// A conversation's bubbles.
@@ -789,7 +978,7 @@ impl Core {
 
     /// A finished upload's type and bytes, by media id.
     pub fn uploaded(&self, media_id: &str) -> Option<(String, Vec<u8>)> {
-        self.state.lock().uploads.media.get(media_id).cloned()
+        self.state.lock().uploads.media.get(media_id).map(|m| (m.kind.clone(), m.bytes.clone()))
     }
 
     /// Every frame received from bots so far.

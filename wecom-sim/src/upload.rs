@@ -21,6 +21,7 @@ pub const UPLOAD_ERROR: i64 = 40009;
 struct Session {
     bot_id: String,
     kind: String,
+    filename: String,
     total_size: u64,
     total_chunks: u64,
     md5: Option<String>,
@@ -28,12 +29,27 @@ struct Session {
     created: Instant,
 }
 
+/// A finished upload: what a `media_id` stands for.
+#[derive(Clone, Debug)]
+pub struct Media {
+    /// The bot that uploaded it (a media_id is usable only by its bot).
+    pub bot_id: String,
+    /// `image`, `voice`, `video` or `file`.
+    pub kind: String,
+    /// The file name given at init (may be empty).
+    pub filename: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// When the upload finished (a media_id is valid 3 days).
+    pub created: Instant,
+}
+
 /// Upload sessions and finished media.
 #[derive(Default)]
 pub struct Uploads {
     sessions: HashMap<String, Session>,
-    /// media_id → (type, bytes), for tests.
-    pub media: HashMap<String, (String, Vec<u8>)>,
+    /// media_id → the finished upload.
+    pub media: HashMap<String, Media>,
 }
 
 fn type_limit(kind: &str) -> Option<u64> {
@@ -72,6 +88,7 @@ impl Uploads {
             Session {
                 bot_id: bot_id.into(),
                 kind,
+                filename: body["filename"].as_str().unwrap_or_default().to_string(),
                 total_size,
                 total_chunks,
                 md5: body["md5"].as_str().map(str::to_ascii_lowercase),
@@ -124,9 +141,16 @@ impl Uploads {
             }
         }
         let kind = session.kind.clone();
+        let media = Media {
+            bot_id: session.bot_id.clone(),
+            kind: kind.clone(),
+            filename: session.filename.clone(),
+            bytes,
+            created: Instant::now(),
+        };
         let id = body["upload_id"].as_str().unwrap_or_default().to_string();
         self.sessions.remove(&id);
-        self.media.insert(media_id.clone(), (kind.clone(), bytes));
+        self.media.insert(media_id.clone(), media);
         Ok(json!({"type": kind, "media_id": media_id, "created_at": crate::sim::unix_now().to_string()}))
     }
 }

@@ -103,16 +103,13 @@ async fn message_callbacks_carry_the_documented_fields_and_encrypted_media() {
         text: String::new(),
         data: Some(base64::engine::general_purpose::STANDARD.encode(&png)),
         name: Some("cat.png".into()),
+        quote: None,
     })
     .unwrap();
     let cb = c.callback().await;
     let image = &cb["body"]["image"];
     assert!(cb["body"].get("chatid").is_none(), "single chats carry no chatid");
-    let key: [u8; 32] = base64::engine::general_purpose::STANDARD
-        .decode(image["aeskey"].as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap();
+    let key = wecom_sim::crypto::media_key_bytes(image["aeskey"].as_str().unwrap()).unwrap();
     let resp = reqwest::get(image["url"].as_str().unwrap()).await.unwrap();
     assert!(resp.headers()["content-disposition"].to_str().unwrap().contains("filename*=UTF-8''cat.png"));
     let cipher = resp.bytes().await.unwrap();
@@ -127,6 +124,7 @@ async fn message_callbacks_carry_the_documented_fields_and_encrypted_media() {
         text: String::new(),
         data: Some("AAAA".into()),
         name: None,
+        quote: None,
     });
     assert!(group_image.is_err());
 }
@@ -226,6 +224,8 @@ async fn a_newer_subscribe_displaces_the_older_socket() {
     assert_eq!(ev["body"]["event"]["eventtype"], "disconnected_event");
     assert!(ev["body"].get("from").is_none());
     assert_eq!(old.recv_within(Duration::from_secs(5)).await, Ok(None), "the old socket is closed after the delay");
+    let displaced = sim.wait_disconnect(Duration::from_secs(2), |d| d.bot_id == "BOT1").await.unwrap();
+    assert_eq!(displaced.reason, wecom_sim::DisconnectReason::Displaced);
     sim.send_text("BOT1", "alice", Chat::Single, "to the new one").unwrap();
     assert_eq!(new.callback().await["body"]["text"]["content"], "to the new one");
 }
@@ -244,27 +244,29 @@ async fn faults_drop_withhold_delay_refuse_duplicate_and_outage() {
     assert_eq!(c.ack_of(&r).await, 0);
     let r = c.send("ping", json!(null)).await;
     assert_eq!(c.ack_of(&r).await, 600001);
-    sim.fault(FaultSpec::Clear);
+    sim.fault(FaultSpec::Clear { bot_id: None });
     // Delayed acks still arrive, in order.
     sim.fault(FaultSpec::DelayAcks { bot_id: "BOT1".into(), ms: 50 });
     let r = c.send("ping", json!(null)).await;
     assert_eq!(c.ack_of(&r).await, 0);
     // Withheld ping acks: the ping is received (recorded without an ack) and nothing comes back.
-    sim.fault(FaultSpec::Clear);
+    sim.fault(FaultSpec::Clear { bot_id: None });
     sim.fault(FaultSpec::WithholdPingAcks { bot_id: "BOT1".into() });
     let r = c.send("ping", json!(null)).await;
     let seen = sim.wait_frame(Duration::from_secs(2), |f| f.frame["headers"]["req_id"] == r.as_str()).await.unwrap();
     assert_eq!(seen.errcode, None);
     assert_eq!(c.recv_within(Duration::from_millis(200)).await, Err(()), "no ack");
-    sim.fault(FaultSpec::Clear);
+    sim.fault(FaultSpec::Clear { bot_id: None });
     // Drop: the socket ends without a close frame.
     assert_eq!(sim.drop_connections("BOT1"), 1);
     assert!(!sim.is_connected("BOT1"), "a dropped bot is disconnected at once");
     assert!(sim.send_text("BOT1", "alice", Chat::Single, "into the void").is_err(), "nothing goes to a dying socket");
     assert_eq!(c.recv_within(Duration::from_secs(2)).await, Ok(None));
     assert!(sim.wait_connected("BOT1", false, Duration::from_secs(2)).await);
+    let dropped = sim.wait_disconnect(Duration::from_secs(2), |d| d.bot_id == "BOT1").await.unwrap();
+    assert_eq!(dropped.reason, wecom_sim::DisconnectReason::Dropped);
     // Outage: handshakes are refused until it ends.
-    sim.fault(FaultSpec::Outage { ms: 300 });
+    sim.fault(FaultSpec::Outage { ms: 300, bot_id: None });
     assert!(tokio_tungstenite::connect_async(sim.ws_url()).await.is_err());
     let mut back = loop {
         if let Some(c) = Client::try_connect(&sim.ws_url()).await {
@@ -278,6 +280,9 @@ async fn faults_drop_withhold_delay_refuse_duplicate_and_outage() {
     back.callback().await;
     sim.restart();
     assert_eq!(back.recv_within(Duration::from_secs(2)).await, Ok(None));
+    let restarted =
+        sim.wait_disconnect(Duration::from_secs(2), |d| d.reason == wecom_sim::DisconnectReason::Restart).await;
+    assert_eq!(restarted.map(|d| d.bot_id), Some("BOT1".to_string()));
     let mut again = Client::connect(&sim.ws_url()).await;
     again.subscribe("BOT1", "SECRET1").await;
     assert_eq!(again.call("aibot_respond_msg", &old_req, stream("s", "x", true)).await, 846605);
@@ -305,6 +310,7 @@ async fn voice_file_and_mixed_callbacks_have_their_payloads() {
         text: "spoken words".into(),
         data: data.map(str::to_string),
         name: Some("report.pdf".into()),
+        quote: None,
     };
     sim.send_message(body("voice", None)).unwrap();
     let cb = c.callback().await;
@@ -385,6 +391,7 @@ async fn the_server_pings_and_kills_idle_sockets_when_asked() {
     let sim = Simulator::start(SimConfig {
         ws_ping_interval: Duration::from_millis(50),
         idle_timeout: Some(Duration::from_millis(400)),
+        missed_pongs_limit: None, // this test is about the idle timeout alone
         ..fast()
     })
     .await
@@ -401,7 +408,10 @@ async fn the_server_pings_and_kills_idle_sockets_when_asked() {
     })
     .await;
     assert_eq!(ping, Ok(true), "a protocol ping arrives");
-    // No `ping` command for longer than the idle timeout: the socket is dropped.
+    // No `ping` command for longer than the idle timeout: the socket is dropped, and why is recorded.
     assert_eq!(c.recv_within(Duration::from_secs(3)).await, Ok(None));
     assert!(sim.wait_connected("BOT1", false, Duration::from_secs(2)).await);
+    let d = sim.disconnects();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!((d[0].bot_id.as_str(), &d[0].reason), ("BOT1", &wecom_sim::DisconnectReason::IdleTimeout));
 }

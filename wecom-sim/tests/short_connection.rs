@@ -25,6 +25,8 @@ struct Bot {
     posts: AtomicU32,
     fail_first: bool,
     wrong_nonce: bool,
+    /// Answer the message with `stream_with_template_card` instead of `stream`.
+    with_card: bool,
     refreshes: AtomicU32,
     msgids: parking_lot::Mutex<Vec<String>>,
 }
@@ -74,6 +76,9 @@ async fn callback(State(bot): State<Arc<Bot>>, RawQuery(q): RawQuery, body: Stri
     let reply = if msg["msgtype"] == "stream" {
         let r = bot.refreshes.fetch_add(1, Ordering::SeqCst) + 1;
         json!({"msgtype": "stream", "stream": {"id": msg["stream"]["id"], "finish": r >= 2, "content": if r >= 2 { "final answer" } else { "thinking" }}})
+    } else if bot.with_card {
+        json!({"msgtype": "stream_with_template_card", "stream": {"id": "S1", "finish": false, "content": ""},
+               "template_card": {"card_type": "text_notice", "main_title": {"title": "Passive card"}}})
     } else {
         json!({"msgtype": "stream", "stream": {"id": "S1", "finish": false, "content": ""}})
     };
@@ -115,6 +120,19 @@ async fn url_verification_and_a_streamed_passive_reply() {
     let t = sim.transcript("SB", "alice");
     assert_eq!(t.last().unwrap().text, "final answer");
     assert!(t.last().unwrap().finished);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+}
+
+#[tokio::test]
+async fn a_passive_stream_with_template_card_streams_and_shows_its_card() {
+    let sim = Simulator::start(fast()).await.unwrap();
+    let bot = Arc::new(Bot { with_card: true, ..Bot::default() });
+    sim.add_short_bot("SB", &webhook(bot).await, TOKEN, KEY).unwrap();
+    let out = sim.short_send_text("SB", "alice", Chat::Single, "hello").await.unwrap();
+    assert!(out.finished);
+    let t = sim.transcript("SB", "alice");
+    let kinds: Vec<(&str, &str)> = t.iter().map(|b| (b.kind.as_str(), b.text.as_str())).collect();
+    assert_eq!(kinds, [("text", "hello"), ("stream", "final answer"), ("card", "Passive card")]);
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
 }
 

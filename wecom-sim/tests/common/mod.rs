@@ -99,3 +99,38 @@ impl Client {
 pub fn stream(id: &str, content: &str, finish: bool) -> Value {
     json!({"msgtype": "stream", "stream": {"id": id, "finish": finish, "content": content}})
 }
+
+impl Client {
+    /// Waits for the ack of `req_id` (skipping callbacks) and returns the whole ack frame.
+    pub async fn ack_frame(&mut self, req_id: &str) -> Value {
+        loop {
+            let f = self.recv().await.expect("socket open");
+            if f.get("cmd").is_none() && f["headers"]["req_id"] == req_id {
+                return f;
+            }
+        }
+    }
+
+    /// Uploads `bytes` as a temporary media of `kind` in one chunk; returns its media_id.
+    pub async fn upload(&mut self, kind: &str, filename: &str, bytes: &[u8]) -> String {
+        use base64::Engine as _;
+        let init = self
+            .send(
+                "aibot_upload_media_init",
+                json!({"type": kind, "filename": filename, "total_size": bytes.len(), "total_chunks": 1}),
+            )
+            .await;
+        let ack = self.ack_frame(&init).await;
+        assert_eq!(ack["errcode"], 0, "{ack}");
+        let upload_id = ack["body"]["upload_id"].as_str().expect("upload_id").to_string();
+        let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+        let chunk = self
+            .send("aibot_upload_media_chunk", json!({"upload_id": upload_id, "chunk_index": 0, "base64_data": data}))
+            .await;
+        assert_eq!(self.ack_of(&chunk).await, 0);
+        let fin = self.send("aibot_upload_media_finish", json!({"upload_id": upload_id})).await;
+        let ack = self.ack_frame(&fin).await;
+        assert_eq!(ack["errcode"], 0, "{ack}");
+        ack["body"]["media_id"].as_str().expect("media_id").to_string()
+    }
+}
