@@ -117,14 +117,11 @@ fn a_published_integration_connects_answers_a_message_with_one_stream_and_welcom
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
     assert!(wait_status(&host, &inst, &l1, |i| i["lastCallbackAt"].is_string())["lastCallbackAt"].is_string());
 
-    sim.send_event(wecom_sim::server::EventBody {
+    sim.send_event(wecom_sim::EventBody {
         bot_id: "BOT1".into(),
         user_id: "bob".into(),
-        chat_id: None,
         eventtype: "enter_chat".into(),
-        task_id: None,
-        event_key: None,
-        feedback_type: None,
+        ..Default::default()
     })
     .unwrap();
     let bubbles = rt.block_on(sim.wait_transcript("BOT1", "bob", WAIT, |b| b.iter().any(|b| b.kind == "welcome")));
@@ -213,7 +210,7 @@ fn drops_and_dead_links_reconnect_with_backoff() {
     let before = subscribes(&sim, "BOTD");
     sim.fault(FaultSpec::WithholdPingAcks { bot_id: "BOTD".into() });
     wait_status(&host, &inst, &ld, |i| i["lastError"].as_str().is_some_and(|e| e.contains("heartbeat")));
-    sim.fault(FaultSpec::Clear);
+    sim.fault(FaultSpec::Clear { bot_id: None });
     wait_status(&host, &inst, &ld, |i| i["state"] == "connected" && subscribes(&sim, "BOTD") > before);
     inst.stop(Duration::from_secs(3)).unwrap();
 }
