@@ -303,6 +303,7 @@ async fn a_displacing_subscribe_reaches_the_old_connection_as_a_disconnected_eve
 
 #[tokio::test]
 async fn a_full_callback_channel_drops_with_a_count_and_never_holds_up_acks() {
+    let (logs, _guard) = capture::install();
     let sim = simulator(SimConfig::default()).await;
     let mut conn = subscribed(quiet(sim.ws_url())).await;
     let capacity = plugin_wecom::long::client::CALLBACK_CHANNEL_CAPACITY;
@@ -315,6 +316,8 @@ async fn a_full_callback_channel_drops_with_a_count_and_never_holds_up_acks() {
         .expect("the driver is not stuck on the full channel")
         .expect("acks flow past a full callback channel");
     assert_eq!(conn.client.dropped_callbacks(), 44);
+    let drop_lines = logs.lines().iter().filter(|l| l.starts_with("WARN") && l.contains("callback dropped")).count();
+    assert_eq!(drop_lines, 44, "every dropped callback is logged");
     let mut received = Vec::new();
     while let Ok(callback) = conn.callbacks.try_recv() {
         received.push(callback.req_id);
@@ -372,6 +375,98 @@ async fn the_server_dropping_the_socket_ends_the_driver_and_fails_pending_reques
     let result = timeout(WAIT, pending).await.expect("no hang").expect("no panic");
     assert_eq!(result, Err(CommandError::Closed));
     assert_eq!(conn.client.request("ping", None, Value::Null).await, Err(CommandError::Closed));
+}
+
+#[tokio::test]
+async fn the_secret_appears_in_no_log_line_error_or_debug_output() {
+    let (logs, _guard) = capture::install();
+    let sim = simulator(SimConfig::default()).await;
+    // Pings run, but withheld acks below must end in a command timeout, not a dead link.
+    let mut conn = open(ClientConfig { max_missed_pings: 100, ..config(sim.ws_url()) }).await;
+    let wrong = "wrong-secret-5b1e";
+    let refused = conn.client.subscribe(BOT, wrong).await.expect_err("refused");
+    conn.client.subscribe(BOT, SECRET).await.expect("subscribe");
+    let callback = user_says(&sim, &mut conn, Chat::Single, "hi").await;
+    let reply = command::stream_body("s1", "hello", true);
+    conn.client.request("aibot_respond_msg", Some(&callback.req_id), reply).await.expect("reply");
+    sim.wait_frame(WAIT, |f| f.frame["cmd"] == "ping").await.expect("a heartbeat ran");
+    sim.fault(FaultSpec::WithholdAcks { bot_id: BOT.into() });
+    let lost = conn.client.request("ping", None, Value::Null).await.expect_err("times out");
+    assert!(matches!(lost, CommandError::Timeout { .. }), "{lost:?}");
+    conn.client.close();
+    let end = end_of(conn.driver).await;
+
+    let lines = logs.lines();
+    assert!(lines.iter().any(|l| l.contains("no ack within the ack timeout")), "the timeout was logged: {lines:?}");
+    let reports = [
+        format!("{refused} {refused:?} {lost} {lost:?} {end} {end:?}"),
+        format!("{:?} {:?} {:?}", conn.client, config(sim.ws_url()), callback),
+        lines.join("\n"),
+    ];
+    for report in reports {
+        assert!(!report.contains(SECRET) && !report.contains(wrong), "a secret leaked: {report}");
+    }
+}
+
+/// A log capture for the current thread (`#[tokio::test]` runs everything on one thread).
+mod capture {
+    use std::fmt::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::subscriber::{DefaultGuard, Interest};
+    use tracing::{Event, Metadata, Subscriber};
+
+    /// Every event as one line: `LEVEL target: field=value …`, at every level.
+    #[derive(Clone, Default)]
+    pub struct Logs {
+        lines: Arc<Mutex<Vec<String>>>,
+        next_span: Arc<AtomicU64>,
+    }
+
+    impl Logs {
+        pub fn lines(&self) -> Vec<String> {
+            self.lines.lock().expect("log lock").clone()
+        }
+    }
+
+    pub fn install() -> (Logs, DefaultGuard) {
+        let logs = Logs::default();
+        let guard = tracing::subscriber::set_default(logs.clone());
+        (logs, guard)
+    }
+
+    struct Line(String);
+
+    impl Visit for Line {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+
+    impl Subscriber for Logs {
+        fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+            Interest::sometimes()
+        }
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(self.next_span.fetch_add(1, Ordering::Relaxed) + 1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let meta = event.metadata();
+            let mut line = Line(format!("{} {}:", meta.level(), meta.target()));
+            event.record(&mut line);
+            self.lines.lock().expect("log lock").push(line.0);
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
 }
 
 /// A bare WebSocket server for one connection: what the client sends arrives on `seen`; what is

@@ -283,8 +283,9 @@ impl Client {
     }
 
     /// Sends a clean close frame (1000) and makes the driver finish with
-    /// [`ConnectionEnd::ClosedByUs`]; later requests fail with [`CommandError::Closed`].
-    /// Idempotent.
+    /// [`ConnectionEnd::ClosedByUs`] once the peer's close arrives or [`CLOSE_WAIT`] (capped by
+    /// the ack timeout) passes. Commands still pending and later requests fail with
+    /// [`CommandError::Closed`]; frames read while closing are discarded. Idempotent.
     pub fn close(&self) {
         if !self.shared.closing.swap(true, Ordering::AcqRel) {
             self.shared.close.notify_one();
