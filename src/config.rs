@@ -164,10 +164,7 @@ impl Config {
                 });
             }
         }
-        let plugin_config = PLUGIN_PASSTHROUGH
-            .iter()
-            .filter_map(|k| get(k).map(|v| (k.to_string(), v)))
-            .collect();
+        let plugin_config = PLUGIN_PASSTHROUGH.iter().filter_map(|k| get(k).map(|v| (k.to_string(), v))).collect();
         Ok(Config {
             listen,
             data_dir,

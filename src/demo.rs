@@ -75,7 +75,8 @@ impl Demo {
         )
         .await?;
         let integration_id = integration["id"].as_str().ok_or("the integration has no id")?.to_string();
-        let expert = call(Method::POST, "/api/xpert", json!({"name": "Echo expert", "agent": {"kind": "echo"}})).await?;
+        let expert =
+            call(Method::POST, "/api/xpert", json!({"name": "Echo expert", "agent": {"kind": "echo"}})).await?;
         let expert_id = expert["id"].as_str().ok_or("the Digital Expert has no id")?.to_string();
         let trigger = json!([{"provider": "wecom", "config": {"enabled": true, "integrationId": integration_id}}]);
         call(Method::PUT, &format!("/api/xpert/{expert_id}/triggers"), trigger).await?;

@@ -78,12 +78,8 @@ fn main() {
         (None, true) => Some(std::env::temp_dir().join(format!("xpert-demo-{}", std::process::id()))),
         (None, false) => None,
     };
-    let overrides = config::Overrides {
-        listen: cli.listen,
-        data_dir,
-        plugin_dir: cli.plugin_dir,
-        config_file: cli.config,
-    };
+    let overrides =
+        config::Overrides { listen: cli.listen, data_dir, plugin_dir: cli.plugin_dir, config_file: cli.config };
     let config = match config::Config::resolve(&|k| std::env::var(k).ok(), &overrides) {
         Ok(c) => c,
         Err(e) => fail(&e.to_string()),

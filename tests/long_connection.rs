@@ -76,7 +76,12 @@ fn status(host: &TestHost, inst: &Installation, integration: &Integration) -> Va
 }
 
 /// Reads the Status tab until `done` holds (the owner writes it when things happen).
-fn wait_status(host: &TestHost, inst: &Installation, integration: &Integration, done: impl Fn(&Value) -> bool) -> Value {
+fn wait_status(
+    host: &TestHost,
+    inst: &Installation,
+    integration: &Integration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
         let item = status(host, inst, integration);
@@ -108,7 +113,8 @@ fn a_published_integration_connects_answers_a_message_with_one_stream_and_welcom
     assert!(item["lastConnectedAt"].is_string());
 
     sim.send_text("BOT1", "alice", Chat::Single, "hello").unwrap();
-    let bubbles = rt.block_on(sim.wait_transcript("BOT1", "alice", WAIT, |b| b.iter().any(|b| b.from == "bot" && b.finished)));
+    let bubbles =
+        rt.block_on(sim.wait_transcript("BOT1", "alice", WAIT, |b| b.iter().any(|b| b.from == "bot" && b.finished)));
     let answer = bubbles.iter().find(|b| b.from == "bot").expect("an answer");
     assert_eq!(answer.kind, "stream");
     assert_eq!(answer.text, "echo: hello");
@@ -240,7 +246,7 @@ fn unbind_disable_delete_and_uninstall_close_the_socket_with_their_reason() {
     let (p, d) = (provider.clone(), disabled.clone());
     host.block_on(async move { p.on_lifecycle(LifecycleEvent::Disabled, &d, None).await.unwrap() });
     assert!(rt.block_on(sim.wait_connected("BOTS", false, WAIT)), "disabling closes the socket");
-    assert_eq!(status(&host, &inst, &disabled)["disabledReason"], "integration_disabled");
+    wait_status(&host, &inst, &disabled, |i| i["disabledReason"] == "integration_disabled");
 
     host.put_integration(ls.clone());
     let (p, e) = (provider.clone(), ls.clone());

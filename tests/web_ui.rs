@@ -185,12 +185,12 @@ async fn operators_set_up_wecom_through_the_web_ui() {
     page.fill(&testid(&page, "opt-botId").await, "aibUI1").await.unwrap();
     page.fill(&testid(&page, "opt-secret").await, "ui-secret").await.unwrap();
     page.click("[data-testid='save-integration']").await.unwrap();
-    text_contains(&page, "websocket-url", "wss://").await;
+    text_contains(&page, "websocket-url", "ws://127.0.0.1:9").await;
     testid(&page, "stats-status").await;
     text_contains(&page, "stat-botId", "aibUI1").await;
     text_contains(&page, "stat-disabledReason", "xpert_unbound").await;
     text_contains(&page, "badge-state", "stopped").await;
-    text_contains(&page, "stat-reason", "publish one to connect").await;
+    text_contains(&page, "stat-reason", "No published Digital Expert uses this integration").await;
     assert!(!shown(&page).await.contains("ui-secret"), "no secret on the page");
     let long_id = page.eval("location.hash.split('/')[2]").await.unwrap().as_str().unwrap().to_string();
     page.screenshot(&shots.join("web-ui-status-tab.png")).await.unwrap();

@@ -161,6 +161,8 @@ impl ProviderImpl for LongProvider {
         Box::pin(async move {
             match event {
                 LifecycleEvent::Deleted => {
+                    // Close the connection first, so nothing it writes outlives the delete.
+                    state.stop_connection(&integration.id, crate::state::reason::INTEGRATION_DELETED).await;
                     forget_integration(&state, &integration.id).await?;
                     state.wake_supervisor();
                     return Ok(());

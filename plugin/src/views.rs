@@ -165,9 +165,12 @@ async fn status_item(state: &PluginState, integration: &Integration) -> Result<V
             (name, Some(why.to_string()), Some(words), None)
         }
         (None, None) => match &lease {
-            Some(l) => {
-                ("standby", Some(reason::STANDBY.to_string()), Some(reason::explain(reason::STANDBY)), Some(l.owner.clone()))
-            }
+            Some(l) => (
+                "standby",
+                Some(reason::STANDBY.to_string()),
+                Some(reason::explain(reason::STANDBY)),
+                Some(l.owner.clone()),
+            ),
             None => ("idle", Some(reason::STARTING.to_string()), Some(reason::explain(reason::STARTING)), None),
         },
     };
@@ -189,6 +192,8 @@ async fn status_item(state: &PluginState, integration: &Integration) -> Result<V
         "disabledReason": code,
         "manualDisconnect": desired.manual_disconnect,
         "reconnectRequestedAt": desired.reconnect_requested_at,
+        "requestedGeneration": desired.generation,
+        "servingGeneration": history.map(|o| o.generation),
     }))
 }
 
@@ -263,14 +268,23 @@ async fn disconnect(state: &PluginState, integration: &Integration) -> Result<Ac
         ));
     }
     let owner = before["ownerInstanceId"].as_str().unwrap_or("?").to_string();
+    let was_open = before["state"] == "connected";
     let (_, closed) =
         wait_for(state, integration, |item| item["state"] == "stopped" && item["ownerInstanceId"].is_null()).await?;
-    Ok(if closed {
+    Ok(if closed && was_open {
         answer(
             true,
             I18nText::new(
                 format!("Disconnected: instance {owner} closed the bot's connection. It stays disconnected until you press Reconnect."),
                 format!("已断开：实例 {owner} 已关闭机器人的连接。在点击“重新连接”之前将保持断开。"),
+            ),
+        )
+    } else if closed {
+        answer(
+            true,
+            I18nText::new(
+                format!("Disconnected: instance {owner} stopped trying to connect. It stays disconnected until you press Reconnect."),
+                format!("已断开：实例 {owner} 已停止尝试连接。在点击“重新连接”之前将保持断开。"),
             ),
         )
     } else {
@@ -307,11 +321,15 @@ async fn reconnect(state: &PluginState, integration: &Integration) -> Result<Act
             ),
         ));
     }
+    let requested = desired.generation;
     let (item, settled) = wait_for(state, integration, |item| {
-        let fresh = item["lastConnectedAt"].as_str().is_some_and(|t| t >= now.as_str());
+        // Settled once the owner reports on a connection of this request (or a later one) —
+        // connected, or stopped again for a reason — or another holder keeps the bot.
+        let fresh = item["servingGeneration"].as_u64().is_some_and(|g| g >= requested);
         match item["state"].as_str().unwrap_or_default() {
-            "connected" => fresh,
-            "unhealthy" | "stopped" | "standby" => true,
+            "connected" | "unhealthy" | "stopped" => fresh,
+            "retrying" => fresh && item["lastError"].is_string(),
+            "standby" => true,
             _ => false,
         }
     })
@@ -325,6 +343,16 @@ async fn reconnect(state: &PluginState, integration: &Integration) -> Result<Act
                 format!("已重新连接：实例 {owner} 已重新订阅机器人。"),
             ),
         ),
+        (Some("retrying"), true) => {
+            let error = item["lastError"].as_str().unwrap_or_default();
+            answer(
+                false,
+                I18nText::new(
+                    format!("Reconnecting: instance {owner} could not connect yet ({error}); it keeps trying with backoff."),
+                    format!("正在重新连接：实例 {owner} 暂未连上（{error}）；将按退避策略继续重试。"),
+                ),
+            )
+        }
         (_, true) => {
             let why = words(&item);
             answer(false, I18nText::new(format!("Reconnect did not connect: {}", why.en_us), format!("重新连接未成功：{}", why.zh_hans)))

@@ -205,7 +205,7 @@ async fn a_lost_ack_is_a_timeout_after_the_ack_timeout_and_the_connection_stays_
     assert!(started.elapsed() >= ACK_TIMEOUT, "gave up early: {:?}", started.elapsed());
     assert_eq!(frames_on(&sim, "lost-1").len(), 1, "the frame was on the wire");
 
-    sim.fault(FaultSpec::Clear);
+    sim.fault(FaultSpec::Clear { bot_id: None });
     let ack = conn.client.request("ping", None, Value::Null).await.expect("acked once the fault is cleared");
     assert_eq!(ack.errcode, 0);
     assert!(!conn.driver.is_finished());
@@ -225,7 +225,7 @@ async fn commands_on_one_req_id_wait_for_the_previous_ones_ack_or_timeout() {
         sim.wait_frame(WAIT, |f| f.frame["body"]["stream"]["content"] == "one").await.expect("the first frame");
         // The first one's ack is withheld and its timeout is 1.5 s away: the second must wait.
         assert_eq!(frames_on(&sim, req_id).len(), 1, "the second frame went out before the first's ack");
-        sim.fault(FaultSpec::Clear);
+        sim.fault(FaultSpec::Clear { bot_id: None });
     };
     let (first, second, ()) = tokio::join!(first, second, check);
     assert!(matches!(&first, Err(CommandError::Timeout { req_id: r, .. }) if r == req_id), "{first:?}");

@@ -30,6 +30,9 @@ pub async fn start(data_dir: &Path, extra: &[(&str, &str)]) -> Host {
         ("XPERT_LISTEN", "127.0.0.1:0"),
         ("XPERT_ADMIN_TOKEN", TOKEN),
         ("RUST_LOG", "info"),
+        // Tests never reach WeCom itself: a closed loopback port unless a test brings a simulator.
+        ("WECOM_WS_URL", "ws://127.0.0.1:9"),
+        ("WECOM_BACKOFF_MAX_MS", "2000"),
     ];
     envs.extend_from_slice(extra);
     let server = ChildServer::spawn(env!("CARGO_BIN_EXE_xpert-host"), &[], &envs).await.expect("host starts");
@@ -86,6 +89,19 @@ impl Host {
         let body = serde_json::json!({"name": "wecom", "level": "tenant"});
         let (status, body) = self.call_as(token, "POST", "/api/plugins/install", Some(body)).await;
         assert_eq!(status, 200, "{body}");
+    }
+
+    /// GETs `path` until `done` holds for its JSON answer (state that another task of the host
+    /// writes, such as a connection's status), for at most 10 s; returns the last answer.
+    pub async fn wait_json(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, body) = self.get(path).await;
+            if done(&body) || std::time::Instant::now() >= deadline {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// Installs the WeCom plugin at tenant level.

@@ -66,7 +66,11 @@ pub fn load_from_folder(dir: &Path) -> Result<LoadedPlugin, host_sdk::host::Load
 pub fn installed(level: InstallLevel) -> (Arc<TestHost>, Installation) {
     let host = TestHost::new();
     host.set_config("API_BASE_URL", "https://xpert.example.com");
+    // WeCom is a closed loopback port: connections the plugin starts fail fast and retry.
     host.set_config("WECOM_WS_URL", "ws://127.0.0.1:9");
+    host.set_config("WECOM_RECONCILE_MS", "50");
+    host.set_config("WECOM_BACKOFF_BASE_MS", "50");
+    host.set_config("WECOM_BACKOFF_MAX_MS", "500");
     let plugin = load_wecom();
     let installation = host.install(&plugin, level).expect("install succeeds");
     (host, installation)

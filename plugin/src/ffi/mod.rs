@@ -39,8 +39,10 @@ pub fn register(registrar: &mut PluginRegistrar<'_>, scope: &InstallationScope) 
     registrar.add_view_extension(&descriptors::view_extension(), Arc::new(WecomViews::new(state.clone())))?;
     let route = |method: &str, path: &str, public: bool| RouteSpec { method: method.into(), path: path.into(), public };
     registrar.add_route(route("GET", "/wecom/ping", false), Arc::new(PingRoute))?;
-    registrar
-        .add_route(route("GET", "/wecom/webhook/{integrationId}", true), Arc::new(WebhookVerifyRoute::new(state.clone())))?;
+    registrar.add_route(
+        route("GET", "/wecom/webhook/{integrationId}", true),
+        Arc::new(WebhookVerifyRoute::new(state.clone())),
+    )?;
     if registrar.level().allows_system_integrations() {
         let pipeline = Arc::new(Pipeline::new(state.clone(), settings.stream_throttle));
         Supervisor::new(state, settings, pipeline).start()?;

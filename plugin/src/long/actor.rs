@@ -27,7 +27,7 @@ use crate::keys;
 use crate::pipeline::{self, Pipeline};
 use crate::protocol::errcode;
 use crate::state::observed::{self, ConnectionState, ObservedStatus};
-use crate::state::{rfc3339, reason};
+use crate::state::{reason, rfc3339};
 
 /// What an actor needs.
 pub struct ActorContext {
@@ -155,10 +155,12 @@ pub async fn run(ctx: ActorContext, stop: StopSignal) -> ActorExit {
                 continue;
             }
             SessionEnd::Exit(exit, state, why) => {
-                reporter.status.state = state;
-                reporter.status.stop_reason = Some(why.to_string());
-                reporter.status.next_reconnect_at = None;
-                reporter.write(&held).await;
+                if why != reason::INTEGRATION_DELETED {
+                    reporter.status.state = state;
+                    reporter.status.stop_reason = Some(why.to_string());
+                    reporter.status.next_reconnect_at = None;
+                    reporter.write(&held).await;
+                }
                 if let Err(e) = host.leases().release(&held).await {
                     tracing::warn!(integration_id = %integration_id, error = %e, "releasing the bot's lease failed");
                 }
@@ -300,7 +302,11 @@ async fn session(
                             Some(format!("WeCom refused the Bot ID or Secret ({code}: {})", first_clause(&errmsg)));
                         if auth_failures >= ctx.settings.auth_failure_limit {
                             tracing::warn!(integration_id = %integration_id, auth_failures, "WeCom keeps refusing the credentials: stopped until the config is saved or Reconnect is pressed");
-                            return SessionEnd::Exit(ActorExit::AuthFailed, ConnectionState::Unhealthy, reason::CONFIG_INVALID);
+                            return SessionEnd::Exit(
+                                ActorExit::AuthFailed,
+                                ConnectionState::Unhealthy,
+                                reason::CONFIG_INVALID,
+                            );
                         }
                         format!("credentials refused ({auth_failures} of {} tries)", ctx.settings.auth_failure_limit)
                     }

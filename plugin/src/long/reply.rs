@@ -33,7 +33,11 @@ impl ReplyChannel for LongReply {
         let req_id = self.req_id.clone();
         let body = json!({"msgtype": "stream", "stream": {"id": stream_id, "finish": finish, "content": content}});
         Box::pin(async move {
-            client.request("aibot_respond_msg", Some(&req_id), body).await.map(drop).map_err(|e| to_error("aibot_respond_msg", e))
+            client
+                .request("aibot_respond_msg", Some(&req_id), body)
+                .await
+                .map(drop)
+                .map_err(|e| to_error("aibot_respond_msg", e))
         })
     }
 

@@ -115,7 +115,10 @@ mod tests {
         let s = settings(&[("WECOM_HEARTBEAT_MS", "100"), ("WECOM_WS_URL", "ws://127.0.0.1:9")]).unwrap();
         assert_eq!((s.heartbeat, s.ws_url.as_str()), (Duration::from_millis(100), "ws://127.0.0.1:9"));
         let err = settings(&[("WECOM_LEASE_TTL_MS", "soon")]).unwrap_err();
-        assert_eq!(err.to_string(), "WECOM_LEASE_TTL_MS must be a whole number of milliseconds (or a count), got \"soon\"");
+        assert_eq!(
+            err.to_string(),
+            "WECOM_LEASE_TTL_MS must be a whole number of milliseconds (or a count), got \"soon\""
+        );
     }
 
     #[test]

@@ -43,7 +43,9 @@ pub struct Supervisor {
 impl Supervisor {
     /// A supervisor over an installation's state.
     pub fn new(state: Arc<PluginState>, settings: Arc<LongSettings>, pipeline: Arc<Pipeline>) -> Arc<Self> {
-        Arc::new(Supervisor { state, settings, pipeline, running: Mutex::new(HashMap::new()) })
+        let supervisor = Arc::new(Supervisor { state, settings, pipeline, running: Mutex::new(HashMap::new()) });
+        let _ = supervisor.state.supervisor.set(Arc::downgrade(&supervisor));
+        supervisor
     }
 
     /// Starts the reconcile loop as a task of the installation; it ends (stopping every actor,
@@ -149,6 +151,16 @@ impl Supervisor {
                 self.running.lock().insert(id, Running { generation, options, stop, exit });
             }
             Err(e) => tracing::warn!(integration_id = %id, error = %e, "the long connection could not start"),
+        }
+    }
+
+    /// Stops the actor of an integration now, if one runs here, and waits (at most 5 s) until it
+    /// has ended.
+    pub async fn stop_now(&self, integration_id: &str, why: &'static str) {
+        let running = self.running.lock().remove(integration_id);
+        if let Some(running) = running {
+            running.stop.stop(why);
+            let _ = tokio::time::timeout(Duration::from_secs(5), running.exit).await;
         }
     }
 

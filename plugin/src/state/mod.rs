@@ -29,6 +29,8 @@ pub struct PluginState {
     /// Wakes this installation's long-connection supervisor at once (after an operator action or
     /// a lifecycle event); other instances notice the same change at their next reconcile.
     pub supervisor_wake: Arc<Notify>,
+    /// The installation's supervisor, once started (weak: the supervisor holds this state).
+    pub supervisor: std::sync::OnceLock<std::sync::Weak<crate::long::supervisor::Supervisor>>,
 }
 
 /// A published WeCom Trigger: integration → Digital Expert, with its conversation settings.
@@ -50,7 +52,16 @@ pub struct Binding {
 impl PluginState {
     /// The state of one installation.
     pub fn new(scope: InstallationScope) -> Self {
-        PluginState { scope, supervisor_wake: Arc::new(Notify::new()) }
+        PluginState { scope, supervisor_wake: Arc::new(Notify::new()), supervisor: std::sync::OnceLock::new() }
+    }
+
+    /// Stops this instance's connection of an integration, if it runs one here, and waits until
+    /// it has closed its socket and released its lease (so nothing it writes outlives a delete).
+    pub async fn stop_connection(&self, integration_id: &str, why: &'static str) {
+        let supervisor = self.supervisor.get().and_then(std::sync::Weak::upgrade);
+        if let Some(supervisor) = supervisor {
+            supervisor.stop_now(integration_id, why).await;
+        }
     }
 
     /// Asks the local supervisor to reconcile now.

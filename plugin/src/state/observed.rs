@@ -126,7 +126,9 @@ impl ObservedStatus {
     /// (`displaced`) or refused credentials (`config_invalid`) recorded for `generation`.
     pub fn latches(&self, generation: u64) -> Option<&str> {
         match self.stop_reason.as_deref() {
-            Some(r @ (super::reason::DISPLACED | super::reason::CONFIG_INVALID)) if self.generation == generation => Some(r),
+            Some(r @ (super::reason::DISPLACED | super::reason::CONFIG_INVALID)) if self.generation == generation => {
+                Some(r)
+            }
             _ => None,
         }
     }
