@@ -340,3 +340,46 @@ fn a_restart_restores_the_connection_unless_its_reason_forbids_it() {
     assert_eq!(status(&host, &third, &lr)["disabledReason"], "manual_disconnect");
     third.stop(Duration::from_secs(3)).unwrap();
 }
+
+#[test]
+fn the_long_connection_test_really_subscribes_and_says_what_wecom_answered() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTT", "right");
+    let host = fast_host(&sim);
+    let inst = host.install(&load_wecom(), InstallLevel::Tenant).unwrap();
+    let provider = inst.provider("wecom_long").unwrap().provider.clone();
+    let test = |integration: Integration| {
+        let provider = provider.clone();
+        host.block_on(async move { provider.test(&integration).await.unwrap() })
+    };
+    let accepted = test(long("", "BOTT", "right"));
+    assert!(accepted.ok && accepted.checked == "connection", "{accepted:?}");
+    assert!(accepted.message.en_us.starts_with("WeCom accepted the Bot ID and Secret"), "{:?}", accepted.message);
+    assert_eq!(subscribes(&sim, "BOTT"), 1);
+    assert!(rt.block_on(sim.wait_connected("BOTT", false, WAIT)), "the test connection was closed at once");
+
+    let rejected = test(long("", "BOTT", "wrong"));
+    assert!(!rejected.ok);
+    assert_eq!(rejected.message.en_us, "WeCom rejected the Bot ID or Secret (853000).");
+    assert!(!format!("{rejected:?}").contains("wrong"), "the secret never shows");
+
+    // A running connection of the bot is never displaced by a test.
+    let lt = long("lt", "BOTT", "right");
+    host.put_integration(lt.clone());
+    host.block_on(async {
+        inst.trigger("wecom").unwrap().trigger.publish(&params("x1", "lt")).await.unwrap();
+    });
+    wait_status(&host, &inst, &lt, |i| i["state"] == "connected");
+    let before = subscribes(&sim, "BOTT");
+    let skipped = test(long("", "BOTT", "right"));
+    assert_eq!(skipped.checked, "skipped");
+    assert!(
+        skipped.message.en_us.starts_with("Not tried: this bot's connection is running on instance test-host"),
+        "{:?}",
+        skipped.message
+    );
+    assert_eq!(subscribes(&sim, "BOTT"), before, "no test subscribe");
+    assert!(sim.is_connected("BOTT"));
+    inst.stop(Duration::from_secs(3)).unwrap();
+}

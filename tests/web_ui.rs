@@ -319,7 +319,7 @@ async fn operators_set_up_wecom_through_the_web_ui() {
     let token_field = testid(&page, "opt-token").await;
     assert_eq!(page.eval(&format!("document.querySelector({token_field:?}).value")).await.unwrap(), "******");
     page.click(&testid(&page, "test-integration").await).await.unwrap();
-    testid(&page, "test-ok").await;
+    text_contains(&page, "test-ok", "Format checked").await;
     text_contains(&page, "callback-url", &short_id).await;
     page.fill("[data-testid='int-name']", "renamed short").await.unwrap();
     page.click("[data-testid='save-integration']").await.unwrap();

@@ -12,6 +12,8 @@ use host_sdk::{BoxFuture, Error, I18nText, Integration, LifecycleEvent};
 use serde_json::{json, Map};
 
 use crate::config::{LongConfig, ShortConfig};
+use crate::long::client::{self, ClientConfig, CommandError};
+use crate::long::settings::LongSettings;
 use crate::state::{desired, observed, PluginState};
 use crate::{keys, sessions, DEFAULT_WS_URL};
 
@@ -27,6 +29,82 @@ async fn forget_integration(state: &PluginState, integration_id: &str) -> Result
     let cleared = sessions::clear(state, integration_id).await?;
     tracing::info!(integration_id, sessions = cleared, "forgot a deleted WeCom integration");
     Ok(())
+}
+
+/// A real, time-bounded subscribe with the entered credentials — unless this bot's connection
+/// runs (a second subscribe would displace it), which is said instead. Returns (ok, what was
+/// checked, the finding in words).
+async fn test_subscribe(
+    state: &PluginState,
+    settings: &LongSettings,
+    config: &LongConfig,
+) -> (bool, &'static str, I18nText) {
+    let url = settings.ws_url.clone();
+    match state.host().leases().current(&keys::bot_lease(&config.bot_id)).await {
+        Ok(Some(lease)) => {
+            return (
+                true,
+                "skipped",
+                I18nText::new(
+                    format!("Not tried: this bot's connection is running on instance {}, and a test subscribe would displace it. The format is valid.", lease.owner),
+                    format!("未测试：此机器人的连接正在实例 {} 上运行，测试订阅会将其挤下线。格式有效。", lease.owner),
+                ),
+            )
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "reading the bot's lease failed; testing anyway"),
+    }
+    let client_config = ClientConfig {
+        url: url.clone(),
+        origin: config.ws_origin.clone(),
+        tls: settings.tls.clone(),
+        connect_timeout: settings.connect_timeout,
+        ack_timeout: std::time::Duration::from_millis(config.timeout_ms),
+        heartbeat_interval: settings.heartbeat,
+        max_missed_pings: settings.max_missed_pings,
+    };
+    let (client, driver, _callbacks) = match client::connect(&client_config).await {
+        Ok(connected) => connected,
+        Err(e) => {
+            return (
+                false,
+                "connection",
+                I18nText::new(format!("WeCom is unreachable at {url}: {e}"), format!("无法连接企业微信 {url}：{e}")),
+            )
+        }
+    };
+    let mut driver = Box::pin(driver);
+    let (answer, ended) = tokio::select! {
+        answer = client.subscribe(&config.bot_id, &config.secret) => (answer, false),
+        _ = &mut driver => (Err(CommandError::Closed), true),
+    };
+    client.close();
+    if !ended {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut driver).await;
+    }
+    match answer {
+        Ok(()) => (
+            true,
+            "connection",
+            I18nText::new(
+                "WeCom accepted the Bot ID and Secret (a test subscribe, closed at once). If another deployment outside this platform uses this bot, the test took it over for a moment.",
+                "企业微信接受了 Bot ID 与 Secret（测试订阅后已立即关闭）。如果本平台之外还有部署在使用此机器人，测试会短暂将其挤下线。",
+            ),
+        ),
+        Err(CommandError::WeCom { errcode, .. }) if errcode == crate::protocol::errcode::INVALID_CREDENTIALS => (
+            false,
+            "connection",
+            I18nText::new(
+                format!("WeCom rejected the Bot ID or Secret ({errcode})."),
+                format!("企业微信拒绝了 Bot ID 或 Secret（{errcode}）。"),
+            ),
+        ),
+        Err(e) => (
+            false,
+            "connection",
+            I18nText::new(format!("WeCom did not accept the subscribe: {e}"), format!("企业微信未接受订阅：{e}")),
+        ),
+    }
 }
 
 /// A format-only test result: what was checked, and that nothing was tried against WeCom.
@@ -112,12 +190,13 @@ impl ProviderImpl for ShortProvider {
 /// The long-connection provider.
 pub struct LongProvider {
     state: Arc<PluginState>,
+    settings: Arc<LongSettings>,
 }
 
 impl LongProvider {
-    /// A provider over an installation's state.
-    pub fn new(state: Arc<PluginState>) -> Self {
-        LongProvider { state }
+    /// A provider over an installation's state and its long-connection settings.
+    pub fn new(state: Arc<PluginState>, settings: Arc<LongSettings>) -> Self {
+        LongProvider { state, settings }
     }
 
     /// The setup information: where the connection goes and in which mode.
@@ -185,12 +264,14 @@ impl ProviderImpl for LongProvider {
     }
 
     fn test(&self, integration: Integration) -> BoxFuture<'static, Result<TestResult, Error>> {
-        format_checked(
-            self.validate_config(integration),
-            I18nText::new(
-                "Format checked only: the Bot ID and Secret are well-formed. They were not tried against WeCom; that happens when the long connection subscribes.",
-                "仅检查了格式：Bot ID 与 Secret 格式正确，但尚未向企业微信验证；长连接订阅时才会验证。",
-            ),
-        )
+        let setup = self.validate_config(integration.clone());
+        let state = self.state.clone();
+        let settings = self.settings.clone();
+        Box::pin(async move {
+            let setup = setup?;
+            let config = LongConfig::from_options(&integration.options).map_err(|e| Error::invalid_config(e.0))?;
+            let (ok, checked, message) = test_subscribe(&state, &settings, &config).await;
+            Ok(TestResult { ok, checked: checked.into(), message, setup: Some(setup) })
+        })
     }
 }

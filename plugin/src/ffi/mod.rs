@@ -34,7 +34,10 @@ pub fn register(registrar: &mut PluginRegistrar<'_>, scope: &InstallationScope) 
         .map_err(|e| Error::invalid_config(format!("WeCom plugin settings: {e}")))?;
     let settings = Arc::new(settings);
     registrar.add_integration_provider(&descriptors::short_provider(), Arc::new(ShortProvider::new(state.clone())))?;
-    registrar.add_integration_provider(&descriptors::long_provider(), Arc::new(LongProvider::new(state.clone())))?;
+    registrar.add_integration_provider(
+        &descriptors::long_provider(),
+        Arc::new(LongProvider::new(state.clone(), settings.clone())),
+    )?;
     registrar.add_trigger(&descriptors::trigger(), Arc::new(WecomTrigger::new(state.clone())))?;
     registrar.add_view_extension(&descriptors::view_extension(), Arc::new(WecomViews::new(state.clone())))?;
     let route = |method: &str, path: &str, public: bool| RouteSpec { method: method.into(), path: path.into(), public };

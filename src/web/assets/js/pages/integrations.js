@@ -171,7 +171,10 @@ export async function renderForm(main, providerName, existingId) {
     busy(true);
     try {
       const res = await post('/api/integration/test', { provider: name, options: readOptions(fields), id: existing ? existing.id : undefined });
-      result.replaceChildren(h('div', { class: 'ok', testid: 'test-ok' }, t('testOk')), setupCard(res && res.setup));
+      // The provider says what it checked (the format only, or a real handshake) and what it found.
+      const ok = res?.ok !== false;
+      const said = L(res?.message) || t(ok ? 'testOk' : 'testFailed');
+      result.replaceChildren(h('div', { class: ok ? 'ok' : 'error', testid: ok ? 'test-ok' : 'test-failed' }, said), setupCard(res && res.setup));
     } catch (err) {
       result.replaceChildren(errorBox(err));
     } finally { busy(false); }
