@@ -252,6 +252,16 @@ fn unbind_disable_delete_and_uninstall_close_the_socket_with_their_reason() {
     let (p, e) = (provider.clone(), ls.clone());
     host.block_on(async move { p.on_lifecycle(LifecycleEvent::Enabled, &e, None).await.unwrap() });
     assert!(rt.block_on(sim.wait_connected("BOTS", true, WAIT)), "enabling starts it again");
+
+    // Deleting closes the socket before the plugin forgets the integration: nothing is left.
+    let (p, e) = (provider.clone(), ls.clone());
+    host.block_on(async move { p.on_lifecycle(LifecycleEvent::Deleted, &e, None).await.unwrap() });
+    assert!(!sim.is_connected("BOTS"), "the socket is closed by the time the delete answers");
+    let left: Vec<String> = host.kv().snapshot().into_iter().map(|e| e.key).filter(|k| k.ends_with(":ls")).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let t = trigger.clone();
+    host.block_on(async move { t.publish(&params("x1", "ls")).await.unwrap() });
+    assert!(rt.block_on(sim.wait_connected("BOTS", true, WAIT)), "bound again, it connects again");
     let closes_before = sim.frames().len();
     inst.stop(Duration::from_secs(3)).unwrap();
     assert!(rt.block_on(sim.wait_connected("BOTS", false, WAIT)), "uninstalling closes the socket");
@@ -381,5 +391,57 @@ fn the_long_connection_test_really_subscribes_and_says_what_wecom_answered() {
     );
     assert_eq!(subscribes(&sim, "BOTT"), before, "no test subscribe");
     assert!(sim.is_connected("BOTT"));
+    inst.stop(Duration::from_secs(3)).unwrap();
+}
+
+#[test]
+fn wss_with_the_simulators_ca_as_the_extra_ca_file_connects_and_answers() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig { tls: true, ..SimConfig::default() })).unwrap();
+    assert!(sim.ws_url().starts_with("wss://"), "{}", sim.ws_url());
+    sim.add_bot("BOTW", "s");
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("sim-ca.pem");
+    std::fs::write(&ca, sim.ca_pem().expect("a TLS simulator has a CA")).unwrap();
+
+    // Without the extra CA the certificate is not trusted: the status says why.
+    let untrusting = fast_host(&sim);
+    let lw = long("lw", "BOTW", "s");
+    let inst = installed_and_bound(&untrusting, &lw);
+    let item = wait_status(&untrusting, &inst, &lw, |i| i["lastError"].is_string());
+    assert_eq!(item["state"], "retrying", "{item}");
+    assert!(item["lastError"].as_str().unwrap().contains("cannot reach WeCom at wss://"), "{item}");
+    inst.stop(Duration::from_secs(3)).unwrap();
+
+    let trusting = fast_host(&sim);
+    trusting.set_config("WECOM_EXTRA_CA_FILE", ca.to_str().unwrap());
+    let inst = installed_and_bound(&trusting, &lw);
+    wait_status(&trusting, &inst, &lw, |i| i["state"] == "connected");
+    sim.send_text("BOTW", "carol", Chat::Single, "over tls").unwrap();
+    let bubbles =
+        rt.block_on(sim.wait_transcript("BOTW", "carol", WAIT, |b| b.iter().any(|b| b.from == "bot" && b.finished)));
+    assert!(bubbles.iter().any(|b| b.text == "echo: over tls"), "{bubbles:?}");
+    inst.stop(Duration::from_secs(3)).unwrap();
+}
+
+#[test]
+fn lost_acks_end_in_a_dead_link_and_a_reconnect_never_a_hang() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTL", "s");
+    let host = fast_host(&sim);
+    let ll =
+        Integration { options: json!({"botId": "BOTL", "secret": "s", "timeoutMs": 1000}), ..long("ll", "BOTL", "s") };
+    let inst = installed_and_bound(&host, &ll);
+    wait_status(&host, &inst, &ll, |i| i["state"] == "connected");
+    let before = subscribes(&sim, "BOTL");
+    // Every ack withheld (pings included), while a user writes: the answer's frames wait for
+    // acks that never come, and the heartbeat declares the link dead.
+    sim.fault(FaultSpec::WithholdAcks { bot_id: "BOTL".into() });
+    sim.send_text("BOTL", "dave", Chat::Single, "anyone?").unwrap();
+    let item = wait_status(&host, &inst, &ll, |i| i["lastError"].as_str().is_some_and(|e| e.contains("heartbeat")));
+    assert!(matches!(item["state"].as_str(), Some("retrying" | "connecting" | "connected")), "{item}");
+    sim.fault(FaultSpec::Clear { bot_id: None });
+    wait_status(&host, &inst, &ll, |i| i["state"] == "connected" && subscribes(&sim, "BOTL") > before);
     inst.stop(Duration::from_secs(3)).unwrap();
 }
