@@ -93,6 +93,14 @@ fn wait_status(
     }
 }
 
+/// How many of `bot`'s sockets ended with a close frame from our side.
+fn client_closes(sim: &Simulator, bot: &str) -> usize {
+    sim.disconnects()
+        .iter()
+        .filter(|d| d.bot_id == bot && matches!(d.reason, wecom_sim::DisconnectReason::ClientClose { .. }))
+        .count()
+}
+
 /// How many `aibot_subscribe` frames for `bot` the simulator received.
 fn subscribes(sim: &Simulator, bot: &str) -> usize {
     sim.frames().iter().filter(|f| f.frame["cmd"] == "aibot_subscribe" && f.frame["body"]["bot_id"] == bot).count()
@@ -262,10 +270,10 @@ fn unbind_disable_delete_and_uninstall_close_the_socket_with_their_reason() {
     let t = trigger.clone();
     host.block_on(async move { t.publish(&params("x1", "ls")).await.unwrap() });
     assert!(rt.block_on(sim.wait_connected("BOTS", true, WAIT)), "bound again, it connects again");
-    let closes_before = sim.frames().len();
+    let closed_before = client_closes(&sim, "BOTS");
     inst.stop(Duration::from_secs(3)).unwrap();
     assert!(rt.block_on(sim.wait_connected("BOTS", false, WAIT)), "uninstalling closes the socket");
-    let _ = closes_before;
+    assert_eq!(client_closes(&sim, "BOTS"), closed_before + 1, "with a clean close frame");
     let leases = host.services().leases;
     let held = host.block_on(async move { leases.current("wecom/wecom:ws:bot:BOTS".into()).await.unwrap() });
     assert!(held.is_none(), "the lease was released on stop");
@@ -443,5 +451,48 @@ fn lost_acks_end_in_a_dead_link_and_a_reconnect_never_a_hang() {
     assert!(matches!(item["state"].as_str(), Some("retrying" | "connecting" | "connected")), "{item}");
     sim.fault(FaultSpec::Clear { bot_id: None });
     wait_status(&host, &inst, &ll, |i| i["state"] == "connected" && subscribes(&sim, "BOTL") > before);
+    inst.stop(Duration::from_secs(3)).unwrap();
+}
+
+#[test]
+fn the_lease_is_renewed_while_reconnecting_so_no_other_instance_takes_the_bot() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTN", "s");
+    let host = fast_host(&sim);
+    let ln = long("ln", "BOTN", "s");
+    let inst = installed_and_bound(&host, &ln);
+    wait_status(&host, &inst, &ln, |i| i["state"] == "connected");
+    // WeCom goes away for a while: the owner keeps retrying, and keeps its lease meanwhile.
+    sim.fault(FaultSpec::Outage { ms: 60_000, bot_id: None });
+    sim.drop_connections("BOTN");
+    wait_status(&host, &inst, &ln, |i| i["state"] == "retrying");
+    let leases = host.services().leases;
+    let current = |leases: &Arc<dyn host_sdk::host::LeaseBackend>| {
+        let leases = leases.clone();
+        host.block_on(async move { leases.current("wecom/wecom:ws:bot:BOTN".into()).await.unwrap().expect("held") })
+    };
+    let first = current(&leases);
+    // Move the host clock past most of the lease's lifetime several times: each time the owner
+    // renews it before it could lapse (a renewal lands within a third of the TTL).
+    let mut previous = first.expires_at_ms;
+    for _ in 0..4 {
+        host.advance_ms(500);
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let expires = current(&leases).expires_at_ms;
+            if expires > previous {
+                previous = expires;
+                break;
+            }
+            assert!(Instant::now() < deadline, "the lease was not renewed while reconnecting");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let held = current(&leases);
+    assert_eq!((held.owner.as_str(), held.token), ("test-host", first.token), "the same tenure, renewed");
+    assert_eq!(status(&host, &inst, &ln)["state"], "retrying");
+    sim.fault(FaultSpec::Clear { bot_id: None });
+    wait_status(&host, &inst, &ln, |i| i["state"] == "connected");
     inst.stop(Duration::from_secs(3)).unwrap();
 }
