@@ -66,6 +66,14 @@ fn installed_and_bound(host: &Arc<TestHost>, integration: &Integration) -> Insta
     inst
 }
 
+/// What a host does at start for every enabled integration (see `revival` in the host): replay
+/// `Enabled` to its provider.
+fn revive(host: &TestHost, inst: &Installation, integration: &Integration) {
+    let provider = inst.provider("wecom_long").unwrap().provider.clone();
+    let integration = integration.clone();
+    host.block_on(async move { provider.on_lifecycle(LifecycleEvent::Enabled, &integration, None).await.unwrap() });
+}
+
 fn status(host: &TestHost, inst: &Installation, integration: &Integration) -> Value {
     let view = inst.views[0].view.clone();
     let integration = integration.clone();
@@ -290,6 +298,7 @@ fn two_hosts_on_one_store_never_hold_two_sockets_and_reconnect_reaches_the_owner
     wait_status(&first, &a, &l2, |i| i["state"] == "connected");
     let second = first.sibling("host-b");
     let b = second.install(&load_wecom(), InstallLevel::Tenant).expect("second host installs");
+    revive(&second, &b, &l2);
     // The second host's supervisor runs too, but stands by: one socket for the bot.
     let seen_by_b = wait_status(&second, &b, &l2, |i| i["state"] == "connected");
     assert_eq!(seen_by_b["ownerInstanceId"], "test-host", "the Status tab on any instance shows the true owner");
@@ -344,6 +353,7 @@ fn a_restart_restores_the_connection_unless_its_reason_forbids_it() {
     assert!(rt.block_on(sim.wait_connected("BOTR", false, WAIT)));
     // The same store, a new installation (a host restart): it connects again by itself.
     let again = host.install(&load_wecom(), InstallLevel::Tenant).unwrap();
+    revive(&host, &again, &lr);
     assert!(rt.block_on(sim.wait_connected("BOTR", true, WAIT)), "restored after a restart");
     // A manual disconnect survives the next restart.
     let view = again.views[0].view.clone();
@@ -353,6 +363,7 @@ fn a_restart_restores_the_connection_unless_its_reason_forbids_it() {
     assert!(!sim.is_connected("BOTR"));
     again.stop(Duration::from_secs(3)).unwrap();
     let third = host.install(&load_wecom(), InstallLevel::Tenant).unwrap();
+    revive(&host, &third, &lr);
     std::thread::sleep(Duration::from_millis(300));
     assert!(!sim.is_connected("BOTR"), "a recorded manual disconnect keeps it stopped");
     assert_eq!(status(&host, &third, &lr)["disabledReason"], "manual_disconnect");

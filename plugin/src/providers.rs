@@ -14,6 +14,7 @@ use serde_json::{json, Map};
 use crate::config::{LongConfig, ShortConfig};
 use crate::long::client::{self, ClientConfig, CommandError};
 use crate::long::settings::LongSettings;
+use crate::long::supervisor::Supervisor;
 use crate::state::{desired, observed, PluginState};
 use crate::{keys, sessions, DEFAULT_WS_URL};
 
@@ -191,12 +192,14 @@ impl ProviderImpl for ShortProvider {
 pub struct LongProvider {
     state: Arc<PluginState>,
     settings: Arc<LongSettings>,
+    /// Keeps the installation's supervisor alive (the state holds it weakly).
+    _supervisor: Arc<Supervisor>,
 }
 
 impl LongProvider {
-    /// A provider over an installation's state and its long-connection settings.
-    pub fn new(state: Arc<PluginState>, settings: Arc<LongSettings>) -> Self {
-        LongProvider { state, settings }
+    /// A provider over an installation's state, its long-connection settings and supervisor.
+    pub fn new(state: Arc<PluginState>, settings: Arc<LongSettings>, supervisor: Arc<Supervisor>) -> Self {
+        LongProvider { state, settings, _supervisor: supervisor }
     }
 
     /// The setup information: where the connection goes and in which mode.

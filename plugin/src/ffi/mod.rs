@@ -26,18 +26,20 @@ host_sdk::export_plugin! {
     register: crate::ffi::register,
 }
 
-/// Registers everything the plugin provides for one installation, and, at tenant level, starts
-/// the supervisor of its long connections.
+/// Registers everything the plugin provides for one installation. The long connections'
+/// supervisor starts on the first event that concerns them (see `Supervisor::ensure_started`).
 pub fn register(registrar: &mut PluginRegistrar<'_>, scope: &InstallationScope) -> Result<(), Error> {
     let state = Arc::new(PluginState::new(scope.clone()));
     let settings = LongSettings::from_config(|key| scope.host().config(key))
         .map_err(|e| Error::invalid_config(format!("WeCom plugin settings: {e}")))?;
     let settings = Arc::new(settings);
     registrar.add_integration_provider(&descriptors::short_provider(), Arc::new(ShortProvider::new(state.clone())))?;
-    registrar.add_integration_provider(
-        &descriptors::long_provider(),
-        Arc::new(LongProvider::new(state.clone(), settings.clone())),
-    )?;
+    // Below tenant level the host keeps no provider, so the supervisor it holds goes with it:
+    // no long connection runs for such an installation.
+    let pipeline = Arc::new(Pipeline::new(state.clone(), settings.stream_throttle));
+    let supervisor = Supervisor::new(state.clone(), settings.clone(), pipeline);
+    let long = LongProvider::new(state.clone(), settings.clone(), supervisor);
+    registrar.add_integration_provider(&descriptors::long_provider(), Arc::new(long))?;
     registrar.add_trigger(&descriptors::trigger(), Arc::new(WecomTrigger::new(state.clone())))?;
     registrar.add_view_extension(&descriptors::view_extension(), Arc::new(WecomViews::new(state.clone())))?;
     let route = |method: &str, path: &str, public: bool| RouteSpec { method: method.into(), path: path.into(), public };
@@ -46,10 +48,6 @@ pub fn register(registrar: &mut PluginRegistrar<'_>, scope: &InstallationScope) 
         route("GET", "/wecom/webhook/{integrationId}", true),
         Arc::new(WebhookVerifyRoute::new(state.clone())),
     )?;
-    if registrar.level().allows_system_integrations() {
-        let pipeline = Arc::new(Pipeline::new(state.clone(), settings.stream_throttle));
-        Supervisor::new(state, settings, pipeline).start()?;
-    }
     tracing::info!(level = %registrar.level(), tenant = %registrar.tenant_id(), "WeCom plugin registered");
     Ok(())
 }

@@ -38,21 +38,38 @@ pub struct Supervisor {
     settings: Arc<LongSettings>,
     pipeline: Arc<Pipeline>,
     running: Mutex<HashMap<String, Running>>,
+    started: std::sync::atomic::AtomicBool,
 }
 
 impl Supervisor {
     /// A supervisor over an installation's state.
     pub fn new(state: Arc<PluginState>, settings: Arc<LongSettings>, pipeline: Arc<Pipeline>) -> Arc<Self> {
-        let supervisor = Arc::new(Supervisor { state, settings, pipeline, running: Mutex::new(HashMap::new()) });
+        let supervisor = Arc::new(Supervisor {
+            state,
+            settings,
+            pipeline,
+            running: Mutex::new(HashMap::new()),
+            started: std::sync::atomic::AtomicBool::new(false),
+        });
         let _ = supervisor.state.supervisor.set(Arc::downgrade(&supervisor));
         supervisor
     }
 
-    /// Starts the reconcile loop as a task of the installation; it ends (stopping every actor,
-    /// which records why and releases its lease) when the installation stops.
-    pub fn start(self: &Arc<Self>) -> Result<(), Error> {
+    /// Starts the reconcile loop as a task of the installation, once; it ends (stopping every
+    /// actor, which records why and releases its lease) when the installation stops. Called on
+    /// the first wake-up — a lifecycle event (the host replays `Enabled` for every enabled
+    /// integration at start), a trigger publish or stop, an action — so that registering the
+    /// plugin starts no thread and an installation with no long connection costs none.
+    pub fn ensure_started(self: &Arc<Self>) -> Result<(), Error> {
+        if self.started.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return Ok(());
+        }
         let this = self.clone();
-        self.state.scope.spawn(async move { this.run().await })
+        let spawned = self.state.scope.spawn(async move { this.run().await });
+        if spawned.is_err() {
+            self.started.store(false, std::sync::atomic::Ordering::Release);
+        }
+        spawned
     }
 
     async fn run(self: Arc<Self>) {

@@ -29,7 +29,8 @@ pub struct PluginState {
     /// Wakes this installation's long-connection supervisor at once (after an operator action or
     /// a lifecycle event); other instances notice the same change at their next reconcile.
     pub supervisor_wake: Arc<Notify>,
-    /// The installation's supervisor, once started (weak: the supervisor holds this state).
+    /// The installation's supervisor (weak: the supervisor holds this state; the long-connection
+    /// provider holds the supervisor for as long as the installation's objects live).
     pub supervisor: std::sync::OnceLock<std::sync::Weak<crate::long::supervisor::Supervisor>>,
 }
 
@@ -64,8 +65,13 @@ impl PluginState {
         }
     }
 
-    /// Asks the local supervisor to reconcile now.
+    /// Asks the local supervisor to reconcile now, starting it on first use.
     pub fn wake_supervisor(&self) {
+        if let Some(supervisor) = self.supervisor.get().and_then(std::sync::Weak::upgrade) {
+            if let Err(e) = supervisor.ensure_started() {
+                tracing::warn!(error = %e, "the long-connection supervisor could not start");
+            }
+        }
         self.supervisor_wake.notify_one();
     }
 
