@@ -501,9 +501,37 @@ fn the_lease_is_renewed_while_reconnecting_so_no_other_instance_takes_the_bot() 
         }
     }
     let held = current(&leases);
-    assert_eq!((held.owner.as_str(), held.token), ("test-host", first.token), "the same tenure, renewed");
+    assert_eq!(held.owner, "test-host#test-tenant/ln", "held by this instance for this integration");
+    assert_eq!(held.token, first.token, "the same tenure, renewed");
     assert_eq!(status(&host, &inst, &ln)["state"], "retrying");
     sim.fault(FaultSpec::Clear { bot_id: None });
     wait_status(&host, &inst, &ln, |i| i["state"] == "connected");
+    inst.stop(Duration::from_secs(3)).unwrap();
+}
+
+#[test]
+fn two_integrations_of_one_bot_on_one_instance_hold_one_socket_the_other_stands_by() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("SAME", "s");
+    let host = fast_host(&sim);
+    let first = long("first", "SAME", "s");
+    let inst = installed_and_bound(&host, &first);
+    wait_status(&host, &inst, &first, |i| i["state"] == "connected");
+    let second = long("second", "SAME", "s");
+    host.put_integration(second.clone());
+    host.block_on(async {
+        inst.trigger("wecom").unwrap().trigger.publish(&params("x2", "second")).await.unwrap();
+    });
+    let item = wait_status(&host, &inst, &second, |i| i["state"] == "standby");
+    assert_eq!(item["ownerInstanceId"], "test-host", "{item}");
+    assert!(item["reason"]["en_US"].as_str().unwrap().contains("another integration with the same Bot ID"), "{item}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(subscribes(&sim, "SAME"), 1, "one socket for the bot, no kick between our own integrations");
+    // The first is unbound: the second takes the bot over.
+    let t = inst.trigger("wecom").unwrap().trigger.clone();
+    host.block_on(async move { t.stop(&params("x1", "first")).await.unwrap() });
+    wait_status(&host, &inst, &second, |i| i["state"] == "connected");
+    assert_eq!(status(&host, &inst, &first)["disabledReason"], "xpert_unbound");
     inst.stop(Duration::from_secs(3)).unwrap();
 }

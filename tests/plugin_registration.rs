@@ -326,7 +326,7 @@ fn the_status_tab_trusts_an_observed_status_only_while_its_writer_holds_the_leas
             .unwrap()
             .expect("the lease is free");
         let observed = json!({
-            "state": "connected", "ownerInstanceId": "instance-b", "fenceToken": lease.token,
+            "state": "connected", "ownerInstanceId": "instance-b", "leaseOwner": "instance-b", "fenceToken": lease.token,
             "lastConnectedAt": "2026-12-01T10:00:00.000Z", "reconnectAttempts": 0, "writtenAtMs": 1
         });
         let key = format!("wecom/{TEST_TENANT}/status:l1");
@@ -354,8 +354,10 @@ fn deleting_an_integration_forgets_its_binding_intent_and_status() {
     let provider = &inst.provider("wecom_long").unwrap().provider;
     let trigger = &inst.trigger("wecom").unwrap().trigger;
     host.block_on(async {
-        trigger.publish(&params("x1", "l1")).await.unwrap();
+        // Disconnected before it is bound: no connection ever runs, so only hooks and actions
+        // could write here.
         inst.views[0].view.action(&l1, "status", "disconnect", &json!({})).await.unwrap();
+        trigger.publish(&params("x1", "l1")).await.unwrap();
         let changed = Integration { options: json!({"botId": "aibBOT1", "secret": "NEW-SECRET"}), ..l1.clone() };
         provider.on_lifecycle(LifecycleEvent::Updated, &changed, Some(&l1)).await.unwrap();
         let keys: Vec<String> = host.kv().snapshot().into_iter().map(|e| e.key).collect();

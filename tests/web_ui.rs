@@ -188,8 +188,7 @@ async fn operators_set_up_wecom_through_the_web_ui() {
     text_contains(&page, "websocket-url", "ws://127.0.0.1:9").await;
     testid(&page, "stats-status").await;
     text_contains(&page, "stat-botId", "aibUI1").await;
-    text_contains(&page, "stat-disabledReason", "xpert_unbound").await;
-    text_contains(&page, "badge-state", "stopped").await;
+    text_contains(&page, "stat-stateText", "Stopped").await;
     text_contains(&page, "stat-reason", "No published Digital Expert uses this integration").await;
     assert!(!shown(&page).await.contains("ui-secret"), "no secret on the page");
     let long_id = page.eval("location.hash.split('/')[2]").await.unwrap().as_str().unwrap().to_string();
@@ -207,7 +206,7 @@ async fn operators_set_up_wecom_through_the_web_ui() {
     page.eval("window.confirm = () => true").await.unwrap();
     page.click(&testid(&page, "action-status-disconnect").await).await.unwrap();
     text_contains(&page, "notice-ok", "It was not connected, so nothing was closed").await;
-    text_contains(&page, "stat-disabledReason", "manual_disconnect").await;
+    text_contains(&page, "stat-reason", "Disconnected by an operator").await;
     assert_eq!(calls_matching(&page, "/actions/disconnect").await.len(), 1);
 
     // The Sessions table: sorting by a header click, search, against the real plugin…

@@ -30,3 +30,21 @@ pub fn sessions_prefix(integration_id: &str) -> String {
 pub fn session(integration_id: &str, session_id: &str) -> String {
     format!("session:{integration_id}:{session_id}")
 }
+
+/// The owner name of a bot's lease: the instance, and which installation's integration holds it
+/// (`<instance>#<tenant>/<integration>`). Two integrations with the same Bot ID on one instance
+/// therefore never share a lease, and the Status tab can tell its own integration's owner from
+/// another holder of the same bot.
+pub fn lease_owner(instance: &str, tenant: &str, integration_id: &str) -> String {
+    format!("{instance}#{}", lease_holder(tenant, integration_id))
+}
+
+/// The part of a lease owner that names the integration (`<tenant>/<integration>`).
+pub fn lease_holder(tenant: &str, integration_id: &str) -> String {
+    format!("{tenant}/{integration_id}")
+}
+
+/// The instance part of a lease owner.
+pub fn owner_instance(owner: &str) -> &str {
+    owner.split('#').next().unwrap_or(owner)
+}

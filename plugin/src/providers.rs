@@ -47,8 +47,8 @@ async fn test_subscribe(
                 true,
                 "skipped",
                 I18nText::new(
-                    format!("Not tried: this bot's connection is running on instance {}, and a test subscribe would displace it. The format is valid.", lease.owner),
-                    format!("未测试：此机器人的连接正在实例 {} 上运行，测试订阅会将其挤下线。格式有效。", lease.owner),
+                    format!("Not tried: this bot's connection is running on instance {}, and a test subscribe would displace it. The format is valid.", keys::owner_instance(&lease.owner)),
+                    format!("未测试：此机器人的连接正在实例 {} 上运行，测试订阅会将其挤下线。格式有效。", keys::owner_instance(&lease.owner)),
                 ),
             )
         }

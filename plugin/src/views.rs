@@ -46,7 +46,7 @@ fn status_manifest() -> ViewManifest {
         poll_seconds: Some(15),
         items: vec![
             field("connectionMode", "Connection mode", "连接模式", FieldKind::Text),
-            field("state", "State", "状态", FieldKind::Status),
+            field("stateText", "State", "状态", FieldKind::Text),
             field("reason", "Why", "原因", FieldKind::Text),
             field("botId", "Bot ID", "Bot ID", FieldKind::Text),
             field("ownerInstanceId", "Owner instance", "所属实例", FieldKind::Text),
@@ -57,7 +57,6 @@ fn status_manifest() -> ViewManifest {
             field("lastError", "Last error", "最近错误", FieldKind::Text),
             field("reconnectAttempts", "Reconnect attempts", "重连次数", FieldKind::Number),
             field("nextReconnectAt", "Next reconnect", "下次重连", FieldKind::Datetime),
-            field("disabledReason", "Stop reason", "停止原因", FieldKind::Text),
             field("reconnectRequestedAt", "Reconnect requested", "请求重连时间", FieldKind::Datetime),
         ],
         columns: Vec::new(),
@@ -136,10 +135,24 @@ async fn live_status(
     let Ok(config) = LongConfig::from_options(&integration.options) else { return Ok((None, None)) };
     let lease = state.host().leases().current(&keys::bot_lease(&config.bot_id)).await?;
     let live = match (observed, &lease) {
-        (Some(o), Some(l)) if l.token == o.fence_token && l.owner == o.owner_instance_id => Some(o.clone()),
+        (Some(o), Some(l)) if l.token == o.fence_token && l.owner == o.lease_owner => Some(o.clone()),
         _ => None,
     };
     Ok((live, lease))
+}
+
+/// A connection state in words, for people (the item's `state` keeps the code).
+fn state_words(state: &str) -> I18nText {
+    match state {
+        "idle" => I18nText::new("Not connected yet", "尚未连接"),
+        "connecting" => I18nText::new("Connecting", "连接中"),
+        "connected" => I18nText::new("Connected", "已连接"),
+        "retrying" => I18nText::new("Reconnecting after a failure", "失败后重连中"),
+        "standby" => I18nText::new("Standing by", "待命"),
+        "unhealthy" => I18nText::new("Failing: needs your attention", "异常：需要处理"),
+        "stopped" => I18nText::new("Stopped", "已停止"),
+        other => I18nText::new(other, other),
+    }
 }
 
 /// The Status tab's item: the owner's report while it holds the bot, else why nobody connects
@@ -164,21 +177,32 @@ async fn status_item(state: &PluginState, integration: &Integration) -> Result<V
             };
             (name, Some(why.to_string()), Some(words), None)
         }
-        (None, None) => match &lease {
-            Some(l) => (
-                "standby",
-                Some(reason::STANDBY.to_string()),
-                Some(reason::explain(reason::STANDBY)),
-                Some(l.owner.clone()),
-            ),
-            None => ("idle", Some(reason::STARTING.to_string()), Some(reason::explain(reason::STARTING)), None),
-        },
+        (None, None) => {
+            let ours = format!("#{}", keys::lease_holder(state.scope.tenant_id(), &integration.id));
+            match &lease {
+                // This integration's own actor took the bot and has not reported yet.
+                Some(l) if l.owner.ends_with(&ours) => (
+                    "connecting",
+                    Some(reason::STARTING.to_string()),
+                    Some(reason::explain(reason::STARTING)),
+                    Some(keys::owner_instance(&l.owner).to_string()),
+                ),
+                Some(l) => (
+                    "standby",
+                    Some(reason::STANDBY.to_string()),
+                    Some(reason::explain(reason::STANDBY)),
+                    Some(keys::owner_instance(&l.owner).to_string()),
+                ),
+                None => ("idle", Some(reason::STARTING.to_string()), Some(reason::explain(reason::STARTING)), None),
+            }
+        }
     };
     let bot_id = integration.options.get("botId").and_then(Value::as_str).unwrap_or_default();
     let history = observed.as_ref();
     Ok(json!({
         "connectionMode": "long_connection",
         "state": state_name,
+        "stateText": state_words(state_name),
         "reason": words,
         "botId": bot_id,
         "ownerInstanceId": owner,

@@ -22,6 +22,7 @@ fn status(state: ConnectionState) -> ObservedStatus {
     ObservedStatus {
         state,
         owner_instance_id: String::new(),
+        lease_owner: String::new(),
         fence_token: 0,
         generation: 0,
         last_connected_at: None,
@@ -55,7 +56,7 @@ fn a_status_write_from_a_lease_that_was_taken_over_is_refused() {
         let stale = observed::write_fenced(api.kv(), "i1", &old, status(ConnectionState::Retrying)).await.unwrap();
         assert!(!stale, "a stale owner's write must be refused");
         let stored = observed::load(api.kv(), "i1").await.unwrap().unwrap();
-        assert_eq!((stored.state, stored.owner_instance_id.as_str()), (ConnectionState::Connecting, "instance-b"));
+        assert_eq!((stored.state, stored.lease_owner.as_str()), (ConnectionState::Connecting, "instance-b"));
         assert_eq!(stored.fence_token, new.token);
     });
 }

@@ -242,7 +242,8 @@ pub trait Store: Send + Sync + 'static {
     fn lease_release(&self, lease: host_sdk::Lease, now: i64) -> BoxFuture<'static, StoreResult<bool>>;
     /// Leases: the live holder.
     fn lease_current(&self, key: String, now: i64) -> BoxFuture<'static, StoreResult<Option<host_sdk::Lease>>>;
-    /// Leases: releases every lease of an owner (graceful shutdown).
+    /// Leases: releases every lease of an owner, including owners named `<owner>#…` (graceful
+    /// shutdown).
     fn lease_release_owner(&self, owner: String) -> BoxFuture<'static, StoreResult<usize>>;
 }
 

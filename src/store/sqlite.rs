@@ -553,7 +553,13 @@ impl Store for SqliteStore {
 
     fn lease_release_owner(&self, owner: String) -> BoxFuture<'static, StoreResult<usize>> {
         self.run(move |c| {
-            c.execute("UPDATE plugin_leases SET expires_at = 0 WHERE owner = ?1 AND expires_at > 0", [owner])
+            // A plugin may qualify its owner names (`<instance>#<what holds it>`): those are the
+            // instance's too.
+            c.execute(
+                "UPDATE plugin_leases SET expires_at = 0
+                 WHERE (owner = ?1 OR substr(owner, 1, length(?1) + 1) = ?1 || '#') AND expires_at > 0",
+                [owner],
+            )
         })
     }
 }

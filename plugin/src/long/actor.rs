@@ -117,6 +117,7 @@ pub async fn run(ctx: ActorContext, stop: StopSignal) -> ActorExit {
         status: ObservedStatus {
             state: ConnectionState::Connecting,
             owner_instance_id: ctx.settings.instance_id.clone(),
+            lease_owner: String::new(),
             fence_token: 0,
             generation: ctx.generation,
             last_connected_at: None,
@@ -174,8 +175,9 @@ pub async fn run(ctx: ActorContext, stop: StopSignal) -> ActorExit {
 /// Takes the bot's lease, waiting (standby) while another instance or integration holds it.
 async fn acquire(ctx: &ActorContext, key: &str, stop: &StopSignal) -> Option<Lease> {
     let ttl = ctx.settings.lease_ttl.as_millis() as u64;
+    let owner = keys::lease_owner(&ctx.settings.instance_id, ctx.scope.tenant_id(), &ctx.integration.id);
     loop {
-        match ctx.scope.host().leases().acquire(key, &ctx.settings.instance_id, ttl).await {
+        match ctx.scope.host().leases().acquire(key, &owner, ttl).await {
             Ok(Some(lease)) => return Some(lease),
             Ok(None) => {}
             Err(e) => tracing::warn!(integration_id = %ctx.integration.id, error = %e, "taking the bot's lease failed"),

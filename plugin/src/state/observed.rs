@@ -37,6 +37,9 @@ pub struct ObservedStatus {
     pub state: ConnectionState,
     /// The instance that holds the lease (and the socket).
     pub owner_instance_id: String,
+    /// The lease owner the writer held (see `keys::lease_owner`).
+    #[serde(default)]
+    pub lease_owner: String,
     /// The fencing token of the lease the writer held.
     pub fence_token: u64,
     /// The desired-state generation the owner was serving: a stop reason that forbids restarts
@@ -84,14 +87,14 @@ async fn read(kv: &Kv, integration_id: &str) -> Result<Option<(Option<ObservedSt
 }
 
 /// Writes `status` on behalf of `lease` unless a newer owner already wrote: true when written,
-/// false when refused as stale. The status's owner and token are taken from the lease.
+/// false when refused as stale. The status's lease owner and token are taken from the lease.
 pub async fn write_fenced(
     kv: &Kv,
     integration_id: &str,
     lease: &Lease,
     mut status: ObservedStatus,
 ) -> Result<bool, Error> {
-    status.owner_instance_id = lease.owner.clone();
+    status.lease_owner = lease.owner.clone();
     status.fence_token = lease.token;
     let json = serde_json::to_string(&status).map_err(|e| Error::internal(e.to_string()))?;
     let key = keys::status(integration_id);
