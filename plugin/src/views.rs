@@ -183,7 +183,7 @@ async fn status_item(state: &PluginState, integration: &Integration) -> Result<V
                 // This integration's own actor took the bot and has not reported yet.
                 Some(l) if l.owner.ends_with(&ours) => (
                     "connecting",
-                    Some(reason::STARTING.to_string()),
+                    None,
                     Some(reason::explain(reason::STARTING)),
                     Some(keys::owner_instance(&l.owner).to_string()),
                 ),
@@ -193,7 +193,8 @@ async fn status_item(state: &PluginState, integration: &Integration) -> Result<V
                     Some(reason::explain(reason::STANDBY)),
                     Some(keys::owner_instance(&l.owner).to_string()),
                 ),
-                None => ("idle", Some(reason::STARTING.to_string()), Some(reason::explain(reason::STARTING)), None),
+                // Nothing stops it (no stop reason): it is being started.
+                None => ("idle", None, Some(reason::explain(reason::STARTING)), None),
             }
         }
     };
