@@ -275,6 +275,21 @@ impl Simulator {
         self.state.core.frames()
     }
 
+    /// The frames received after the first `start` ones (for watchers that keep their place).
+    pub fn frames_since(&self, start: usize) -> Vec<ReceivedFrame> {
+        self.state.core.frames_since(start)
+    }
+
+    /// How many bots have a live subscribed connection.
+    pub fn connected_count(&self) -> usize {
+        self.state.core.connected_count()
+    }
+
+    /// Waits until `cond` holds for the simulator (re-checked on every change), up to `timeout`.
+    pub async fn wait_until(&self, timeout: Duration, mut cond: impl FnMut(&Simulator) -> bool) -> bool {
+        self.state.core.wait_until(timeout, |_| cond(self)).await
+    }
+
     /// Bodies POSTed to response_urls.
     pub fn responses(&self) -> Vec<serde_json::Value> {
         self.state.responses.lock().clone()

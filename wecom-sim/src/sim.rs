@@ -986,6 +986,18 @@ impl Core {
         self.state.lock().frames.clone()
     }
 
+    /// The frames received since the first `start` ones (cheap to call repeatedly with a
+    /// growing `start`, unlike [`Core::frames`]).
+    pub fn frames_since(&self, start: usize) -> Vec<ReceivedFrame> {
+        let state = self.state.lock();
+        state.frames.get(start..).map(<[ReceivedFrame]>::to_vec).unwrap_or_default()
+    }
+
+    /// How many bots have a live subscribed connection.
+    pub fn connected_count(&self) -> usize {
+        self.state.lock().bots.values().filter(|b| b.live_conn.is_some()).count()
+    }
+
     /// How many callbacks were pushed.
     pub fn callbacks_sent(&self) -> u64 {
         self.state.lock().callbacks_sent

@@ -326,6 +326,18 @@ struct Target {
     port: u16,
 }
 
+/// Buffers sized for WeCom's frames (JSON of at most a few tens of KiB) rather than tungstenite's
+/// 128 KiB defaults: with thousands of idle bots per process the read buffer alone was most of
+/// each connection's memory. Frames are written as soon as they are queued (the client flushes
+/// each one), and a message over 1 MiB is refused instead of buffered.
+fn socket_config() -> tungstenite::protocol::WebSocketConfig {
+    tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(Some(1 << 20))
+        .max_frame_size(Some(1 << 20))
+}
+
 /// Opens a WebSocket connection to `url` (`ws://` or `wss://`), sending `Origin: origin` when
 /// given and trusting what `tls` trusts. `timeout` bounds the whole sequence: DNS, TCP, TLS and
 /// the upgrade.
@@ -361,15 +373,16 @@ pub async fn connect(
     } else {
         MaybeTlsStream::Plain(tcp)
     };
-    let (ws, _response) = timeout_at(deadline, tokio_tungstenite::client_async(request, stream))
-        .await
-        .map_err(within(Phase::Handshake))?
-        .map_err(|e| match e {
-            tungstenite::Error::Http(response) => {
-                TransportError::Refused { host: target.host.clone(), status: response.status().as_u16() }
-            }
-            source => TransportError::Handshake { host: target.host.clone(), source },
-        })?;
+    let (ws, _response) =
+        timeout_at(deadline, tokio_tungstenite::client_async_with_config(request, stream, Some(socket_config())))
+            .await
+            .map_err(within(Phase::Handshake))?
+            .map_err(|e| match e {
+                tungstenite::Error::Http(response) => {
+                    TransportError::Refused { host: target.host.clone(), status: response.status().as_u16() }
+                }
+                source => TransportError::Handshake { host: target.host.clone(), source },
+            })?;
     Ok(ws)
 }
 
