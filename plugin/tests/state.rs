@@ -19,22 +19,7 @@ fn plugin_side() -> tokio::runtime::Runtime {
 }
 
 fn status(state: ConnectionState) -> ObservedStatus {
-    ObservedStatus {
-        state,
-        owner_instance_id: String::new(),
-        lease_owner: String::new(),
-        fence_token: 0,
-        generation: 0,
-        last_connected_at: None,
-        last_disconnected_at: None,
-        last_callback_at: None,
-        last_ping_at: None,
-        last_error: None,
-        reconnect_attempts: 0,
-        next_reconnect_at: None,
-        stop_reason: None,
-        written_at_ms: 1,
-    }
+    ObservedStatus::new(state, "", 0)
 }
 
 #[test]

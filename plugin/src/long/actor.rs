@@ -114,22 +114,7 @@ pub async fn run(ctx: ActorContext, stop: StopSignal) -> ActorExit {
     let mut reporter = Reporter {
         scope: ctx.scope.clone(),
         integration_id: integration_id.clone(),
-        status: ObservedStatus {
-            state: ConnectionState::Connecting,
-            owner_instance_id: ctx.settings.instance_id.clone(),
-            lease_owner: String::new(),
-            fence_token: 0,
-            generation: ctx.generation,
-            last_connected_at: None,
-            last_disconnected_at: None,
-            last_callback_at: None,
-            last_ping_at: None,
-            last_error: None,
-            reconnect_attempts: 0,
-            next_reconnect_at: None,
-            stop_reason: None,
-            written_at_ms: 0,
-        },
+        status: ObservedStatus::new(ConnectionState::Connecting, &ctx.settings.instance_id, ctx.generation),
     };
     if let Ok(Some(previous)) = observed::load(host.kv(), &integration_id).await {
         // Keep the history another owner (or an earlier run) recorded.

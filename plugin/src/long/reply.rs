@@ -1,10 +1,10 @@
 //! The long connection's [`ReplyChannel`]: commands on the callback's own `req_id`.
 
 use host_sdk::{BoxFuture, Error, ErrorCode};
-use serde_json::json;
 
 use super::client::{Client, CommandError};
 use crate::pipeline::ReplyChannel;
+use crate::protocol::command::{stream_body, welcome_text_body, CMD_RESPOND_MSG, CMD_RESPOND_WELCOME_MSG};
 
 /// Answers one callback over the socket that received it.
 pub struct LongReply {
@@ -31,26 +31,26 @@ impl ReplyChannel for LongReply {
     fn stream(&self, stream_id: &str, content: &str, finish: bool) -> BoxFuture<'static, Result<(), Error>> {
         let client = self.client.clone();
         let req_id = self.req_id.clone();
-        let body = json!({"msgtype": "stream", "stream": {"id": stream_id, "finish": finish, "content": content}});
+        let body = stream_body(stream_id, content, finish);
         Box::pin(async move {
             client
-                .request("aibot_respond_msg", Some(&req_id), body)
+                .request(CMD_RESPOND_MSG, Some(&req_id), body)
                 .await
                 .map(drop)
-                .map_err(|e| to_error("aibot_respond_msg", e))
+                .map_err(|e| to_error(CMD_RESPOND_MSG, e))
         })
     }
 
     fn welcome(&self, text: &str) -> BoxFuture<'static, Result<(), Error>> {
         let client = self.client.clone();
         let req_id = self.req_id.clone();
-        let body = json!({"msgtype": "text", "text": {"content": text}});
+        let body = welcome_text_body(text);
         Box::pin(async move {
             client
-                .request("aibot_respond_welcome_msg", Some(&req_id), body)
+                .request(CMD_RESPOND_WELCOME_MSG, Some(&req_id), body)
                 .await
                 .map(drop)
-                .map_err(|e| to_error("aibot_respond_welcome_msg", e))
+                .map_err(|e| to_error(CMD_RESPOND_WELCOME_MSG, e))
         })
     }
 }

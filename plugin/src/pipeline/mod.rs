@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use event::{ChatKind, InboundEvent, InboundKind};
-pub use render::{truncate_utf8, StreamRenderer, MAX_STREAM_BYTES};
+pub use render::StreamRenderer;
 pub use reply::ReplyChannel;
 
 use host_sdk::{AgentEvent, AgentRequest, Error};

@@ -7,21 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::reply::ReplyChannel;
 use crate::i18n::Lang;
-
-/// WeCom's limit for one stream frame's content.
-pub const MAX_STREAM_BYTES: usize = 20_480;
-
-/// The longest prefix of `text` that fits in `max` bytes, cut on a character boundary.
-pub fn truncate_utf8(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
+use crate::protocol::command::{truncate_utf8, CONTENT_LIMIT as MAX_STREAM_BYTES};
 
 /// One answer being streamed.
 pub struct StreamRenderer {
@@ -95,18 +81,5 @@ impl StreamRenderer {
     /// Whether a sealing frame was sent.
     pub fn is_finished(&self) -> bool {
         self.finished
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::truncate_utf8;
-
-    #[test]
-    fn truncation_keeps_whole_characters() {
-        assert_eq!(truncate_utf8("abc", 10), "abc");
-        assert_eq!(truncate_utf8("中文字", 7), "中文", "a 3-byte character is never split");
-        assert_eq!(truncate_utf8("中文字", 6), "中文");
-        assert_eq!(truncate_utf8("中", 2), "");
     }
 }

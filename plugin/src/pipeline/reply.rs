@@ -7,7 +7,7 @@ use host_sdk::{BoxFuture, Error};
 /// are cheap to share (`Arc`) and may be called from any task.
 pub trait ReplyChannel: Send + Sync + 'static {
     /// Replaces the content of the stream `stream_id` with `content` (a full snapshot, at most
-    /// [`super::MAX_STREAM_BYTES`]); `finish` seals it.
+    /// [`crate::protocol::command::CONTENT_LIMIT`] bytes); `finish` seals it.
     fn stream(&self, stream_id: &str, content: &str, finish: bool) -> BoxFuture<'static, Result<(), Error>>;
     /// Answers an `enter_chat` with a welcome text.
     fn welcome(&self, text: &str) -> BoxFuture<'static, Result<(), Error>>;

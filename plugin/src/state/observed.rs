@@ -125,6 +125,26 @@ pub async fn forget(kv: &Kv, integration_id: &str) -> Result<(), Error> {
 }
 
 impl ObservedStatus {
+    /// A status with no history yet (lease owner and token are set when it is written).
+    pub fn new(state: ConnectionState, owner_instance_id: &str, generation: u64) -> Self {
+        ObservedStatus {
+            state,
+            owner_instance_id: owner_instance_id.to_string(),
+            lease_owner: String::new(),
+            fence_token: 0,
+            generation,
+            last_connected_at: None,
+            last_disconnected_at: None,
+            last_callback_at: None,
+            last_ping_at: None,
+            last_error: None,
+            reconnect_attempts: 0,
+            next_reconnect_at: None,
+            stop_reason: None,
+            written_at_ms: 0,
+        }
+    }
+
     /// Whether this status forbids restarting the connection until an operator acts: a kick
     /// (`displaced`) or refused credentials (`config_invalid`) recorded for `generation`.
     pub fn latches(&self, generation: u64) -> Option<&str> {
