@@ -370,7 +370,9 @@ async fn serve(
     lang: crate::i18n::Lang,
 ) -> Served {
     let integration_id = ctx.integration.id.clone();
-    let mut status_tick = tokio::time::interval(ctx.settings.heartbeat.min(Duration::from_secs(5)));
+    // Once per heartbeat: lastPingAt and lastCallbackAt reach the store within one interval, and
+    // thousands of idle bots do not wake every few seconds for nothing.
+    let mut status_tick = tokio::time::interval(ctx.settings.heartbeat);
     status_tick.tick().await;
     let mut written_callback_at = reporter.status.last_callback_at.clone();
     loop {

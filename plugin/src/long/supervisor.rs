@@ -20,8 +20,9 @@ use tokio::sync::oneshot;
 use super::actor::{self, ActorContext, ActorExit, StopSignal};
 use super::settings::LongSettings;
 use crate::config::LongConfig;
+use crate::keys;
 use crate::pipeline::Pipeline;
-use crate::state::{desired, observed, reason, PluginState};
+use crate::state::{blocking_reason_of, desired, observed, reason, PluginState};
 use crate::PROVIDER_LONG;
 
 /// An actor this supervisor started.
@@ -90,19 +91,26 @@ impl Supervisor {
         self.running.lock().clear();
     }
 
-    /// Starts, stops and restarts actors so that they match the desired state.
+    /// Starts, stops and restarts actors so that they match the desired state. Reads the
+    /// tenant's bindings, intents and statuses with one paged scan each.
     pub async fn reconcile(&self) -> Result<(), Error> {
         let host = self.state.host();
         let integrations = host.integrations().list_by_provider(PROVIDER_LONG).await?;
-        let mut seen = Vec::with_capacity(integrations.len());
+        let bindings = self.state.scan_all(&keys::binding("")).await?;
+        let intents = self.state.scan_all(&keys::desired("")).await?;
+        let statuses = self.state.scan_all(&keys::status("")).await?;
+        let mut seen = std::collections::HashSet::with_capacity(integrations.len());
         for integration in integrations {
-            seen.push(integration.id.clone());
-            let desired = desired::load(host.kv(), &integration.id).await?;
-            let observed = observed::load(host.kv(), &integration.id).await?;
-            let blocking = self.state.blocking_reason(&integration, &desired, observed.as_ref()).await?;
+            seen.insert(integration.id.clone());
+            let desired: desired::DesiredState =
+                intents.get(&integration.id).and_then(|raw| serde_json::from_str(raw).ok()).unwrap_or_default();
+            let observed: Option<observed::ObservedStatus> =
+                statuses.get(&integration.id).and_then(|raw| serde_json::from_str(raw).ok());
+            let bound = bindings.contains_key(&integration.id);
+            let blocking = blocking_reason_of(&integration, &desired, observed.as_ref(), bound);
             self.apply(integration, desired.generation, blocking).await;
         }
-        let gone: Vec<String> = self.running.lock().keys().filter(|id| !seen.contains(id)).cloned().collect();
+        let gone: Vec<String> = self.running.lock().keys().filter(|id| !seen.contains(*id)).cloned().collect();
         for id in gone {
             if let Some(running) = self.running.lock().remove(&id) {
                 running.stop.stop(reason::INTEGRATION_DELETED);

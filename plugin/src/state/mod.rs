@@ -34,6 +34,34 @@ pub struct PluginState {
     pub supervisor: std::sync::OnceLock<std::sync::Weak<crate::long::supervisor::Supervisor>>,
 }
 
+/// Why a long-connection integration must not connect now, in order of precedence (`None`: it
+/// should): disabled, invalid options, disconnected by an operator, not bound to a published
+/// WeCom Trigger, or latched by its owner (kicked, or credentials refused) for this generation.
+pub fn blocking_reason_of(
+    integration: &Integration,
+    desired: &desired::DesiredState,
+    observed: Option<&observed::ObservedStatus>,
+    bound: bool,
+) -> Option<&'static str> {
+    if !integration.enabled {
+        return Some(reason::INTEGRATION_DISABLED);
+    }
+    if LongConfig::from_options(&integration.options).is_err() {
+        return Some(reason::CONFIG_INVALID);
+    }
+    if desired.manual_disconnect {
+        return Some(reason::MANUAL_DISCONNECT);
+    }
+    if !bound {
+        return Some(reason::XPERT_UNBOUND);
+    }
+    match observed.and_then(|o| o.latches(desired.generation)) {
+        Some(reason::DISPLACED) => Some(reason::DISPLACED),
+        Some(_) => Some(reason::CONFIG_INVALID),
+        None => None,
+    }
+}
+
 /// A published WeCom Trigger: integration → Digital Expert, with its conversation settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -84,23 +112,30 @@ impl PluginState {
         desired: &desired::DesiredState,
         observed: Option<&observed::ObservedStatus>,
     ) -> Result<Option<&'static str>, Error> {
-        if !integration.enabled {
-            return Ok(Some(reason::INTEGRATION_DISABLED));
+        let bound = self.binding(&integration.id).await?.is_some();
+        Ok(blocking_reason_of(integration, desired, observed, bound))
+    }
+
+    /// Every value under `prefix` in the KV store, by the rest of its key (paged, so a tenant
+    /// with thousands of integrations costs a few calls instead of one per integration).
+    pub async fn scan_all(&self, prefix: &str) -> Result<std::collections::HashMap<String, String>, Error> {
+        const PAGE: u32 = 500;
+        let mut all = std::collections::HashMap::new();
+        let mut after = String::new();
+        loop {
+            let page = self.host().kv().scan_prefix(prefix, &after, PAGE).await?;
+            let full = page.len() == PAGE as usize;
+            if let Some(last) = page.last() {
+                after = last.key.clone();
+            }
+            for entry in page {
+                let rest = entry.key.strip_prefix(prefix).unwrap_or(&entry.key).to_string();
+                all.insert(rest, entry.value);
+            }
+            if !full {
+                return Ok(all);
+            }
         }
-        if LongConfig::from_options(&integration.options).is_err() {
-            return Ok(Some(reason::CONFIG_INVALID));
-        }
-        if desired.manual_disconnect {
-            return Ok(Some(reason::MANUAL_DISCONNECT));
-        }
-        if self.binding(&integration.id).await?.is_none() {
-            return Ok(Some(reason::XPERT_UNBOUND));
-        }
-        Ok(match observed.and_then(|o| o.latches(desired.generation)) {
-            Some(reason::DISPLACED) => Some(reason::DISPLACED),
-            Some(_) => Some(reason::CONFIG_INVALID),
-            None => None,
-        })
     }
 
     /// The host, as this installation sees it (every service scoped to its tenant).
