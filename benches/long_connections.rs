@@ -104,10 +104,23 @@ fn host_child(n: usize) {
             }
             "idle" => {
                 let rss_connected = resident_bytes();
+                // How much of that is the allocator holding freed memory (glibc keeps what the
+                // connect burst freed): the same figure after returning free pages to the OS.
+                #[cfg(all(target_os = "linux", target_env = "gnu"))]
+                let rss_trimmed = {
+                    extern "C" {
+                        fn malloc_trim(pad: usize) -> i32;
+                    }
+                    // SAFETY: malloc_trim only releases free heap memory; no pointer is touched.
+                    unsafe { malloc_trim(0) };
+                    resident_bytes()
+                };
+                #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+                let rss_trimmed = rss_connected;
                 let cpu_before = cpu_ms();
                 std::thread::sleep(Duration::from_secs(5));
                 let cpu_per_s = (cpu_ms() - cpu_before) / 5.0;
-                println!("idle {rss_connected} {cpu_per_s}");
+                println!("idle {rss_connected} {cpu_per_s} {rss_trimmed}");
             }
             "quit" => break,
             _ => {}
@@ -128,7 +141,7 @@ fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    println!("| bots | all subscribed after | resident per idle connection | per bound integration (no socket) | idle CPU | thinking frame after a callback (p50 / p99) |");
+    println!("| bots | all subscribed after | resident per idle connection (after malloc_trim) | per bound integration (no socket) | idle CPU | thinking frame after a callback (p50 / p99) |");
     println!("|---|---|---|---|---|---|");
     for n in sizes {
         let sim = rt.block_on(Simulator::start(SimConfig::default())).expect("simulator");
@@ -163,11 +176,13 @@ fn main() {
         writeln!(stdin, "idle").unwrap();
         let idle = next("idle ");
         let (rss_bound, rss_connected, cpu) = (bound[1] - bound[0], idle[0] - bound[1], idle[1]);
+        let rss_trimmed = idle.get(2).map(|t| t - bound[1]).unwrap_or(rss_connected);
         let latency = if n == 1000 { callback_latency(&rt, &sim, n) } else { "—".to_string() };
         println!(
-            "| {n} | {:.2} s | {:.1} KiB | {:.1} KiB | {:.1} ms CPU/s | {latency} |",
+            "| {n} | {:.2} s | {:.1} KiB ({:.1} KiB) | {:.1} KiB | {:.1} ms CPU/s | {latency} |",
             subscribed_after.as_secs_f64(),
             rss_connected / n as f64 / 1024.0,
+            rss_trimmed / n as f64 / 1024.0,
             rss_bound / n as f64 / 1024.0,
             cpu
         );
