@@ -535,3 +535,76 @@ fn two_integrations_of_one_bot_on_one_instance_hold_one_socket_the_other_stands_
     assert_eq!(status(&host, &inst, &first)["disabledReason"], "xpert_unbound");
     inst.stop(Duration::from_secs(3)).unwrap();
 }
+
+#[test]
+fn a_redelivered_message_is_answered_once_and_sessions_continue_until_new_or_timeout() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTC", "s");
+    let host = fast_host(&sim);
+    let lc = long("lc", "BOTC", "s");
+    let inst = installed_and_bound(&host, &lc);
+    wait_status(&host, &inst, &lc, |i| i["state"] == "connected");
+    let answers = |user: &str| {
+        sim.transcript("BOTC", user).into_iter().filter(|b| b.from == "bot" && b.finished).collect::<Vec<_>>()
+    };
+    let wait_answers = |user: &str, count: usize| {
+        rt.block_on(sim.wait_transcript("BOTC", user, WAIT, |b| {
+            b.iter().filter(|b| b.from == "bot" && b.finished).count() >= count
+        }));
+    };
+
+    // WeCom delivers the same message twice (same msgid and req_id): one run, one answer.
+    sim.fault(FaultSpec::DuplicateCallbacks { bot_id: "BOTC".into(), count: 1 });
+    sim.send_text("BOTC", "erin", Chat::Single, "first").unwrap();
+    wait_answers("erin", 1);
+    sim.fault(FaultSpec::Clear { bot_id: None });
+    // The next message is answered too, so the duplicate had its chance to be handled first.
+    sim.send_text("BOTC", "erin", Chat::Single, "second").unwrap();
+    wait_answers("erin", 2);
+    let inputs: Vec<String> = host.agent().requests().into_iter().map(|r| r.input).collect();
+    assert_eq!(inputs, ["first", "second"], "the redelivery started no second run");
+    assert_eq!(answers("erin").len(), 2);
+
+    // The second message continued the first one's conversation.
+    let conversations: Vec<Option<String>> = host.agent().requests().into_iter().map(|r| r.conversation_id).collect();
+    assert_eq!(conversations, [None, Some("conv-1".to_string())]);
+
+    // `/new` starts over and says so; `/new <text>` starts over with that question.
+    sim.send_text("BOTC", "erin", Chat::Single, "/new").unwrap();
+    wait_answers("erin", 3);
+    assert_eq!(
+        answers("erin")[2].text,
+        "已开始新的对话。",
+        "confirmed in the integration's language (Chinese by default)"
+    );
+    sim.send_text("BOTC", "erin", Chat::Group("GroupA".into()), "@bot /new hello there").unwrap();
+    rt.block_on(sim.wait_transcript("BOTC", "GroupA", WAIT, |b| b.iter().any(|b| b.from == "bot" && b.finished)));
+    sim.send_text("BOTC", "erin", Chat::Single, "after new").unwrap();
+    wait_answers("erin", 4);
+    let requests = host.agent().requests();
+    let last_two: Vec<(String, Option<String>)> =
+        requests.iter().rev().take(2).rev().map(|r| (r.input.clone(), r.conversation_id.clone())).collect();
+    assert_eq!(last_two, [("hello there".to_string(), None), ("after new".to_string(), None)], "{requests:?}");
+
+    // Idle past the session timeout (3600 s by default): a new conversation starts.
+    sim.send_text("BOTC", "erin", Chat::Single, "still here").unwrap();
+    wait_answers("erin", 5);
+    assert_eq!(host.agent().requests().last().unwrap().conversation_id.as_deref(), Some("conv-1"));
+    host.advance_ms(3_601_000);
+    sim.send_text("BOTC", "erin", Chat::Single, "much later").unwrap();
+    wait_answers("erin", 6);
+    assert_eq!(host.agent().requests().last().unwrap().conversation_id, None, "the session timed out");
+
+    // The Sessions tab lists the sessions with their conversation.
+    let view = inst.views[0].view.clone();
+    let l = lc.clone();
+    let sessions = host.block_on(async move { view.data(&l, "sessions", &ViewQuery::default()).await.unwrap() });
+    let ViewData::Table { items, total } = sessions else { panic!("a table") };
+    assert_eq!(total, 2, "{items:?}");
+    assert!(items
+        .iter()
+        .any(|s| s["chatId"] == "erin" && s["chatType"] == "single" && s["conversationId"] == "conv-1"));
+    assert!(items.iter().any(|s| s["chatId"] == "GroupA" && s["chatType"] == "group"));
+    inst.stop(Duration::from_secs(3)).unwrap();
+}

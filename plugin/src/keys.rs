@@ -21,6 +21,12 @@ pub fn bot_lease(bot_id: &str) -> String {
     format!("wecom:ws:bot:{bot_id}")
 }
 
+/// The marker that a message of an integration was already taken (WeCom redelivers on
+/// reconnects and retries; every instance shares this, so each message is answered once).
+pub fn dedup(integration_id: &str, msgid: &str) -> String {
+    format!("dedup:{integration_id}:{msgid}")
+}
+
 /// Prefix of every session of an integration.
 pub fn sessions_prefix(integration_id: &str) -> String {
     format!("session:{integration_id}:")

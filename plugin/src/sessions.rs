@@ -25,6 +25,9 @@ pub struct Session {
     pub conversation_id: Option<String>,
     /// Last activity (RFC 3339).
     pub updated_at: String,
+    /// Last activity (Unix ms, host clock): what the session timeout is measured from.
+    #[serde(default)]
+    pub updated_at_ms: i64,
 }
 
 /// The session id of a (chat, sender) pair.
@@ -86,6 +89,16 @@ pub async fn query(state: &PluginState, integration_id: &str, q: &ViewQuery) -> 
     let size = q.page_size.clamp(1, 200) as usize;
     let start = (q.page.max(1) as usize - 1).saturating_mul(size);
     Ok((rows.into_iter().skip(start).take(size).collect(), total))
+}
+
+/// One session, if it exists.
+pub async fn load(state: &PluginState, integration_id: &str, session_id: &str) -> Result<Option<Session>, Error> {
+    Ok(state
+        .host()
+        .kv()
+        .get(&keys::session(integration_id, session_id))
+        .await?
+        .and_then(|raw| serde_json::from_str(&raw).ok()))
 }
 
 /// Stores a session.

@@ -3,9 +3,12 @@
 //! [`ReplyChannel`]; everything after that is here, and the pipeline never learns which
 //! transport it serves.
 //!
-//! Today it routes a text message to the bound Digital Expert and streams the answer back
-//! (thinking first, throttled full-text snapshots, `finish` last), and welcomes users who open a
-//! single chat. Sessions, dedup, aggregation and images are the conversation issue's.
+//! Today it answers each text message once (dedup by `msgid` in the shared store), keeps a
+//! session per (chat, sender) whose conversation continues until the trigger's session timeout
+//! (`/new` starts a new one, `/new <text>` with `<text>` as its first question; a leading
+//! @mention is stripped in groups), routes the text to the bound Digital Expert and streams the
+//! answer back (thinking first, throttled full-text snapshots, `finish` last), and welcomes users
+//! who open a single chat. Aggregation and images are the conversation issue's.
 
 mod event;
 mod render;
@@ -22,6 +25,17 @@ use host_sdk::{AgentEvent, AgentRequest, Error};
 
 use crate::i18n::Lang;
 use crate::state::PluginState;
+use crate::{keys, sessions};
+
+/// The text of a group message without the leading @mention of the bot, so that commands such
+/// as `/new` are recognized after it.
+fn strip_mention(text: &str) -> &str {
+    let text = text.trim_start();
+    match text.strip_prefix('@') {
+        Some(rest) => rest.split_once(char::is_whitespace).map(|(_, after)| after.trim()).unwrap_or(""),
+        None => text.trim(),
+    }
+}
 
 /// The pipeline of one installation.
 pub struct Pipeline {
@@ -65,6 +79,12 @@ impl Pipeline {
     async fn answer_text(&self, event: &InboundEvent, text: &str, reply: Arc<dyn ReplyChannel>) {
         let integration_id = &event.integration_id;
         let lang = event.lang;
+        if let InboundKind::Text { msgid, .. } = &event.kind {
+            if !msgid.is_empty() && !self.first_delivery(integration_id, msgid).await {
+                tracing::info!(integration_id = %integration_id, msgid = %msgid, "a message seen before: not answered twice");
+                return;
+            }
+        }
         let mut renderer = StreamRenderer::new(reply, event.stream_id.clone(), self.throttle, lang);
         let binding = match self.state.binding(integration_id).await {
             Ok(Some((binding, _))) => binding,
@@ -84,15 +104,55 @@ impl Pipeline {
                 return;
             }
         };
+        let text = match event.chat_kind {
+            ChatKind::Group => strip_mention(text),
+            ChatKind::Single => text.trim(),
+        };
+        let session_id = sessions::session_id(&event.chat_id, &event.sender_id);
+        let question = match text.strip_prefix("/new") {
+            Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => {
+                if let Err(e) = sessions::reset(&self.state, integration_id, &session_id).await {
+                    tracing::warn!(integration_id = %integration_id, error = %e, "resetting a session failed");
+                }
+                let rest = rest.trim();
+                if rest.is_empty() {
+                    renderer.fail(lang.pick("New conversation started.", "已开始新的对话。")).await;
+                    return;
+                }
+                rest
+            }
+            _ => text,
+        };
+        let conversation_id =
+            self.current_conversation(integration_id, &session_id, binding.session_timeout_seconds).await;
         renderer.thinking().await;
         let request = AgentRequest {
             xpert_id: binding.xpert_id.clone(),
-            conversation_id: None,
-            input: text.to_string(),
+            conversation_id,
+            input: question.to_string(),
             files: Vec::new(),
             options: serde_json::json!({"channel": "wecom", "integrationId": integration_id, "senderId": event.sender_id}),
         };
-        let outcome = self.run_agent(request, &mut renderer).await;
+        let (outcome, started) = self.run_agent(request, &mut renderer).await;
+        if let Some(conversation_id) = started {
+            let now = self.state.host().now_ms();
+            let session = sessions::Session {
+                id: session_id.clone(),
+                chat_type: match event.chat_kind {
+                    ChatKind::Single => "single".into(),
+                    ChatKind::Group => "group".into(),
+                },
+                chat_id: event.chat_id.clone(),
+                sender_id: event.sender_id.clone(),
+                xpert_id: binding.xpert_id.clone(),
+                conversation_id: Some(conversation_id),
+                updated_at: crate::state::rfc3339(now),
+                updated_at_ms: now,
+            };
+            if let Err(e) = sessions::save(&self.state, integration_id, &session).await {
+                tracing::warn!(integration_id = %integration_id, error = %e, "saving the session failed");
+            }
+        }
         match outcome {
             Ok(()) => renderer.finish().await,
             Err(e) => {
@@ -107,19 +167,61 @@ impl Pipeline {
         }
     }
 
-    /// Streams the agent's visible text into the renderer; reasoning stays out of it.
-    async fn run_agent(&self, request: AgentRequest, renderer: &mut StreamRenderer) -> Result<(), Error> {
-        let mut stream = self.state.host().agents().invoke(request).await?;
+    /// Marks a message as taken, in the store every instance shares (for a day); false when it
+    /// was taken before: a redelivery after a reconnect, or a retry.
+    async fn first_delivery(&self, integration_id: &str, msgid: &str) -> bool {
+        const DAY_MS: u64 = 24 * 3600 * 1000;
+        match self.state.host().kv().set_if_absent(&keys::dedup(integration_id, msgid), "1", DAY_MS).await {
+            Ok(first) => first,
+            Err(e) => {
+                // Better a rare double answer than a lost message when the store is unavailable.
+                tracing::warn!(integration_id, error = %e, "the dedup store is unavailable: answering anyway");
+                true
+            }
+        }
+    }
+
+    /// The conversation a session continues: its last one, unless it has been idle for longer
+    /// than the trigger's session timeout.
+    async fn current_conversation(
+        &self,
+        integration_id: &str,
+        session_id: &str,
+        timeout_seconds: u64,
+    ) -> Option<String> {
+        let session = sessions::load(&self.state, integration_id, session_id).await.ok().flatten()?;
+        let idle_ms = self.state.host().now_ms().saturating_sub(session.updated_at_ms);
+        if idle_ms > (timeout_seconds as i64).saturating_mul(1000) {
+            return None;
+        }
+        session.conversation_id
+    }
+
+    /// Streams the agent's visible text into the renderer (reasoning stays out of it); returns
+    /// how it ended and the conversation the run belonged to.
+    async fn run_agent(
+        &self,
+        request: AgentRequest,
+        renderer: &mut StreamRenderer,
+    ) -> (Result<(), Error>, Option<String>) {
+        let mut conversation = None;
+        let mut stream = match self.state.host().agents().invoke(request).await {
+            Ok(stream) => stream,
+            Err(e) => return (Err(e), None),
+        };
         while let Some(event) = stream.next().await {
             match event {
+                AgentEvent::ConversationStart { conversation_id } => conversation = Some(conversation_id),
                 AgentEvent::TextDelta(delta) => renderer.append(&delta).await,
-                AgentEvent::Error { message } => return Err(Error::internal(message)),
-                AgentEvent::ConversationEnd { error: Some(message), .. } => return Err(Error::internal(message)),
+                AgentEvent::Error { message } => return (Err(Error::internal(message)), conversation),
+                AgentEvent::ConversationEnd { error: Some(message), .. } => {
+                    return (Err(Error::internal(message)), conversation)
+                }
                 AgentEvent::Done => break,
                 _ => {}
             }
         }
-        Ok(())
+        (Ok(()), conversation)
     }
 }
 
@@ -132,4 +234,17 @@ impl std::fmt::Debug for Pipeline {
 /// The language of the messages the pipeline writes for an integration.
 pub fn language_of(options: &serde_json::Value) -> Lang {
     Lang::from_preference(options.get("preferLanguage").and_then(serde_json::Value::as_str))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_mention;
+
+    #[test]
+    fn a_leading_mention_is_stripped_before_commands() {
+        assert_eq!(strip_mention("@bot /new"), "/new");
+        assert_eq!(strip_mention("  @机器人  /new 你好"), "/new 你好");
+        assert_eq!(strip_mention("@bot"), "");
+        assert_eq!(strip_mention("hello @bot"), "hello @bot", "only a leading mention");
+    }
 }
