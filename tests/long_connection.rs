@@ -608,3 +608,50 @@ fn a_redelivered_message_is_answered_once_and_sessions_continue_until_new_or_tim
     assert!(items.iter().any(|s| s["chatId"] == "GroupA" && s["chatType"] == "group"));
     inst.stop(Duration::from_secs(3)).unwrap();
 }
+
+#[test]
+fn a_50_kb_answer_arrives_whole_and_a_run_failing_half_way_closes_its_bubble_with_an_error() {
+    use host_sdk::AgentEvent;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTB", "s");
+    let host = fast_host(&sim);
+    let long_answer: String = (0..5_000).map(|i| format!("第{i:04}段。")).collect(); // ≈ 55 KB
+    assert!(long_answer.len() > 50_000);
+    let chunks: Vec<AgentEvent> = long_answer
+        .chars()
+        .collect::<Vec<_>>()
+        .chunks(700)
+        .map(|c| AgentEvent::TextDelta(c.iter().collect()))
+        .collect();
+    host.agent().on_prefix("tell me everything", chunks);
+    host.agent().on_prefix(
+        "break",
+        vec![
+            AgentEvent::TextDelta("Half of the answer".into()),
+            AgentEvent::Error { message: "the model endpoint is unreachable".into() },
+        ],
+    );
+    let lb = long("lb", "BOTB", "s");
+    let inst = installed_and_bound(&host, &lb);
+    wait_status(&host, &inst, &lb, |i| i["state"] == "connected");
+
+    sim.send_text("BOTB", "fay", Chat::Single, "tell me everything").unwrap();
+    let parts = long_answer.len().div_ceil(20_480);
+    let bubbles =
+        rt.block_on(sim.wait_transcript("BOTB", "fay", WAIT, |b| {
+            b.iter().filter(|b| b.from == "bot" && b.finished).count() >= parts
+        }));
+    let answer: String = bubbles.iter().filter(|b| b.from == "bot").map(|b| b.text.as_str()).collect();
+    assert_eq!(answer, long_answer, "the whole answer, in order, over {} bubbles", bubbles.len() - 1);
+    assert!(bubbles.iter().filter(|b| b.from == "bot").all(|b| b.finished && b.text.len() <= 20_480));
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+
+    sim.send_text("BOTB", "gus", Chat::Single, "break it").unwrap();
+    let bubbles =
+        rt.block_on(sim.wait_transcript("BOTB", "gus", WAIT, |b| b.iter().any(|b| b.from == "bot" && b.finished)));
+    let closed = bubbles.iter().find(|b| b.from == "bot").unwrap();
+    assert!(closed.text.starts_with("Half of the answer"), "what was said stays: {closed:?}");
+    assert!(closed.text.contains("数字专家暂时无法回答"), "and a localized error closes it: {closed:?}");
+    inst.stop(Duration::from_secs(3)).unwrap();
+}
