@@ -655,3 +655,35 @@ fn a_50_kb_answer_arrives_whole_and_a_run_failing_half_way_closes_its_bubble_wit
     assert!(closed.text.contains("数字专家暂时无法回答"), "and a localized error closes it: {closed:?}");
     inst.stop(Duration::from_secs(3)).unwrap();
 }
+
+#[test]
+fn messages_within_the_aggregation_window_get_one_run_and_every_one_an_answer() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTG", "s");
+    let host = fast_host(&sim);
+    let lg = long("lg", "BOTG", "s");
+    host.put_integration(lg.clone());
+    let inst = host.install(&load_wecom(), InstallLevel::Tenant).unwrap();
+    let with_window = TriggerParams {
+        xpert_id: "x1".into(),
+        config: json!({"enabled": true, "integrationId": "lg", "summaryWindowSeconds": 1}),
+    };
+    host.block_on(async { inst.trigger("wecom").unwrap().trigger.publish(&with_window).await.unwrap() });
+    wait_status(&host, &inst, &lg, |i| i["state"] == "connected");
+
+    for text in ["one", "two", "three"] {
+        sim.send_text("BOTG", "hal", Chat::Single, text).unwrap();
+    }
+    let bubbles = rt.block_on(
+        sim.wait_transcript("BOTG", "hal", WAIT, |b| b.iter().filter(|b| b.from == "bot" && b.finished).count() >= 3),
+    );
+    let inputs: Vec<String> = host.agent().requests().into_iter().map(|r| r.input).collect();
+    assert_eq!(inputs, ["one\ntwo\nthree"], "one run for the three messages, in order");
+    let answers: Vec<&str> = bubbles.iter().filter(|b| b.from == "bot").map(|b| b.text.as_str()).collect();
+    assert_eq!(answers.len(), 3, "every message got an answer: {bubbles:?}");
+    assert!(answers.contains(&"echo: one\ntwo\nthree"), "{answers:?}");
+    assert_eq!(answers.iter().filter(|a| a.contains("一并回答")).count(), 2, "{answers:?}");
+    assert!(bubbles.iter().filter(|b| b.from == "bot").all(|b| b.finished), "none is left on thinking");
+    inst.stop(Duration::from_secs(3)).unwrap();
+}

@@ -375,13 +375,16 @@ async fn serve(
     let mut status_tick = tokio::time::interval(ctx.settings.heartbeat);
     status_tick.tick().await;
     let mut written_callback_at = reporter.status.last_callback_at.clone();
+    let mut arrivals: u64 = 0;
     loop {
         tokio::select! {
             end = link.ended() => return Served::Ended(end),
             callback = inbound.recv() => {
                 let Some(callback) = callback else { continue };
                 reporter.status.last_callback_at = Some(rfc3339(callback.received_at_ms));
-                match classify(&integration_id, lang, &callback.cmd, &callback.req_id, &callback.body) {
+                arrivals += 1;
+                let arrival = (callback.received_at_ms, arrivals);
+                match classify(&integration_id, lang, &callback.cmd, &callback.req_id, &callback.body, arrival) {
                     Classified::Displaced => {
                         tracing::warn!(integration_id = %integration_id, "another connection took this bot (disconnected_event): closing, not reconnecting");
                         link.close().await;

@@ -17,8 +17,15 @@ fn text_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(value, |v, key| v.get(key)).and_then(Value::as_str)
 }
 
-/// Classifies a callback of `integration_id`; `req_id` names its stream.
-pub fn classify(integration_id: &str, lang: Lang, cmd: &str, req_id: &str, body: &Value) -> Classified {
+/// Classifies a callback of `integration_id`; `req_id` names its stream, `arrival` orders it.
+pub fn classify(
+    integration_id: &str,
+    lang: Lang,
+    cmd: &str,
+    req_id: &str,
+    body: &Value,
+    arrival: (i64, u64),
+) -> Classified {
     let event_type = text_at(body, &["event", "eventtype"]).unwrap_or_default();
     if cmd == "aibot_event_callback" && event_type == "disconnected_event" {
         return Classified::Displaced;
@@ -45,6 +52,7 @@ pub fn classify(integration_id: &str, lang: Lang, cmd: &str, req_id: &str, body:
         sender_id,
         stream_id: format!("stream_{req_id}"),
         lang,
+        arrival,
         kind,
     })
 }

@@ -46,6 +46,9 @@ pub struct InboundEvent {
     pub stream_id: String,
     /// The language of the integration's messages to users.
     pub lang: Lang,
+    /// When it arrived (Unix ms) and its arrival number on its connection: orders messages that
+    /// are handled concurrently (aggregation joins them in this order).
+    pub arrival: (i64, u64),
     /// What happened.
     pub kind: InboundKind,
 }

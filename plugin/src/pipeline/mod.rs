@@ -10,6 +10,7 @@
 //! answer back (thinking first, throttled full-text snapshots, `finish` last), and welcomes users
 //! who open a single chat. Aggregation and images are the conversation issue's.
 
+mod aggregate;
 mod event;
 mod render;
 mod reply;
@@ -123,13 +124,48 @@ impl Pipeline {
             }
             _ => text,
         };
+        renderer.thinking().await;
+        let mut question = question.to_string();
+        if binding.summary_window_seconds > 0 {
+            let window = Duration::from_secs(binding.summary_window_seconds);
+            match aggregate::join(&self.state, integration_id, &session_id, &question, event.arrival, window).await {
+                Ok(aggregate::Role::Follower) => {
+                    renderer
+                        .fail(lang.pick(
+                            "Got it — this is answered together with your previous message.",
+                            "收到——这条消息将与您的上一条消息一并回答。",
+                        ))
+                        .await;
+                    return;
+                }
+                Ok(aggregate::Role::Leader) => {
+                    let stopping = self.state.scope.cancellation();
+                    tokio::select! {
+                        () = tokio::time::sleep(window) => {}
+                        () = stopping.cancelled() => {
+                            renderer.fail(lang.pick("The bot is restarting; please send your message again.", "机器人正在重启，请重新发送消息。")).await;
+                            return;
+                        }
+                    }
+                    match aggregate::take(&self.state, integration_id, &session_id).await {
+                        Ok(texts) if !texts.is_empty() => question = texts.join("\n"),
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(integration_id = %integration_id, error = %e, "taking the aggregated messages failed")
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(integration_id = %integration_id, error = %e, "aggregation unavailable: answering alone")
+                }
+            }
+        }
         let conversation_id =
             self.current_conversation(integration_id, &session_id, binding.session_timeout_seconds).await;
-        renderer.thinking().await;
         let request = AgentRequest {
             xpert_id: binding.xpert_id.clone(),
             conversation_id,
-            input: question.to_string(),
+            input: question.clone(),
             files: Vec::new(),
             options: serde_json::json!({"channel": "wecom", "integrationId": integration_id, "senderId": event.sender_id}),
         };
