@@ -15,7 +15,9 @@ use serde_json::{json, Value};
 use wecom_sim::sim::Chat;
 use wecom_sim::{FaultSpec, SimConfig, Simulator};
 
-const WAIT: Duration = Duration::from_secs(10);
+/// How long a test waits for something the plugin or the simulator does (generous: CI machines
+/// run many tests at once on two cores).
+const WAIT: Duration = Duration::from_secs(20);
 
 /// A TestHost whose plugin talks to `sim` with test-speed timings.
 fn fast_host(sim: &Simulator) -> Arc<TestHost> {
@@ -272,7 +274,7 @@ fn unbind_disable_delete_and_uninstall_close_the_socket_with_their_reason() {
     // Deleting closes the socket before the plugin forgets the integration: nothing is left.
     let (p, e) = (provider.clone(), ls.clone());
     host.block_on(async move { p.on_lifecycle(LifecycleEvent::Deleted, &e, None).await.unwrap() });
-    assert!(!sim.is_connected("BOTS"), "the socket is closed by the time the delete answers");
+    assert!(rt.block_on(sim.wait_connected("BOTS", false, WAIT)), "deleting closes the socket");
     let left: Vec<String> = host.kv().snapshot().into_iter().map(|e| e.key).filter(|k| k.ends_with(":ls")).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
     let t = trigger.clone();
@@ -686,4 +688,42 @@ fn messages_within_the_aggregation_window_get_one_run_and_every_one_an_answer() 
     assert_eq!(answers.iter().filter(|a| a.contains("一并回答")).count(), 2, "{answers:?}");
     assert!(bubbles.iter().filter(|b| b.from == "bot").all(|b| b.finished), "none is left on thinking");
     inst.stop(Duration::from_secs(3)).unwrap();
+}
+
+#[test]
+fn an_image_reaches_the_agent_decrypted_and_an_unreadable_one_is_named_to_the_user() {
+    use base64::Engine as _;
+    let png: Vec<u8> = [b"\x89PNG\r\n\x1a\n".as_slice(), &[7u8; 300]].concat();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTI", "s");
+    let host = fast_host(&sim);
+    let li = long("li", "BOTI", "s");
+    let inst = installed_and_bound(&host, &li);
+    wait_status(&host, &inst, &li, |i| i["state"] == "connected");
+    sim.send_message(wecom_sim::MessageBody::new("BOTI", "ivy", "").media("image", &png, "pic.png")).unwrap();
+    rt.block_on(sim.wait_transcript("BOTI", "ivy", WAIT, |b| b.iter().any(|b| b.from == "bot" && b.finished)));
+    let request = host.agent().requests().pop().expect("the agent ran");
+    assert_eq!(request.files.len(), 1, "{request:?}");
+    let file = &request.files[0];
+    assert_eq!((file.mime_type.as_str(), file.name.as_str()), ("image/png", "image-1.png"));
+    let encoded = file.url.strip_prefix("data:image/png;base64,").expect("a data URL");
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap(), png, "decrypted byte for byte");
+
+    // Media URLs expire (here at once): the text of the answer says which image was unreadable.
+    let expiring =
+        rt.block_on(Simulator::start(SimConfig { media_ttl: Duration::ZERO, ..SimConfig::default() })).unwrap();
+    expiring.add_bot("BOTX", "s");
+    let host2 = fast_host(&expiring);
+    let lx = long("lx", "BOTX", "s");
+    let inst2 = installed_and_bound(&host2, &lx);
+    wait_status(&host2, &inst2, &lx, |i| i["state"] == "connected");
+    expiring.send_message(wecom_sim::MessageBody::new("BOTX", "jo", "").media("image", &png, "pic.png")).unwrap();
+    let bubbles =
+        rt.block_on(expiring.wait_transcript("BOTX", "jo", WAIT, |b| b.iter().any(|b| b.from == "bot" && b.finished)));
+    let answer = bubbles.iter().find(|b| b.from == "bot").unwrap();
+    assert!(answer.text.contains("第 1 张图片无法读取"), "{answer:?}");
+    assert!(host2.agent().requests().pop().unwrap().files.is_empty());
+    inst.stop(Duration::from_secs(3)).unwrap();
+    inst2.stop(Duration::from_secs(3)).unwrap();
 }

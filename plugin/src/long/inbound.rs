@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::i18n::Lang;
-use crate::pipeline::{ChatKind, InboundEvent, InboundKind};
+use crate::pipeline::{ChatKind, ImageRef, InboundEvent, InboundKind};
 
 /// What a callback is, for the connection's owner.
 pub enum Classified {
@@ -15,6 +15,12 @@ pub enum Classified {
 
 fn text_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(value, |v, key| v.get(key)).and_then(Value::as_str)
+}
+
+/// An image's download URL and per-URL key.
+fn image_at(value: &Value) -> Option<ImageRef> {
+    let url = value["url"].as_str().filter(|u| !u.is_empty())?;
+    Some(ImageRef { url: url.to_string(), aeskey: value["aeskey"].as_str().map(str::to_string) })
 }
 
 /// Classifies a callback of `integration_id`; `req_id` names its stream, `arrival` orders it.
@@ -38,8 +44,21 @@ pub fn classify(
     };
     let msgid = text_at(body, &["msgid"]).unwrap_or_default().to_string();
     let kind = match (cmd, text_at(body, &["msgtype"]).unwrap_or_default()) {
-        ("aibot_msg_callback", "text") => {
-            InboundKind::Text { msgid, text: text_at(body, &["text", "content"]).unwrap_or_default().to_string() }
+        ("aibot_msg_callback", "text") => InboundKind::Text {
+            msgid,
+            text: text_at(body, &["text", "content"]).unwrap_or_default().to_string(),
+            images: Vec::new(),
+        },
+        ("aibot_msg_callback", "image") => {
+            InboundKind::Text { msgid, text: String::new(), images: image_at(&body["image"]).into_iter().collect() }
+        }
+        ("aibot_msg_callback", "mixed") => {
+            let items = body["mixed"]["msg_item"].as_array().cloned().unwrap_or_default();
+            let texts: Vec<&str> =
+                items.iter().filter(|i| i["msgtype"] == "text").filter_map(|i| i["text"]["content"].as_str()).collect();
+            let images =
+                items.iter().filter(|i| i["msgtype"] == "image").filter_map(|i| image_at(&i["image"])).collect();
+            InboundKind::Text { msgid, text: texts.join("\n"), images }
         }
         ("aibot_event_callback", _) if event_type == "enter_chat" => InboundKind::EnterChat,
         ("aibot_event_callback", _) => InboundKind::Other { kind: format!("event:{event_type}") },

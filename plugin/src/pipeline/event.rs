@@ -12,15 +12,27 @@ pub enum ChatKind {
     Group,
 }
 
+/// An image sent with a message: where to download it and the key it is encrypted with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageRef {
+    /// The download URL (valid for a few minutes).
+    pub url: String,
+    /// The per-URL AES key (Base64, padded or not); `None` when the transport encrypts with its
+    /// own key (the short connection's EncodingAESKey).
+    pub aeskey: Option<String>,
+}
+
 /// What happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InboundKind {
-    /// A text message.
+    /// A message with text and/or images (`text`, `image`, `mixed`).
     Text {
         /// WeCom's message id.
         msgid: String,
-        /// The text as sent.
+        /// The text as sent (empty for an image alone).
         text: String,
+        /// The images, in order.
+        images: Vec<ImageRef>,
     },
     /// The user opened the chat with the bot.
     EnterChat,

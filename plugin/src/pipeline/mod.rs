@@ -12,13 +12,14 @@
 
 mod aggregate;
 mod event;
+mod images;
 mod render;
 mod reply;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use event::{ChatKind, InboundEvent, InboundKind};
+pub use event::{ChatKind, ImageRef, InboundEvent, InboundKind};
 pub use render::StreamRenderer;
 pub use reply::ReplyChannel;
 
@@ -42,13 +43,15 @@ fn strip_mention(text: &str) -> &str {
 pub struct Pipeline {
     state: Arc<PluginState>,
     throttle: Duration,
+    media: Option<crate::http_client::HttpClient>,
 }
 
 impl Pipeline {
     /// A pipeline over an installation's state; `throttle` is the least time between two
-    /// snapshots of one streamed answer.
-    pub fn new(state: Arc<PluginState>, throttle: Duration) -> Self {
-        Pipeline { state, throttle }
+    /// snapshots of one streamed answer; `media` downloads images (none: images are refused
+    /// with a note to the user).
+    pub fn new(state: Arc<PluginState>, throttle: Duration, media: Option<crate::http_client::HttpClient>) -> Self {
+        Pipeline { state, throttle, media }
     }
 
     /// Handles one event to its end, answering through `reply`. Errors are logged and, where a
@@ -162,11 +165,27 @@ impl Pipeline {
         }
         let conversation_id =
             self.current_conversation(integration_id, &session_id, binding.session_timeout_seconds).await;
+        let mut files = Vec::new();
+        if let InboundKind::Text { images, .. } = &event.kind {
+            for (n, image) in images.iter().enumerate() {
+                match images::fetch(self.media.as_ref(), image, n + 1).await {
+                    Ok(file) => files.push(file),
+                    Err(e) => {
+                        tracing::warn!(integration_id = %integration_id, image = n + 1, error = %e, "an image could not be read");
+                        let note = match lang {
+                            Lang::En => format!("(Image {} could not be read: {e}.)\n\n", n + 1),
+                            Lang::Zh => format!("（第 {} 张图片无法读取：{e}。）\n\n", n + 1),
+                        };
+                        renderer.append(&note).await;
+                    }
+                }
+            }
+        }
         let request = AgentRequest {
             xpert_id: binding.xpert_id.clone(),
             conversation_id,
             input: question.clone(),
-            files: Vec::new(),
+            files,
             options: serde_json::json!({"channel": "wecom", "integrationId": integration_id, "senderId": event.sender_id}),
         };
         let (outcome, started) = self.run_agent(request, &mut renderer).await;
