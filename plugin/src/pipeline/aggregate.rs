@@ -9,16 +9,29 @@ use std::time::Duration;
 use host_sdk::Error;
 use serde::{Deserialize, Serialize};
 
+use super::event::ImageRef;
 use crate::state::PluginState;
 
 /// How many times a join is retried when another message wrote in between.
 const CAS_ATTEMPTS: usize = 32;
 
-/// The messages gathered so far for one session, each with its arrival order.
+/// One gathered message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gathered {
+    /// When it arrived, and its number on its connection.
+    pub arrival: (i64, u64),
+    /// Its text.
+    pub text: String,
+    /// Its images.
+    #[serde(default)]
+    pub images: Vec<ImageRef>,
+}
+
+/// The messages gathered so far for one session.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Buffer {
-    /// `(arrival, text)`, in the order handlers joined (sorted by arrival when taken).
-    items: Vec<((i64, u64), String)>,
+    /// In the order handlers joined (sorted by arrival when taken).
+    items: Vec<Gathered>,
 }
 
 /// What this message's handler does.
@@ -39,8 +52,7 @@ pub async fn join(
     state: &PluginState,
     integration_id: &str,
     session_id: &str,
-    text: &str,
-    arrival: (i64, u64),
+    message: Gathered,
     window: Duration,
 ) -> Result<Role, Error> {
     let kv = state.host().kv();
@@ -51,7 +63,7 @@ pub async fn join(
         let current = kv.get(&key).await?;
         let mut buffer: Buffer = current.as_deref().and_then(|raw| serde_json::from_str(raw).ok()).unwrap_or_default();
         let role = if current.is_some() { Role::Follower } else { Role::Leader };
-        buffer.items.push((arrival, text.to_string()));
+        buffer.items.push(message.clone());
         let json = serde_json::to_string(&buffer).map_err(|e| Error::internal(e.to_string()))?;
         if kv.compare_and_swap(&key, current.as_deref(), &json, ttl_ms).await? {
             return Ok(role);
@@ -62,15 +74,15 @@ pub async fn join(
 
 /// Takes everything gathered, in arrival order (the leader, after the window); later messages
 /// start a new buffer.
-pub async fn take(state: &PluginState, integration_id: &str, session_id: &str) -> Result<Vec<String>, Error> {
+pub async fn take(state: &PluginState, integration_id: &str, session_id: &str) -> Result<Vec<Gathered>, Error> {
     let kv = state.host().kv();
     let key = key(integration_id, session_id);
     for _ in 0..CAS_ATTEMPTS {
         let Some(raw) = kv.get(&key).await? else { return Ok(Vec::new()) };
         if kv.compare_and_delete(&key, &raw).await? {
             let mut buffer: Buffer = serde_json::from_str(&raw).unwrap_or_default();
-            buffer.items.sort_by_key(|(arrival, _)| *arrival);
-            return Ok(buffer.items.into_iter().map(|(_, text)| text).collect());
+            buffer.items.sort_by_key(|item| item.arrival);
+            return Ok(buffer.items);
         }
     }
     Err(Error::conflict("the aggregation buffer kept changing"))

@@ -13,7 +13,7 @@ pub enum ChatKind {
 }
 
 /// An image sent with a message: where to download it and the key it is encrypted with.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ImageRef {
     /// The download URL (valid for a few minutes).
     pub url: String,

@@ -129,9 +129,15 @@ impl Pipeline {
         };
         renderer.thinking().await;
         let mut question = question.to_string();
+        let mut images = match &event.kind {
+            InboundKind::Text { images, .. } => images.clone(),
+            _ => Vec::new(),
+        };
         if binding.summary_window_seconds > 0 {
             let window = Duration::from_secs(binding.summary_window_seconds);
-            match aggregate::join(&self.state, integration_id, &session_id, &question, event.arrival, window).await {
+            let message =
+                aggregate::Gathered { arrival: event.arrival, text: question.clone(), images: images.clone() };
+            match aggregate::join(&self.state, integration_id, &session_id, message, window).await {
                 Ok(aggregate::Role::Follower) => {
                     renderer
                         .fail(lang.pick(
@@ -151,7 +157,12 @@ impl Pipeline {
                         }
                     }
                     match aggregate::take(&self.state, integration_id, &session_id).await {
-                        Ok(texts) if !texts.is_empty() => question = texts.join("\n"),
+                        Ok(gathered) if !gathered.is_empty() => {
+                            let texts: Vec<&str> =
+                                gathered.iter().map(|g| g.text.as_str()).filter(|t| !t.is_empty()).collect();
+                            question = texts.join("\n");
+                            images = gathered.iter().flat_map(|g| g.images.iter().cloned()).collect();
+                        }
                         Ok(_) => {}
                         Err(e) => {
                             tracing::warn!(integration_id = %integration_id, error = %e, "taking the aggregated messages failed")
@@ -166,18 +177,16 @@ impl Pipeline {
         let conversation_id =
             self.current_conversation(integration_id, &session_id, binding.session_timeout_seconds).await;
         let mut files = Vec::new();
-        if let InboundKind::Text { images, .. } = &event.kind {
-            for (n, image) in images.iter().enumerate() {
-                match images::fetch(self.media.as_ref(), image, n + 1).await {
-                    Ok(file) => files.push(file),
-                    Err(e) => {
-                        tracing::warn!(integration_id = %integration_id, image = n + 1, error = %e, "an image could not be read");
-                        let note = match lang {
-                            Lang::En => format!("(Image {} could not be read: {e}.)\n\n", n + 1),
-                            Lang::Zh => format!("（第 {} 张图片无法读取：{e}。）\n\n", n + 1),
-                        };
-                        renderer.append(&note).await;
-                    }
+        for (n, image) in images.iter().enumerate() {
+            match images::fetch(self.media.as_ref(), image, n + 1).await {
+                Ok(file) => files.push(file),
+                Err(e) => {
+                    tracing::warn!(integration_id = %integration_id, image = n + 1, error = %e, "an image could not be read");
+                    let note = match lang {
+                        Lang::En => format!("(Image {} could not be read: {e}.)\n\n", n + 1),
+                        Lang::Zh => format!("（第 {} 张图片无法读取：{e}。）\n\n", n + 1),
+                    };
+                    renderer.append(&note).await;
                 }
             }
         }
