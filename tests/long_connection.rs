@@ -727,3 +727,20 @@ fn an_image_reaches_the_agent_decrypted_and_an_unreadable_one_is_named_to_the_us
     inst.stop(Duration::from_secs(3)).unwrap();
     inst2.stop(Duration::from_secs(3)).unwrap();
 }
+
+#[test]
+fn an_unreadable_extra_ca_file_is_shown_on_the_status_and_nothing_retries() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTE", "s");
+    let host = fast_host(&sim);
+    host.set_config("WECOM_EXTRA_CA_FILE", "/nonexistent/ca.pem");
+    let le = long("le", "BOTE", "s");
+    let inst = installed_and_bound(&host, &le);
+    let item = wait_status(&host, &inst, &le, |i| i["state"] == "unhealthy");
+    assert_eq!(item["disabledReason"], "config_invalid", "{item}");
+    assert!(item["lastError"].as_str().unwrap().contains("WECOM_EXTRA_CA_FILE"), "{item}");
+    assert!(item["lastError"].as_str().unwrap().contains("/nonexistent/ca.pem"), "names the file: {item}");
+    assert_eq!(subscribes(&sim, "BOTE"), 0, "nothing was tried");
+    inst.stop(Duration::from_secs(3)).unwrap();
+}

@@ -55,10 +55,23 @@ async fn test_subscribe(
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "reading the bot's lease failed; testing anyway"),
     }
+    let tls = match settings.tls.get() {
+        Ok(tls) => tls,
+        Err(e) => {
+            return (
+                false,
+                "connection",
+                I18nText::new(
+                    format!("Not tried: WECOM_EXTRA_CA_FILE: {e}"),
+                    format!("未测试：WECOM_EXTRA_CA_FILE：{e}"),
+                ),
+            )
+        }
+    };
     let client_config = ClientConfig {
         url: url.clone(),
         origin: config.ws_origin.clone(),
-        tls: settings.tls.clone(),
+        tls,
         connect_timeout: settings.connect_timeout,
         ack_timeout: std::time::Duration::from_millis(config.timeout_ms),
         heartbeat_interval: settings.heartbeat,

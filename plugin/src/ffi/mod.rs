@@ -7,7 +7,6 @@ use host_sdk::plugin::{InstallationScope, PluginRegistrar};
 use host_sdk::{Error, RouteSpec};
 
 use crate::descriptors;
-use crate::http_client::HttpClient;
 use crate::long::settings::LongSettings;
 use crate::long::supervisor::Supervisor;
 use crate::pipeline::Pipeline;
@@ -37,14 +36,7 @@ pub fn register(registrar: &mut PluginRegistrar<'_>, scope: &InstallationScope) 
     registrar.add_integration_provider(&descriptors::short_provider(), Arc::new(ShortProvider::new(state.clone())))?;
     // Below tenant level the host keeps no provider, so the supervisor it holds goes with it:
     // no long connection runs for such an installation.
-    let media = match HttpClient::new(&settings.tls, std::time::Duration::from_secs(30)) {
-        Ok(client) => Some(client),
-        Err(e) => {
-            tracing::warn!(error = %e, "no HTTP client for media downloads: images will be refused");
-            None
-        }
-    };
-    let pipeline = Arc::new(Pipeline::new(state.clone(), settings.stream_throttle, media));
+    let pipeline = Arc::new(Pipeline::new(state.clone(), settings.stream_throttle, settings.tls.clone()));
     let supervisor = Supervisor::new(state.clone(), settings.clone(), pipeline);
     let long = LongProvider::new(state.clone(), settings.clone(), supervisor);
     registrar.add_integration_provider(&descriptors::long_provider(), Arc::new(long))?;

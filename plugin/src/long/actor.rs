@@ -243,10 +243,18 @@ async fn session(
 ) -> SessionEnd {
     let integration_id = ctx.integration.id.clone();
     let lang = pipeline::language_of(&ctx.integration.options);
+    let tls = match ctx.settings.tls.get() {
+        Ok(tls) => tls,
+        Err(e) => {
+            // The operator must fix the file: say so and stop, as for invalid options.
+            reporter.status.last_error = Some(format!("WECOM_EXTRA_CA_FILE: {e}"));
+            return SessionEnd::Exit(ActorExit::Stopped, ConnectionState::Unhealthy, reason::CONFIG_INVALID);
+        }
+    };
     let client_config = ClientConfig {
         url: ctx.settings.ws_url.clone(),
         origin: ctx.config.ws_origin.clone(),
-        tls: ctx.settings.tls.clone(),
+        tls,
         connect_timeout: ctx.settings.connect_timeout,
         ack_timeout: Duration::from_millis(ctx.config.timeout_ms),
         heartbeat_interval: ctx.settings.heartbeat,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::transport::{TlsConfigError, TlsSettings};
+use super::transport::LazyTls;
 use crate::DEFAULT_WS_URL;
 
 /// Settings shared by every long connection of an installation.
@@ -11,8 +11,9 @@ use crate::DEFAULT_WS_URL;
 pub struct LongSettings {
     /// Where to connect (`WECOM_WS_URL`, default WeCom's endpoint).
     pub ws_url: String,
-    /// Trust for `wss://` (`WECOM_EXTRA_CA_FILE` adds CAs to the public roots).
-    pub tls: TlsSettings,
+    /// Trust for `wss://` and downloads (`WECOM_EXTRA_CA_FILE` adds CAs to the public roots),
+    /// built on first use.
+    pub tls: LazyTls,
     /// This host instance (`INSTANCE_ID`): the lease owner and the status's owner.
     pub instance_id: String,
     /// Ping interval (`WECOM_HEARTBEAT_MS`, 30 000).
@@ -49,9 +50,6 @@ pub enum SettingsError {
         /// What was configured (timings and counts are not secret).
         value: String,
     },
-    /// The extra CA file.
-    #[error(transparent)]
-    Tls(#[from] TlsConfigError),
 }
 
 impl LongSettings {
@@ -66,7 +64,7 @@ impl LongSettings {
         let ms = |key: &'static str, default: u64| number(key, default).map(Duration::from_millis);
         Ok(LongSettings {
             ws_url: lookup("WECOM_WS_URL").filter(|u| !u.trim().is_empty()).unwrap_or_else(|| DEFAULT_WS_URL.into()),
-            tls: TlsSettings::from_config(&lookup)?,
+            tls: LazyTls::from_config(&lookup),
             instance_id: lookup("INSTANCE_ID").filter(|i| !i.is_empty()).unwrap_or_else(|| "instance".into()),
             heartbeat: ms("WECOM_HEARTBEAT_MS", 30_000)?,
             max_missed_pings: number("WECOM_MAX_MISSED_PINGS", 2)? as u32,

@@ -81,6 +81,38 @@ pub enum TlsConfigError {
     Provider(String),
 }
 
+/// [`TlsSettings`] built on first use and then shared by its clones. Building them copies the
+/// public root store and reads the extra CA file, which an installation that never opens a
+/// `wss://` socket or downloads a file should not pay for (it was a third of an installation's
+/// memory). A bad extra CA file is then reported where it is used: in the connection's status
+/// and in `Test`.
+#[derive(Clone, Debug)]
+pub struct LazyTls {
+    extra_ca_file: Option<PathBuf>,
+    built: Arc<std::sync::OnceLock<Result<TlsSettings, String>>>,
+}
+
+impl LazyTls {
+    /// Trust settings for the extra CA file named by [`EXTRA_CA_FILE_KEY`] through `lookup`
+    /// (absent or blank: the public roots only); nothing is read yet.
+    pub fn from_config(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let path = lookup(EXTRA_CA_FILE_KEY).map(|p| p.trim().to_owned()).filter(|p| !p.is_empty());
+        LazyTls { extra_ca_file: path.map(PathBuf::from), built: Arc::default() }
+    }
+
+    /// Already-built settings (tests, and callers that have them).
+    pub fn ready(tls: TlsSettings) -> Self {
+        let built = std::sync::OnceLock::new();
+        let _ = built.set(Ok(tls));
+        LazyTls { extra_ca_file: None, built: Arc::new(built) }
+    }
+
+    /// The settings, built on the first call; the same error every time if they cannot be.
+    pub fn get(&self) -> Result<TlsSettings, String> {
+        self.built.get_or_init(|| TlsSettings::new(self.extra_ca_file.as_deref()).map_err(|e| e.to_string())).clone()
+    }
+}
+
 /// The trust settings shared by the long connection and the plugin's HTTP client: the public
 /// roots plus an optional extra CA. Cheap to clone.
 #[derive(Clone)]

@@ -15,8 +15,8 @@ pub const MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     /// No HTTP client could be built (TLS settings).
-    #[error("downloads are not available")]
-    NoClient,
+    #[error("downloads are not available ({0})")]
+    NoClient(String),
     /// The download failed.
     #[error("the download failed ({0})")]
     Download(String),
@@ -40,8 +40,8 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// Downloads, decrypts and identifies image number `n` of a message.
-pub async fn fetch(client: Option<&HttpClient>, image: &ImageRef, n: usize) -> Result<AgentFile, ImageError> {
-    let client = client.ok_or(ImageError::NoClient)?;
+pub async fn fetch(client: Result<&HttpClient, String>, image: &ImageRef, n: usize) -> Result<AgentFile, ImageError> {
+    let client = client.map_err(ImageError::NoClient)?;
     let download =
         client.download(&image.url, MAX_IMAGE_BYTES).await.map_err(|e| ImageError::Download(e.to_string()))?;
     let bytes = match &image.aeskey {

@@ -25,7 +25,9 @@ pub use reply::ReplyChannel;
 
 use host_sdk::{AgentEvent, AgentRequest, Error};
 
+use crate::http_client::HttpClient;
 use crate::i18n::Lang;
+use crate::long::transport::LazyTls;
 use crate::state::PluginState;
 use crate::{keys, sessions};
 
@@ -43,15 +45,25 @@ fn strip_mention(text: &str) -> &str {
 pub struct Pipeline {
     state: Arc<PluginState>,
     throttle: Duration,
-    media: Option<crate::http_client::HttpClient>,
+    tls: LazyTls,
+    /// The HTTP client for images, built with `tls` at the first image.
+    media: std::sync::OnceLock<Result<HttpClient, String>>,
 }
 
 impl Pipeline {
     /// A pipeline over an installation's state; `throttle` is the least time between two
-    /// snapshots of one streamed answer; `media` downloads images (none: images are refused
-    /// with a note to the user).
-    pub fn new(state: Arc<PluginState>, throttle: Duration, media: Option<crate::http_client::HttpClient>) -> Self {
-        Pipeline { state, throttle, media }
+    /// snapshots of one streamed answer; `tls` is what image downloads trust.
+    pub fn new(state: Arc<PluginState>, throttle: Duration, tls: LazyTls) -> Self {
+        Pipeline { state, throttle, tls, media: std::sync::OnceLock::new() }
+    }
+
+    /// The client for image downloads (the reason when none can be built).
+    fn media(&self) -> Result<&HttpClient, String> {
+        let client = self.media.get_or_init(|| {
+            let tls = self.tls.get()?;
+            HttpClient::new(&tls, Duration::from_secs(30)).map_err(|e| e.to_string())
+        });
+        client.as_ref().map_err(Clone::clone)
     }
 
     /// Handles one event to its end, answering through `reply`. Errors are logged and, where a
@@ -116,7 +128,15 @@ impl Pipeline {
         let question = match text.strip_prefix("/new") {
             Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => {
                 if let Err(e) = sessions::reset(&self.state, integration_id, &session_id).await {
+                    // Never claim a new conversation that did not start.
                     tracing::warn!(integration_id = %integration_id, error = %e, "resetting a session failed");
+                    renderer
+                        .fail(lang.pick(
+                            "The conversation could not be reset; please send /new again.",
+                            "无法重置对话，请再次发送 /new。",
+                        ))
+                        .await;
+                    return;
                 }
                 let rest = rest.trim();
                 if rest.is_empty() {
@@ -178,7 +198,7 @@ impl Pipeline {
             self.current_conversation(integration_id, &session_id, binding.session_timeout_seconds).await;
         let mut files = Vec::new();
         for (n, image) in images.iter().enumerate() {
-            match images::fetch(self.media.as_ref(), image, n + 1).await {
+            match images::fetch(self.media(), image, n + 1).await {
                 Ok(file) => files.push(file),
                 Err(e) => {
                     tracing::warn!(integration_id = %integration_id, image = n + 1, error = %e, "an image could not be read");
