@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{self, ClientConfig, CommandError, ConnectionEnd};
 use super::inbound::{classify, Classified};
-use super::reply::LongReply;
+use super::reply::{CurrentClient, LongReply, ReplyTarget};
 use super::settings::LongSettings;
 use crate::config::LongConfig;
 use crate::keys;
@@ -43,6 +43,8 @@ pub struct ActorContext {
     pub generation: u64,
     /// Where callbacks go.
     pub pipeline: Arc<Pipeline>,
+    /// The subscribed connection, for replies that outlive the socket of their callback.
+    pub current: CurrentClient,
 }
 
 /// How an actor ended.
@@ -323,7 +325,10 @@ async fn session(
                             return SessionEnd::LeaseLost;
                         }
                         tracing::info!(integration_id = %integration_id, bot_id = %ctx.config.bot_id, "subscribed");
-                        match serve(ctx, reporter, lease, stop, lost, &mut link, &mut inbound, lang).await {
+                        ctx.current.set(Some(client.clone()));
+                        let served = serve(ctx, reporter, lease, stop, lost, &mut link, &mut inbound, lang).await;
+                        ctx.current.set(None);
+                        match served {
                             Served::Ended(end) => {
                                 reporter.status.last_disconnected_at = Some(reporter.now());
                                 describe(&end)
@@ -402,7 +407,14 @@ async fn serve(
                     }
                     Classified::Event(event) => {
                         let pipeline = ctx.pipeline.clone();
-                        let reply = Arc::new(LongReply::new(link.client.clone(), callback.req_id.clone()));
+                        let target = ReplyTarget { chat_id: event.chat_id.clone(), chat_kind: event.chat_kind };
+                        let reply = Arc::new(LongReply::new(
+                            link.client.clone(),
+                            ctx.current.clone(),
+                            callback.req_id.clone(),
+                            target,
+                            ctx.settings.stream_lifetime,
+                        ));
                         if let Err(e) = ctx.scope.spawn(async move { pipeline.handle(event, reply).await }) {
                             tracing::warn!(integration_id = %integration_id, error = %e, "a callback was not handled: the installation is stopping");
                         }

@@ -292,6 +292,12 @@ impl Client {
         }
     }
 
+    /// Whether the connection is closing or has ended (its commands fail with
+    /// [`CommandError::Closed`]).
+    pub fn is_closed(&self) -> bool {
+        self.shared.closing.load(Ordering::Acquire)
+    }
+
     /// Unix ms of the last ping ack (None before the first).
     pub fn last_ping_ack_ms(&self) -> Option<i64> {
         Some(self.shared.last_ping_ack_ms.load(Ordering::Acquire)).filter(|ms| *ms != NO_PING_ACK)

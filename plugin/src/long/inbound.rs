@@ -61,6 +61,11 @@ pub fn classify(
             InboundKind::Text { msgid, text: texts.join("\n"), images }
         }
         ("aibot_event_callback", _) if event_type == "enter_chat" => InboundKind::EnterChat,
+        ("aibot_event_callback", _) if event_type == "template_card_event" => InboundKind::CardClick {
+            event_key: text_at(body, &["event", "template_card_event", "event_key"]).unwrap_or_default().to_string(),
+            task_id: text_at(body, &["event", "template_card_event", "task_id"]).unwrap_or_default().to_string(),
+        },
+        ("aibot_event_callback", _) if event_type == "feedback_event" => InboundKind::Feedback,
         ("aibot_event_callback", _) => InboundKind::Other { kind: format!("event:{event_type}") },
         (_, msgtype) => InboundKind::Other { kind: format!("message:{msgtype}") },
     };

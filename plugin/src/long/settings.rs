@@ -37,6 +37,9 @@ pub struct LongSettings {
     pub reconcile_interval: Duration,
     /// Least time between two stream snapshots of one answer (`WECOM_STREAM_THROTTLE_MS`, 1 000).
     pub stream_throttle: Duration,
+    /// How long after its first frame WeCom accepts updates of a stream
+    /// (`WECOM_STREAM_LIFETIME_MS`, 600 000: ten minutes, formerly six; 846608 after that).
+    pub stream_lifetime: Duration,
 }
 
 /// A setting that could not be read.
@@ -75,6 +78,7 @@ impl LongSettings {
             auth_failure_limit: number("WECOM_AUTH_FAILURE_LIMIT", 5)?.max(1) as u32,
             reconcile_interval: ms("WECOM_RECONCILE_MS", 2_000)?,
             stream_throttle: ms("WECOM_STREAM_THROTTLE_MS", 1_000)?,
+            stream_lifetime: ms("WECOM_STREAM_LIFETIME_MS", 600_000)?,
         })
     }
 

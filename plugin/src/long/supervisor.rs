@@ -164,6 +164,7 @@ impl Supervisor {
             config,
             generation,
             pipeline: self.pipeline.clone(),
+            current: Default::default(),
         };
         let actor_stop = stop.clone();
         let spawned = self.state.scope.spawn(async move {

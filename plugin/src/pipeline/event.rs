@@ -36,6 +36,15 @@ pub enum InboundKind {
     },
     /// The user opened the chat with the bot.
     EnterChat,
+    /// The user pressed a button of a card the bot sent (`template_card_event`).
+    CardClick {
+        /// The key of the button (the pipeline's own keys, e.g. the reset card's).
+        event_key: String,
+        /// The card's task id; the answering card must carry it.
+        task_id: String,
+    },
+    /// The user rated an answer (`feedback_event`): acknowledged with nothing.
+    Feedback,
     /// Anything the pipeline does not handle yet (kept so it can be logged).
     Other {
         /// The message type or event type.

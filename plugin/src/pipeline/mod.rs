@@ -11,6 +11,7 @@
 //! who open a single chat. Aggregation and images are the conversation issue's.
 
 mod aggregate;
+mod cards;
 mod event;
 mod images;
 mod render;
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 pub use event::{ChatKind, ImageRef, InboundEvent, InboundKind};
 pub use render::StreamRenderer;
-pub use reply::ReplyChannel;
+pub use reply::{ReplyChannel, ReplyError};
 
 use host_sdk::{AgentEvent, AgentRequest, Error};
 
@@ -77,14 +78,30 @@ impl Pipeline {
             }
             InboundKind::EnterChat => {
                 if event.chat_kind == ChatKind::Single {
-                    let welcome = event.lang.pick(
-                        "Hello! Ask me anything. Send /new to start a new conversation.",
-                        "你好！有什么可以帮你？发送 /new 可开始新的对话。",
-                    );
-                    if let Err(e) = reply.welcome(welcome).await {
+                    let card = cards::welcome(event.lang, &cards::task_id("welcome", &event.stream_id));
+                    if let Err(e) = reply.welcome(&card).await {
                         tracing::warn!(integration_id = %integration_id, error = %e, "welcome message failed");
                     }
                 }
+            }
+            InboundKind::CardClick { event_key, task_id } => {
+                if event_key != cards::RESET_KEY {
+                    tracing::debug!(integration_id = %integration_id, event_key = %event_key, "a card button this plugin did not send");
+                    return;
+                }
+                // WeCom waits 5 s for the card update: reset first (one store write), then answer.
+                let session_id = sessions::session_id(&event.chat_id, &event.sender_id);
+                let reset = sessions::reset(&self.state, &integration_id, &session_id).await;
+                if let Err(e) = &reset {
+                    tracing::warn!(integration_id = %integration_id, error = %e, "resetting a session from its card failed");
+                }
+                let card = cards::reset_done(event.lang, task_id, reset.is_ok());
+                if let Err(e) = reply.update_card(&card).await {
+                    tracing::warn!(integration_id = %integration_id, error = %e, "answering a card click failed");
+                }
+            }
+            InboundKind::Feedback => {
+                tracing::debug!(integration_id = %integration_id, "feedback on an answer: acknowledged with nothing");
             }
             InboundKind::Other { kind } => {
                 tracing::debug!(integration_id = %integration_id, kind = %kind, "event not handled yet");

@@ -54,6 +54,24 @@ pub fn welcome_text_body(content: &str) -> Value {
     json!({"msgtype": "text", "text": {"content": truncate_utf8(content, CONTENT_LIMIT)}})
 }
 
+/// `aibot_respond_msg`'s `stream_with_template_card` body: a sealing stream frame and a card
+/// shown with it (once per message).
+pub fn stream_with_card_body(stream_id: &str, content: &str, card: &Value) -> Value {
+    json!({"msgtype": "stream_with_template_card",
+        "stream": {"id": stream_id, "finish": true, "content": truncate_utf8(content, CONTENT_LIMIT)},
+        "template_card": card})
+}
+
+/// A `template_card` message body (welcome replies, proactive cards): `{msgtype, template_card}`.
+pub fn card_body(card: &Value) -> Value {
+    json!({"msgtype": "template_card", "template_card": card})
+}
+
+/// `aibot_respond_update_msg`'s body: replaces the clicked card for everyone who received it.
+pub fn update_card_body(card: &Value) -> Value {
+    json!({"response_type": "update_template_card", "template_card": card})
+}
+
 /// Who an `aibot_send_msg` is addressed to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendChatType {
@@ -115,6 +133,14 @@ mod tests {
             json!({"chatid":"alice","chat_type":1,"msgtype":"markdown","markdown":{"content":"**x**"}})
         );
         assert_eq!(SendChatType::Group.code(), 2);
+        let card = json!({"card_type":"text_notice","task_id":"T"});
+        assert_eq!(
+            stream_with_card_body("sid", "done", &card),
+            json!({"msgtype":"stream_with_template_card","stream":{"id":"sid","finish":true,"content":"done"},
+                "template_card":{"card_type":"text_notice","task_id":"T"}})
+        );
+        assert_eq!(card_body(&card), json!({"msgtype":"template_card","template_card":card}));
+        assert_eq!(update_card_body(&card), json!({"response_type":"update_template_card","template_card":card}));
         assert_eq!(SendChatType::Auto.code(), 0);
     }
 }
