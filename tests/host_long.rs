@@ -8,7 +8,61 @@ use std::time::Duration;
 
 use host_common::*;
 use serde_json::json;
-use wecom_sim::{DisconnectReason, SimConfig, Simulator};
+use wecom_sim::sim::Chat;
+use wecom_sim::{DisconnectReason, MessageBody, SimConfig, Simulator};
+
+/// Installs the plugin and publishes an echo Digital Expert bound to a new long-connection
+/// integration of `bot`; returns the integration's id.
+async fn publish_long_integration(host: &Host, bot: &str, secret: &str) -> String {
+    host.install_wecom().await;
+    let (_, integration) = host
+        .post(
+            "/api/integration",
+            json!({"name": "bot", "provider": "wecom_long", "options": {"botId": bot, "secret": secret}}),
+        )
+        .await;
+    let id = integration["id"].as_str().unwrap().to_string();
+    let (_, x) = host.post("/api/xpert", json!({"name": "x", "agent": {"kind": "echo"}})).await;
+    let xpert = x["id"].as_str().unwrap().to_string();
+    let triggers = json!([{"provider": "wecom", "config": {"enabled": true, "integrationId": id}}]);
+    host.call("PUT", &format!("/api/xpert/{xpert}/triggers"), Some(triggers)).await;
+    let (status, _) = host.post(&format!("/api/xpert/{xpert}/publish"), json!({})).await;
+    assert_eq!(status, 200);
+    id
+}
+
+#[tokio::test]
+async fn a_message_redelivered_after_a_host_restart_is_not_answered_again() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    sim.add_bot("DEDUPBOT", "s");
+    let ws = sim.ws_url();
+    let env = [("WECOM_WS_URL", ws.as_str()), ("WECOM_RECONCILE_MS", "100"), ("WECOM_STREAM_THROTTLE_MS", "20")];
+    let dir = tempfile::tempdir().unwrap();
+    let wait = Duration::from_secs(20);
+    let answers = |sim: &Simulator| -> Vec<String> {
+        sim.transcript("DEDUPBOT", "uma").into_iter().filter(|b| b.from == "bot").map(|b| b.text).collect()
+    };
+    let message = || MessageBody::new("DEDUPBOT", "uma", "hello").with_msgid("msg-fixed-1");
+    {
+        let mut host = start(dir.path(), &env).await;
+        publish_long_integration(&host, "DEDUPBOT", "s").await;
+        assert!(sim.wait_connected("DEDUPBOT", true, wait).await);
+        sim.send_message(message()).unwrap();
+        sim.wait_transcript("DEDUPBOT", "uma", wait, |b| b.iter().any(|b| b.from == "bot" && b.finished)).await;
+        assert_eq!(answers(&sim), ["echo: hello"]);
+        assert!(host.server.stop(Duration::from_secs(20)).await.unwrap().success());
+    }
+    let host = start(dir.path(), &env).await;
+    assert!(sim.wait_connected("DEDUPBOT", true, wait).await, "the restarted host connects again");
+    // WeCom redelivers the message (same msgid, new req_id) on the new connection; then a new one.
+    sim.send_message(message()).unwrap();
+    sim.send_text("DEDUPBOT", "uma", Chat::Single, "and now?").unwrap();
+    // The redelivery is handled first (its thinking frame would come at once): by the time the
+    // later message is answered, a second answer to it would be visible.
+    sim.wait_transcript("DEDUPBOT", "uma", wait, |b| b.iter().any(|b| b.text == "echo: and now?" && b.finished)).await;
+    assert_eq!(answers(&sim), ["echo: hello", "echo: and now?"], "the redelivery got no second answer");
+    drop(host);
+}
 
 #[tokio::test]
 async fn a_host_restart_restores_the_connection_and_shutdown_closes_it_cleanly() {
@@ -19,20 +73,7 @@ async fn a_host_restart_restores_the_connection_and_shutdown_closes_it_cleanly()
     let dir = tempfile::tempdir().unwrap();
     {
         let mut host = start(dir.path(), &env).await;
-        host.install_wecom().await;
-        let (_, integration) = host
-            .post(
-                "/api/integration",
-                json!({"name": "bot", "provider": "wecom_long", "options": {"botId": "HOSTBOT", "secret": "s3cret-value"}}),
-            )
-            .await;
-        let id = integration["id"].as_str().unwrap().to_string();
-        let (_, x) = host.post("/api/xpert", json!({"name": "x", "agent": {"kind": "echo"}})).await;
-        let xpert = x["id"].as_str().unwrap().to_string();
-        let triggers = json!([{"provider": "wecom", "config": {"enabled": true, "integrationId": id}}]);
-        host.call("PUT", &format!("/api/xpert/{xpert}/triggers"), Some(triggers)).await;
-        let (status, _) = host.post(&format!("/api/xpert/{xpert}/publish"), json!({})).await;
-        assert_eq!(status, 200);
+        let id = publish_long_integration(&host, "HOSTBOT", "s3cret-value").await;
         assert!(sim.wait_connected("HOSTBOT", true, Duration::from_secs(10)).await, "publishing connects");
         let view = host
             .wait_json(&format!("/api/integration/{id}/views/status/data"), |v| v["item"]["state"] == "connected")

@@ -424,6 +424,9 @@ pub(crate) fn push_message(state: &AppState, m: &MessageBody) -> Result<String, 
     };
     let response_url = state.new_response_url(&m.bot_id, &chat_key);
     let mut body = state.core.message_body(&m.bot_id, &m.user_id, &chat, &msgtype, body_payload, &response_url);
+    if let Some(msgid) = &m.msgid {
+        body["msgid"] = json!(msgid);
+    }
     if let Some(q) = &quote {
         body["quote"] = q.clone();
     }

@@ -348,6 +348,10 @@ pub struct MessageBody {
     /// A quoted earlier message, carried in the callback's `quote`.
     #[serde(default)]
     pub quote: Option<QuoteBody>,
+    /// The `msgid` to carry (default: a fresh one). Reusing one replays a message as WeCom
+    /// does after a reconnect: same message, new `req_id`.
+    #[serde(default)]
+    pub msgid: Option<String>,
 }
 
 impl MessageBody {
@@ -359,6 +363,11 @@ impl MessageBody {
     /// The same message in the group chat `chat_id`.
     pub fn in_group(self, chat_id: &str) -> MessageBody {
         MessageBody { chat_id: Some(chat_id.into()), ..self }
+    }
+
+    /// The same message carrying `msgid` (a redelivery when it was used before).
+    pub fn with_msgid(self, msgid: &str) -> MessageBody {
+        MessageBody { msgid: Some(msgid.into()), ..self }
     }
 
     /// A media message instead (`image`, `file`, `video`, or the image of `mixed`): the bytes are

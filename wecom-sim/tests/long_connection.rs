@@ -94,6 +94,13 @@ async fn message_callbacks_carry_the_documented_fields_and_encrypted_media() {
     assert_eq!(body["text"]["content"], "@bot hello");
     assert!(body["msgid"].is_string() && body["response_url"].as_str().unwrap().contains("response_code="));
 
+    // A redelivery: the same msgid again, under a new req_id.
+    let again =
+        sim.send_message(MessageBody::new("BOT1", "alice", "again").with_msgid(body["msgid"].as_str().unwrap()));
+    let cb = c.callback().await;
+    assert_eq!(cb["body"]["msgid"], body["msgid"]);
+    assert_eq!(cb["headers"]["req_id"].as_str(), again.as_deref().ok(), "a new req_id");
+
     let png = b"\x89PNG\r\n\x1a\nfake image bytes".to_vec();
     sim.send_message(MessageBody {
         bot_id: "BOT1".into(),
@@ -104,6 +111,7 @@ async fn message_callbacks_carry_the_documented_fields_and_encrypted_media() {
         data: Some(base64::engine::general_purpose::STANDARD.encode(&png)),
         name: Some("cat.png".into()),
         quote: None,
+        msgid: None,
     })
     .unwrap();
     let cb = c.callback().await;
@@ -125,6 +133,7 @@ async fn message_callbacks_carry_the_documented_fields_and_encrypted_media() {
         data: Some("AAAA".into()),
         name: None,
         quote: None,
+        msgid: None,
     });
     assert!(group_image.is_err());
 }
@@ -311,6 +320,7 @@ async fn voice_file_and_mixed_callbacks_have_their_payloads() {
         data: data.map(str::to_string),
         name: Some("report.pdf".into()),
         quote: None,
+        msgid: None,
     };
     sim.send_message(body("voice", None)).unwrap();
     let cb = c.callback().await;

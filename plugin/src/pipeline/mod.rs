@@ -14,6 +14,7 @@ mod aggregate;
 mod cards;
 mod event;
 mod images;
+pub mod markdown;
 mod render;
 mod reply;
 
@@ -157,7 +158,7 @@ impl Pipeline {
                 }
                 let rest = rest.trim();
                 if rest.is_empty() {
-                    renderer.fail(lang.pick("New conversation started.", "已开始新的对话。")).await;
+                    renderer.notice(lang.pick("New conversation started.", "已开始新的对话。")).await;
                     return;
                 }
                 rest
@@ -177,7 +178,7 @@ impl Pipeline {
             match aggregate::join(&self.state, integration_id, &session_id, message, window).await {
                 Ok(aggregate::Role::Follower) => {
                     renderer
-                        .fail(lang.pick(
+                        .notice(lang.pick(
                             "Got it — this is answered together with your previous message.",
                             "收到——这条消息将与您的上一条消息一并回答。",
                         ))
@@ -189,7 +190,7 @@ impl Pipeline {
                     tokio::select! {
                         () = tokio::time::sleep(window) => {}
                         () = stopping.cancelled() => {
-                            renderer.fail(lang.pick("The bot is restarting; please send your message again.", "机器人正在重启，请重新发送消息。")).await;
+                            renderer.notice(lang.pick("The bot is restarting; please send your message again.", "机器人正在重启，请重新发送消息。")).await;
                             return;
                         }
                     }
@@ -310,7 +311,21 @@ impl Pipeline {
             Ok(stream) => stream,
             Err(e) => return (Err(e), None),
         };
-        while let Some(event) = stream.next().await {
+        loop {
+            // Text held back by the throttle goes out when due, and a stream close to its end of
+            // life is sealed and continued as messages, even while the agent is silent.
+            let wake = match (renderer.snapshot_due_at(), renderer.handoff_at()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let event = tokio::select! {
+                event = stream.next() => event,
+                () = sleep_until_opt(wake) => {
+                    renderer.flush().await;
+                    continue;
+                }
+            };
+            let Some(event) = event else { break };
             match event {
                 AgentEvent::ConversationStart { conversation_id } => conversation = Some(conversation_id),
                 AgentEvent::TextDelta(delta) => renderer.append(&delta).await,
@@ -323,6 +338,14 @@ impl Pipeline {
             }
         }
         (Ok(()), conversation)
+    }
+}
+
+/// Sleeps until `at`, or forever when there is no such instant.
+async fn sleep_until_opt(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,12 +1,18 @@
 //! Renders an agent's answer as WeCom stream snapshots: a thinking frame at once, full-text
 //! snapshots at most every `throttle`, and a sealing frame with the final text (or a fallback) —
-//! the thinking bubble is always closed, whatever fails. An answer longer than one frame allows
-//! is cut on character boundaries and the rest follows as further sealed streams: nothing is lost.
+//! the thinking bubble is always closed, whatever fails. The agent's Markdown is converted to
+//! WeCom's subset. An answer longer than one frame allows is cut on character boundaries and the
+//! rest follows as messages to the same chat; so does whatever a stream can no longer carry (its
+//! lifetime ended, WeCom answered 846608, the connection that brought the message is gone).
+//! Nothing is lost, and nothing goes to another chat.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::reply::ReplyChannel;
+use serde_json::Value;
+
+use super::reply::{ReplyChannel, ReplyError};
+use super::{cards, markdown};
 use crate::i18n::Lang;
 use crate::protocol::command::{truncate_utf8, CONTENT_LIMIT as MAX_STREAM_BYTES};
 
@@ -26,16 +32,44 @@ fn split_utf8(text: &str, max: usize) -> Vec<&str> {
     parts
 }
 
+/// Where the answer goes next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// The stream takes snapshots.
+    Streaming,
+    /// The stream is sealed or can no longer be updated: the rendered answer from byte
+    /// `delivered` on goes out with [`ReplyChannel::send`] when the answer is complete.
+    HandedOff {
+        /// How much of the rendered answer the user already sees.
+        delivered: usize,
+    },
+    /// The answer is complete and delivered.
+    Done,
+}
+
+/// How long before a stream's end of life it is sealed and continued by proactive messages.
+fn handoff_margin(lifetime: Duration) -> Duration {
+    (lifetime / 5).min(Duration::from_secs(30))
+}
+
 /// One answer being streamed.
 pub struct StreamRenderer {
     reply: Arc<dyn ReplyChannel>,
     stream_id: String,
     throttle: Duration,
     lang: Lang,
+    /// The agent's visible text so far, as it wrote it.
     text: String,
     last_sent: Option<Instant>,
+    /// When the first frame went out: the stream's lifetime counts from then.
+    first_frame_at: Option<Instant>,
+    /// Bytes of the rendered answer in the last snapshot WeCom accepted.
+    shown: usize,
+    /// Bytes of the rendered answer in the last snapshot attempted.
     sent_len: usize,
-    finished: bool,
+    /// Text arrived since the last snapshot (held back by the throttle).
+    unsent: bool,
+    phase: Phase,
 }
 
 impl StreamRenderer {
@@ -48,73 +82,186 @@ impl StreamRenderer {
             lang,
             text: String::new(),
             last_sent: None,
+            first_frame_at: None,
+            shown: 0,
             sent_len: 0,
-            finished: false,
+            unsent: false,
+            phase: Phase::Streaming,
         }
     }
 
-    async fn send(&mut self, content: &str, finish: bool) {
-        let content = truncate_utf8(content, MAX_STREAM_BYTES);
-        if let Err(e) = self.reply.stream(&self.stream_id, content, finish).await {
-            tracing::warn!(stream_id = %self.stream_id, finish, error = %e, "a stream frame was refused");
+    /// The answer so far in WeCom's markdown.
+    fn rendered(&self) -> String {
+        markdown::to_wecom(&self.text)
+    }
+
+    /// When the stream must be sealed and continued by proactive messages (None once it is).
+    pub fn handoff_at(&self) -> Option<Instant> {
+        let lifetime = self.reply.stream_lifetime();
+        match self.phase {
+            Phase::Streaming => self.first_frame_at.map(|t| t + lifetime.saturating_sub(handoff_margin(lifetime))),
+            _ => None,
         }
+    }
+
+    /// Sends one stream frame; a stream WeCom no longer takes hands the rest over to proactive
+    /// messages (the user sees the last accepted snapshot). True when the frame was accepted.
+    async fn frame(&mut self, content: &str, finish: bool, card: Option<&Value>) -> bool {
+        let content = truncate_utf8(content, MAX_STREAM_BYTES);
+        self.first_frame_at.get_or_insert_with(Instant::now);
         self.last_sent = Some(Instant::now());
-        self.finished |= finish;
+        let sent = match card {
+            Some(card) => self.reply.stream_with_card(&self.stream_id, content, card).await,
+            None => self.reply.stream(&self.stream_id, content, finish).await,
+        };
+        match sent {
+            Ok(()) => true,
+            Err(e @ (ReplyError::StreamExpired(_) | ReplyError::Lost(_))) => {
+                tracing::info!(stream_id = %self.stream_id, error = %e, "the stream can no longer be updated: the rest follows as messages");
+                self.phase = Phase::HandedOff { delivered: self.shown };
+                false
+            }
+            Err(e) => {
+                tracing::warn!(stream_id = %self.stream_id, finish, error = %e, "a stream frame was refused");
+                false
+            }
+        }
     }
 
     /// The thinking frame, sent before the agent starts.
     pub async fn thinking(&mut self) {
         let text = self.lang.pick("Thinking…", "思考中…").to_string();
-        self.send(&text, false).await;
+        self.frame(&text, false, None).await;
     }
 
     /// Adds visible text; sends a snapshot when the throttle allows (and when the first frame's
     /// worth of text changed: past the limit the rest waits for [`StreamRenderer::finish`]).
+    /// Text held back by the throttle goes out at [`StreamRenderer::snapshot_due_at`].
     pub async fn append(&mut self, delta: &str) {
         self.text.push_str(delta);
-        let due = self.last_sent.is_none_or(|t| t.elapsed() >= self.throttle);
-        let shown = truncate_utf8(&self.text, MAX_STREAM_BYTES).len();
-        if due && shown != self.sent_len && !self.text.trim().is_empty() {
-            let snapshot = self.text[..shown].to_string();
-            self.sent_len = shown;
-            self.send(&snapshot, false).await;
+        self.unsent = true;
+        self.flush().await;
+    }
+
+    /// When text held back by the throttle is due (None when nothing waits).
+    pub fn snapshot_due_at(&self) -> Option<Instant> {
+        if self.phase != Phase::Streaming || !self.unsent {
+            return None;
         }
+        Some(self.last_sent.map_or_else(Instant::now, |t| t + self.throttle))
     }
 
-    /// Seals the stream with the whole answer (a fallback when the agent said nothing visible);
-    /// what does not fit in one frame follows as further sealed streams.
-    pub async fn finish(&mut self) {
-        let text = if self.text.trim().is_empty() {
-            self.lang.pick("(The Digital Expert gave no answer.)", "（数字专家没有给出回答。）").to_string()
-        } else {
-            self.text.clone()
-        };
-        self.seal(&text).await;
-    }
-
-    /// Seals the stream with an error text for the user, after whatever the agent already said.
-    pub async fn fail(&mut self, message: &str) {
-        let text =
-            if self.text.trim().is_empty() { message.to_string() } else { format!("{}\n\n{message}", self.text) };
-        self.seal(&text).await;
-    }
-
-    /// Sends `text` as the sealed main stream and, past the frame limit, as further sealed streams.
-    async fn seal(&mut self, text: &str) {
-        let mut parts = split_utf8(text, MAX_STREAM_BYTES).into_iter();
-        let first = parts.next().unwrap_or_default();
-        self.send(first, true).await;
-        for (n, part) in parts.enumerate() {
-            let stream_id = format!("{}-{}", self.stream_id, n + 2);
-            if let Err(e) = self.reply.stream(&stream_id, part, true).await {
-                tracing::warn!(stream_id = %stream_id, error = %e, "a continuation of a long answer was refused");
+    /// Sends a snapshot of the text so far if the throttle allows; close to the stream's end of
+    /// life, seals it and continues with proactive messages instead.
+    pub async fn flush(&mut self) {
+        if self.phase != Phase::Streaming {
+            return;
+        }
+        if self.handoff_at().is_some_and(|at| Instant::now() >= at) {
+            self.hand_off().await;
+            return;
+        }
+        let due = self.last_sent.is_none_or(|t| t.elapsed() >= self.throttle);
+        if !due {
+            return;
+        }
+        self.unsent = false;
+        if self.text.trim().is_empty() {
+            return;
+        }
+        let rendered = self.rendered();
+        let snapshot = truncate_utf8(&rendered, MAX_STREAM_BYTES);
+        if snapshot.len() != self.sent_len {
+            self.sent_len = snapshot.len();
+            if self.frame(snapshot, false, None).await {
+                self.shown = snapshot.len();
             }
         }
     }
 
-    /// Whether a sealing frame was sent.
+    /// Seals the stream before WeCom stops taking its updates, with what is written so far and a
+    /// note that the answer continues; the rest goes out as messages when the answer is complete.
+    pub async fn hand_off(&mut self) {
+        if self.phase != Phase::Streaming {
+            return;
+        }
+        let note = self.lang.pick("\n\n(continued in the next message)", "\n\n（未完，见下一条消息）");
+        let rendered = self.rendered();
+        let part = truncate_utf8(&rendered, MAX_STREAM_BYTES - note.len());
+        let sealed = format!("{part}{note}");
+        let delivered = if self.frame(&sealed, true, None).await { part.len() } else { self.shown };
+        // Whatever happened, the stream takes no more snapshots (no retry loop near its end).
+        self.phase = Phase::HandedOff { delivered };
+    }
+
+    /// Seals the stream with the whole answer (a fallback when the agent said nothing visible);
+    /// what does not fit in one frame follows as messages to the same chat.
+    pub async fn finish(&mut self) {
+        let text = if self.text.trim().is_empty() {
+            self.lang.pick("(The Digital Expert gave no answer.)", "（数字专家没有给出回答。）").to_string()
+        } else {
+            self.rendered()
+        };
+        self.conclude(&text, None).await;
+    }
+
+    /// Seals the stream with an error text for the user, after whatever the agent already said,
+    /// and a card whose button starts a new conversation.
+    pub async fn fail(&mut self, message: &str) {
+        let card = cards::reset(self.lang, &cards::task_id("reset", &self.stream_id));
+        let text = self.with_note(message);
+        self.conclude(&text, Some(&card)).await;
+    }
+
+    /// Seals the stream with a short notice (a confirmation, not an error), after whatever the
+    /// agent already said.
+    pub async fn notice(&mut self, message: &str) {
+        let text = self.with_note(message);
+        self.conclude(&text, None).await;
+    }
+
+    fn with_note(&self, message: &str) -> String {
+        if self.text.trim().is_empty() {
+            message.to_string()
+        } else {
+            format!("{}\n\n{message}", self.rendered())
+        }
+    }
+
+    /// Delivers the complete answer `text`: the sealing frame while the stream lives (with
+    /// `card` if any), then every byte the user does not see yet as messages to the same chat.
+    async fn conclude(&mut self, text: &str, card: Option<&Value>) {
+        if self.phase == Phase::Streaming {
+            let first = truncate_utf8(text, MAX_STREAM_BYTES);
+            if self.frame(first, true, card).await {
+                self.shown = first.len();
+                self.phase = Phase::HandedOff { delivered: first.len() };
+            } else if self.phase == Phase::Streaming {
+                // Refused for another reason: never resend what may have been applied.
+                self.phase = Phase::HandedOff { delivered: first.len() };
+            }
+        }
+        if let Phase::HandedOff { delivered } = self.phase {
+            let mut from = delivered.min(text.len());
+            while !text.is_char_boundary(from) {
+                from -= 1;
+            }
+            let rest = text[from..].trim_start();
+            if !rest.trim().is_empty() {
+                for part in split_utf8(rest, MAX_STREAM_BYTES) {
+                    if let Err(e) = self.reply.send(part).await {
+                        tracing::warn!(stream_id = %self.stream_id, error = %e, "a continuation of an answer could not be sent");
+                        break;
+                    }
+                }
+            }
+        }
+        self.phase = Phase::Done;
+    }
+
+    /// Whether the answer was concluded.
     pub fn is_finished(&self) -> bool {
-        self.finished
+        self.phase == Phase::Done
     }
 }
 

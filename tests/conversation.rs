@@ -1,0 +1,169 @@
+//! The conversation pipeline end to end over the long connection: the real plugin library in a
+//! TestHost, the WeCom simulator over real sockets, and what the user sees in the simulator's
+//! transcript — error cards and their reset button, streams that outlive their lifetime or are
+//! refused with 846608, and mixed messages.
+
+mod long_common;
+mod plugin_common;
+
+use std::time::Duration;
+
+use host_sdk::AgentEvent;
+use long_common::*;
+use wecom_sim::sim::{Bubble, Chat};
+use wecom_sim::{EventBody, MessageBody, SimConfig, Simulator};
+
+/// The bot's bubbles in one chat.
+fn bot_bubbles(sim: &Simulator, bot: &str, chat: &str) -> Vec<Bubble> {
+    sim.transcript(bot, chat).into_iter().filter(|b| b.from == "bot").collect()
+}
+
+#[test]
+fn an_error_shows_a_reset_card_whose_button_starts_a_new_conversation() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTR", "s");
+    let host = fast_host(&sim);
+    host.agent().on_prefix(
+        "break",
+        vec![
+            AgentEvent::ConversationStart { conversation_id: "conv-1".into() },
+            AgentEvent::TextDelta("Half of it".into()),
+            AgentEvent::Error { message: "the model endpoint is unreachable".into() },
+        ],
+    );
+    let lr = long("lr", "BOTR", "s");
+    let inst = installed_and_bound(&host, &lr);
+    wait_status(&host, &inst, &lr, |i| i["state"] == "connected");
+
+    sim.send_text("BOTR", "kim", Chat::Single, "hello").unwrap();
+    rt.block_on(sim.wait_transcript("BOTR", "kim", WAIT, |b| b.iter().any(|b| b.from == "bot" && b.finished)));
+    sim.send_text("BOTR", "kim", Chat::Single, "break it").unwrap();
+    let bubbles = rt.block_on(sim.wait_transcript("BOTR", "kim", WAIT, |b| b.iter().any(|b| b.kind == "card")));
+    let failed = bubbles.iter().filter(|b| b.kind == "stream").nth(1).expect("the second answer's stream");
+    assert!(failed.finished, "the bubble is closed: {failed:?}");
+    assert!(failed.text.starts_with("Half of it") && failed.text.contains("数字专家暂时无法回答"), "{failed:?}");
+    let card = bubbles.iter().find(|b| b.kind == "card").unwrap().card.clone().unwrap();
+    assert_eq!(card["button_list"][0]["text"], "开始新对话", "{card}");
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+
+    // The button does what /new does, and the card says so within WeCom's 5 s.
+    let before = sim.transcript("BOTR", "kim").len();
+    sim.send_event(EventBody {
+        bot_id: "BOTR".into(),
+        user_id: "kim".into(),
+        eventtype: "template_card_event".into(),
+        task_id: card["task_id"].as_str().map(str::to_string),
+        event_key: card["button_list"][0]["key"].as_str().map(str::to_string),
+        ..Default::default()
+    })
+    .unwrap();
+    let bubbles = rt.block_on(sim.wait_transcript("BOTR", "kim", WAIT, |b| b.len() > before));
+    let updated = bubbles.last().unwrap().card.clone().expect("the clicked card is replaced");
+    assert_eq!(updated["main_title"]["title"], "已开始新的对话", "{updated}");
+    assert_eq!(updated["task_id"], card["task_id"]);
+    sim.send_text("BOTR", "kim", Chat::Single, "again").unwrap();
+    rt.block_on(
+        sim.wait_transcript("BOTR", "kim", WAIT, |b| {
+            b.iter().filter(|b| b.kind == "stream" && b.finished).count() >= 3
+        }),
+    );
+    let conversations: Vec<Option<String>> = host.agent().requests().into_iter().map(|r| r.conversation_id).collect();
+    assert_eq!(conversations, [None, Some("conv-1".into()), None], "the card reset the session");
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    inst.stop(Duration::from_secs(3)).unwrap();
+}
+
+#[test]
+fn a_stream_refused_with_846608_mid_answer_continues_as_a_message_to_the_same_chat() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // WeCom stops taking updates of a stream 300 ms after its first frame.
+    let config = SimConfig { stream_lifetime: Duration::from_millis(300), ..SimConfig::default() };
+    let sim = rt.block_on(Simulator::start(config)).unwrap();
+    sim.add_bot("BOTL", "s");
+    let host = fast_host(&sim);
+    let gate = host.agent().gate();
+    host.agent()
+        .on_prefix("slow", vec![AgentEvent::TextDelta("Part one.".into()), AgentEvent::TextDelta(" Part two.".into())]);
+    let ll = long("ll", "BOTL", "s");
+    let inst = installed_and_bound(&host, &ll);
+    wait_status(&host, &inst, &ll, |i| i["state"] == "connected");
+    // Another chat of the same bot, which a proactive send could reach: nothing may.
+    sim.send_text("BOTL", "other", Chat::Single, "hi").unwrap();
+    gate.add_permits(5); // the echo answer's events
+    rt.block_on(sim.wait_transcript("BOTL", "other", WAIT, |b| b.iter().any(|b| b.from == "bot" && b.finished)));
+
+    sim.send_text("BOTL", "lea", Chat::Single, "slow question").unwrap();
+    gate.add_permits(1);
+    rt.block_on(sim.wait_transcript("BOTL", "lea", WAIT, |b| b.iter().any(|b| b.text == "Part one.")));
+    // The stream's lifetime passes on WeCom's side (a rule of time, not an event to await).
+    std::thread::sleep(Duration::from_millis(400));
+    gate.add_permits(2);
+    let bubbles = rt.block_on(sim.wait_transcript("BOTL", "lea", WAIT, |b| b.iter().any(|b| b.kind == "markdown")));
+    let bot: Vec<&Bubble> = bubbles.iter().filter(|b| b.from == "bot").collect();
+    assert_eq!(bot[0].text, "Part one.", "the stream keeps what WeCom accepted: {bot:?}");
+    assert_eq!(bot[1].kind, "markdown");
+    assert_eq!(bot[1].text, "Part two.", "the rest arrives as a message, nothing lost: {bot:?}");
+    assert!(!bot[0].finished, "WeCom refused the sealing frame too (846608): {bot:?}");
+    // Never to another chat, although that one spoke to the bot too.
+    let other: Vec<String> = bot_bubbles(&sim, "BOTL", "other").into_iter().map(|b| b.text).collect();
+    assert_eq!(other, ["echo: hi"], "the other chat got only its own answer: {:?}", sim.transcript("BOTL", "other"));
+    inst.stop(Duration::from_secs(3)).unwrap();
+}
+
+#[test]
+fn a_stream_near_its_lifetime_is_sealed_and_the_answer_continues_as_a_message() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTH", "s");
+    let host = fast_host(&sim);
+    // Our side knows the stream lives 500 ms: it seals it 100 ms before, while the agent is
+    // still silent, and sends the rest once the answer is complete.
+    host.set_config("WECOM_STREAM_LIFETIME_MS", "500");
+    let gate = host.agent().gate();
+    host.agent()
+        .on_prefix("long", vec![AgentEvent::TextDelta("Part one.".into()), AgentEvent::TextDelta(" Part two.".into())]);
+    let lh = long("lh", "BOTH", "s");
+    let inst = installed_and_bound(&host, &lh);
+    wait_status(&host, &inst, &lh, |i| i["state"] == "connected");
+
+    sim.send_text("BOTH", "max", Chat::Single, "long question").unwrap();
+    gate.add_permits(1);
+    let bubbles =
+        rt.block_on(sim.wait_transcript("BOTH", "max", WAIT, |b| b.iter().any(|b| b.from == "bot" && b.finished)));
+    let sealed = bubbles.iter().find(|b| b.from == "bot").unwrap();
+    assert_eq!(sealed.text, "Part one.\n\n（未完，见下一条消息）", "{sealed:?}");
+    gate.add_permits(2);
+    let bubbles = rt.block_on(sim.wait_transcript("BOTH", "max", WAIT, |b| b.iter().any(|b| b.kind == "markdown")));
+    let rest = bubbles.iter().find(|b| b.kind == "markdown").unwrap();
+    assert_eq!(rest.text, "Part two.");
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    inst.stop(Duration::from_secs(3)).unwrap();
+}
+
+#[test]
+fn a_mixed_message_brings_its_text_and_its_image_to_the_agent_and_markdown_is_converted() {
+    let png: Vec<u8> = [b"\x89PNG\r\n\x1a\n".as_slice(), &[9u8; 200]].concat();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTM", "s");
+    let host = fast_host(&sim);
+    host.agent().on_prefix(
+        "what",
+        vec![AgentEvent::TextDelta("## Result\n\n| Item | Count |\n|---|---|\n| cats | 2 |\n".into())],
+    );
+    let lm = long("lm", "BOTM", "s");
+    let inst = installed_and_bound(&host, &lm);
+    wait_status(&host, &inst, &lm, |i| i["state"] == "connected");
+    sim.send_message(MessageBody::new("BOTM", "ned", "what is in this picture?").media("mixed", &png, "p.png"))
+        .unwrap();
+    let bubbles =
+        rt.block_on(sim.wait_transcript("BOTM", "ned", WAIT, |b| b.iter().any(|b| b.from == "bot" && b.finished)));
+    let request = host.agent().requests().pop().unwrap();
+    assert_eq!(request.input, "what is in this picture?");
+    assert_eq!(request.files.len(), 1, "{request:?}");
+    assert_eq!(request.files[0].mime_type, "image/png");
+    let answer = bubbles.iter().find(|b| b.from == "bot").unwrap();
+    assert_eq!(answer.text, "## Result\n\n- Item: cats, Count: 2", "the table became a list");
+    inst.stop(Duration::from_secs(3)).unwrap();
+}
