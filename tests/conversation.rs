@@ -167,3 +167,67 @@ fn a_mixed_message_brings_its_text_and_its_image_to_the_agent_and_markdown_is_co
     assert_eq!(answer.text, "## Result\n\n- Item: cats, Count: 2", "the table became a list");
     inst.stop(Duration::from_secs(3)).unwrap();
 }
+
+#[test]
+fn an_agent_that_falls_silent_is_given_up_with_an_error_and_a_reset_card() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTT", "s");
+    let host = fast_host(&sim);
+    host.set_config("WECOM_AGENT_IDLE_TIMEOUT_MS", "300");
+    let gate = host.agent().gate();
+    host.agent().on_prefix("hang", vec![AgentEvent::TextDelta("Started".into())]);
+    let lt = long("lt", "BOTT", "s");
+    let inst = installed_and_bound(&host, &lt);
+    wait_status(&host, &inst, &lt, |i| i["state"] == "connected");
+
+    sim.send_text("BOTT", "ola", Chat::Single, "hang on").unwrap();
+    gate.add_permits(1); // "Started", then nothing
+    let bubbles = rt.block_on(sim.wait_transcript("BOTT", "ola", WAIT, |b| b.iter().any(|b| b.kind == "card")));
+    let closed = bubbles.iter().find(|b| b.kind == "stream").unwrap();
+    assert!(closed.finished, "{closed:?}");
+    assert_eq!(closed.text, "Started\n\n抱歉，数字专家响应超时，请稍后重试。");
+    // The run was dropped: the agent sees its stream closed at its next event.
+    gate.add_permits(1);
+    let deadline = std::time::Instant::now() + WAIT;
+    while host.agent().cancelled() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the run was never cancelled");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    inst.stop(Duration::from_secs(3)).unwrap();
+}
+
+#[test]
+fn a_message_for_an_integration_whose_binding_is_gone_gets_a_localized_answer_and_a_log_line() {
+    use host_sdk::host::KvBackend;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTU", "s");
+    let host = fast_host(&sim);
+    // The supervisor would close the socket at its next reconcile: not during this test.
+    host.set_config("WECOM_RECONCILE_MS", "600000");
+    let mut lu = long("lu", "BOTU", "s");
+    lu.options["preferLanguage"] = "en".into();
+    let inst = installed_and_bound(&host, &lu);
+    wait_status(&host, &inst, &lu, |i| i["state"] == "connected");
+    // The binding disappears between the unpublish and the socket's close (as with a second
+    // instance unpublishing): the message in between is still answered.
+    let key = host.kv().snapshot().into_iter().map(|e| e.key).find(|k| k.ends_with("binding:lu")).unwrap();
+    assert!(host.block_on(host.kv().delete(key)).unwrap());
+
+    sim.send_text("BOTU", "pia", Chat::Single, "anyone there?").unwrap();
+    let bubbles = rt.block_on(sim.wait_transcript("BOTU", "pia", WAIT, |b| b.iter().any(|b| b.kind == "card")));
+    let answer = bubbles.iter().find(|b| b.kind == "stream").unwrap();
+    assert!(answer.finished);
+    assert_eq!(
+        answer.text,
+        "This bot is not connected to a Digital Expert yet: the WeCom Trigger is missing or not published."
+    );
+    assert!(host.agent().requests().is_empty(), "no agent ran");
+    let logged = host.logs().into_iter().any(|l| {
+        l.record.message.contains("without a published WeCom Trigger")
+            && serde_json::from_str::<serde_json::Value>(&l.record.fields_json).unwrap()["integration_id"] == "lu"
+    });
+    assert!(logged, "a log line names the integration: {:?}", host.logs());
+    inst.stop(Duration::from_secs(3)).unwrap();
+}

@@ -36,7 +36,12 @@ pub fn register(registrar: &mut PluginRegistrar<'_>, scope: &InstallationScope) 
     registrar.add_integration_provider(&descriptors::short_provider(), Arc::new(ShortProvider::new(state.clone())))?;
     // Below tenant level the host keeps no provider, so the supervisor it holds goes with it:
     // no long connection runs for such an installation.
-    let pipeline = Arc::new(Pipeline::new(state.clone(), settings.stream_throttle, settings.tls.clone()));
+    let pipeline = Arc::new(Pipeline::new(
+        state.clone(),
+        settings.stream_throttle,
+        settings.agent_idle_timeout,
+        settings.tls.clone(),
+    ));
     let supervisor = Supervisor::new(state.clone(), settings.clone(), pipeline);
     let long = LongProvider::new(state.clone(), settings.clone(), supervisor);
     registrar.add_integration_provider(&descriptors::long_provider(), Arc::new(long))?;

@@ -40,6 +40,9 @@ pub struct LongSettings {
     /// How long after its first frame WeCom accepts updates of a stream
     /// (`WECOM_STREAM_LIFETIME_MS`, 600 000: ten minutes, formerly six; 846608 after that).
     pub stream_lifetime: Duration,
+    /// How long an agent run may stay silent (no event at all) before the user is told it took
+    /// too long (`WECOM_AGENT_IDLE_TIMEOUT_MS`, 300 000).
+    pub agent_idle_timeout: Duration,
 }
 
 /// A setting that could not be read.
@@ -79,6 +82,7 @@ impl LongSettings {
             reconcile_interval: ms("WECOM_RECONCILE_MS", 2_000)?,
             stream_throttle: ms("WECOM_STREAM_THROTTLE_MS", 1_000)?,
             stream_lifetime: ms("WECOM_STREAM_LIFETIME_MS", 600_000)?,
+            agent_idle_timeout: ms("WECOM_AGENT_IDLE_TIMEOUT_MS", 300_000)?,
         })
     }
 

@@ -47,6 +47,8 @@ fn strip_mention(text: &str) -> &str {
 pub struct Pipeline {
     state: Arc<PluginState>,
     throttle: Duration,
+    /// How long an agent run may stay silent before it is given up.
+    agent_idle_timeout: Duration,
     tls: LazyTls,
     /// The HTTP client for images, built with `tls` at the first image.
     media: std::sync::OnceLock<Result<HttpClient, String>>,
@@ -54,9 +56,10 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A pipeline over an installation's state; `throttle` is the least time between two
-    /// snapshots of one streamed answer; `tls` is what image downloads trust.
-    pub fn new(state: Arc<PluginState>, throttle: Duration, tls: LazyTls) -> Self {
-        Pipeline { state, throttle, tls, media: std::sync::OnceLock::new() }
+    /// snapshots of one streamed answer; an agent silent for `agent_idle_timeout` is given up;
+    /// `tls` is what image downloads trust.
+    pub fn new(state: Arc<PluginState>, throttle: Duration, agent_idle_timeout: Duration, tls: LazyTls) -> Self {
+        Pipeline { state, throttle, agent_idle_timeout, tls, media: std::sync::OnceLock::new() }
     }
 
     /// The client for image downloads (the reason when none can be built).
@@ -257,12 +260,22 @@ impl Pipeline {
         }
         match outcome {
             Ok(()) => renderer.finish().await,
-            Err(e) => {
+            Err(RunError::Failed(e)) => {
                 tracing::warn!(integration_id = %integration_id, error = %e, "the agent run failed");
                 renderer
                     .fail(lang.pick(
                         "Sorry, the Digital Expert could not answer. Please try again.",
                         "抱歉，数字专家暂时无法回答，请稍后重试。",
+                    ))
+                    .await;
+            }
+            Err(e @ RunError::Timeout(_)) => {
+                // Dropping the run's stream cancels it at the host.
+                tracing::warn!(integration_id = %integration_id, error = %e, "the agent run was given up");
+                renderer
+                    .fail(lang.pick(
+                        "Sorry, the Digital Expert took too long to answer. Please try again.",
+                        "抱歉，数字专家响应超时，请稍后重试。",
                     ))
                     .await;
             }
@@ -305,12 +318,13 @@ impl Pipeline {
         &self,
         request: AgentRequest,
         renderer: &mut StreamRenderer,
-    ) -> (Result<(), Error>, Option<String>) {
+    ) -> (Result<(), RunError>, Option<String>) {
         let mut conversation = None;
         let mut stream = match self.state.host().agents().invoke(request).await {
             Ok(stream) => stream,
-            Err(e) => return (Err(e), None),
+            Err(e) => return (Err(RunError::Failed(e)), None),
         };
+        let mut silent_until = tokio::time::Instant::now() + self.agent_idle_timeout;
         loop {
             // Text held back by the throttle goes out when due, and a stream close to its end of
             // life is sealed and continued as messages, even while the agent is silent.
@@ -324,14 +338,20 @@ impl Pipeline {
                     renderer.flush().await;
                     continue;
                 }
+                () = tokio::time::sleep_until(silent_until) => {
+                    return (Err(RunError::Timeout(self.agent_idle_timeout)), conversation);
+                }
             };
+            silent_until = tokio::time::Instant::now() + self.agent_idle_timeout;
             let Some(event) = event else { break };
             match event {
                 AgentEvent::ConversationStart { conversation_id } => conversation = Some(conversation_id),
                 AgentEvent::TextDelta(delta) => renderer.append(&delta).await,
-                AgentEvent::Error { message } => return (Err(Error::internal(message)), conversation),
+                AgentEvent::Error { message } => {
+                    return (Err(RunError::Failed(Error::internal(message))), conversation)
+                }
                 AgentEvent::ConversationEnd { error: Some(message), .. } => {
-                    return (Err(Error::internal(message)), conversation)
+                    return (Err(RunError::Failed(Error::internal(message))), conversation)
                 }
                 AgentEvent::Done => break,
                 _ => {}
@@ -339,6 +359,17 @@ impl Pipeline {
         }
         (Ok(()), conversation)
     }
+}
+
+/// Why an agent run gave no complete answer.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    /// The host or the agent reported an error.
+    #[error("{0}")]
+    Failed(Error),
+    /// The agent sent nothing for this long.
+    #[error("the agent sent nothing for {0:?}")]
+    Timeout(Duration),
 }
 
 /// Sleeps until `at`, or forever when there is no such instant.
