@@ -116,8 +116,6 @@ pub const PLUGIN_PASSTHROUGH: &[&str] = &[
     "WECOM_STREAM_THROTTLE_MS",
     "WECOM_STREAM_LIFETIME_MS",
     "WECOM_AGENT_IDLE_TIMEOUT_MS",
-    "WECOM_STREAM_LIFETIME_MS",
-    "WECOM_AGENT_IDLE_TIMEOUT_MS",
 ];
 
 impl Config {
@@ -204,6 +202,12 @@ mod tests {
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn each_passthrough_setting_is_listed_once() {
+        let unique: std::collections::BTreeSet<&str> = PLUGIN_PASSTHROUGH.iter().copied().collect();
+        assert_eq!(unique.len(), PLUGIN_PASSTHROUGH.len(), "{PLUGIN_PASSTHROUGH:?}");
     }
 
     #[test]
