@@ -211,7 +211,7 @@ pub async fn sessions_upsert_and_delete(backend: &dyn SessionBackend, tenant: &s
     // Same key in another integration: a separate row.
     let other = SessionRecord { integration_id: "i2".into(), ..a.clone() };
     backend.put(t(), other.clone()).await.unwrap();
-    assert_eq!(page(backend, tenant, SessionQuery::new("i2")).await.items, [other.clone()]);
+    assert_eq!(page(backend, tenant, SessionQuery::new("i2")).await.items, std::slice::from_ref(&other));
 
     assert!(backend.delete(t(), I1.into(), b.session_key.clone()).await.unwrap());
     assert!(!backend.delete(t(), I1.into(), b.session_key.clone()).await.unwrap(), "already gone");
