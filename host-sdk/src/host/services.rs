@@ -82,7 +82,7 @@ pub trait AgentBackend: Send + Sync + 'static {
 /// Conversation sessions (semantics: [`crate::abi::SessionStore`]). Every call names the tenant
 /// of the installation asking: rows are keyed by (tenant, integration id, session key), and a
 /// tenant never sees, replaces or deletes another tenant's rows. Records arrive validated
-/// ([`SessionRecord::validate`]). Conformance: [`super::conformance::sessions`].
+/// ([`SessionRecord::validate`]). Conformance: the `sessions_*` checks of [`super::conformance`].
 pub trait SessionBackend: Send + Sync + 'static {
     /// Inserts or replaces the session with the record's integration id and session key. A
     /// persistent host may drop the write when the tenant no longer exists.
