@@ -51,14 +51,15 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // v3: conversation sessions of plugins' integrations, queried (search, sort, paging) here
     // rather than loaded whole from the plugin KV. The primary key serves lookups and the
-    // per-integration filter; the index serves the default "latest activity first" listing.
+    // per-integration filter; the index serves the default "latest activity first" listing, its
+    // session-key tiebreak included, so a page is read in index order without a sort.
     r#"
     CREATE TABLE sessions (
         tenant_id TEXT NOT NULL, integration_id TEXT NOT NULL, session_key TEXT NOT NULL,
         chat_type TEXT NOT NULL, chat_id TEXT NOT NULL, sender_id TEXT NOT NULL, xpert_id TEXT NOT NULL,
         conversation_id TEXT, updated_at_ms INTEGER NOT NULL,
         PRIMARY KEY (tenant_id, integration_id, session_key));
-    CREATE INDEX sessions_updated ON sessions (tenant_id, integration_id, updated_at_ms);
+    CREATE INDEX sessions_updated ON sessions (tenant_id, integration_id, updated_at_ms, session_key);
     "#,
 ];
 
@@ -849,6 +850,29 @@ mod tests {
             Vec::<String>::new(),
             "no LIKE wildcards"
         );
+    }
+
+    #[tokio::test]
+    async fn the_default_session_listing_reads_one_integration_in_index_order() {
+        let (_dir, s) = open();
+        let conn = s.conn.lock();
+        for (search, column) in [(None, "updated_at_ms"), (Some("%x%"), "updated_at_ms"), (None, "chat_id")] {
+            let sql = format!(
+                "EXPLAIN QUERY PLAN SELECT {SESSION_COLUMNS} FROM sessions WHERE {SESSION_FILTER}
+                 ORDER BY {column} DESC, session_key DESC LIMIT 50 OFFSET 0"
+            );
+            let mut stmt = conn.prepare(&sql).unwrap();
+            let plan: Vec<String> = stmt
+                .query_map(params!["t", "i", search], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let plan = plan.join(" | ");
+            assert!(plan.contains("tenant_id=? AND integration_id=?"), "never a full scan: {plan}");
+            if column == "updated_at_ms" {
+                assert!(plan.contains("sessions_updated") && !plan.contains("TEMP B-TREE"), "{plan}");
+            }
+        }
     }
 
     #[tokio::test]
