@@ -1,5 +1,5 @@
 //! The services the host gives plugins, backed by the store: logging into the host's tracing
-//! stream, config, clock, KV, leases, integrations and agents. One [`ServiceSet`] serves every
+//! stream, config, clock, KV, leases, integrations, conversation sessions and agents. One [`ServiceSet`] serves every
 //! installation: host-sdk passes each call the tenant of the installation that made it, and the
 //! integration directory and agent runs answer within that tenant only.
 
@@ -8,8 +8,12 @@ use std::sync::Arc;
 
 use host_sdk::host::{
     AgentBackend, AgentEventReceiver, HostServices, IntegrationBackend, KvBackend, LeaseBackend, ServiceSet,
+    SessionBackend,
 };
-use host_sdk::{AgentRequest, BoxFuture, Error, Integration, KvEntry, Lease, LogLevel, LogRecord};
+use host_sdk::{
+    AgentRequest, BoxFuture, Error, Integration, KvEntry, Lease, LogLevel, LogRecord, SessionPage, SessionQuery,
+    SessionRecord,
+};
 
 use crate::agents::AgentRunner;
 use crate::clock::now_ms;
@@ -82,7 +86,7 @@ fn integration_of(fields_json: &str) -> Option<String> {
     }
 }
 
-/// KV, leases and integrations over the store.
+/// KV, leases, integrations and sessions over the store.
 #[derive(Clone)]
 pub struct StoreServices(pub Arc<dyn Store>);
 
@@ -175,6 +179,39 @@ impl IntegrationBackend for StoreServices {
     }
 }
 
+impl SessionBackend for StoreServices {
+    fn put(&self, tenant: String, record: SessionRecord) -> BoxFuture<'static, Result<(), Error>> {
+        let f = self.0.session_put(tenant, record);
+        Box::pin(async move { f.await.map_err(store_err) })
+    }
+    fn get(
+        &self,
+        tenant: String,
+        integration_id: String,
+        session_key: String,
+    ) -> BoxFuture<'static, Result<Option<SessionRecord>, Error>> {
+        let f = self.0.session_get(tenant, integration_id, session_key);
+        Box::pin(async move { f.await.map_err(store_err) })
+    }
+    fn delete(
+        &self,
+        tenant: String,
+        integration_id: String,
+        session_key: String,
+    ) -> BoxFuture<'static, Result<bool, Error>> {
+        let f = self.0.session_delete(tenant, integration_id, session_key);
+        Box::pin(async move { f.await.map_err(store_err) })
+    }
+    fn delete_integration(&self, tenant: String, integration_id: String) -> BoxFuture<'static, Result<u64, Error>> {
+        let f = self.0.session_delete_integration(tenant, integration_id);
+        Box::pin(async move { f.await.map_err(store_err) })
+    }
+    fn query(&self, tenant: String, query: SessionQuery) -> BoxFuture<'static, Result<SessionPage, Error>> {
+        let f = self.0.session_query(tenant, query);
+        Box::pin(async move { f.await.map_err(store_err) })
+    }
+}
+
 impl AgentBackend for AgentRunner {
     fn invoke(&self, tenant: String, request: AgentRequest) -> BoxFuture<'static, Result<AgentEventReceiver, Error>> {
         let runner = self.clone();
@@ -189,7 +226,105 @@ pub fn service_set(core: Arc<HostCore>, store: Arc<dyn Store>, agents: AgentRunn
         host: core,
         kv: backed.clone(),
         leases: backed.clone(),
-        integrations: backed,
+        integrations: backed.clone(),
+        sessions: backed,
         agents: Arc::new(agents),
+    }
+}
+
+/// The shared session checks (host-sdk's `conformance`, which the TestHost's in-memory store
+/// passes too) against the SQLite store, and what deleting a tenant or an integration does to
+/// its sessions.
+#[cfg(test)]
+mod session_conformance {
+    use std::sync::Arc;
+
+    use host_sdk::host::conformance::{self, session};
+    use host_sdk::host::SessionBackend;
+    use host_sdk::SessionQuery;
+
+    use super::StoreServices;
+    use crate::store::{IntegrationRecord, SqliteStore, Store, TenantRecord};
+
+    /// A fresh SQLite store with tenants `tenant-a` and `tenant-b` (sessions of a tenant that
+    /// does not exist are not written).
+    async fn sqlite() -> (tempfile::TempDir, Arc<SqliteStore>, StoreServices) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(SqliteStore::open(&dir.path().join("sessions.db")).expect("open"));
+        for id in ["tenant-a", "tenant-b"] {
+            let tenant = TenantRecord { id: id.into(), name: id.into(), created_at: "t".into() };
+            assert!(store.create_tenant(tenant, format!("hash-{id}")).await.expect("create tenant"));
+        }
+        let services = StoreServices(store.clone());
+        (dir, store, services)
+    }
+
+    #[tokio::test]
+    async fn sqlite_sessions_search_case_insensitively_with_literal_wildcards() {
+        let (_dir, _store, s) = sqlite().await;
+        conformance::sessions_search(&s, "tenant-a").await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_sessions_sort_by_every_column_both_ways() {
+        let (_dir, _store, s) = sqlite().await;
+        conformance::sessions_sort(&s, "tenant-a").await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_sessions_page_with_offset_limit_and_total() {
+        let (_dir, _store, s) = sqlite().await;
+        conformance::sessions_paging(&s, "tenant-a").await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_sessions_upsert_replace_and_delete() {
+        let (_dir, _store, s) = sqlite().await;
+        conformance::sessions_upsert_and_delete(&s, "tenant-a").await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_sessions_of_one_tenant_are_invisible_to_another() {
+        let (_dir, _store, s) = sqlite().await;
+        conformance::sessions_tenant_isolation(&s, "tenant-a", "tenant-b").await;
+    }
+
+    fn integration(tenant: &str, id: &str) -> IntegrationRecord {
+        IntegrationRecord {
+            id: id.into(),
+            tenant_id: tenant.into(),
+            name: id.into(),
+            provider: "wecom_long".into(),
+            enabled: true,
+            options: serde_json::json!({}),
+            created_at: "t".into(),
+            updated_at: "t".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn sessions_leave_with_their_integration_and_with_their_tenant() {
+        let (_dir, store, s) = sqlite().await;
+        for (tenant, id) in [("tenant-a", "ia1"), ("tenant-a", "ia2"), ("tenant-b", "ib1")] {
+            assert!(store.put_integration(integration(tenant, id)).await.unwrap());
+            for key in ["c1:u1", "c2:u2"] {
+                s.put(tenant.into(), session(id, key, "single", key, "u", "x", None, 1)).await.unwrap();
+            }
+        }
+        let count = |tenant: &str, id: &str| {
+            let f = s.query(tenant.into(), SessionQuery::new(id));
+            async move { f.await.unwrap().total }
+        };
+
+        assert!(store.delete_integration("tenant-a".into(), "ia1".into()).await.unwrap());
+        assert_eq!(count("tenant-a", "ia1").await, 0, "the deleted integration's sessions are gone");
+        assert_eq!(count("tenant-a", "ia2").await, 2, "another integration's stay");
+
+        assert!(store.delete_tenant("tenant-a".into()).await.unwrap());
+        assert_eq!(count("tenant-a", "ia2").await, 0, "the deleted tenant's sessions are gone");
+        assert_eq!(count("tenant-b", "ib1").await, 2, "another tenant's stay");
+        let late = session("ia2", "c3:u3", "single", "c3", "u3", "x", None, 2);
+        s.put("tenant-a".into(), late).await.unwrap();
+        assert_eq!(count("tenant-a", "ia2").await, 0, "nothing is written for a deleted tenant");
     }
 }

@@ -2,14 +2,18 @@
 //! (`host_sdk::plugin::Host`), across the exported FFI objects (`export_host_api`), into the
 //! TestHost's in-memory backends. Covers logging, config, the clock, integrations read, the shared
 //! KV (TTL, set-if-absent, compare-and-swap, compare-and-delete, prefix scan, tenant namespaces),
-//! leases with fencing tokens, and the agent stream (pull, order, cancel on drop).
+//! leases with fencing tokens, conversation sessions (typed records and queries, tenant scoping),
+//! and the agent stream (pull, order, cancel on drop).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use host_sdk::host::{export_host_api, TestHost};
 use host_sdk::plugin::Host;
-use host_sdk::{AgentEvent, AgentRequest, ConversationStatus, Integration, LogLevel, LogRecord};
+use host_sdk::{
+    AgentEvent, AgentRequest, ConversationStatus, ErrorCode, Integration, LogLevel, LogRecord, SessionQuery,
+    SessionRecord, SessionSort,
+};
 
 /// The plugin-side client of `tenant`'s host API, over the TestHost's services.
 fn client(host: &Arc<TestHost>, tenant: &str) -> Host {
@@ -215,4 +219,63 @@ fn agent_streams_arrive_in_order_and_dropping_one_cancels_the_run() {
         std::thread::yield_now();
     }
     assert_eq!(agent.cancelled(), 1, "the host saw the run cancelled");
+}
+
+#[test]
+fn sessions_cross_typed_scoped_to_the_tenant_and_queried_in_the_store() {
+    let host = TestHost::new();
+    let (a, b) = (client(&host, "tenant-a"), client(&host, "tenant-b"));
+    let session = |key: &str, chat_type: &str, at: i64| SessionRecord {
+        integration_id: "i1".into(),
+        session_key: key.into(),
+        chat_type: chat_type.into(),
+        chat_id: key.split(':').next().unwrap_or_default().into(),
+        sender_id: key.split(':').nth(1).unwrap_or_default().into(),
+        xpert_id: "xpert-1".into(),
+        conversation_id: (chat_type == "group").then(|| format!("conv-{key}")),
+        updated_at_ms: at,
+    };
+    plugin_side().block_on(async {
+        let sessions = a.sessions();
+        for (key, chat_type, at) in [("u1:u1", "single", 30), ("g_1:u2", "group", 10), ("g21:u3", "group", 20)] {
+            sessions.put(&session(key, chat_type, at)).await.unwrap();
+        }
+        assert_eq!(sessions.get("i1", "g_1:u2").await.unwrap(), Some(session("g_1:u2", "group", 10)));
+        assert_eq!(sessions.get("i1", "nope").await.unwrap(), None);
+
+        // Upsert: same key, new values, still one row.
+        sessions.put(&session("g_1:u2", "group", 40)).await.unwrap();
+        let latest = sessions.query(&SessionQuery::new("i1")).await.unwrap();
+        let keys: Vec<&str> = latest.items.iter().map(|r| r.session_key.as_str()).collect();
+        assert_eq!((keys, latest.total), (vec!["g_1:u2", "u1:u1", "g21:u3"], 3), "latest first by default");
+
+        let query = SessionQuery {
+            search: Some("G_".into()),
+            sort_by: SessionSort::ChatId,
+            descending: false,
+            limit: 0,
+            ..SessionQuery::new("i1")
+        };
+        let page = sessions.query(&query).await.unwrap();
+        assert_eq!(page.total, 1, "`_` is literal and the search ignores case: only g_1 matches");
+        assert_eq!(page.items.len(), 1, "a limit of 0 is clamped to 1");
+
+        // Tenant B shares the host's store but none of A's rows.
+        assert_eq!(b.sessions().get("i1", "u1:u1").await.unwrap(), None);
+        assert_eq!(b.sessions().query(&SessionQuery::new("i1")).await.unwrap().total, 0);
+        assert!(!b.sessions().delete("i1", "u1:u1").await.unwrap());
+        assert_eq!(b.sessions().delete_integration("i1").await.unwrap(), 0);
+
+        // A record without an integration is refused by the host, typed.
+        let orphan = SessionRecord { integration_id: String::new(), ..session("x:y", "single", 1) };
+        assert_eq!(sessions.put(&orphan).await.unwrap_err().code, ErrorCode::INVALID_ARGUMENT);
+
+        assert!(sessions.delete("i1", "u1:u1").await.unwrap());
+        assert_eq!(sessions.delete_integration("i1").await.unwrap(), 2);
+        assert_eq!(sessions.query(&SessionQuery::new("i1")).await.unwrap().total, 0);
+    });
+    // The TestHost drops an integration's sessions when the integration goes, as the host does.
+    plugin_side().block_on(async { a.sessions().put(&session("u9:u9", "single", 1)).await.unwrap() });
+    assert!(!host.remove_integration_in("tenant-a", "i1"), "no such integration in the directory");
+    assert!(host.sessions().snapshot().is_empty(), "its sessions went anyway");
 }

@@ -2,7 +2,9 @@
 //! each see only their own installs, integrations and Digital Experts; another tenant's id answers
 //! 404 exactly like a missing one; tenant tokens are shown once and stored hashed; the admin
 //! token alone manages tenants and acts in `default`; deleting a tenant removes its rows and its
-//! plugin KV data; a tenant's webhook is served by that tenant's installation without a token.
+//! plugin KV data; a tenant's webhook is served by that tenant's installation without a token;
+//! plugins' conversation sessions live in the host's SQLite table, per tenant, and leave with
+//! their integration and their tenant.
 
 mod host_common;
 
@@ -406,4 +408,66 @@ async fn a_tenants_installation_sees_only_that_tenants_integrations() {
     let seen = look(&a, &ids[0]).await;
     assert_eq!(seen["byId"], true, "{seen}");
     assert_eq!(seen["listed"], json!([ids[0]]), "{seen}");
+}
+
+#[tokio::test]
+async fn plugin_sessions_live_in_sqlite_per_tenant_and_leave_with_their_integration_and_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    drop_in_probe_plugin(dir.path());
+    let host = start(dir.path(), &[]).await;
+    let (a_id, a) = host.create_tenant("A").await;
+    let (b_id, b) = host.create_tenant("B").await;
+    let mut ids = Vec::new();
+    for (token, bot) in [(&a, "aibA"), (&b, "aibB")] {
+        host.install_wecom_as(token).await;
+        let probe = json!({"name": "probe", "level": "tenant"});
+        let (status, _) = host.call_as(token, "POST", "/api/plugins/install", Some(probe)).await;
+        assert_eq!(status, 200);
+        let body = json!({"name": bot, "provider": "wecom_long", "options": {"botId": bot, "secret": "s"}});
+        let (status, created) = host.call_as(token, "POST", "/api/integration", Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        ids.push(created["id"].as_str().unwrap().to_string());
+    }
+    // The probe plugin drives the sessions service from inside its loaded library.
+    let op = |token: &str, query: String| {
+        let (token, path) = (token.to_string(), format!("/api/probe/sessions?{query}"));
+        let host = &host;
+        async move {
+            let (status, body) = host.call_as(&token, "GET", &path, None).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            body
+        }
+    };
+    let put = |integration: &str, key: &str, at: i64| {
+        format!("op=put&integration={integration}&key={key}&chatType=single&chat={key}&sender={key}&xpert=x&at={at}")
+    };
+    for (key, at) in [("alice", 1), ("bob", 3), ("carol", 2)] {
+        assert_eq!(op(&a, put(&ids[0], key, at)).await, json!("written"));
+    }
+    assert_eq!(op(&b, put(&ids[1], "dave", 1)).await, json!("written"));
+    // B writing under A's integration id lands in B's tenant, not in A's rows.
+    assert_eq!(op(&b, put(&ids[0], "alice", 9)).await, json!("written"));
+
+    let page = op(&a, format!("op=query&integration={}&search=O&sort=updatedAt&desc=1&limit=1", ids[0])).await;
+    assert_eq!(page["total"], 2, "bob and carol contain an o: {page}");
+    assert_eq!(page["items"][0]["chatId"], "bob", "latest first, one row: {page}");
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    let a_alice = op(&a, format!("op=get&integration={}&key=alice", ids[0])).await;
+    assert_eq!(a_alice["updatedAtMs"], 1, "A's alice is untouched by B's write: {a_alice}");
+
+    let conn = db(dir.path());
+    let rows = |tenant: &str| count(&conn, "SELECT COUNT(*) FROM sessions WHERE tenant_id = ?1", tenant);
+    assert_eq!((rows(&a_id), rows(&b_id)), (3, 2), "one SQLite row per session, keyed by tenant");
+
+    // Deleting A's integration takes its sessions; B's rows (even under that id) stay.
+    let (status, _) = host.call_as(&a, "DELETE", &format!("/api/integration/{}", ids[0]), None).await;
+    assert_eq!(status, 204);
+    assert_eq!((rows(&a_id), rows(&b_id)), (0, 2));
+    let page = op(&a, format!("op=query&integration={}&limit=50", ids[0])).await;
+    assert_eq!(page, json!({"items": [], "total": 0}));
+
+    // Deleting tenant B takes its sessions.
+    let (status, _) = host.call("DELETE", &format!("/api/tenants/{b_id}"), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(rows(&b_id), 0);
 }

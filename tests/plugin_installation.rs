@@ -145,3 +145,64 @@ fn the_wecom_trigger_of_tenant_b_cannot_bind_an_integration_of_tenant_a() {
     let stored = host.block_on(async move { kv.get("wecom/tenant-a/binding:ia".into()).await.unwrap() });
     assert!(stored.is_none(), "validate never writes");
 }
+
+/// Calls the probe's sessions route (the probe drives `scope.host().sessions()` from inside the
+/// loaded cdylib) and parses its JSON answer.
+fn sessions_op(host: &Arc<TestHost>, inst: &Installation, query: &str) -> Result<Value, host_sdk::Error> {
+    let response = call(host, inst, "/probe/sessions", query)?;
+    assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
+    Ok(serde_json::from_slice(&response.body).expect("JSON answer"))
+}
+
+#[test]
+fn the_sessions_service_crosses_the_real_abi_scoped_to_the_installations_tenant() {
+    let host = TestHost::new();
+    let plugin = load_probe();
+    let a = host.install_in(&plugin, InstallLevel::Tenant, "tenant-a").unwrap();
+    let b = host.install_in(&plugin, InstallLevel::Tenant, "tenant-b").unwrap();
+    let put = |inst: &Installation, key: &str, chat: &str, sender: &str, at: i64, extra: &str| {
+        let query = format!(
+            "op=put&integration=i1&key={key}&chatType=group&chat={chat}&sender={sender}&xpert=x1&at={at}{extra}"
+        );
+        assert_eq!(sessions_op(&host, inst, &query).unwrap(), json!("written"));
+    };
+    put(&a, "g%1:u1", "g%1", "u1", 1_000, "&conversation=conv-1");
+    put(&a, "gx1:u2", "gx1", "u2", 3_000, "");
+    put(&a, "gy1:u3", "gy1", "U3", 2_000, "");
+
+    // The record comes back whole (camelCase JSON across the boundary, both ways).
+    let got = sessions_op(&host, &a, "op=get&integration=i1&key=g%1:u1").unwrap();
+    assert_eq!(
+        got,
+        json!({"integrationId": "i1", "sessionKey": "g%1:u1", "chatType": "group", "chatId": "g%1", "senderId": "u1",
+               "xpertId": "x1", "conversationId": "conv-1", "updatedAtMs": 1_000})
+    );
+
+    // Search, sort and paging are the host's: `%` is literal, total counts every match.
+    let page = sessions_op(&host, &a, "op=query&integration=i1&search=%&limit=10").unwrap();
+    assert_eq!((page["total"].clone(), page["items"][0]["chatId"].clone()), (json!(1), json!("g%1")));
+    let page = sessions_op(&host, &a, "op=query&integration=i1&sort=updatedAt&desc=1&offset=1&limit=1").unwrap();
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page["items"][0]["sessionKey"], "gy1:u3", "second latest");
+    let page = sessions_op(&host, &a, "op=query&integration=i1&search=u3&sort=senderId").unwrap();
+    assert_eq!((page["total"].clone(), page["items"][0]["senderId"].clone()), (json!(1), json!("U3")));
+
+    // Tenant B's installation sees none of A's sessions and cannot delete them.
+    assert_eq!(sessions_op(&host, &b, "op=get&integration=i1&key=g%1:u1").unwrap(), Value::Null);
+    assert_eq!(sessions_op(&host, &b, "op=query&integration=i1&limit=50").unwrap(), json!({"items": [], "total": 0}));
+    assert_eq!(sessions_op(&host, &b, "op=delete&integration=i1&key=g%1:u1").unwrap(), json!(false));
+    assert_eq!(sessions_op(&host, &b, "op=deleteIntegration&integration=i1").unwrap(), json!(0));
+    let tenants: Vec<String> = host.sessions().snapshot().into_iter().map(|(t, _)| t).collect();
+    assert_eq!(tenants, ["tenant-a", "tenant-a", "tenant-a"], "every row is stored under A's tenant");
+
+    // A record without a session key is refused by the host, and the error crosses back typed.
+    let err = call(&host, &a, "/probe/sessions", "op=put&integration=i1&key=&chat=c").unwrap_err();
+    assert_eq!(err.code, ErrorCode::INVALID_ARGUMENT, "{err:?}");
+
+    assert_eq!(sessions_op(&host, &a, "op=delete&integration=i1&key=gx1:u2").unwrap(), json!(true));
+    assert_eq!(sessions_op(&host, &a, "op=deleteIntegration&integration=i1").unwrap(), json!(2));
+    assert!(host.sessions().snapshot().is_empty());
+    a.stop(Duration::from_secs(2)).unwrap();
+    b.stop(Duration::from_secs(2)).unwrap();
+}

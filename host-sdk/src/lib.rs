@@ -5,7 +5,7 @@
 //! `host`), and calls `register` once per installation. The plugin registers what it provides
 //! (integration providers, HTTP routes, triggers, view extensions) with a registrar, and receives a
 //! [`abi::HostApi`] object through which it reaches the host's services (logging, config,
-//! integrations, a shared key-value store, leases, agents).
+//! integrations, a shared key-value store, leases, agents, conversation sessions).
 //!
 //! The crate has three layers:
 //! - [`abi`]: every type that crosses the boundary (`#[repr(C)]` / `StableAbi` / `#[sabi_trait]`).
@@ -41,7 +41,10 @@ pub use contract::{ChecklistItem, ChecklistLevel, I18nText, TriggerParams, ViewQ
 pub use error::{Error, ErrorCode};
 pub use http::{HttpRequest, HttpResponse, RouteSpec};
 pub use level::InstallLevel;
-pub use services::{Integration, KvEntry, Lease, LifecycleEvent, LogLevel, LogRecord};
+pub use services::{
+    Integration, KvEntry, Lease, LifecycleEvent, LogLevel, LogRecord, SessionPage, SessionQuery, SessionRecord,
+    SessionSort, SESSION_PAGE_MAX,
+};
 
 /// The ABI version of this crate (from `abi.toml`). A plugin's `manifest.toml` must declare the
 /// same `abi_version`, and its root module reports it too; the loader refuses any mismatch.

@@ -123,6 +123,178 @@ impl std::fmt::Debug for Integration {
     }
 }
 
+/// The largest page [`SessionQuery::limit`] may ask for; larger limits are clamped to it.
+pub const SESSION_PAGE_MAX: u32 = 200;
+
+/// One conversation session of an integration, as the host's sessions service stores it: which
+/// Digital Expert answers a (chat, sender) pair and which agent conversation the next message
+/// continues. Kept by the host (not in the plugin's KV) so that listing, search, sort and paging
+/// run in the store.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRecord {
+    /// The integration the session belongs to.
+    pub integration_id: String,
+    /// The session's key inside its integration, e.g. `<chatId>:<senderId>`; unique per
+    /// integration (a second `put` with the same key replaces the first).
+    pub session_key: String,
+    /// `single` or `group`.
+    pub chat_type: String,
+    /// The chat id (the user id in single chats, the group's chat id in groups).
+    pub chat_id: String,
+    /// The sender's user id.
+    pub sender_id: String,
+    /// The Digital Expert answering in this session.
+    pub xpert_id: String,
+    /// The agent conversation the next message continues, once there is one.
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    /// Last activity, Unix milliseconds (host clock).
+    pub updated_at_ms: i64,
+}
+
+impl SessionRecord {
+    /// Whether the record can be stored: a session needs its integration id and its key.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        if self.integration_id.is_empty() {
+            return Err(crate::Error::invalid_argument("a session needs an integration id"));
+        }
+        if self.session_key.is_empty() {
+            return Err(crate::Error::invalid_argument("a session needs a session key"));
+        }
+        Ok(())
+    }
+
+    /// Whether any searchable field (chat type, chat id, sender id, expert id, conversation id)
+    /// contains `needle_lower`, ASCII case-insensitively (`needle_lower` is already
+    /// ASCII-lowercased): the same rule as SQL `LIKE`, so every backend finds the same rows.
+    pub fn matches(&self, needle_lower: &str) -> bool {
+        let hit = |field: &str| field.to_ascii_lowercase().contains(needle_lower);
+        hit(&self.chat_type)
+            || hit(&self.chat_id)
+            || hit(&self.sender_id)
+            || hit(&self.xpert_id)
+            || self.conversation_id.as_deref().is_some_and(hit)
+    }
+}
+
+/// The column a session query sorts by. Ties are broken by the session key, in the same
+/// direction, so paging is stable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SessionSort {
+    /// Last activity (the default: the Sessions tab shows the latest first).
+    #[default]
+    UpdatedAt,
+    /// Chat type.
+    ChatType,
+    /// Chat id.
+    ChatId,
+    /// Sender id.
+    SenderId,
+    /// Digital Expert id.
+    XpertId,
+    /// Conversation id (sessions without one come first in ascending order).
+    ConversationId,
+}
+
+impl SessionSort {
+    /// The sort named by a view column (`updatedAt`, `chatType`, `chatId`, `senderId`, `xpertId`,
+    /// `conversationId`); `None` for any other name.
+    pub fn from_column(column: &str) -> Option<SessionSort> {
+        Some(match column {
+            "updatedAt" => SessionSort::UpdatedAt,
+            "chatType" => SessionSort::ChatType,
+            "chatId" => SessionSort::ChatId,
+            "senderId" => SessionSort::SenderId,
+            "xpertId" => SessionSort::XpertId,
+            "conversationId" => SessionSort::ConversationId,
+            _ => return None,
+        })
+    }
+
+    /// Orders two records by this column, then by session key (ascending; callers reverse the
+    /// whole order for a descending query). Text compares byte-wise, as SQL's `BINARY`
+    /// collation does, and a missing conversation id sorts before any present one, as SQL's
+    /// `NULL` does.
+    pub fn compare(self, a: &SessionRecord, b: &SessionRecord) -> std::cmp::Ordering {
+        let primary = match self {
+            SessionSort::UpdatedAt => a.updated_at_ms.cmp(&b.updated_at_ms),
+            SessionSort::ChatType => a.chat_type.cmp(&b.chat_type),
+            SessionSort::ChatId => a.chat_id.cmp(&b.chat_id),
+            SessionSort::SenderId => a.sender_id.cmp(&b.sender_id),
+            SessionSort::XpertId => a.xpert_id.cmp(&b.xpert_id),
+            SessionSort::ConversationId => a.conversation_id.cmp(&b.conversation_id),
+        };
+        primary.then_with(|| a.session_key.cmp(&b.session_key))
+    }
+}
+
+/// One page of one integration's sessions: filtered by `search`, sorted by `sort_by`, then
+/// `offset` rows skipped and at most `limit` returned.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionQuery {
+    /// The integration whose sessions are listed.
+    pub integration_id: String,
+    /// A case-insensitive (ASCII) substring of the chat type, chat id, sender id, expert id or
+    /// conversation id; surrounding whitespace is ignored, and an empty text filters nothing.
+    /// `%`, `_` and `\` are literal characters, not wildcards.
+    #[serde(default)]
+    pub search: Option<String>,
+    /// The sort column.
+    #[serde(default)]
+    pub sort_by: SessionSort,
+    /// Descending instead of ascending.
+    #[serde(default)]
+    pub descending: bool,
+    /// Rows to skip (after filtering and sorting).
+    #[serde(default)]
+    pub offset: u32,
+    /// Rows wanted, clamped to `1..=`[`SESSION_PAGE_MAX`].
+    #[serde(default = "default_session_limit")]
+    pub limit: u32,
+}
+
+fn default_session_limit() -> u32 {
+    50
+}
+
+impl SessionQuery {
+    /// The first page (50 rows) of an integration's sessions, latest activity first.
+    pub fn new(integration_id: impl Into<String>) -> SessionQuery {
+        SessionQuery {
+            integration_id: integration_id.into(),
+            search: None,
+            sort_by: SessionSort::UpdatedAt,
+            descending: true,
+            offset: 0,
+            limit: default_session_limit(),
+        }
+    }
+
+    /// The page size a backend must use: `limit` clamped to `1..=`[`SESSION_PAGE_MAX`].
+    pub fn effective_limit(&self) -> u32 {
+        self.limit.clamp(1, SESSION_PAGE_MAX)
+    }
+
+    /// The search text a backend must match, trimmed and ASCII-lowercased; `None` when there is
+    /// nothing to filter by.
+    pub fn needle(&self) -> Option<String> {
+        self.search.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_ascii_lowercase)
+    }
+}
+
+/// One page of sessions and how many match the query in all.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionPage {
+    /// The rows of this page, in the query's order.
+    pub items: Vec<SessionRecord>,
+    /// How many sessions match the query (before `offset` and `limit`).
+    pub total: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::Integration;

@@ -4,7 +4,7 @@
 
 mod sqlite;
 
-use host_sdk::BoxFuture;
+use host_sdk::{BoxFuture, SessionPage, SessionQuery, SessionRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -141,8 +141,9 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a tenant with its token's hash; false when the name is taken.
     fn create_tenant(&self, tenant: TenantRecord, token_hash: String) -> BoxFuture<'static, StoreResult<bool>>;
     /// Deletes a tenant and everything it owns: integrations, Digital Experts, conversations and
-    /// their messages, plugin installs, and the plugins' KV data of that tenant (keys
-    /// `<plugin>/<tenant>/…`). False when it did not exist. The `default` tenant is never deleted.
+    /// their messages, plugin installs, conversation sessions, and the plugins' KV data of that
+    /// tenant (keys `<plugin>/<tenant>/…`). False when it did not exist. The `default` tenant is
+    /// never deleted.
     fn delete_tenant(&self, id: String) -> BoxFuture<'static, StoreResult<bool>>;
 
     /// Every plugin installation of every tenant.
@@ -163,7 +164,8 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts or replaces an integration of `record.tenant_id`; false (nothing written) when the
     /// id belongs to another tenant or the tenant does not exist (e.g. was just deleted).
     fn put_integration(&self, record: IntegrationRecord) -> BoxFuture<'static, StoreResult<bool>>;
-    /// Deletes an integration of a tenant; false when it did not exist there.
+    /// Deletes an integration of a tenant and its conversation sessions; false when it did not
+    /// exist there.
     fn delete_integration(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<bool>>;
 
     /// Every Digital Expert of a tenant, oldest first.
@@ -198,6 +200,33 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'static, StoreResult<()>>;
     /// The turns of a conversation of the tenant, in order.
     fn messages(&self, tenant: String, conversation_id: String) -> BoxFuture<'static, StoreResult<Vec<MessageRecord>>>;
+
+    /// Sessions: inserts or replaces the session (tenant, integration id, session key); nothing
+    /// is written when the tenant does not exist (e.g. was just deleted).
+    fn session_put(&self, tenant: String, record: SessionRecord) -> BoxFuture<'static, StoreResult<()>>;
+    /// Sessions: one session of a tenant.
+    fn session_get(
+        &self,
+        tenant: String,
+        integration_id: String,
+        session_key: String,
+    ) -> BoxFuture<'static, StoreResult<Option<SessionRecord>>>;
+    /// Sessions: deletes one session of a tenant; true when it existed.
+    fn session_delete(
+        &self,
+        tenant: String,
+        integration_id: String,
+        session_key: String,
+    ) -> BoxFuture<'static, StoreResult<bool>>;
+    /// Sessions: deletes every session of an integration of a tenant; how many there were.
+    fn session_delete_integration(
+        &self,
+        tenant: String,
+        integration_id: String,
+    ) -> BoxFuture<'static, StoreResult<u64>>;
+    /// Sessions: one page of an integration's sessions in a tenant, with the count of every match
+    /// (semantics: host-sdk's `SessionBackend::query`).
+    fn session_query(&self, tenant: String, query: SessionQuery) -> BoxFuture<'static, StoreResult<SessionPage>>;
 
     /// KV: a live value.
     fn kv_get(&self, key: String, now: i64) -> BoxFuture<'static, StoreResult<Option<String>>>;

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use host_sdk::{BoxFuture, Lease};
+use host_sdk::{BoxFuture, Lease, SessionPage, SessionQuery, SessionRecord, SessionSort};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -48,6 +48,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX integrations_tenant ON integrations (tenant_id, provider);
     CREATE INDEX xperts_tenant ON xperts (tenant_id);
     CREATE INDEX conversations_tenant ON conversations (tenant_id);
+    "#,
+    // v3: conversation sessions of plugins' integrations, queried (search, sort, paging) here
+    // rather than loaded whole from the plugin KV. The primary key serves lookups and the
+    // per-integration filter; the index serves the default "latest activity first" listing, its
+    // session-key tiebreak included, so a page is read in index order without a sort.
+    r#"
+    CREATE TABLE sessions (
+        tenant_id TEXT NOT NULL, integration_id TEXT NOT NULL, session_key TEXT NOT NULL,
+        chat_type TEXT NOT NULL, chat_id TEXT NOT NULL, sender_id TEXT NOT NULL, xpert_id TEXT NOT NULL,
+        conversation_id TEXT, updated_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, integration_id, session_key));
+    CREATE INDEX sessions_updated ON sessions (tenant_id, integration_id, updated_at_ms, session_key);
     "#,
 ];
 
@@ -144,6 +156,53 @@ fn lease_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Lease> {
     Ok(Lease { key: r.get(0)?, owner: r.get(1)?, token: r.get::<_, i64>(2)? as u64, expires_at_ms: r.get(3)? })
 }
 
+const SESSION_COLUMNS: &str =
+    "integration_id, session_key, chat_type, chat_id, sender_id, xpert_id, conversation_id, updated_at_ms";
+
+fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
+    Ok(SessionRecord {
+        integration_id: r.get(0)?,
+        session_key: r.get(1)?,
+        chat_type: r.get(2)?,
+        chat_id: r.get(3)?,
+        sender_id: r.get(4)?,
+        xpert_id: r.get(5)?,
+        conversation_id: r.get(6)?,
+        updated_at_ms: r.get(7)?,
+    })
+}
+
+/// The column a sort names: a fixed whitelist, so no caller text ever reaches `ORDER BY`.
+fn session_sort_column(sort: SessionSort) -> &'static str {
+    match sort {
+        SessionSort::UpdatedAt => "updated_at_ms",
+        SessionSort::ChatType => "chat_type",
+        SessionSort::ChatId => "chat_id",
+        SessionSort::SenderId => "sender_id",
+        SessionSort::XpertId => "xpert_id",
+        SessionSort::ConversationId => "conversation_id",
+    }
+}
+
+/// A `LIKE … ESCAPE '\'` pattern matching `text` anywhere: `%`, `_` and `\` in it are literal.
+fn like_contains(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// The filter of a session query: ?1 tenant, ?2 integration, ?3 the LIKE pattern or NULL.
+const SESSION_FILTER: &str = "tenant_id = ?1 AND integration_id = ?2 AND (?3 IS NULL
+    OR chat_type LIKE ?3 ESCAPE '\\' OR chat_id LIKE ?3 ESCAPE '\\' OR sender_id LIKE ?3 ESCAPE '\\'
+    OR xpert_id LIKE ?3 ESCAPE '\\' OR conversation_id LIKE ?3 ESCAPE '\\')";
+
 const XPERT_COLUMNS: &str =
     "id, name, agent, triggers, published, published_triggers, created_at, updated_at, tenant_id";
 const INTEGRATION_COLUMNS: &str = "id, name, provider, enabled, options, created_at, updated_at, tenant_id";
@@ -198,6 +257,7 @@ impl Store for SqliteStore {
             tx.execute("DELETE FROM integrations WHERE tenant_id = ?1", [&id])?;
             tx.execute("DELETE FROM xperts WHERE tenant_id = ?1", [&id])?;
             tx.execute("DELETE FROM plugin_installs WHERE tenant_id = ?1", [&id])?;
+            tx.execute("DELETE FROM sessions WHERE tenant_id = ?1", [&id])?;
             // KV keys are `<plugin>/<tenant>/…`: the segment after the first `/` names the tenant.
             tx.execute(
                 "DELETE FROM plugin_kv
@@ -296,7 +356,13 @@ impl Store for SqliteStore {
 
     fn delete_integration(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
-            c.execute("DELETE FROM integrations WHERE tenant_id = ?1 AND id = ?2", params![tenant, id]).map(|n| n > 0)
+            let tx = c.transaction()?;
+            let deleted =
+                tx.execute("DELETE FROM integrations WHERE tenant_id = ?1 AND id = ?2", params![tenant, id])?;
+            // Also when the integration was already gone: a session written after it left is an orphan.
+            tx.execute("DELETE FROM sessions WHERE tenant_id = ?1 AND integration_id = ?2", params![tenant, id])?;
+            tx.commit()?;
+            Ok(deleted > 0)
         })
     }
 
@@ -409,6 +475,109 @@ impl Store for SqliteStore {
                 Ok(MessageRecord { role: r.get(0)?, content: r.get(1)? })
             })?;
             rows.collect()
+        })
+    }
+
+    fn session_put(&self, tenant: String, r: SessionRecord) -> BoxFuture<'static, StoreResult<()>> {
+        self.run(move |c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO sessions (tenant_id, {SESSION_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+                     WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?1)
+                     ON CONFLICT (tenant_id, integration_id, session_key) DO UPDATE SET
+                       chat_type = excluded.chat_type, chat_id = excluded.chat_id, sender_id = excluded.sender_id,
+                       xpert_id = excluded.xpert_id, conversation_id = excluded.conversation_id,
+                       updated_at_ms = excluded.updated_at_ms"
+                ),
+                params![
+                    tenant,
+                    r.integration_id,
+                    r.session_key,
+                    r.chat_type,
+                    r.chat_id,
+                    r.sender_id,
+                    r.xpert_id,
+                    r.conversation_id,
+                    r.updated_at_ms
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn session_get(
+        &self,
+        tenant: String,
+        integration_id: String,
+        session_key: String,
+    ) -> BoxFuture<'static, StoreResult<Option<SessionRecord>>> {
+        self.run(move |c| {
+            c.query_row(
+                &format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions
+                     WHERE tenant_id = ?1 AND integration_id = ?2 AND session_key = ?3"
+                ),
+                params![tenant, integration_id, session_key],
+                session_row,
+            )
+            .optional()
+        })
+    }
+
+    fn session_delete(
+        &self,
+        tenant: String,
+        integration_id: String,
+        session_key: String,
+    ) -> BoxFuture<'static, StoreResult<bool>> {
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM sessions WHERE tenant_id = ?1 AND integration_id = ?2 AND session_key = ?3",
+                params![tenant, integration_id, session_key],
+            )
+            .map(|n| n > 0)
+        })
+    }
+
+    fn session_delete_integration(
+        &self,
+        tenant: String,
+        integration_id: String,
+    ) -> BoxFuture<'static, StoreResult<u64>> {
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM sessions WHERE tenant_id = ?1 AND integration_id = ?2",
+                params![tenant, integration_id],
+            )
+            .map(|n| n as u64)
+        })
+    }
+
+    fn session_query(&self, tenant: String, q: SessionQuery) -> BoxFuture<'static, StoreResult<SessionPage>> {
+        self.run(move |c| {
+            let pattern = q.needle().map(|n| like_contains(&n));
+            let column = session_sort_column(q.sort_by);
+            let direction = if q.descending { "DESC" } else { "ASC" };
+            // One read transaction: the page and its total come from the same snapshot.
+            let tx = c.transaction()?;
+            let total: i64 = tx.query_row(
+                &format!("SELECT COUNT(*) FROM sessions WHERE {SESSION_FILTER}"),
+                params![tenant, q.integration_id, pattern],
+                |r| r.get(0),
+            )?;
+            let items = {
+                let mut stmt = tx.prepare(&format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE {SESSION_FILTER}
+                     ORDER BY {column} {direction}, session_key {direction} LIMIT ?4 OFFSET ?5"
+                ))?;
+                let rows = stmt.query_map(
+                    params![tenant, q.integration_id, pattern, q.effective_limit() as i64, q.offset as i64],
+                    session_row,
+                )?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            tx.commit()?;
+            Ok(SessionPage { items, total: total as u64 })
         })
     }
 
@@ -602,7 +771,7 @@ mod tests {
             .unwrap();
         }
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version(), 2);
+        assert_eq!(s.schema_version(), MIGRATIONS.len() as i64);
         assert_eq!(s.get_integration(DEFAULT_TENANT.into(), "i1".into()).await.unwrap().unwrap().tenant_id, "default");
         assert!(s.get_xpert(DEFAULT_TENANT.into(), "x1".into()).await.unwrap().is_some());
         assert!(s.conversation_exists(DEFAULT_TENANT.into(), "c1".into(), "x1".into()).await.unwrap());
@@ -681,6 +850,29 @@ mod tests {
             Vec::<String>::new(),
             "no LIKE wildcards"
         );
+    }
+
+    #[tokio::test]
+    async fn the_default_session_listing_reads_one_integration_in_index_order() {
+        let (_dir, s) = open();
+        let conn = s.conn.lock();
+        for (search, column) in [(None, "updated_at_ms"), (Some("%x%"), "updated_at_ms"), (None, "chat_id")] {
+            let sql = format!(
+                "EXPLAIN QUERY PLAN SELECT {SESSION_COLUMNS} FROM sessions WHERE {SESSION_FILTER}
+                 ORDER BY {column} DESC, session_key DESC LIMIT 50 OFFSET 0"
+            );
+            let mut stmt = conn.prepare(&sql).unwrap();
+            let plan: Vec<String> = stmt
+                .query_map(params!["t", "i", search], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let plan = plan.join(" | ");
+            assert!(plan.contains("tenant_id=? AND integration_id=?"), "never a full scan: {plan}");
+            if column == "updated_at_ms" {
+                assert!(plan.contains("sessions_updated") && !plan.contains("TEMP B-TREE"), "{plan}");
+            }
+        }
     }
 
     #[tokio::test]

@@ -115,6 +115,32 @@ pub trait IntegrationDirectory: Send + Sync {
 /// The shared integration-directory object.
 pub type IntegrationDirectoryArc = IntegrationDirectory_TO<'static, RArc<()>>;
 
+/// The host's store of conversation sessions, scoped by the host to the installation's tenant
+/// (a session of another tenant is never seen, written or deleted). Records and queries cross as
+/// JSON of [`crate::SessionRecord`], [`crate::SessionQuery`] and [`crate::SessionPage`], so
+/// their fields can grow without a layout change. Filtering, sorting and paging happen in the
+/// store, so the Sessions tab never loads every session.
+#[sabi_trait]
+pub trait SessionStore: Send + Sync {
+    /// Inserts or replaces the session (JSON of [`crate::SessionRecord`]) with the same
+    /// integration id and session key.
+    fn put(&self, record_json: RString) -> FfiResultFuture<()>;
+    /// One session (JSON of [`crate::SessionRecord`]), `None` when absent.
+    fn get(&self, integration_id: RString, session_key: RString) -> FfiResultFuture<ROption<RString>>;
+    /// Deletes one session; true when it existed.
+    fn delete(&self, integration_id: RString, session_key: RString) -> FfiResultFuture<bool>;
+    /// Deletes every session of an integration; how many there were.
+    fn delete_integration(&self, integration_id: RString) -> FfiResultFuture<u64>;
+    /// One page of an integration's sessions: JSON of [`crate::SessionQuery`] in, JSON of
+    /// [`crate::SessionPage`] out. Last method of ABI v2: methods added after it in a later
+    /// minor version are optional for older libraries.
+    #[sabi(last_prefix_field)]
+    fn query(&self, query_json: RString) -> FfiResultFuture<RString>;
+}
+
+/// The shared sessions object.
+pub type SessionStoreArc = SessionStore_TO<'static, RArc<()>>;
+
 /// The host, as one installation of the plugin sees it.
 #[sabi_trait]
 pub trait HostApi: Send + Sync {
@@ -132,8 +158,12 @@ pub trait HostApi: Send + Sync {
     /// The integration directory.
     fn integrations(&self) -> IntegrationDirectoryArc;
     /// The agent service.
-    #[sabi(last_prefix_field)]
     fn agents(&self) -> AgentServiceArc;
+    /// The conversation-sessions store. Last method of ABI v2 (hence at the end: a prefix
+    /// type's fields only ever grow at the end); methods added after it in a later minor version
+    /// are optional for older libraries.
+    #[sabi(last_prefix_field)]
+    fn sessions(&self) -> SessionStoreArc;
 }
 
 /// The shared host object handed to `register`.

@@ -1,7 +1,7 @@
 //! Turns a host's plain [`ServiceSet`] into the FFI [`HostApiArc`] handed to a plugin.
 //!
-//! - Integrations, agents and logs are asked for with the installation's tenant, so a backend
-//!   cannot forget to scope them.
+//! - Integrations, agents, sessions and logs are asked for with the installation's tenant, so a
+//!   backend cannot forget to scope them.
 //! - KV keys are prefixed with `<plugin>/<tenant>/` so installations never see each other's data;
 //!   lease keys with `<plugin>/` only (a WeCom bot allows one connection worldwide, so two tenants
 //!   configuring the same bot must contend for the same lease).
@@ -20,10 +20,10 @@ use crate::abi::{
     AgentService, AgentServiceArc, AgentService_TO, AgentStream, AgentStreamBox, AgentStream_TO, FfiAgentEventNe,
     FfiAgentRequest, FfiKvEntry, FfiLease, FfiLogRecord, FfiResultFuture, HostApi, HostApiArc, HostApi_TO,
     IntegrationDirectory, IntegrationDirectoryArc, IntegrationDirectory_TO, KvStore, KvStoreArc, KvStore_TO,
-    LeaseService, LeaseServiceArc, LeaseService_TO,
+    LeaseService, LeaseServiceArc, LeaseService_TO, SessionStore, SessionStoreArc, SessionStore_TO,
 };
 use crate::guard::{catch_or, guarded_future};
-use crate::{Error, KvEntry, Lease};
+use crate::{Error, KvEntry, Lease, SessionQuery, SessionRecord};
 
 /// Builds the host object for one installation of `plugin` in `tenant`; futures run on `runtime`.
 pub fn export_host_api(services: ServiceSet, runtime: Handle, plugin: &str, tenant: &str) -> HostApiArc {
@@ -49,7 +49,15 @@ pub fn export_host_api(services: ServiceSet, runtime: Handle, plugin: &str, tena
             TD_Opaque,
         ),
         agents: AgentService_TO::from_ptr(
-            RArc::new(ExportedAgents { services: services.clone(), tenant: tenant.to_string(), runtime }),
+            RArc::new(ExportedAgents {
+                services: services.clone(),
+                tenant: tenant.to_string(),
+                runtime: runtime.clone(),
+            }),
+            TD_Opaque,
+        ),
+        sessions: SessionStore_TO::from_ptr(
+            RArc::new(ExportedSessions { services: services.clone(), tenant: tenant.to_string(), runtime }),
             TD_Opaque,
         ),
         services,
@@ -65,6 +73,7 @@ struct ExportedHost {
     leases: LeaseServiceArc,
     integrations: IntegrationDirectoryArc,
     agents: AgentServiceArc,
+    sessions: SessionStoreArc,
 }
 
 impl HostApi for ExportedHost {
@@ -94,6 +103,10 @@ impl HostApi for ExportedHost {
 
     fn agents(&self) -> AgentServiceArc {
         AgentService_TO::from_sabi(self.agents.obj.shallow_clone())
+    }
+
+    fn sessions(&self) -> SessionStoreArc {
+        SessionStore_TO::from_sabi(self.sessions.obj.shallow_clone())
     }
 }
 
@@ -233,6 +246,62 @@ impl IntegrationDirectory for ExportedIntegrations {
         guarded_future(Some(self.runtime.clone()), async move {
             let list = fut.await?;
             serde_json::to_string(&list).map(RString::from).map_err(|e| Error::internal(e.to_string()))
+        })
+    }
+}
+
+struct ExportedSessions {
+    services: ServiceSet,
+    tenant: String,
+    runtime: Handle,
+}
+
+fn session_json(record: &SessionRecord) -> Result<RString, Error> {
+    serde_json::to_string(record).map(RString::from).map_err(|e| Error::internal(e.to_string()))
+}
+
+impl SessionStore for ExportedSessions {
+    fn put(&self, record_json: RString) -> FfiResultFuture<()> {
+        let backend = self.services.sessions.clone();
+        let tenant = self.tenant.clone();
+        guarded_future(Some(self.runtime.clone()), async move {
+            let record: SessionRecord =
+                serde_json::from_str(&record_json).map_err(|e| Error::bad_json("session record", &e))?;
+            record.validate()?;
+            backend.put(tenant, record).await
+        })
+    }
+
+    fn get(&self, integration_id: RString, session_key: RString) -> FfiResultFuture<ROption<RString>> {
+        let fut =
+            self.services.sessions.get(self.tenant.clone(), integration_id.into_string(), session_key.into_string());
+        guarded_future(Some(self.runtime.clone()), async move {
+            match fut.await? {
+                Some(record) => Ok(ROption::RSome(session_json(&record)?)),
+                None => Ok(ROption::RNone),
+            }
+        })
+    }
+
+    fn delete(&self, integration_id: RString, session_key: RString) -> FfiResultFuture<bool> {
+        let fut =
+            self.services.sessions.delete(self.tenant.clone(), integration_id.into_string(), session_key.into_string());
+        guarded_future(Some(self.runtime.clone()), fut)
+    }
+
+    fn delete_integration(&self, integration_id: RString) -> FfiResultFuture<u64> {
+        let fut = self.services.sessions.delete_integration(self.tenant.clone(), integration_id.into_string());
+        guarded_future(Some(self.runtime.clone()), fut)
+    }
+
+    fn query(&self, query_json: RString) -> FfiResultFuture<RString> {
+        let backend = self.services.sessions.clone();
+        let tenant = self.tenant.clone();
+        guarded_future(Some(self.runtime.clone()), async move {
+            let query: SessionQuery =
+                serde_json::from_str(&query_json).map_err(|e| Error::bad_json("session query", &e))?;
+            let page = backend.query(tenant, query).await?;
+            serde_json::to_string(&page).map(RString::from).map_err(|e| Error::internal(e.to_string()))
         })
     }
 }

@@ -1,13 +1,13 @@
-//! In-memory KV and lease backends: the TestHost's services, and a single-process host's
-//! lease table. Both read time from a caller-supplied clock so tests can move it.
+//! In-memory KV, lease and session backends: the TestHost's services, and a single-process
+//! host's lease table. KV and leases read time from a caller-supplied clock so tests can move it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::services::{KvBackend, LeaseBackend};
-use crate::{BoxFuture, Error, KvEntry, Lease};
+use super::services::{KvBackend, LeaseBackend, SessionBackend};
+use crate::{BoxFuture, Error, KvEntry, Lease, SessionPage, SessionQuery, SessionRecord};
 
 /// A clock in Unix milliseconds.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -230,6 +230,104 @@ impl LeaseBackend for MemoryLeases {
     }
 }
 
+/// The key of a stored session: (tenant, integration id, session key).
+type SessionKey = (String, String, String);
+
+/// Conversation sessions in a map keyed by (tenant, integration id, session key), with the same
+/// query semantics as the host's SQL store (see [`SessionBackend::query`]).
+#[derive(Default)]
+pub struct MemorySessions {
+    rows: Mutex<BTreeMap<SessionKey, SessionRecord>>,
+}
+
+impl MemorySessions {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Drops every session of a tenant (what deleting the tenant does in a persistent host);
+    /// how many there were.
+    pub fn delete_tenant(&self, tenant: &str) -> u64 {
+        let mut rows = self.rows.lock();
+        let before = rows.len();
+        rows.retain(|(t, _, _), _| t != tenant);
+        (before - rows.len()) as u64
+    }
+
+    /// Every session of every tenant as `(tenant, record)`, for assertions in tests.
+    pub fn snapshot(&self) -> Vec<(String, SessionRecord)> {
+        self.rows.lock().iter().map(|((t, _, _), r)| (t.clone(), r.clone())).collect()
+    }
+
+    /// Drops every session of an integration of a tenant (what deleting the integration does in
+    /// a persistent host); how many there were.
+    pub fn drop_integration(&self, tenant: &str, integration_id: &str) -> u64 {
+        let mut rows = self.rows.lock();
+        let before = rows.len();
+        rows.retain(|(t, i, _), _| !(t == tenant && i == integration_id));
+        (before - rows.len()) as u64
+    }
+
+    fn query_now(&self, tenant: &str, query: &SessionQuery) -> SessionPage {
+        let needle = query.needle();
+        let mut matched: Vec<SessionRecord> = self
+            .rows
+            .lock()
+            .iter()
+            .filter(|((t, i, _), r)| {
+                t == tenant && *i == query.integration_id && needle.as_deref().is_none_or(|n| r.matches(n))
+            })
+            .map(|(_, r)| r.clone())
+            .collect();
+        matched.sort_by(|a, b| {
+            let order = query.sort_by.compare(a, b);
+            if query.descending {
+                order.reverse()
+            } else {
+                order
+            }
+        });
+        let total = matched.len() as u64;
+        let items = matched.into_iter().skip(query.offset as usize).take(query.effective_limit() as usize).collect();
+        SessionPage { items, total }
+    }
+}
+
+impl SessionBackend for MemorySessions {
+    fn put(&self, tenant: String, record: SessionRecord) -> BoxFuture<'static, Result<(), Error>> {
+        let key = (tenant, record.integration_id.clone(), record.session_key.clone());
+        self.rows.lock().insert(key, record);
+        Box::pin(async { Ok(()) })
+    }
+    fn get(
+        &self,
+        tenant: String,
+        integration_id: String,
+        session_key: String,
+    ) -> BoxFuture<'static, Result<Option<SessionRecord>, Error>> {
+        let found = self.rows.lock().get(&(tenant, integration_id, session_key)).cloned();
+        Box::pin(async move { Ok(found) })
+    }
+    fn delete(
+        &self,
+        tenant: String,
+        integration_id: String,
+        session_key: String,
+    ) -> BoxFuture<'static, Result<bool, Error>> {
+        let done = self.rows.lock().remove(&(tenant, integration_id, session_key)).is_some();
+        Box::pin(async move { Ok(done) })
+    }
+    fn delete_integration(&self, tenant: String, integration_id: String) -> BoxFuture<'static, Result<u64, Error>> {
+        let n = self.drop_integration(&tenant, &integration_id);
+        Box::pin(async move { Ok(n) })
+    }
+    fn query(&self, tenant: String, query: SessionQuery) -> BoxFuture<'static, Result<SessionPage, Error>> {
+        let page = self.query_now(&tenant, &query);
+        Box::pin(async move { Ok(page) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,5 +392,51 @@ mod tests {
         assert!(leases.release_now(&b));
         let c = leases.acquire_now("bot".into(), "C".into(), 100).expect("released lease is free");
         assert!(c.token > b.token);
+    }
+}
+
+/// The shared session checks ([`crate::host::conformance`]) against the in-memory backend; the
+/// host runs the same checks against its SQLite store.
+#[cfg(test)]
+mod session_conformance {
+    use super::MemorySessions;
+    use crate::host::conformance;
+
+    #[tokio::test]
+    async fn memory_sessions_search_case_insensitively_with_literal_wildcards() {
+        conformance::sessions_search(&MemorySessions::new(), "tenant-a").await;
+    }
+
+    #[tokio::test]
+    async fn memory_sessions_sort_by_every_column_both_ways() {
+        conformance::sessions_sort(&MemorySessions::new(), "tenant-a").await;
+    }
+
+    #[tokio::test]
+    async fn memory_sessions_page_with_offset_limit_and_total() {
+        conformance::sessions_paging(&MemorySessions::new(), "tenant-a").await;
+    }
+
+    #[tokio::test]
+    async fn memory_sessions_upsert_replace_and_delete() {
+        conformance::sessions_upsert_and_delete(&MemorySessions::new(), "tenant-a").await;
+    }
+
+    #[tokio::test]
+    async fn memory_sessions_of_one_tenant_are_invisible_to_another() {
+        conformance::sessions_tenant_isolation(&MemorySessions::new(), "tenant-a", "tenant-b").await;
+    }
+
+    #[test]
+    fn deleting_a_tenant_or_an_integration_drops_only_its_sessions() {
+        let store = MemorySessions::new();
+        for (tenant, integration, key) in [("a", "i1", "k1"), ("a", "i1", "k2"), ("a", "i2", "k1"), ("b", "i1", "k1")] {
+            let row = conformance::session(integration, key, "single", key, "u", "x", None, 1);
+            store.rows.lock().insert((tenant.into(), integration.into(), key.into()), row);
+        }
+        assert_eq!(store.drop_integration("a", "i1"), 2);
+        assert_eq!(store.delete_tenant("a"), 1);
+        let left: Vec<(String, String)> = store.snapshot().into_iter().map(|(t, r)| (t, r.integration_id)).collect();
+        assert_eq!(left, [("b".to_string(), "i1".to_string())]);
     }
 }

@@ -2,6 +2,7 @@
 //! wrappers that give plain async Rust access to what a plugin registered, the traits a host
 //! implements to serve a plugin, and a [`TestHost`] with in-memory services.
 
+pub mod conformance;
 mod export;
 mod foreign;
 mod installation;
@@ -19,9 +20,10 @@ pub use installation::{
 };
 pub use loader::{load_plugin, load_plugin_at, LoadError, LoadTimings, LoadedPlugin};
 pub use manifest::{Manifest, ManifestError};
-pub use memory::{system_clock, Clock, MemoryKv, MemoryLeases};
+pub use memory::{system_clock, Clock, MemoryKv, MemoryLeases, MemorySessions};
 pub use registry::{stop_all, PluginRegistry};
 pub use services::{
     AgentBackend, AgentEventReceiver, HostServices, IntegrationBackend, KvBackend, LeaseBackend, ServiceSet,
+    SessionBackend,
 };
 pub use test_host::{LoggedRecord, ScriptedAgent, TestHost, TEST_TENANT};

@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use crate::{AgentEvent, AgentRequest, BoxFuture, Error, Integration, KvEntry, Lease, LogRecord};
+use crate::{
+    AgentEvent, AgentRequest, BoxFuture, Error, Integration, KvEntry, Lease, LogRecord, SessionPage, SessionQuery,
+    SessionRecord,
+};
 
 /// The receiving end of an agent run. The producer stops (the run is cancelled) when it is dropped.
 pub type AgentEventReceiver = tokio::sync::mpsc::Receiver<AgentEvent>;
@@ -76,6 +79,37 @@ pub trait AgentBackend: Send + Sync + 'static {
     fn invoke(&self, tenant: String, request: AgentRequest) -> BoxFuture<'static, Result<AgentEventReceiver, Error>>;
 }
 
+/// Conversation sessions (semantics: [`crate::abi::SessionStore`]). Every call names the tenant
+/// of the installation asking: rows are keyed by (tenant, integration id, session key), and a
+/// tenant never sees, replaces or deletes another tenant's rows. Records arrive validated
+/// ([`SessionRecord::validate`]). Conformance: the `sessions_*` checks of [`super::conformance`].
+pub trait SessionBackend: Send + Sync + 'static {
+    /// Inserts or replaces the session with the record's integration id and session key. A
+    /// persistent host may drop the write when the tenant no longer exists.
+    fn put(&self, tenant: String, record: SessionRecord) -> BoxFuture<'static, Result<(), Error>>;
+    /// One session of `tenant`.
+    fn get(
+        &self,
+        tenant: String,
+        integration_id: String,
+        session_key: String,
+    ) -> BoxFuture<'static, Result<Option<SessionRecord>, Error>>;
+    /// Deletes one session of `tenant`; true when it existed.
+    fn delete(
+        &self,
+        tenant: String,
+        integration_id: String,
+        session_key: String,
+    ) -> BoxFuture<'static, Result<bool, Error>>;
+    /// Deletes every session of an integration of `tenant`; how many there were.
+    fn delete_integration(&self, tenant: String, integration_id: String) -> BoxFuture<'static, Result<u64, Error>>;
+    /// One page of an integration's sessions in `tenant`: the rows matching
+    /// [`SessionQuery::needle`], ordered by [`crate::SessionSort::compare`] (reversed when
+    /// descending), `offset` skipped, at most [`SessionQuery::effective_limit`] returned, and
+    /// the count of every match.
+    fn query(&self, tenant: String, query: SessionQuery) -> BoxFuture<'static, Result<SessionPage, Error>>;
+}
+
 /// Everything a host gives its installations (shared by all tenants: the adapter scopes each call).
 #[derive(Clone)]
 pub struct ServiceSet {
@@ -89,4 +123,6 @@ pub struct ServiceSet {
     pub integrations: Arc<dyn IntegrationBackend>,
     /// Agents.
     pub agents: Arc<dyn AgentBackend>,
+    /// Conversation sessions.
+    pub sessions: Arc<dyn SessionBackend>,
 }

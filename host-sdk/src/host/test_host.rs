@@ -12,7 +12,7 @@ use tokio::runtime::{Builder, Handle, Runtime};
 
 use super::installation::Installation;
 use super::loader::LoadedPlugin;
-use super::memory::{Clock, MemoryKv, MemoryLeases};
+use super::memory::{Clock, MemoryKv, MemoryLeases, MemorySessions};
 use super::services::{AgentBackend, AgentEventReceiver, HostServices, IntegrationBackend, ServiceSet};
 use crate::{AgentEvent, AgentRequest, BoxFuture, Error, InstallLevel, Integration, LogRecord};
 
@@ -38,6 +38,7 @@ pub struct TestHost {
     logs: Mutex<Vec<LoggedRecord>>,
     kv: Arc<MemoryKv>,
     leases: Arc<MemoryLeases>,
+    sessions: Arc<MemorySessions>,
     /// Integrations by (tenant, id), shared with siblings.
     integrations: Arc<Mutex<HashMap<(String, String), Integration>>>,
     agent: Arc<ScriptedAgent>,
@@ -69,12 +70,14 @@ impl TestHost {
             logs: Mutex::new(Vec::new()),
             kv: Arc::new(MemoryKv::new(clock.clone())),
             leases: Arc::new(MemoryLeases::new(clock)),
+            sessions: Arc::new(MemorySessions::new()),
             integrations: Arc::new(Mutex::new(HashMap::new())),
             agent: Arc::new(ScriptedAgent::default()),
         })
     }
 
-    /// A second host instance over the same shared state — KV store, leases and integrations —
+    /// A second host instance over the same shared state — KV store, leases, sessions and
+    /// integrations —
     /// with its own runtime, clock reading, config (`INSTANCE_ID` = `instance_id`), logs and
     /// agent: two hosts on one database, as several `xpert-host` processes would be.
     pub fn sibling(self: &Arc<Self>, instance_id: &str) -> Arc<TestHost> {
@@ -93,6 +96,7 @@ impl TestHost {
             logs: Mutex::new(Vec::new()),
             kv: self.kv.clone(),
             leases: self.leases.clone(),
+            sessions: self.sessions.clone(),
             integrations: self.integrations.clone(),
             agent: Arc::new(ScriptedAgent::default()),
         })
@@ -128,6 +132,14 @@ impl TestHost {
         self.integrations.lock().insert((tenant.to_string(), integration.id.clone()), integration);
     }
 
+    /// Removes an integration of `tenant` from the directory and, as a host does when an
+    /// integration is deleted, its sessions; true when it existed.
+    pub fn remove_integration_in(&self, tenant: &str, id: &str) -> bool {
+        let removed = self.integrations.lock().remove(&(tenant.to_string(), id.to_string())).is_some();
+        self.sessions.drop_integration(tenant, id);
+        removed
+    }
+
     /// Every log record received so far, with the plugin and tenant that sent it.
     pub fn logs(&self) -> Vec<LoggedRecord> {
         self.logs.lock().clone()
@@ -136,6 +148,11 @@ impl TestHost {
     /// The KV store (keys carry the `<plugin>/<tenant>/` prefix).
     pub fn kv(&self) -> &Arc<MemoryKv> {
         &self.kv
+    }
+
+    /// The sessions store (shared by every tenant; rows are keyed by tenant).
+    pub fn sessions(&self) -> &Arc<MemorySessions> {
+        &self.sessions
     }
 
     /// The scripted agent.
@@ -151,6 +168,7 @@ impl TestHost {
             leases: self.leases.clone(),
             integrations: self.clone(),
             agents: self.agent.clone(),
+            sessions: self.sessions.clone(),
         }
     }
 

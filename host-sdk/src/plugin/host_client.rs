@@ -10,9 +10,12 @@ use async_ffi::ContextExt as _;
 use crate::abi::{
     AgentServiceArc, AgentService_TO, AgentStreamBox, FfiAgentRequest, FfiLease, HostApiArc, HostApi_TO,
     IntegrationDirectoryArc, IntegrationDirectory_TO, KvStoreArc, KvStore_TO, LeaseServiceArc, LeaseService_TO,
+    SessionStoreArc, SessionStore_TO,
 };
 use crate::guard::{await_foreign, catch_or};
-use crate::{AgentEvent, AgentRequest, Error, Integration, KvEntry, Lease, LogRecord};
+use crate::{
+    AgentEvent, AgentRequest, Error, Integration, KvEntry, Lease, LogRecord, SessionPage, SessionQuery, SessionRecord,
+};
 
 /// The host as one installation sees it.
 pub struct Host {
@@ -21,6 +24,7 @@ pub struct Host {
     leases: Leases,
     integrations: Integrations,
     agents: Agents,
+    sessions: Sessions,
 }
 
 impl Clone for Host {
@@ -31,6 +35,7 @@ impl Clone for Host {
             leases: self.leases.clone(),
             integrations: self.integrations.clone(),
             agents: self.agents.clone(),
+            sessions: self.sessions.clone(),
         }
     }
 }
@@ -42,7 +47,8 @@ impl Host {
         let leases = Leases(api.leases());
         let integrations = Integrations(api.integrations());
         let agents = Agents(api.agents());
-        Host { api, kv, leases, integrations, agents }
+        let sessions = Sessions(api.sessions());
+        Host { api, kv, leases, integrations, agents, sessions }
     }
 
     /// Forwards a log record to the host.
@@ -78,6 +84,11 @@ impl Host {
     /// The agent service.
     pub fn agents(&self) -> &Agents {
         &self.agents
+    }
+
+    /// The conversation-sessions store (scoped to this installation's tenant by the host).
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
     }
 }
 
@@ -179,6 +190,48 @@ impl Integrations {
     pub async fn list_by_provider(&self, provider: &str) -> Result<Vec<Integration>, Error> {
         let json = await_foreign(self.0.list_by_provider(provider.into())).await?;
         serde_json::from_str(&json).map_err(|e| Error::bad_json("integration list", &e))
+    }
+}
+
+/// The host's conversation-sessions store (see [`crate::abi::SessionStore`]): one row per
+/// (integration, session key) of this installation's tenant, queried with search, sort and paging
+/// done in the store.
+pub struct Sessions(SessionStoreArc);
+
+impl Clone for Sessions {
+    fn clone(&self) -> Self {
+        Sessions(SessionStore_TO::from_sabi(self.0.obj.shallow_clone()))
+    }
+}
+
+impl Sessions {
+    /// Inserts or replaces the session with the record's integration id and session key. An
+    /// empty integration id or session key is refused ([`crate::ErrorCode::INVALID_ARGUMENT`]).
+    pub async fn put(&self, record: &SessionRecord) -> Result<(), Error> {
+        let json = serde_json::to_string(record).map_err(|e| Error::internal(e.to_string()))?;
+        await_foreign(self.0.put(json.into())).await
+    }
+    /// One session, `None` when absent.
+    pub async fn get(&self, integration_id: &str, session_key: &str) -> Result<Option<SessionRecord>, Error> {
+        match await_foreign(self.0.get(integration_id.into(), session_key.into())).await?.into_option() {
+            Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| Error::bad_json("session record", &e)),
+            None => Ok(None),
+        }
+    }
+    /// Deletes one session; true when it existed.
+    pub async fn delete(&self, integration_id: &str, session_key: &str) -> Result<bool, Error> {
+        await_foreign(self.0.delete(integration_id.into(), session_key.into())).await
+    }
+    /// Deletes every session of an integration; how many there were.
+    pub async fn delete_integration(&self, integration_id: &str) -> Result<u64, Error> {
+        await_foreign(self.0.delete_integration(integration_id.into())).await
+    }
+    /// One page of an integration's sessions and the number of matches in all (see
+    /// [`SessionQuery`] for search, sort and the limit's clamping).
+    pub async fn query(&self, query: &SessionQuery) -> Result<SessionPage, Error> {
+        let json = serde_json::to_string(query).map_err(|e| Error::internal(e.to_string()))?;
+        let page = await_foreign(self.0.query(json.into())).await?;
+        serde_json::from_str(&page).map_err(|e| Error::bad_json("session page", &e))
     }
 }
 

@@ -14,7 +14,7 @@ mod traits;
 
 pub use entry::{register_installation, root_module, shutdown_library, RegisterFn};
 pub use export::{export_provider, export_route, export_trigger, export_view};
-pub use host_client::{AgentEventStream, Agents, Host, Integrations, Kv, Leases};
+pub use host_client::{AgentEventStream, Agents, Host, Integrations, Kv, Leases, Sessions};
 pub use logging::{install_forwarder, with_sink, LogScoped, LogSink};
 pub use registrar::PluginRegistrar;
 pub use runtime::PluginRuntime;
