@@ -12,7 +12,6 @@
 //! `CONVERSATION_BENCH_CONVERSATIONS`, default 1000). BENCHMARKS.md records a run.
 
 #[path = "../tests/host_common/mod.rs"]
-#[allow(dead_code)]
 mod host_common;
 
 use std::collections::HashMap;

@@ -524,6 +524,25 @@ fn a_redelivered_message_is_answered_once_and_sessions_continue_until_new_or_tim
         .iter()
         .any(|s| s["chatId"] == "erin" && s["chatType"] == "single" && s["conversationId"] == "conv-1"));
     assert!(items.iter().any(|s| s["chatId"] == "GroupA" && s["chatType"] == "group"));
+    // Searched, sorted and paged by the store.
+    let view = inst.views[0].view.clone();
+    let l = lc.clone();
+    let q = ViewQuery { search: Some("groupa".into()), ..ViewQuery::default() };
+    let found = host.block_on(async move { view.data(&l, "sessions", &q).await.unwrap() });
+    let ViewData::Table { items, total } = found else { panic!("a table") };
+    assert_eq!((total, items[0]["chatId"].as_str()), (1, Some("GroupA")), "{items:?}");
+    let view = inst.views[0].view.clone();
+    let l = lc.clone();
+    let q = ViewQuery {
+        page: 2,
+        page_size: 1,
+        sort_by: Some("chatId".into()),
+        sort_direction: Some("asc".into()),
+        ..ViewQuery::default()
+    };
+    let second = host.block_on(async move { view.data(&l, "sessions", &q).await.unwrap() });
+    let ViewData::Table { items, total } = second else { panic!("a table") };
+    assert_eq!((total, items.len(), items[0]["chatId"].as_str()), (2, 1, Some("erin")), "{items:?}");
     inst.stop(Duration::from_secs(3)).unwrap();
 }
 

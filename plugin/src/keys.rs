@@ -27,16 +27,6 @@ pub fn dedup(integration_id: &str, msgid: &str) -> String {
     format!("dedup:{integration_id}:{msgid}")
 }
 
-/// Prefix of every session of an integration.
-pub fn sessions_prefix(integration_id: &str) -> String {
-    format!("session:{integration_id}:")
-}
-
-/// One session: a (chat, sender) pair of an integration.
-pub fn session(integration_id: &str, session_id: &str) -> String {
-    format!("session:{integration_id}:{session_id}")
-}
-
 /// The owner name of a bot's lease: the instance, and which installation's integration holds it
 /// (`<instance>#<tenant>/<integration>`). Two integrations with the same Bot ID on one instance
 /// therefore never share a lease, and the Status tab can tell its own integration's owner from

@@ -1,13 +1,13 @@
-//! Conversation sessions of an integration: one per (chat, sender), kept in the shared KV store.
-//! The Sessions tab lists them; resetting one equals the user sending `/new`.
+//! Conversation sessions of an integration: one per (chat, sender), kept in the host's sessions
+//! store (SQLite or PostgreSQL in the host, shared by every instance), where the Sessions tab's
+//! search, sort and paging run. Resetting one equals the user sending `/new`.
 
-use host_sdk::{Error, KvEntry, ViewQuery};
+use host_sdk::{Error, SessionQuery, SessionRecord, SessionSort, ViewQuery, SESSION_PAGE_MAX};
 use serde::{Deserialize, Serialize};
 
-use crate::keys;
-use crate::state::PluginState;
+use crate::state::{rfc3339, PluginState};
 
-/// One session row (field names are the host contract's).
+/// One session row as the Sessions tab shows it (field names are the host contract's).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
@@ -30,93 +30,117 @@ pub struct Session {
     pub updated_at_ms: i64,
 }
 
+impl Session {
+    fn from_record(record: SessionRecord) -> Session {
+        Session {
+            id: record.session_key,
+            chat_type: record.chat_type,
+            chat_id: record.chat_id,
+            sender_id: record.sender_id,
+            xpert_id: record.xpert_id,
+            conversation_id: record.conversation_id,
+            updated_at: rfc3339(record.updated_at_ms),
+            updated_at_ms: record.updated_at_ms,
+        }
+    }
+
+    fn into_record(self, integration_id: &str) -> SessionRecord {
+        SessionRecord {
+            integration_id: integration_id.to_string(),
+            session_key: self.id,
+            chat_type: self.chat_type,
+            chat_id: self.chat_id,
+            sender_id: self.sender_id,
+            xpert_id: self.xpert_id,
+            conversation_id: self.conversation_id,
+            updated_at_ms: self.updated_at_ms,
+        }
+    }
+}
+
 /// The session id of a (chat, sender) pair.
 pub fn session_id(chat_id: &str, sender_id: &str) -> String {
     format!("{chat_id}:{sender_id}")
 }
 
-/// Every session of an integration (paged through the store; O(sessions of this integration)).
-pub async fn list_all(state: &PluginState, integration_id: &str) -> Result<Vec<Session>, Error> {
-    let prefix = keys::sessions_prefix(integration_id);
-    let mut after = String::new();
-    let mut sessions = Vec::new();
-    loop {
-        let page: Vec<KvEntry> = state.host().kv().scan_prefix(&prefix, &after, 200).await?;
-        let Some(last) = page.last() else { break };
-        after = last.key.clone();
-        let full = page.len() == 200;
-        sessions.extend(page.into_iter().filter_map(|e| serde_json::from_str::<Session>(&e.value).ok()));
-        if !full {
-            break;
-        }
+/// The store query for one page of the Sessions tab: `search` over the visible columns, sorted
+/// by a column (default: latest activity first), `page` and `pageSize` as offset and limit.
+fn store_query(integration_id: &str, q: &ViewQuery) -> SessionQuery {
+    let column = q.sort_by.as_deref().unwrap_or("updatedAt");
+    // `id` is `<chatId>:<senderId>`: the chat id orders it.
+    let sort_by =
+        if column == "id" { SessionSort::ChatId } else { SessionSort::from_column(column).unwrap_or_default() };
+    let descending = match q.sort_direction.as_deref() {
+        Some(direction) => direction.eq_ignore_ascii_case("desc"),
+        None => sort_by == SessionSort::UpdatedAt,
+    };
+    let limit = q.page_size.clamp(1, SESSION_PAGE_MAX);
+    SessionQuery {
+        integration_id: integration_id.to_string(),
+        search: q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
+        sort_by,
+        descending,
+        offset: (q.page.max(1) - 1).saturating_mul(limit),
+        limit,
     }
-    Ok(sessions)
 }
 
-/// One page of sessions, filtered by `search` (any field contains it), sorted (default:
-/// `updatedAt` descending).
+/// One page of sessions and the total that match, searched, sorted and paged by the store.
 pub async fn query(state: &PluginState, integration_id: &str, q: &ViewQuery) -> Result<(Vec<Session>, usize), Error> {
-    let mut rows = list_all(state, integration_id).await?;
-    if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let needle = search.to_lowercase();
-        rows.retain(|s| {
-            [&s.chat_type, &s.chat_id, &s.sender_id, &s.xpert_id, &s.updated_at]
-                .iter()
-                .any(|f| f.to_lowercase().contains(&needle))
-                || s.conversation_id.as_deref().is_some_and(|c| c.to_lowercase().contains(&needle))
-        });
-    }
-    let sort_by = q.sort_by.as_deref().unwrap_or("updatedAt");
-    let desc = q.sort_direction.as_deref().map(|d| d.eq_ignore_ascii_case("desc")).unwrap_or(sort_by == "updatedAt");
-    rows.sort_by(|a, b| {
-        let key = |s: &Session| match sort_by {
-            "chatType" => s.chat_type.clone(),
-            "chatId" => s.chat_id.clone(),
-            "senderId" => s.sender_id.clone(),
-            "xpertId" => s.xpert_id.clone(),
-            "conversationId" => s.conversation_id.clone().unwrap_or_default(),
-            "id" => s.id.clone(),
-            _ => s.updated_at.clone(),
-        };
-        let ord = key(a).cmp(&key(b));
-        if desc {
-            ord.reverse()
-        } else {
-            ord
-        }
-    });
-    let total = rows.len();
-    let size = q.page_size.clamp(1, 200) as usize;
-    let start = (q.page.max(1) as usize - 1).saturating_mul(size);
-    Ok((rows.into_iter().skip(start).take(size).collect(), total))
+    let page = state.host().sessions().query(&store_query(integration_id, q)).await?;
+    Ok((page.items.into_iter().map(Session::from_record).collect(), page.total as usize))
 }
 
 /// One session, if it exists.
 pub async fn load(state: &PluginState, integration_id: &str, session_id: &str) -> Result<Option<Session>, Error> {
-    Ok(state
-        .host()
-        .kv()
-        .get(&keys::session(integration_id, session_id))
-        .await?
-        .and_then(|raw| serde_json::from_str(&raw).ok()))
+    Ok(state.host().sessions().get(integration_id, session_id).await?.map(Session::from_record))
 }
 
-/// Stores a session.
+/// Stores a session (replacing an earlier version).
 pub async fn save(state: &PluginState, integration_id: &str, session: &Session) -> Result<(), Error> {
-    let json = serde_json::to_string(session).map_err(|e| Error::internal(e.to_string()))?;
-    state.host().kv().set(&keys::session(integration_id, &session.id), &json, 0).await
+    state.host().sessions().put(&session.clone().into_record(integration_id)).await
 }
 
 /// Resets a session (forgets its conversation), as `/new` does. False when it did not exist.
 pub async fn reset(state: &PluginState, integration_id: &str, session_id: &str) -> Result<bool, Error> {
-    state.host().kv().delete(&keys::session(integration_id, session_id)).await
+    state.host().sessions().delete(integration_id, session_id).await
 }
 
 /// Forgets every session of an integration (when it is deleted).
 pub async fn clear(state: &PluginState, integration_id: &str) -> Result<usize, Error> {
-    let sessions = list_all(state, integration_id).await?;
-    for s in &sessions {
-        reset(state, integration_id, &s.id).await?;
+    Ok(state.host().sessions().delete_integration(integration_id).await? as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tab_query_becomes_a_store_query() {
+        let q = store_query("i1", &ViewQuery::default());
+        assert_eq!((q.sort_by, q.descending, q.offset, q.search), (SessionSort::UpdatedAt, true, 0, None));
+        let q = store_query(
+            "i1",
+            &ViewQuery {
+                page: 3,
+                page_size: 10,
+                search: Some("  alice ".into()),
+                sort_by: Some("senderId".into()),
+                sort_direction: None,
+            },
+        );
+        assert_eq!((q.sort_by, q.descending, q.offset, q.limit), (SessionSort::SenderId, false, 20, 10));
+        assert_eq!(q.search.as_deref(), Some("alice"));
+        let q = store_query(
+            "i1",
+            &ViewQuery {
+                page: 1,
+                page_size: 5000,
+                search: None,
+                sort_by: Some("id".into()),
+                sort_direction: Some("DESC".into()),
+            },
+        );
+        assert_eq!((q.sort_by, q.descending, q.limit), (SessionSort::ChatId, true, SESSION_PAGE_MAX));
     }
-    Ok(sessions.len())
 }
