@@ -123,6 +123,9 @@ impl Pipeline {
             }
         }
         let mut renderer = StreamRenderer::new(reply, event.stream_id.clone(), self.throttle, lang);
+        // The user sees the bot working at once; everything else (binding, session, commands,
+        // aggregation, images) happens behind the thinking bubble.
+        renderer.thinking().await;
         let binding = match self.state.binding(integration_id).await {
             Ok(Some((binding, _))) => binding,
             Ok(None) => {
@@ -168,7 +171,6 @@ impl Pipeline {
             }
             _ => text,
         };
-        renderer.thinking().await;
         let mut question = question.to_string();
         let mut images = match &event.kind {
             InboundKind::Text { images, .. } => images.clone(),
