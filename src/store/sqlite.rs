@@ -1,10 +1,8 @@
 //! The embedded default store: one SQLite file (WAL) with versioned migrations.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use host_sdk::{BoxFuture, Lease, SessionPage, SessionQuery, SessionRecord, SessionSort};
-use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
@@ -67,10 +65,16 @@ fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
 }
 
-/// The SQLite store. Statements run on tokio's blocking pool behind one connection.
+/// Work for the storage thread: runs with the connection and answers its caller itself.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The SQLite store. Statements run one after another on one thread that owns the connection,
+/// fed by a queue: callers never block a runtime thread, and a burst of thousands of statements
+/// waits in the queue instead of parking as many blocking-pool threads on a lock (each such
+/// thread costs a stack and, with glibc, its own malloc arena).
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    jobs: std::sync::mpsc::Sender<Job>,
 }
 
 impl SqliteStore {
@@ -89,24 +93,57 @@ impl SqliteStore {
             tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [i as i64 + 1]).map_err(err)?;
             tx.commit().map_err(err)?;
         }
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-store".into())
+            .spawn(move || {
+                let mut conn = conn;
+                // Ends when the last handle on the store is dropped.
+                while let Ok(job) = queue.recv() {
+                    // A statement that panics fails its own caller (its answer is dropped), not
+                    // the store.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
+                }
+            })
+            .map_err(|e| StoreError(format!("cannot start the storage thread: {e}")))?;
+        Ok(SqliteStore { jobs })
     }
 
     /// The schema version after migrations.
     pub fn schema_version(&self) -> i64 {
-        self.conn.lock().query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0)).unwrap_or(0)
+        self.run_blocking(|conn| conn.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0)))
+            .unwrap_or(0)
+    }
+
+    /// Queues `job` for the storage thread.
+    fn submit(&self, job: Job) -> StoreResult<()> {
+        self.jobs.send(job).map_err(|_| StoreError("the storage thread has stopped".into()))
     }
 
     fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     ) -> BoxFuture<'static, StoreResult<T>> {
-        let conn = self.conn.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let queued = self.submit(Box::new(move |conn| {
+            let _ = tx.send(f(conn).map_err(err));
+        }));
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || f(&mut conn.lock()).map_err(err))
-                .await
-                .map_err(|e| StoreError(format!("storage task failed: {e}")))?
+            queued?;
+            rx.await.map_err(|_| StoreError("a storage statement failed unexpectedly".into()))?
         })
+    }
+
+    /// [`SqliteStore::run`] for callers outside the runtime (start-up, tests): waits on this thread.
+    fn run_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    ) -> StoreResult<T> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.submit(Box::new(move |conn| {
+            let _ = tx.send(f(conn).map_err(err));
+        }))?;
+        rx.recv().map_err(|_| StoreError("a storage statement failed unexpectedly".into()))?
     }
 }
 
@@ -855,18 +892,18 @@ mod tests {
     #[tokio::test]
     async fn the_default_session_listing_reads_one_integration_in_index_order() {
         let (_dir, s) = open();
-        let conn = s.conn.lock();
         for (search, column) in [(None, "updated_at_ms"), (Some("%x%"), "updated_at_ms"), (None, "chat_id")] {
             let sql = format!(
                 "EXPLAIN QUERY PLAN SELECT {SESSION_COLUMNS} FROM sessions WHERE {SESSION_FILTER}
                  ORDER BY {column} DESC, session_key DESC LIMIT 50 OFFSET 0"
             );
-            let mut stmt = conn.prepare(&sql).unwrap();
-            let plan: Vec<String> = stmt
-                .query_map(params!["t", "i", search], |r| r.get::<_, String>(3))
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
+            let plan: Vec<String> = s
+                .run_blocking(move |conn| {
+                    let mut stmt = conn.prepare(&sql)?;
+                    let rows = stmt.query_map(params!["t", "i", search], |r| r.get::<_, String>(3))?;
+                    rows.collect()
+                })
+                .unwrap();
             let plan = plan.join(" | ");
             assert!(plan.contains("tenant_id=? AND integration_id=?"), "never a full scan: {plan}");
             if column == "updated_at_ms" {
