@@ -28,6 +28,21 @@ pub enum ImageError {
     NotAnImage,
 }
 
+impl ImageError {
+    /// The reason in the user's language (the English text keeps the technical detail).
+    pub fn user_text(&self, lang: crate::i18n::Lang) -> String {
+        match lang {
+            crate::i18n::Lang::En => self.to_string(),
+            crate::i18n::Lang::Zh => match self {
+                ImageError::NoClient(_) => "暂时无法下载图片".into(),
+                ImageError::Download(_) => "下载失败（链接可能已过期）".into(),
+                ImageError::Decrypt => "无法解密".into(),
+                ImageError::NotAnImage => "不是 PNG、JPEG、GIF 或 WebP 图片".into(),
+            },
+        }
+    }
+}
+
 /// The MIME type of an image from its first bytes.
 pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
     match bytes {
@@ -62,7 +77,16 @@ pub async fn fetch(client: Result<&HttpClient, String>, image: &ImageRef, n: usi
 
 #[cfg(test)]
 mod tests {
-    use super::sniff;
+    use super::{sniff, ImageError};
+    use crate::i18n::Lang;
+
+    #[test]
+    fn reasons_are_told_in_the_users_language() {
+        let e = ImageError::Download("HTTP 404".into());
+        assert_eq!(e.user_text(Lang::En), "the download failed (HTTP 404)");
+        assert_eq!(e.user_text(Lang::Zh), "下载失败（链接可能已过期）");
+        assert_eq!(ImageError::NotAnImage.user_text(Lang::Zh), "不是 PNG、JPEG、GIF 或 WebP 图片");
+    }
 
     #[test]
     fn image_types_are_told_by_their_first_bytes() {

@@ -225,9 +225,10 @@ impl Pipeline {
                 Ok(file) => files.push(file),
                 Err(e) => {
                     tracing::warn!(integration_id = %integration_id, image = n + 1, error = %e, "an image could not be read");
+                    let reason = e.user_text(lang);
                     let note = match lang {
-                        Lang::En => format!("(Image {} could not be read: {e}.)\n\n", n + 1),
-                        Lang::Zh => format!("（第 {} 张图片无法读取：{e}。）\n\n", n + 1),
+                        Lang::En => format!("(Image {} could not be read: {reason}.)\n\n", n + 1),
+                        Lang::Zh => format!("（第 {} 张图片无法读取：{reason}。）\n\n", n + 1),
                     };
                     renderer.append(&note).await;
                 }
