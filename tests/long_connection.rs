@@ -460,6 +460,9 @@ fn a_redelivered_message_is_answered_once_and_sessions_continue_until_new_or_tim
     let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
     sim.add_bot("BOTC", "s");
     let host = fast_host(&sim);
+    // The test moves the host's clock an hour ahead: a lease that outlives the jump keeps the
+    // socket (and a message in flight) from being dropped by an expiry the jump fakes.
+    host.set_config("WECOM_LEASE_TTL_MS", "36000000");
     let lc = long("lc", "BOTC", "s");
     let inst = installed_and_bound(&host, &lc);
     wait_status(&host, &inst, &lc, |i| i["state"] == "connected");
@@ -543,6 +546,20 @@ fn a_redelivered_message_is_answered_once_and_sessions_continue_until_new_or_tim
     let second = host.block_on(async move { view.data(&l, "sessions", &q).await.unwrap() });
     let ViewData::Table { items, total } = second else { panic!("a table") };
     assert_eq!((total, items.len(), items[0]["chatId"].as_str()), (2, 1, Some("erin")), "{items:?}");
+
+    // The tab's reset does what /new does: the next message starts a new conversation.
+    sim.send_text("BOTC", "erin", Chat::Single, "continuing").unwrap();
+    wait_answers("erin", 7);
+    assert_eq!(host.agent().requests().last().unwrap().conversation_id.as_deref(), Some("conv-1"));
+    let view = inst.views[0].view.clone();
+    let l = lc.clone();
+    let reset = host.block_on(async move {
+        view.action(&l, "sessions", "reset", &json!({"targetId": "erin:erin"})).await.unwrap()
+    });
+    assert!(reset.success, "{reset:?}");
+    sim.send_text("BOTC", "erin", Chat::Single, "fresh start").unwrap();
+    wait_answers("erin", 8);
+    assert_eq!(host.agent().requests().last().unwrap().conversation_id, None, "the tab reset the session");
     inst.stop(Duration::from_secs(3)).unwrap();
 }
 
