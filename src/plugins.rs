@@ -411,6 +411,22 @@ impl PluginManager {
         found
     }
 
+    /// The metrics texts of every installation (Prometheus text format, each labelled with its
+    /// tenant by the plugin). Rendering is in-memory work on the plugin's side.
+    pub fn metrics_texts(&self) -> Vec<String> {
+        let handles: Vec<_> = self.registry.read().installations().map(|i| i.handle.clone()).collect();
+        handles.iter().map(|h| h.metrics_text()).filter(|t| !t.is_empty()).collect()
+    }
+
+    /// How many installations exist, per plugin.
+    pub fn installation_counts(&self) -> Vec<(String, usize)> {
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for installation in self.registry.read().installations() {
+            *counts.entry(installation.plugin.clone()).or_default() += 1;
+        }
+        counts.into_iter().collect()
+    }
+
     /// Stops every installation, then calls every library's `shutdown` (blocking: call it from a
     /// blocking thread).
     pub fn shutdown_all(&self, timeout: Duration) -> Vec<String> {

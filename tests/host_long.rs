@@ -93,3 +93,45 @@ async fn a_host_restart_restores_the_connection_and_shutdown_closes_it_cleanly()
     assert!(sim.wait_connected("HOSTBOT", true, Duration::from_secs(10)).await, "a restart connects again by itself");
     drop(host);
 }
+
+#[tokio::test]
+async fn metrics_show_connections_callbacks_and_latency_behind_the_admin_token_and_no_secret() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    sim.add_bot("METRICBOT", "metric-s3cret");
+    let ws = sim.ws_url();
+    let env = [("WECOM_WS_URL", ws.as_str()), ("WECOM_RECONCILE_MS", "100"), ("WECOM_STREAM_THROTTLE_MS", "20")];
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), &env).await;
+    let id = publish_long_integration(&host, "METRICBOT", "metric-s3cret").await;
+    assert!(sim.wait_connected("METRICBOT", true, Duration::from_secs(20)).await);
+    sim.send_text("METRICBOT", "vic", Chat::Single, "count me").unwrap();
+    sim.wait_transcript("METRICBOT", "vic", Duration::from_secs(20), |b| {
+        b.iter().any(|b| b.from == "bot" && b.finished)
+    })
+    .await;
+
+    let refused = host.http.get(host.url("/metrics")).send().await.unwrap();
+    assert_eq!(refused.status(), 401, "labels name tenants and integrations: the admin token is required");
+    let scrape = || async {
+        let answer = host.http.get(host.url("/metrics")).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(answer.status(), 200);
+        assert!(answer.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+        answer.text().await.unwrap()
+    };
+    // The status is written before the answer's last frame; the gauge is set with it.
+    let text = scrape().await;
+    for expected in [
+        "xpert_plugin_installations{plugin=\"wecom\"} 1".to_string(),
+        "wecom_connections{state=\"connected\",tenant=\"default\"} 1".to_string(),
+        format!("wecom_subscribes_total{{integration=\"{id}\",tenant=\"default\"}} 1"),
+        format!("wecom_lease_changes_total{{change=\"acquired\",integration=\"{id}\",tenant=\"default\"}} 1"),
+        format!("wecom_callbacks_total{{integration=\"{id}\",kind=\"text\",tenant=\"default\"}} 1"),
+        "wecom_first_frame_seconds_count{tenant=\"default\"} 1".to_string(),
+        "wecom_agent_run_seconds_count{outcome=\"ok\",tenant=\"default\"} 1".to_string(),
+    ] {
+        assert!(text.contains(&expected), "{expected} missing from:\n{text}");
+    }
+    assert_eq!(text.matches("# TYPE wecom_connections ").count(), 1, "each family once");
+    assert!(!text.contains("metric-s3cret") && !text.contains("METRICBOT"), "no secret, no bot id in labels");
+    drop(host);
+}

@@ -553,9 +553,10 @@ fn a_redelivered_message_is_answered_once_and_sessions_continue_until_new_or_tim
     assert_eq!(host.agent().requests().last().unwrap().conversation_id.as_deref(), Some("conv-1"));
     let view = inst.views[0].view.clone();
     let l = lc.clone();
-    let reset = host.block_on(async move {
-        view.action(&l, "sessions", "reset", &json!({"targetId": "erin:erin"})).await.unwrap()
-    });
+    let reset =
+        host.block_on(
+            async move { view.action(&l, "sessions", "reset", &json!({"targetId": "erin:erin"})).await.unwrap() },
+        );
     assert!(reset.success, "{reset:?}");
     sim.send_text("BOTC", "erin", Chat::Single, "fresh start").unwrap();
     wait_answers("erin", 8);

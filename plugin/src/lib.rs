@@ -12,10 +12,12 @@
 //!   owner), kept in the host's shared KV store; [`sessions`]: conversation sessions;
 //! - [`views`]: the Status and Sessions tabs (read models that never write);
 //! - [`routes`]: the plugin's HTTP routes;
-//! - [`i18n`]: user-facing strings in English and Chinese.
+//! - [`i18n`]: user-facing strings in English and Chinese;
+//! - [`long`]: the long connection; [`pipeline`]: the conversation, for both transports;
+//! - [`metrics`]: the installation's Prometheus metrics, scraped through the host's `/metrics`.
 //!
-//! State never lives in process globals: bindings, intent, status and sessions are in the host's
-//! KV store, so several host instances can share one set of integrations; what belongs to one
+//! State never lives in process globals: bindings, intent and status are in the host's KV store
+//! and sessions in its sessions store, so several host instances can share one set of integrations; what belongs to one
 //! installation (its tenant, log sink and tasks) hangs off its `InstallationScope`.
 
 #![warn(missing_docs)]
@@ -28,6 +30,7 @@ pub mod http_client;
 pub mod i18n;
 pub mod keys;
 pub mod long;
+pub mod metrics;
 pub mod pipeline;
 pub mod protocol;
 pub mod providers;

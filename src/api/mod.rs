@@ -4,6 +4,7 @@
 mod errors;
 mod experts;
 mod integrations;
+mod metrics;
 mod plugin_routes;
 mod plugins;
 mod tenants;
@@ -279,6 +280,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/xpert/{id}/unpublish", post(experts::unpublish))
         .route("/api/xpert/{id}/chat", post(experts::chat))
         .route("/api/{*rest}", axum::routing::any(plugin_routes::dispatch))
+        .route("/metrics", get(metrics::serve))
         .fallback(not_found);
     api.with_state(state.clone())
         .merge(crate::web::router())

@@ -99,6 +99,14 @@ impl InstallationHandle {
     }
 }
 
+impl InstallationHandle {
+    /// The installation's metrics in the Prometheus text format (empty when it keeps none, or
+    /// when the plugin failed to render them: a scrape never fails because of one plugin).
+    pub fn metrics_text(&self) -> String {
+        catch_or(String::new(), || from_ffi_result(self.0.metrics_text()).map(|t| t.into_string()).unwrap_or_default())
+    }
+}
+
 impl std::fmt::Debug for InstallationHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("InstallationHandle(..)")

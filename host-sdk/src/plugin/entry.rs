@@ -79,6 +79,10 @@ impl PluginInstallation for ExportedInstallation {
     fn stop(&self, timeout_ms: u64) -> RResult<(), FfiError> {
         catch_sync(|| self.scope.stop(Duration::from_millis(timeout_ms)))
     }
+
+    fn metrics_text(&self) -> RResult<RString, FfiError> {
+        catch_sync(|| Ok(RString::from(self.scope.metrics_text())))
+    }
 }
 
 /// Exports a plugin's root module: the manifest text compiled in, a library runtime with

@@ -18,5 +18,5 @@ pub use host_client::{AgentEventStream, Agents, Host, Integrations, Kv, Leases, 
 pub use logging::{install_forwarder, with_sink, LogScoped, LogSink};
 pub use registrar::PluginRegistrar;
 pub use runtime::PluginRuntime;
-pub use scope::InstallationScope;
+pub use scope::{InstallationScope, MetricsSource};
 pub use traits::{ProviderImpl, RouteImpl, TriggerImpl, ViewImpl};

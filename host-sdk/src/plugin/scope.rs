@@ -41,7 +41,12 @@ struct Inner {
     tasks: TaskTracker,
     aborts: Mutex<Vec<AbortHandle>>,
     stopped: AtomicBool,
+    /// Renders the installation's metrics for the host's `/metrics` (set once by `register`).
+    metrics: std::sync::OnceLock<MetricsSource>,
 }
+
+/// Renders an installation's metrics in the Prometheus text format.
+pub type MetricsSource = Box<dyn Fn() -> String + Send + Sync>;
 
 impl InstallationScope {
     /// A scope for one installation in `tenant_id`, running on the library's `runtime`.
@@ -64,6 +69,7 @@ impl InstallationScope {
                 tasks: TaskTracker::new(),
                 aborts: Mutex::new(Vec::new()),
                 stopped: AtomicBool::new(false),
+                metrics: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -81,6 +87,18 @@ impl InstallationScope {
     /// The host, as this installation sees it (every service scoped to its tenant).
     pub fn host(&self) -> &Host {
         &self.inner.host
+    }
+
+    /// Sets what renders this installation's metrics (Prometheus text, labelled with the tenant)
+    /// when the host scrapes them; the first call wins. The source must not hold the scope itself
+    /// (that would keep the installation alive forever): give it the metrics registry only.
+    pub fn set_metrics_source(&self, source: MetricsSource) {
+        let _ = self.inner.metrics.set(source);
+    }
+
+    /// The installation's metrics text (empty when no source was set).
+    pub fn metrics_text(&self) -> String {
+        self.inner.metrics.get().map(|render| render()).unwrap_or_default()
     }
 
     /// Whether `stop` was called.

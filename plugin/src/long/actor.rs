@@ -24,6 +24,7 @@ use super::reply::{CurrentClient, LongReply, ReplyTarget};
 use super::settings::LongSettings;
 use crate::config::LongConfig;
 use crate::keys;
+use crate::metrics::Metrics;
 use crate::pipeline::{self, Pipeline};
 use crate::protocol::errcode;
 use crate::state::observed::{self, ConnectionState, ObservedStatus};
@@ -45,6 +46,8 @@ pub struct ActorContext {
     pub pipeline: Arc<Pipeline>,
     /// The subscribed connection, for replies that outlive the socket of their callback.
     pub current: CurrentClient,
+    /// The installation's metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 /// How an actor ended.
@@ -83,11 +86,38 @@ impl StopSignal {
     }
 }
 
+/// This actor's place in the `wecom_connections` gauge: one state at a time, none once dropped.
+struct StateGauge {
+    metrics: Arc<Metrics>,
+    current: Option<&'static str>,
+}
+
+impl StateGauge {
+    fn set(&mut self, state: &'static str) {
+        if self.current == Some(state) {
+            return;
+        }
+        if let Some(old) = self.current.replace(state) {
+            self.metrics.connections.with_label_values(&[old]).dec();
+        }
+        self.metrics.connections.with_label_values(&[state]).inc();
+    }
+}
+
+impl Drop for StateGauge {
+    fn drop(&mut self) {
+        if let Some(old) = self.current.take() {
+            self.metrics.connections.with_label_values(&[old]).dec();
+        }
+    }
+}
+
 /// The observed status the actor keeps and writes.
 struct Reporter {
     scope: InstallationScope,
     integration_id: String,
     status: ObservedStatus,
+    gauge: StateGauge,
 }
 
 impl Reporter {
@@ -97,6 +127,7 @@ impl Reporter {
 
     /// Writes the status under `lease`; false when a newer owner holds the bot.
     async fn write(&mut self, lease: &Lease) -> bool {
+        self.gauge.set(self.status.state.as_str());
         self.status.written_at_ms = self.scope.host().now_ms();
         match observed::write_fenced(self.scope.host().kv(), &self.integration_id, lease, self.status.clone()).await {
             Ok(written) => written,
@@ -117,6 +148,7 @@ pub async fn run(ctx: ActorContext, stop: StopSignal) -> ActorExit {
         scope: ctx.scope.clone(),
         integration_id: integration_id.clone(),
         status: ObservedStatus::new(ConnectionState::Connecting, &ctx.settings.instance_id, ctx.generation),
+        gauge: StateGauge { metrics: ctx.metrics.clone(), current: None },
     };
     if let Ok(Some(previous)) = observed::load(host.kv(), &integration_id).await {
         // Keep the history another owner (or an earlier run) recorded.
@@ -126,9 +158,10 @@ pub async fn run(ctx: ActorContext, stop: StopSignal) -> ActorExit {
         reporter.status.last_ping_at = previous.last_ping_at;
     }
     loop {
-        let Some(lease) = acquire(&ctx, &lease_key, &stop).await else {
+        let Some(lease) = acquire(&ctx, &lease_key, &stop, &mut reporter.gauge).await else {
             return ActorExit::Stopped; // stopped while waiting: another instance owns the status
         };
+        ctx.metrics.lease_changes.with_label_values(&[integration_id.as_str(), "acquired"]).inc();
         tracing::info!(integration_id = %integration_id, token = lease.token, "took the bot's lease");
         let lease = Arc::new(Mutex::new(lease));
         let lost = CancellationToken::new();
@@ -139,6 +172,7 @@ pub async fn run(ctx: ActorContext, stop: StopSignal) -> ActorExit {
         let held = lease.lock().clone();
         match outcome {
             SessionEnd::LeaseLost => {
+                ctx.metrics.lease_changes.with_label_values(&[integration_id.as_str(), "lost"]).inc();
                 tracing::warn!(integration_id = %integration_id, "lost the bot's lease: closed the socket, waiting to take it again");
                 continue;
             }
@@ -149,8 +183,11 @@ pub async fn run(ctx: ActorContext, stop: StopSignal) -> ActorExit {
                     reporter.status.next_reconnect_at = None;
                     reporter.write(&held).await;
                 }
-                if let Err(e) = host.leases().release(&held).await {
-                    tracing::warn!(integration_id = %integration_id, error = %e, "releasing the bot's lease failed");
+                match host.leases().release(&held).await {
+                    Ok(_) => ctx.metrics.lease_changes.with_label_values(&[integration_id.as_str(), "released"]).inc(),
+                    Err(e) => {
+                        tracing::warn!(integration_id = %integration_id, error = %e, "releasing the bot's lease failed")
+                    }
                 }
                 tracing::info!(integration_id = %integration_id, reason = why, "long connection stopped");
                 return exit;
@@ -160,13 +197,13 @@ pub async fn run(ctx: ActorContext, stop: StopSignal) -> ActorExit {
 }
 
 /// Takes the bot's lease, waiting (standby) while another instance or integration holds it.
-async fn acquire(ctx: &ActorContext, key: &str, stop: &StopSignal) -> Option<Lease> {
+async fn acquire(ctx: &ActorContext, key: &str, stop: &StopSignal, gauge: &mut StateGauge) -> Option<Lease> {
     let ttl = ctx.settings.lease_ttl.as_millis() as u64;
     let owner = keys::lease_owner(&ctx.settings.instance_id, ctx.scope.tenant_id(), &ctx.integration.id);
     loop {
         match ctx.scope.host().leases().acquire(key, &owner, ttl).await {
             Ok(Some(lease)) => return Some(lease),
-            Ok(None) => {}
+            Ok(None) => gauge.set("standby"),
             Err(e) => tracing::warn!(integration_id = %ctx.integration.id, error = %e, "taking the bot's lease failed"),
         }
         tokio::select! {
@@ -295,6 +332,7 @@ async fn session(
                         // WeCom leaves the socket open after a refused subscribe: close it ourselves.
                         link.close().await;
                         auth_failures += 1;
+                        ctx.metrics.auth_failures.with_label_values(&[integration_id.as_str()]).inc();
                         reporter.status.last_error =
                             Some(format!("WeCom refused the Bot ID or Secret ({code}: {})", first_clause(&errmsg)));
                         if auth_failures >= ctx.settings.auth_failure_limit {
@@ -325,6 +363,7 @@ async fn session(
                             return SessionEnd::LeaseLost;
                         }
                         tracing::info!(integration_id = %integration_id, bot_id = %ctx.config.bot_id, "subscribed");
+                        ctx.metrics.subscribes.with_label_values(&[integration_id.as_str()]).inc();
                         ctx.current.set(Some(client.clone()));
                         let served = serve(ctx, reporter, lease, stop, lost, &mut link, &mut inbound, lang).await;
                         ctx.current.set(None);
@@ -340,6 +379,7 @@ async fn session(
             }
         };
         attempts += 1;
+        ctx.metrics.reconnects.with_label_values(&[integration_id.as_str()]).inc();
         let delay = ctx.settings.backoff(attempts, rand::random::<f64>());
         reporter.status.state = ConnectionState::Retrying;
         reporter.status.reconnect_attempts = attempts;
@@ -399,6 +439,7 @@ async fn serve(
                 let arrival = (callback.received_at_ms, arrivals);
                 match classify(&integration_id, lang, &callback.cmd, &callback.req_id, &callback.body, arrival) {
                     Classified::Displaced => {
+                        ctx.metrics.kicks.with_label_values(&[integration_id.as_str()]).inc();
                         tracing::warn!(integration_id = %integration_id, "another connection took this bot (disconnected_event): closing, not reconnecting");
                         link.close().await;
                         reporter.status.last_disconnected_at = Some(reporter.now());
@@ -415,7 +456,7 @@ async fn serve(
                             target,
                             ctx.settings.stream_lifetime,
                         ));
-                        if let Err(e) = ctx.scope.spawn(async move { pipeline.handle(event, reply).await }) {
+                        if let Err(e) = ctx.scope.spawn(async move { pipeline.handle(*event, reply).await }) {
                             tracing::warn!(integration_id = %integration_id, error = %e, "a callback was not handled: the installation is stopping");
                         }
                     }

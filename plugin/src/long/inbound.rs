@@ -9,8 +9,8 @@ use crate::pipeline::{ChatKind, ImageRef, InboundEvent, InboundKind};
 pub enum Classified {
     /// WeCom says another connection took the bot.
     Displaced,
-    /// An event for the pipeline.
-    Event(InboundEvent),
+    /// An event for the pipeline (boxed: an event is much larger than a kick).
+    Event(Box<InboundEvent>),
 }
 
 fn text_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -69,7 +69,7 @@ pub fn classify(
         ("aibot_event_callback", _) => InboundKind::Other { kind: format!("event:{event_type}") },
         (_, msgtype) => InboundKind::Other { kind: format!("message:{msgtype}") },
     };
-    Classified::Event(InboundEvent {
+    Classified::Event(Box::new(InboundEvent {
         integration_id: integration_id.to_string(),
         chat_kind,
         chat_id,
@@ -77,6 +77,7 @@ pub fn classify(
         stream_id: format!("stream_{req_id}"),
         lang,
         arrival,
+        received: std::time::Instant::now(),
         kind,
-    })
+    }))
 }

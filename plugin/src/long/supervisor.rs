@@ -165,6 +165,7 @@ impl Supervisor {
             generation,
             pipeline: self.pipeline.clone(),
             current: Default::default(),
+            metrics: self.state.metrics.clone(),
         };
         let actor_stop = stop.clone();
         let spawned = self.state.scope.spawn(async move {

@@ -70,6 +70,8 @@ pub struct InboundEvent {
     /// When it arrived (Unix ms) and its arrival number on its connection: orders messages that
     /// are handled concurrently (aggregation joins them in this order).
     pub arrival: (i64, u64),
+    /// When the transport received it (monotonic): the first frame's latency is measured from it.
+    pub received: std::time::Instant,
     /// What happened.
     pub kind: InboundKind,
 }

@@ -75,6 +75,15 @@ impl Pipeline {
     /// user waits for an answer, told to the user; nothing is left on "thinking".
     pub async fn handle(&self, event: InboundEvent, reply: Arc<dyn ReplyChannel>) {
         let integration_id = event.integration_id.clone();
+        let kind = match &event.kind {
+            InboundKind::Text { images, .. } if images.is_empty() => "text",
+            InboundKind::Text { .. } => "media",
+            InboundKind::EnterChat => "enter_chat",
+            InboundKind::CardClick { .. } => "card_click",
+            InboundKind::Feedback => "feedback",
+            InboundKind::Other { .. } => "other",
+        };
+        self.state.metrics.callbacks.with_label_values(&[integration_id.as_str(), kind]).inc();
         match &event.kind {
             InboundKind::Text { text, .. } => {
                 let text = text.clone();
@@ -119,13 +128,16 @@ impl Pipeline {
         if let InboundKind::Text { msgid, .. } = &event.kind {
             if !msgid.is_empty() && !self.first_delivery(integration_id, msgid).await {
                 tracing::info!(integration_id = %integration_id, msgid = %msgid, "a message seen before: not answered twice");
+                self.state.metrics.dedup_hits.with_label_values(&[integration_id.as_str()]).inc();
                 return;
             }
         }
-        let mut renderer = StreamRenderer::new(reply, event.stream_id.clone(), self.throttle, lang);
+        let mut renderer = StreamRenderer::new(reply, event.stream_id.clone(), self.throttle, lang)
+            .observed_by(self.state.metrics.clone(), integration_id);
         // The user sees the bot working at once; everything else (binding, session, commands,
         // aggregation, images) happens behind the thinking bubble.
         renderer.thinking().await;
+        self.state.metrics.first_frame_seconds.observe(event.received.elapsed().as_secs_f64());
         let binding = match self.state.binding(integration_id).await {
             Ok(Some((binding, _))) => binding,
             Ok(None) => {
@@ -241,7 +253,18 @@ impl Pipeline {
             files,
             options: serde_json::json!({"channel": "wecom", "integrationId": integration_id, "senderId": event.sender_id}),
         };
+        let run_started = std::time::Instant::now();
         let (outcome, started) = self.run_agent(request, &mut renderer).await;
+        let outcome_label = match &outcome {
+            Ok(()) => "ok",
+            Err(RunError::Failed(_)) => "failed",
+            Err(RunError::Timeout(_)) => "timeout",
+        };
+        self.state
+            .metrics
+            .agent_run_seconds
+            .with_label_values(&[outcome_label])
+            .observe(run_started.elapsed().as_secs_f64());
         if let Some(conversation_id) = started {
             let now = self.state.host().now_ms();
             let session = sessions::Session {

@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::reply::{ReplyChannel, ReplyError};
 use super::{cards, markdown};
 use crate::i18n::Lang;
+use crate::metrics::Metrics;
 use crate::protocol::command::{truncate_utf8, CONTENT_LIMIT as MAX_STREAM_BYTES};
 
 /// `text` in pieces of at most `max` bytes, cut on character boundaries.
@@ -70,6 +71,8 @@ pub struct StreamRenderer {
     /// Text arrived since the last snapshot (held back by the throttle).
     unsent: bool,
     phase: Phase,
+    /// Where expiries and fallbacks are counted, and for which integration.
+    metrics: Option<(Arc<Metrics>, String)>,
 }
 
 impl StreamRenderer {
@@ -87,6 +90,19 @@ impl StreamRenderer {
             sent_len: 0,
             unsent: false,
             phase: Phase::Streaming,
+            metrics: None,
+        }
+    }
+
+    /// Counts this answer's stream expiries and proactive fallbacks in `metrics`.
+    pub fn observed_by(mut self, metrics: Arc<Metrics>, integration_id: &str) -> Self {
+        self.metrics = Some((metrics, integration_id.to_string()));
+        self
+    }
+
+    fn count(&self, pick: impl Fn(&Metrics) -> &prometheus::IntCounterVec) {
+        if let Some((metrics, integration_id)) = &self.metrics {
+            pick(metrics).with_label_values(&[integration_id.as_str()]).inc();
         }
     }
 
@@ -118,6 +134,9 @@ impl StreamRenderer {
             Ok(()) => true,
             Err(e @ (ReplyError::StreamExpired(_) | ReplyError::Lost(_))) => {
                 tracing::info!(stream_id = %self.stream_id, error = %e, "the stream can no longer be updated: the rest follows as messages");
+                if matches!(e, ReplyError::StreamExpired(_)) {
+                    self.count(|m| &m.stream_expiries);
+                }
                 self.phase = Phase::HandedOff { delivered: self.shown };
                 false
             }
@@ -185,6 +204,7 @@ impl StreamRenderer {
         if self.phase != Phase::Streaming {
             return;
         }
+        self.count(|m| &m.stream_expiries);
         let note = self.lang.pick("\n\n(continued in the next message)", "\n\n（未完，见下一条消息）");
         let rendered = self.rendered();
         let part = truncate_utf8(&rendered, MAX_STREAM_BYTES - note.len());
@@ -248,6 +268,7 @@ impl StreamRenderer {
             }
             let rest = text[from..].trim_start();
             if !rest.trim().is_empty() {
+                self.count(|m| &m.stream_fallbacks);
                 for part in split_utf8(rest, MAX_STREAM_BYTES) {
                     if let Err(e) = self.reply.send(part).await {
                         tracing::warn!(stream_id = %self.stream_id, error = %e, "a continuation of an answer could not be sent");

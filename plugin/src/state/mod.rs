@@ -32,6 +32,8 @@ pub struct PluginState {
     /// The installation's supervisor (weak: the supervisor holds this state; the long-connection
     /// provider holds the supervisor for as long as the installation's objects live).
     pub supervisor: std::sync::OnceLock<std::sync::Weak<crate::long::supervisor::Supervisor>>,
+    /// The installation's metrics, rendered for the host's `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Why a long-connection integration must not connect now, in order of precedence (`None`: it
@@ -81,7 +83,10 @@ pub struct Binding {
 impl PluginState {
     /// The state of one installation.
     pub fn new(scope: InstallationScope) -> Self {
-        PluginState { scope, supervisor_wake: Arc::new(Notify::new()), supervisor: std::sync::OnceLock::new() }
+        let metrics = crate::metrics::Metrics::new(scope.tenant_id());
+        let render = metrics.clone();
+        scope.set_metrics_source(Box::new(move || render.render()));
+        PluginState { scope, supervisor_wake: Arc::new(Notify::new()), supervisor: std::sync::OnceLock::new(), metrics }
     }
 
     /// Stops this instance's connection of an integration, if it runs one here, and waits until
