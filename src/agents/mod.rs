@@ -49,9 +49,11 @@ impl AgentRunner {
     /// Starts a run of the Digital Expert named in the request, which must belong to `tenant`
     /// (another tenant's expert answers "does not exist", like a missing one).
     pub async fn start(&self, tenant: &str, request: AgentRequest) -> Result<AgentEventReceiver, Error> {
-        let xpert = self
+        // Only the agent config: an expert's triggers (one per bound integration) are not parsed
+        // for every run.
+        let agent = self
             .store
-            .get_xpert(tenant.to_string(), request.xpert_id.clone())
+            .xpert_agent(tenant.to_string(), request.xpert_id.clone())
             .await
             .map_err(|e| Error::unavailable(e.0))?
             .ok_or_else(|| {
@@ -61,7 +63,7 @@ impl AgentRunner {
             Some(id)
                 if self
                     .store
-                    .conversation_exists(tenant.to_string(), id.clone(), xpert.id.clone())
+                    .conversation_exists(tenant.to_string(), id.clone(), request.xpert_id.clone())
                     .await
                     .map_err(|e| Error::unavailable(e.0))? =>
             {
@@ -70,7 +72,7 @@ impl AgentRunner {
             _ => {
                 let id = uuid::Uuid::new_v4().to_string();
                 self.store
-                    .create_conversation(tenant.to_string(), id.clone(), xpert.id.clone(), now_rfc3339())
+                    .create_conversation(tenant.to_string(), id.clone(), request.xpert_id.clone(), now_rfc3339())
                     .await
                     .map_err(|e| Error::unavailable(e.0))?;
                 id
@@ -83,7 +85,6 @@ impl AgentRunner {
             .map_err(|e| Error::unavailable(e.0))?;
         let (tx, rx) = mpsc::channel(64);
         let runner = self.clone();
-        let agent = xpert.agent.clone();
         let tenant = tenant.to_string();
         tokio::spawn(async move {
             let sink = RunSink { tx };

@@ -172,6 +172,13 @@ pub trait Store: Send + Sync + 'static {
     fn list_xperts(&self, tenant: String) -> BoxFuture<'static, StoreResult<Vec<XpertRecord>>>;
     /// One Digital Expert of a tenant.
     fn get_xpert(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<Option<XpertRecord>>>;
+    /// The agent config of one Digital Expert of a tenant: all an agent run needs, without
+    /// parsing the expert's triggers (an expert bound to many integrations carries many). Stores
+    /// that can read the one column override this.
+    fn xpert_agent(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<Option<Value>>> {
+        let record = self.get_xpert(tenant, id);
+        Box::pin(async move { Ok(record.await?.map(|x| x.agent)) })
+    }
     /// Inserts or replaces a Digital Expert of `record.tenant_id`; false (nothing written) when the
     /// id belongs to another tenant or the tenant does not exist.
     fn put_xpert(&self, record: XpertRecord) -> BoxFuture<'static, StoreResult<bool>>;

@@ -474,6 +474,15 @@ impl Store for SqliteStore {
         })
     }
 
+    fn xpert_agent(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<Option<serde_json::Value>>> {
+        self.run(move |c| {
+            c.query_row("SELECT agent FROM xperts WHERE tenant_id = ?1 AND id = ?2", params![tenant, id], |r| {
+                Ok(serde_json::from_str(&r.get::<_, String>(0)?).unwrap_or(serde_json::Value::Null))
+            })
+            .optional()
+        })
+    }
+
     fn put_xpert(&self, r: XpertRecord) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
             c.execute(
