@@ -231,3 +231,41 @@ fn a_message_for_an_integration_whose_binding_is_gone_gets_a_localized_answer_an
     assert!(logged, "a log line names the integration: {:?}", host.logs());
     inst.stop(Duration::from_secs(3)).unwrap();
 }
+
+#[test]
+fn an_answer_whose_connection_dropped_mid_stream_arrives_as_a_message_after_the_reconnect() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTD", "s");
+    let host = fast_host(&sim);
+    let gate = host.agent().gate();
+    host.agent().on_prefix(
+        "tell",
+        vec![AgentEvent::TextDelta("First half.".into()), AgentEvent::TextDelta(" Second half.".into())],
+    );
+    let ld = long("ld", "BOTD", "s");
+    let inst = installed_and_bound(&host, &ld);
+    wait_status(&host, &inst, &ld, |i| i["state"] == "connected");
+
+    sim.send_text("BOTD", "quinn", Chat::Single, "tell me").unwrap();
+    gate.add_permits(1);
+    rt.block_on(sim.wait_transcript("BOTD", "quinn", WAIT, |b| b.iter().any(|b| b.text == "First half.")));
+    // The socket drops while the agent is still answering; the actor reconnects.
+    let subscribed_before = sim.frames().iter().filter(|f| f.frame["cmd"] == "aibot_subscribe").count();
+    assert_eq!(sim.drop_connections("BOTD"), 1);
+    assert!(rt.block_on(sim.wait_until(WAIT, |s| {
+        s.is_connected("BOTD")
+            && s.frames().iter().filter(|f| f.frame["cmd"] == "aibot_subscribe").count() > subscribed_before
+    })));
+    gate.add_permits(2);
+    let bubbles = rt.block_on(sim.wait_transcript("BOTD", "quinn", WAIT, |b| b.iter().any(|b| b.kind == "markdown")));
+    let rest = &bubbles.iter().find(|b| b.kind == "markdown").unwrap().text;
+    // What the stream showed plus the continuation is the whole answer. Whether the snapshot's
+    // ack crossed before the drop decides where the continuation starts: an unacknowledged
+    // snapshot is sent again rather than risked.
+    assert!(
+        rest == "Second half." || rest == "First half. Second half.",
+        "the rest of the answer, on the new connection: {bubbles:?}"
+    );
+    inst.stop(Duration::from_secs(3)).unwrap();
+}

@@ -455,6 +455,7 @@ async fn serve(
                             callback.req_id.clone(),
                             target,
                             ctx.settings.stream_lifetime,
+                            ctx.settings.backoff_max + ctx.settings.connect_timeout,
                         ));
                         if let Err(e) = ctx.scope.spawn(async move { pipeline.handle(*event, reply).await }) {
                             tracing::warn!(integration_id = %integration_id, error = %e, "a callback was not handled: the installation is stopping");

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use host_sdk::BoxFuture;
-use parking_lot::RwLock;
 use serde_json::Value;
+use tokio::sync::watch;
 
 use super::client::{Client, CommandError};
 use crate::pipeline::{ChatKind, ReplyChannel, ReplyError};
@@ -17,18 +17,32 @@ use crate::protocol::command::{
 use crate::protocol::errcode;
 
 /// The subscribed connection of one integration, if any: replies outliving the socket that
-/// brought their callback (a reconnect happened meanwhile) send on it.
-#[derive(Clone, Default)]
-pub struct CurrentClient(Arc<RwLock<Option<Client>>>);
+/// brought their callback (a reconnect happened meanwhile) send on it, waiting for the reconnect
+/// when it has not happened yet.
+#[derive(Clone)]
+pub struct CurrentClient(Arc<watch::Sender<Option<Client>>>);
+
+impl Default for CurrentClient {
+    fn default() -> Self {
+        CurrentClient(Arc::new(watch::channel(None).0))
+    }
+}
 
 impl CurrentClient {
     /// Records the connection now subscribed (`None` when it ended).
     pub fn set(&self, client: Option<Client>) {
-        *self.0.write() = client;
+        self.0.send_replace(client);
     }
 
-    fn get(&self) -> Option<Client> {
-        self.0.read().clone()
+    /// The subscribed connection, waiting up to `patience` for one (a reconnect in progress).
+    async fn wait(&self, patience: Duration) -> Option<Client> {
+        let mut current = self.0.subscribe();
+        let usable = |c: &Option<Client>| c.as_ref().is_some_and(|c| !c.is_closed());
+        let found = match tokio::time::timeout(patience, current.wait_for(usable)).await {
+            Ok(Ok(client)) => client.clone(),
+            _ => None,
+        };
+        found
     }
 }
 
@@ -48,19 +62,22 @@ pub struct LongReply {
     req_id: String,
     target: ReplyTarget,
     stream_lifetime: Duration,
+    /// How long a proactive send waits for a reconnect when the connection is down.
+    reconnect_patience: Duration,
 }
 
 impl LongReply {
     /// Replies to the callback `req_id` received on `client`; proactive sends go to `target` on
-    /// `current`'s connection.
+    /// `current`'s connection, waiting up to `reconnect_patience` for one when it is down.
     pub fn new(
         client: Client,
         current: CurrentClient,
         req_id: String,
         target: ReplyTarget,
         stream_lifetime: Duration,
+        reconnect_patience: Duration,
     ) -> Self {
-        LongReply { client, current, req_id, target, stream_lifetime }
+        LongReply { client, current, req_id, target, stream_lifetime, reconnect_patience }
     }
 
     /// Sends `body` as `cmd` on the callback's req_id.
@@ -108,16 +125,26 @@ impl ReplyChannel for LongReply {
     }
 
     fn send(&self, markdown: &str) -> BoxFuture<'static, Result<(), ReplyError>> {
-        // The connection that brought the callback if it still serves, else the current one.
-        let client = if self.client.is_closed() { self.current.get() } else { Some(self.client.clone()) };
+        // The connection that brought the callback if it still serves, else the current one (after
+        // the reconnect, if one is under way).
+        let own = (!self.client.is_closed()).then(|| self.client.clone());
+        let current = self.current.clone();
+        let patience = self.reconnect_patience;
         let chat_type = match self.target.chat_kind {
             ChatKind::Single => SendChatType::Single,
             ChatKind::Group => SendChatType::Group,
         };
         let body = send_markdown_body(&self.target.chat_id, chat_type, markdown);
         Box::pin(async move {
+            let client = match own {
+                Some(client) => Some(client),
+                None => current.wait(patience).await,
+            };
             let Some(client) = client else {
-                return Err(ReplyError::Lost(format!("{CMD_SEND_MSG}: the bot is not connected")));
+                return Err(ReplyError::Lost(format!(
+                    "{CMD_SEND_MSG}: the bot did not reconnect within {} ms",
+                    patience.as_millis()
+                )));
             };
             client.request(CMD_SEND_MSG, None, body).await.map(drop).map_err(|e| to_error(CMD_SEND_MSG, e))
         })
