@@ -38,6 +38,10 @@ async fn plugin_install_levels_and_the_provider_gate() {
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "PROVIDER_NOT_FOUND");
     assert!(body["error"]["message"].as_str().unwrap().contains("tenant level"), "{body}");
+    let (status, body) = host.post("/api/integration", json!({"name": "x", "provider": "slack", "options": {}})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("PROVIDER_NOT_FOUND")));
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("\"slack\"") && !message.contains("WeCom"), "names the provider asked for: {message}");
 
     let (status, body) = host.post("/api/plugins/install", json!({"name": "wecom", "level": "organization"})).await;
     assert_eq!(status, 200, "{body}");

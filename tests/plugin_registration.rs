@@ -139,6 +139,7 @@ fn setup_information_gives_the_callback_url_or_the_websocket_url() {
     let setup = json!(inst.provider("wecom_long").unwrap().provider.validate_config(&long("l1")).unwrap());
     assert_eq!(setup["mode"], "long_connection");
     assert_eq!(setup["websocketUrl"], "ws://127.0.0.1:9", "WECOM_WS_URL from the host overrides the default");
+    assert!(setup.get("webhookUrl").is_none(), "WeCom calls no webhook in long mode: {setup}");
 }
 
 #[test]

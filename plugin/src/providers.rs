@@ -219,8 +219,8 @@ impl LongProvider {
     pub fn setup(&self) -> SetupInfo {
         let url =
             self.state.host().config("WECOM_WS_URL").filter(|u| !u.is_empty()).unwrap_or_else(|| DEFAULT_WS_URL.into());
-        let mut extra = Map::new();
-        extra.insert("webhookUrl".into(), json!(url));
+        // No `webhookUrl`: WeCom calls nothing in this mode; the WebSocket URL is its own field.
+        let extra = Map::new();
         SetupInfo {
             mode: "long_connection".into(),
             callback_url: None,

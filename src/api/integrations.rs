@@ -53,13 +53,20 @@ pub fn to_json(record: &IntegrationRecord, provider: Option<&RegisteredProvider>
 }
 
 fn provider_not_found(name: &str) -> ApiError {
-    ApiError::not_found(
-        "PROVIDER_NOT_FOUND",
+    // Only WeCom's own providers come from the WeCom plugin: for any other name, say which
+    // provider was asked for and that no installed plugin provides it.
+    let message = if matches!(name, "wecom" | "wecom_long") {
         format!(
-            "integration provider {:?} is not registered: the WeCom plugin must be installed at tenant level (POST /api/plugins/install with level \"tenant\") to provide system integrations",
+            "integration provider {:?} is not registered: the WeCom plugin must be installed at tenant level (POST /api/plugins/install with level \"tenant\") to provide it",
             shown::id(name)
-        ),
-    )
+        )
+    } else {
+        format!(
+            "integration provider {:?} is not provided by any plugin installed at tenant level in this tenant",
+            shown::id(name)
+        )
+    };
+    ApiError::not_found("PROVIDER_NOT_FOUND", message)
 }
 
 /// `GET /api/integration/providers`.
