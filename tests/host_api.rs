@@ -163,6 +163,32 @@ async fn publish_runs_the_trigger_checklist_and_unpublish_frees_the_integration(
     assert_eq!(refused["checklist"][0]["code"], "TRIGGER_WECOM_INTEGRATION_CONFLICT");
     assert_eq!(refused["checklist"][0]["level"], "error");
 
+    // Two experts publishing one integration at the same time: one wins, and the other — refused
+    // by validation or by losing the race in the plugin — gets the checklist that says why.
+    let (_, other) = host
+        .post(
+            "/api/integration",
+            json!({"name": "bot2", "provider": "wecom_long", "options": {"botId": "aib2", "secret": "s3cr3t"}}),
+        )
+        .await;
+    let other_id = other["id"].as_str().unwrap().to_string();
+    let race_trigger = json!([{"provider": "wecom", "config": {"enabled": true, "integrationId": other_id}}]);
+    let mut racers = Vec::new();
+    for name in ["racer-a", "racer-b"] {
+        let (_, x) = host.post("/api/xpert", json!({"name": name, "agent": {"kind": "echo"}})).await;
+        let id = x["id"].as_str().unwrap().to_string();
+        host.call("PUT", &format!("/api/xpert/{id}/triggers"), Some(race_trigger.clone())).await;
+        racers.push(id);
+    }
+    let (path_a, path_b) = (format!("/api/xpert/{}/publish", racers[0]), format!("/api/xpert/{}/publish", racers[1]));
+    let (a, b) = tokio::join!(host.post(&path_a, json!({})), host.post(&path_b, json!({})));
+    let mut outcomes = [a, b];
+    outcomes.sort_by_key(|(status, _)| *status);
+    assert_eq!(outcomes[0].0, 200, "{outcomes:?}");
+    let (status, loser) = &outcomes[1];
+    assert!(*status == 409 || *status == 422, "{loser}");
+    assert_eq!(loser["checklist"][0]["code"], "TRIGGER_WECOM_INTEGRATION_CONFLICT", "never a bare refusal: {loser}");
+
     let (_, x) = host.get(&format!("/api/xpert/{}", experts[0])).await;
     assert_eq!(x["published"], true);
     assert_eq!(x["triggers"], trigger);

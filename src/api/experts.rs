@@ -215,6 +215,9 @@ pub async fn publish(
         let Some(trigger) = state.plugins.trigger(tenant, &t.provider) else { continue };
         let params = TriggerParams { xpert_id: id.clone(), config: t.config.clone() };
         if let Err(e) = trigger.trigger.publish(&params).await {
+            // Lost a race (another expert bound the integration between our validation and our
+            // publish): the checklist, validated again now, says who holds it.
+            let recheck = trigger.trigger.validate(&params).await.unwrap_or_default();
             // Roll back this round and restore the previous set.
             stop_all(&state, tenant, &id, &published).await;
             if record.published {
@@ -225,7 +228,11 @@ pub async fn publish(
                     }
                 }
             }
-            return Err(e.into());
+            let mut err: ApiError = e.into();
+            if recheck.iter().any(|c| c.level == ChecklistLevel::Error) {
+                err.extra = Some(("checklist".into(), serde_json::to_value(&recheck).unwrap_or(json!([]))));
+            }
+            return Err(err);
         }
         published.push(t.clone());
     }
