@@ -98,7 +98,9 @@ impl Reporter {
     /// Writes the status under `lease`; false when a newer owner holds the bot.
     async fn write(&mut self, lease: &Lease) -> bool {
         self.status.written_at_ms = self.scope.host().now_ms();
-        match observed::write_fenced(self.scope.host().kv(), &self.integration_id, lease, self.status.clone()).await {
+        // Boxed, as the other steps an idle actor is not in: the actor's future stays small.
+        let write = observed::write_fenced(self.scope.host().kv(), &self.integration_id, lease, self.status.clone());
+        match Box::pin(write).await {
             Ok(written) => written,
             Err(e) => {
                 tracing::warn!(integration_id = %self.integration_id, error = %e, "writing the connection status failed");
@@ -118,7 +120,7 @@ pub async fn run(ctx: ActorContext, stop: StopSignal) -> ActorExit {
         integration_id: integration_id.clone(),
         status: ObservedStatus::new(ConnectionState::Connecting, &ctx.settings.instance_id, ctx.generation),
     };
-    if let Ok(Some(previous)) = observed::load(host.kv(), &integration_id).await {
+    if let Ok(Some(previous)) = Box::pin(observed::load(host.kv(), &integration_id)).await {
         // Keep the history another owner (or an earlier run) recorded.
         reporter.status.last_connected_at = previous.last_connected_at;
         reporter.status.last_disconnected_at = previous.last_disconnected_at;
@@ -126,7 +128,7 @@ pub async fn run(ctx: ActorContext, stop: StopSignal) -> ActorExit {
         reporter.status.last_ping_at = previous.last_ping_at;
     }
     loop {
-        let Some(lease) = acquire(&ctx, &lease_key, &stop).await else {
+        let Some(lease) = Box::pin(acquire(&ctx, &lease_key, &stop)).await else {
             return ActorExit::Stopped; // stopped while waiting: another instance owns the status
         };
         tracing::info!(integration_id = %integration_id, token = lease.token, "took the bot's lease");
@@ -149,7 +151,7 @@ pub async fn run(ctx: ActorContext, stop: StopSignal) -> ActorExit {
                     reporter.status.next_reconnect_at = None;
                     reporter.write(&held).await;
                 }
-                if let Err(e) = host.leases().release(&held).await {
+                if let Err(e) = Box::pin(host.leases().release(&held)).await {
                     tracing::warn!(integration_id = %integration_id, error = %e, "releasing the bot's lease failed");
                 }
                 tracing::info!(integration_id = %integration_id, reason = why, "long connection stopped");
@@ -185,7 +187,7 @@ async fn keep_lease(ctx: &ActorContext, key: &str, lease: &Mutex<Lease>, lost: &
     loop {
         tokio::time::sleep(ctx.settings.lease_renew_interval()).await;
         let current = lease.lock().clone();
-        match ctx.scope.host().leases().renew(&current, ttl.as_millis() as u64).await {
+        match Box::pin(ctx.scope.host().leases().renew(&current, ttl.as_millis() as u64)).await {
             Ok(Some(renewed)) => {
                 *lease.lock() = renewed;
                 last_ok = tokio::time::Instant::now();
@@ -223,7 +225,7 @@ impl Link {
     /// Closes with a close frame and waits (bounded) for the driver to finish.
     async fn close(&mut self) {
         self.client.close();
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.ended()).await;
+        let _ = Box::pin(tokio::time::timeout(Duration::from_secs(1), self.ended())).await;
     }
 }
 
@@ -278,7 +280,9 @@ async fn session(
         if !reporter.write(&current).await {
             return SessionEnd::LeaseLost;
         }
-        let failure = match client::connect(&client_config).await {
+        // Boxed: opening a socket (DNS, TLS, the upgrade) needs a large future, and laid out inline
+        // it would make every idle actor as large as the connect step.
+        let failure = match Box::pin(client::connect_boxed(&client_config)).await {
             Err(e) => format!("cannot reach WeCom at {}: {e}", ctx.settings.ws_url),
             Ok((client, driver, mut inbound)) => {
                 let mut link = Link { client: client.clone(), driver: Box::pin(driver), ended: None };
@@ -379,7 +383,7 @@ async fn serve(
     stop: &StopSignal,
     lost: &CancellationToken,
     link: &mut Link,
-    inbound: &mut tokio::sync::mpsc::Receiver<client::Callback>,
+    inbound: &mut tokio::sync::mpsc::Receiver<Box<client::Callback>>,
     lang: crate::i18n::Lang,
 ) -> Served {
     let integration_id = ctx.integration.id.clone();
@@ -467,5 +471,19 @@ fn describe(end: &ConnectionEnd) -> String {
             format!("no heartbeat answer for {missed_pings} pings: the link was dead")
         }
         ConnectionEnd::Io(message) => format!("the connection broke: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn future_size<A, B, F: std::future::Future>(_: fn(A, B) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    #[test]
+    fn sizes() {
+        println!("actor future {}", future_size(run));
     }
 }

@@ -358,13 +358,19 @@ struct Target {
     port: u16,
 }
 
-/// Buffers sized for WeCom's frames (JSON of at most a few tens of KiB) rather than tungstenite's
-/// 128 KiB defaults: with thousands of idle bots per process the read buffer alone was most of
-/// each connection's memory. Frames are written as soon as they are queued (the client flushes
-/// each one), and a message over 1 MiB is refused instead of buffered.
+/// tungstenite allocates its read buffer when the socket is made and keeps it for the socket's
+/// life: 128 KiB by default, which with thousands of idle bots per process was most of each
+/// connection's memory. WeCom's frames are small JSON (acks and pings about 100 bytes, a text
+/// callback under 1 KiB), so 1 KiB holds most of them in one read; a larger frame reserves its
+/// full length once its header is read and arrives in reads of 1 KiB.
+pub const READ_BUFFER_SIZE: usize = 1024;
+
+/// Buffers sized for WeCom's frames rather than tungstenite's 128 KiB defaults (see
+/// [`READ_BUFFER_SIZE`]). Frames are written as soon as they are queued (the client flushes each
+/// one), and a message over 1 MiB is refused instead of buffered.
 fn socket_config() -> tungstenite::protocol::WebSocketConfig {
     tungstenite::protocol::WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(READ_BUFFER_SIZE)
         .write_buffer_size(0)
         .max_message_size(Some(1 << 20))
         .max_frame_size(Some(1 << 20))
