@@ -282,17 +282,22 @@ async fn session(
         }
         // Boxed: opening a socket (DNS, TLS, the upgrade) needs a large future, and laid out inline
         // it would make every idle actor as large as the connect step.
-        let failure = match Box::pin(client::connect_boxed(&client_config)).await {
+        let connected = Box::pin(client::connect_boxed(&client_config)).await;
+        let failure = match connected {
             Err(e) => format!("cannot reach WeCom at {}: {e}", ctx.settings.ws_url),
             Ok((client, driver, mut inbound)) => {
                 let mut link = Link { client: client.clone(), driver: Box::pin(driver), ended: None };
-                let subscribed = tokio::select! {
-                    result = client.subscribe(&ctx.config.bot_id, &ctx.config.secret) => result,
-                    end = link.ended() => Err(CommandError::Closed).inspect_err(|_| tracing::debug!(?end, "closed while subscribing")),
-                    () = stop.token.cancelled() => {
-                        link.close().await;
-                        return stopped();
+                // Boxed, like every step an idle actor is not in (see `run`).
+                let subscribing = Box::pin(async {
+                    tokio::select! {
+                        result = client.subscribe(&ctx.config.bot_id, &ctx.config.secret) => Some(result),
+                        end = link.ended() => Some(Err(CommandError::Closed).inspect_err(|_| tracing::debug!(?end, "closed while subscribing"))),
+                        () = stop.token.cancelled() => None,
                     }
+                });
+                let Some(subscribed) = subscribing.await else {
+                    link.close().await;
+                    return stopped();
                 };
                 match subscribed {
                     Err(CommandError::WeCom { errcode: code, errmsg }) if code == errcode::INVALID_CREDENTIALS => {
