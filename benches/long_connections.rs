@@ -101,12 +101,32 @@ fn log_level() -> String {
     std::env::var("LONG_BENCH_LOG_LEVEL").unwrap_or_else(|_| "warn".into())
 }
 
+/// What the host's in-memory KV store holds, by kind of key: `kind=count/bytes` of keys and
+/// values (the host's memory, counted in the figures; a real host keeps them in its database).
+fn kv_summary(host: &TestHost) -> String {
+    let mut kinds: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for entry in host.kv().snapshot() {
+        let inner = entry.key.rsplit('/').next().unwrap_or(&entry.key);
+        let kind = inner.split(':').next().unwrap_or("?").to_string();
+        let slot = kinds.entry(kind).or_default();
+        slot.0 += 1;
+        slot.1 += entry.key.len() + entry.value.len();
+    }
+    kinds.iter().map(|(k, (n, b))| format!("{k}={n}/{b}")).collect::<Vec<_>>().join(" ")
+}
+
 /// The host child: reads commands on stdin, answers on stdout.
 fn host_child(n: usize) {
     let host = TestHost::new();
     host.set_config("WECOM_WS_URL", &std::env::var("LONG_BENCH_WS").expect("ws url"));
     host.set_config("WECOM_STREAM_THROTTLE_MS", "1000");
     host.set_config("XPERT_PLUGIN_LOG_LEVEL", &log_level());
+    // The plugin's settings can be tried from the bench's environment.
+    for key in ["WECOM_CONNECT_CONCURRENCY", "WECOM_HEARTBEAT_MS"] {
+        if let Ok(value) = std::env::var(key) {
+            host.set_config(key, &value);
+        }
+    }
     let manifest_text = include_str!("../manifest.toml");
     let manifest = Manifest::parse(manifest_text, std::path::Path::new("manifest.toml")).expect("manifest");
     let plugin = load_plugin_at(manifest, &plugin_library()).expect("plugin loads");
@@ -138,6 +158,7 @@ fn host_child(n: usize) {
     std::thread::sleep(Duration::from_millis(500));
     let (rss_bound, heap_bound) = (resident_bytes(), heap_bytes());
     println!("bound {rss_empty} {rss_bound} {heap_empty} {heap_bound} {}", host.logs().len());
+    println!("kv-bound {}", kv_summary(&host));
     let _ = std::io::stdout().flush();
     let stdin = std::io::stdin();
     for line in stdin.lock().lines() {
@@ -173,6 +194,7 @@ fn host_child(n: usize) {
                 let cpu_before = cpu_ms();
                 std::thread::sleep(Duration::from_secs(5));
                 let cpu_per_s = (cpu_ms() - cpu_before) / 5.0;
+                println!("kv-idle {}", kv_summary(&host));
                 println!("idle {rss_connected} {cpu_per_s} {rss_trimmed} {heap_connected} {}", host.logs().len());
             }
             "quit" => break,
@@ -232,15 +254,15 @@ fn client_child(n: usize) {
 }
 
 /// Samples the simulator's subscribed count every 2 ms until `n` are subscribed; returns, counted
-/// from `from`, when the first, the `mark`th and the last subscribed.
-fn subscribe_progress(rt: &tokio::runtime::Runtime, sim: &Simulator, n: usize, mark: usize, from: Instant) -> [f64; 3] {
+/// from `from`, when the first, the `mark`th, the last, and half, 90 % and 99 % had subscribed.
+fn subscribe_progress(rt: &tokio::runtime::Runtime, sim: &Simulator, n: usize, mark: usize, from: Instant) -> [f64; 6] {
     rt.block_on(async {
-        let mut seen = [f64::NAN; 3];
+        let mut seen = [f64::NAN; 6];
         let deadline = Instant::now() + Duration::from_secs(300);
         loop {
             let count = sim.connected_count();
             let at = from.elapsed().as_secs_f64();
-            for (slot, goal) in seen.iter_mut().zip([1, mark, n]) {
+            for (slot, goal) in seen.iter_mut().zip([1, mark, n, n.div_ceil(2), n * 9 / 10, n * 99 / 100]) {
                 if slot.is_nan() && count >= goal {
                     *slot = at;
                 }
@@ -310,6 +332,9 @@ fn main() {
         let mut next = |prefix: &str| -> Vec<f64> {
             loop {
                 let line = lines.next().expect("a line from the host").expect("utf-8");
+                if line.starts_with("kv-") {
+                    eprintln!("n={n}: {line}");
+                }
                 if let Some(rest) = line.strip_prefix(prefix) {
                     return rest.split_whitespace().filter_map(|v| v.parse().ok()).collect();
                 }
@@ -320,7 +345,10 @@ fn main() {
         next("enabling");
         let started = Instant::now();
         let mark = n.min(3000);
-        let [first, marked, all] = subscribe_progress(&rt, &sim, n, mark, started);
+        let [first, marked, all, half, most, nearly] = subscribe_progress(&rt, &sim, n, mark, started);
+        eprintln!(
+            "n={n}: subscribed after enable: 50 % {half:.3} s, 90 % {most:.3} s, 99 % {nearly:.3} s, all {all:.3} s"
+        );
         next("enabled");
         assert!(sim.connected_count() >= n, "only {} of {n} subscribed", sim.connected_count());
         writeln!(stdin, "idle").unwrap();

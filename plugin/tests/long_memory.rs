@@ -15,7 +15,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use plugin_wecom::long::client::{connect_boxed, Client, ClientConfig};
+use plugin_wecom::long::client::{connect_compact, Client, ClientConfig};
 use plugin_wecom::long::transport::{self, TlsSettings};
 use tokio::runtime::Runtime;
 use wecom_sim::{SimConfig, Simulator};
@@ -178,7 +178,7 @@ fn open_clients(rt: &Runtime, sim: &Simulator, url: &str, n: usize, heartbeat: D
             let config = config(url, heartbeat);
             let mut clients = Vec::with_capacity(n);
             for i in 0..n {
-                let (client, driver, mut callbacks) = connect_boxed(&config).await.expect("connect");
+                let (client, driver, mut callbacks) = connect_compact(&config).await.expect("connect");
                 let mut released = released.clone();
                 tokio::spawn(async move {
                     let mut driver = std::pin::pin!(driver);
@@ -266,7 +266,7 @@ fn an_idle_subscribed_client_keeps_its_memory_small_and_itemised() {
 
     println!("{n} connections at once (sizes live about once or more per connection):");
     socket.print("socket + WebSocket state (transport::connect)");
-    subscribed.print("client subscribed, idle, driver in a task (client::connect_boxed + subscribe, as the actor)");
+    subscribed.print("client subscribed, idle, driver in a task (client::connect_compact + subscribe, as the actor)");
     pinged.print("client after heartbeats");
 
     // The client's share of the 8 KiB per idle connection.

@@ -9,7 +9,6 @@
 //! while reconnecting, and the socket is closed as soon as a renewal fails for long enough that
 //! another instance could take over.
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +23,7 @@ use super::reply::{CurrentClient, LongReply, ReplyTarget};
 use super::settings::LongSettings;
 use crate::config::LongConfig;
 use crate::keys;
-use crate::pipeline::{self, Pipeline};
+use crate::pipeline::Pipeline;
 use crate::protocol::errcode;
 use crate::state::observed::{self, ConnectionState, ObservedStatus};
 use crate::state::{reason, rfc3339};
@@ -35,7 +34,8 @@ pub struct ActorContext {
     pub scope: InstallationScope,
     /// Shared settings.
     pub settings: Arc<LongSettings>,
-    /// The integration as it was when the actor started.
+    /// The integration as it was when the actor started (its options may be left out: the actor
+    /// reads them from `config`).
     pub integration: Integration,
     /// Its parsed options.
     pub config: LongConfig,
@@ -207,7 +207,7 @@ async fn keep_lease(ctx: &ActorContext, key: &str, lease: &Mutex<Lease>, lost: &
 /// One open socket: the client and its driver, which is awaited at most to its end.
 struct Link {
     client: client::Client,
-    driver: Pin<Box<client::Driver>>,
+    driver: client::Driver,
     ended: Option<ConnectionEnd>,
 }
 
@@ -246,7 +246,7 @@ async fn session(
     lost: &CancellationToken,
 ) -> SessionEnd {
     let integration_id = ctx.integration.id.clone();
-    let lang = pipeline::language_of(&ctx.integration.options);
+    let lang = crate::i18n::Lang::from_preference(ctx.config.prefer_language.as_deref());
     let tls = match ctx.settings.tls.get() {
         Ok(tls) => tls,
         Err(e) => {
@@ -282,11 +282,20 @@ async fn session(
         }
         // Boxed: opening a socket (DNS, TLS, the upgrade) needs a large future, and laid out inline
         // it would make every idle actor as large as the connect step.
-        let connected = Box::pin(client::connect_boxed(&client_config)).await;
+        // One of the installation's opening slots, held until the subscribe is answered.
+        let opening = tokio::select! {
+            permit = Box::pin(ctx.settings.connect_gate.clone().acquire_owned()) => permit.ok(),
+            () = stop.token.cancelled() => return stopped(),
+            () = lost.cancelled() => return SessionEnd::LeaseLost,
+        };
+        let connected = Box::pin(client::connect_compact(&client_config)).await;
         let failure = match connected {
-            Err(e) => format!("cannot reach WeCom at {}: {e}", ctx.settings.ws_url),
+            Err(e) => {
+                drop(opening);
+                format!("cannot reach WeCom at {}: {e}", ctx.settings.ws_url)
+            }
             Ok((client, driver, mut inbound)) => {
-                let mut link = Link { client: client.clone(), driver: Box::pin(driver), ended: None };
+                let mut link = Link { client: client.clone(), driver, ended: None };
                 // Boxed, like every step an idle actor is not in (see `run`).
                 let subscribing = Box::pin(async {
                     tokio::select! {
@@ -299,6 +308,7 @@ async fn session(
                     link.close().await;
                     return stopped();
                 };
+                drop(opening);
                 match subscribed {
                     Err(CommandError::WeCom { errcode: code, errmsg }) if code == errcode::INVALID_CREDENTIALS => {
                         // WeCom leaves the socket open after a refused subscribe: close it ourselves.
@@ -388,7 +398,7 @@ async fn serve(
     stop: &StopSignal,
     lost: &CancellationToken,
     link: &mut Link,
-    inbound: &mut tokio::sync::mpsc::Receiver<Box<client::Callback>>,
+    inbound: &mut client::Inbox,
     lang: crate::i18n::Lang,
 ) -> Served {
     let integration_id = ctx.integration.id.clone();
