@@ -95,6 +95,12 @@ impl Reporter {
         rfc3339(self.scope.host().now_ms())
     }
 
+    /// [`Reporter::write`] under the lease as it is now.
+    async fn write_under(&mut self, lease: &Mutex<Lease>) -> bool {
+        let current = lease.lock().clone();
+        self.write(&current).await
+    }
+
     /// Writes the status under `lease`; false when a newer owner holds the bot.
     async fn write(&mut self, lease: &Lease) -> bool {
         self.status.written_at_ms = self.scope.host().now_ms();
@@ -111,51 +117,59 @@ impl Reporter {
 }
 
 /// Runs one integration's connection until it is stopped, displaced or refused for good.
-pub async fn run(ctx: ActorContext, stop: StopSignal) -> ActorExit {
-    let host = ctx.scope.host().clone();
-    let integration_id = ctx.integration.id.clone();
-    let lease_key = keys::bot_lease(&ctx.config.bot_id);
-    let mut reporter = Reporter {
-        scope: ctx.scope.clone(),
-        integration_id: integration_id.clone(),
-        status: ObservedStatus::new(ConnectionState::Connecting, &ctx.settings.instance_id, ctx.generation),
-    };
-    if let Ok(Some(previous)) = Box::pin(observed::load(host.kv(), &integration_id)).await {
-        // Keep the history another owner (or an earlier run) recorded.
-        reporter.status.last_connected_at = previous.last_connected_at;
-        reporter.status.last_disconnected_at = previous.last_disconnected_at;
-        reporter.status.last_callback_at = previous.last_callback_at;
-        reporter.status.last_ping_at = previous.last_ping_at;
-    }
-    loop {
-        let Some(lease) = Box::pin(acquire(&ctx, &lease_key, &stop)).await else {
-            return ActorExit::Stopped; // stopped while waiting: another instance owns the status
+///
+/// Every idle actor holds this future for its lifetime, so it is kept small (measured by
+/// `-Zprint-type-sizes` and `plugin/tests/long_memory.rs`): it is an async block, not an async fn
+/// (an async fn keeps its arguments twice: as given and as moved into its body, 272 bytes here),
+/// and the steps an idle actor is not in (opening, status writes, lease calls) are boxed where
+/// they are awaited.
+pub fn run(ctx: ActorContext, stop: StopSignal) -> impl std::future::Future<Output = ActorExit> + Send {
+    async move {
+        let host = ctx.scope.host();
+        let integration_id = ctx.integration.id.clone();
+        let lease_key = keys::bot_lease(&ctx.config.bot_id);
+        let mut reporter = Reporter {
+            scope: ctx.scope.clone(),
+            integration_id: integration_id.clone(),
+            status: ObservedStatus::new(ConnectionState::Connecting, &ctx.settings.instance_id, ctx.generation),
         };
-        tracing::info!(integration_id = %integration_id, token = lease.token, "took the bot's lease");
-        let lease = Arc::new(Mutex::new(lease));
-        let lost = CancellationToken::new();
-        let outcome = tokio::select! {
-            outcome = session(&ctx, &mut reporter, &lease, &stop, &lost) => outcome,
-            () = keep_lease(&ctx, &lease_key, &lease, &lost) => SessionEnd::LeaseLost,
-        };
-        let held = lease.lock().clone();
-        match outcome {
-            SessionEnd::LeaseLost => {
-                tracing::warn!(integration_id = %integration_id, "lost the bot's lease: closed the socket, waiting to take it again");
-                continue;
-            }
-            SessionEnd::Exit(exit, state, why) => {
-                if why != reason::INTEGRATION_DELETED {
-                    reporter.status.state = state;
-                    reporter.status.stop_reason = Some(why.to_string());
-                    reporter.status.next_reconnect_at = None;
-                    reporter.write(&held).await;
+        if let Ok(Some(previous)) = Box::pin(observed::load(host.kv(), &integration_id)).await {
+            // Keep the history another owner (or an earlier run) recorded.
+            reporter.status.last_connected_at = previous.last_connected_at;
+            reporter.status.last_disconnected_at = previous.last_disconnected_at;
+            reporter.status.last_callback_at = previous.last_callback_at;
+            reporter.status.last_ping_at = previous.last_ping_at;
+        }
+        loop {
+            let Some(lease) = Box::pin(acquire(&ctx, &lease_key, &stop)).await else {
+                return ActorExit::Stopped; // stopped while waiting: another instance owns the status
+            };
+            tracing::info!(integration_id = %integration_id, token = lease.token, "took the bot's lease");
+            let lease = Arc::new(Mutex::new(lease));
+            let lost = CancellationToken::new();
+            let outcome = tokio::select! {
+                outcome = session(&ctx, &mut reporter, &lease, &stop, &lost) => outcome,
+                () = keep_lease(&ctx, &lease_key, &lease, &lost) => SessionEnd::LeaseLost,
+            };
+            let held = lease.lock().clone();
+            match outcome {
+                SessionEnd::LeaseLost => {
+                    tracing::warn!(integration_id = %integration_id, "lost the bot's lease: closed the socket, waiting to take it again");
+                    continue;
                 }
-                if let Err(e) = Box::pin(host.leases().release(&held)).await {
-                    tracing::warn!(integration_id = %integration_id, error = %e, "releasing the bot's lease failed");
+                SessionEnd::Exit(exit, state, why) => {
+                    if why != reason::INTEGRATION_DELETED {
+                        reporter.status.state = state;
+                        reporter.status.stop_reason = Some(why.to_string());
+                        reporter.status.next_reconnect_at = None;
+                        reporter.write(&held).await;
+                    }
+                    if let Err(e) = Box::pin(host.leases().release(&held)).await {
+                        tracing::warn!(integration_id = %integration_id, error = %e, "releasing the bot's lease failed");
+                    }
+                    tracing::info!(integration_id = %integration_id, reason = why, "long connection stopped");
+                    return exit;
                 }
-                tracing::info!(integration_id = %integration_id, reason = why, "long connection stopped");
-                return exit;
             }
         }
     }
@@ -276,85 +290,37 @@ async fn session(
         }
         reporter.status.state = if attempts == 0 { ConnectionState::Connecting } else { ConnectionState::Retrying };
         reporter.status.stop_reason = None;
-        let current = lease.lock().clone();
-        if !reporter.write(&current).await {
+        if !reporter.write_under(lease).await {
             return SessionEnd::LeaseLost;
         }
-        // Boxed: opening a socket (DNS, TLS, the upgrade) needs a large future, and laid out inline
-        // it would make every idle actor as large as the connect step.
-        // One of the installation's opening slots, held until the subscribe is answered.
-        let opening = tokio::select! {
-            permit = Box::pin(ctx.settings.connect_gate.clone().acquire_owned()) => permit.ok(),
-            () = stop.token.cancelled() => return stopped(),
-            () = lost.cancelled() => return SessionEnd::LeaseLost,
-        };
-        let connected = Box::pin(client::connect_compact(&client_config)).await;
-        let failure = match connected {
-            Err(e) => {
-                drop(opening);
-                format!("cannot reach WeCom at {}: {e}", ctx.settings.ws_url)
-            }
-            Ok((client, driver, mut inbound)) => {
-                let mut link = Link { client: client.clone(), driver, ended: None };
-                // Boxed, like every step an idle actor is not in (see `run`).
-                let subscribing = Box::pin(async {
-                    tokio::select! {
-                        result = client.subscribe(&ctx.config.bot_id, &ctx.config.secret) => Some(result),
-                        end = link.ended() => Some(Err(CommandError::Closed).inspect_err(|_| tracing::debug!(?end, "closed while subscribing"))),
-                        () = stop.token.cancelled() => None,
-                    }
-                });
-                let Some(subscribed) = subscribing.await else {
+        // Boxed: opening needs large futures (DNS, TLS, the upgrade, the subscribe) that would
+        // otherwise stay laid out in every idle actor.
+        let opened = Box::pin(open(ctx, reporter, &client_config, stop, lost, &mut auth_failures)).await;
+        let failure = match opened {
+            Opened::End(end) => return end,
+            Opened::Failed(failure) => failure,
+            Opened::Ready(mut link, mut inbound) => {
+                attempts = 0;
+                auth_failures = 0;
+                reporter.status.state = ConnectionState::Connected;
+                reporter.status.last_connected_at = Some(reporter.now());
+                reporter.status.last_error = None;
+                reporter.status.reconnect_attempts = 0;
+                reporter.status.next_reconnect_at = None;
+                if !reporter.write_under(lease).await {
                     link.close().await;
-                    return stopped();
-                };
-                drop(opening);
-                match subscribed {
-                    Err(CommandError::WeCom { errcode: code, errmsg }) if code == errcode::INVALID_CREDENTIALS => {
-                        // WeCom leaves the socket open after a refused subscribe: close it ourselves.
-                        link.close().await;
-                        auth_failures += 1;
-                        reporter.status.last_error =
-                            Some(format!("WeCom refused the Bot ID or Secret ({code}: {})", first_clause(&errmsg)));
-                        if auth_failures >= ctx.settings.auth_failure_limit {
-                            tracing::warn!(integration_id = %integration_id, auth_failures, "WeCom keeps refusing the credentials: stopped until the config is saved or Reconnect is pressed");
-                            return SessionEnd::Exit(
-                                ActorExit::AuthFailed,
-                                ConnectionState::Unhealthy,
-                                reason::CONFIG_INVALID,
-                            );
-                        }
-                        format!("credentials refused ({auth_failures} of {} tries)", ctx.settings.auth_failure_limit)
+                    return SessionEnd::LeaseLost;
+                }
+                tracing::info!(integration_id = %integration_id, bot_id = %ctx.config.bot_id, "subscribed");
+                ctx.current.set(Some(link.client.clone()));
+                let served = serve(ctx, reporter, lease, stop, lost, &mut link, &mut inbound, lang).await;
+                ctx.current.set(None);
+                match served {
+                    Served::Ended(end) => {
+                        reporter.status.last_disconnected_at = Some(reporter.now());
+                        describe(&end)
                     }
-                    Err(e) => {
-                        link.close().await;
-                        format!("subscribe failed: {e}")
-                    }
-                    Ok(()) => {
-                        attempts = 0;
-                        auth_failures = 0;
-                        reporter.status.state = ConnectionState::Connected;
-                        reporter.status.last_connected_at = Some(reporter.now());
-                        reporter.status.last_error = None;
-                        reporter.status.reconnect_attempts = 0;
-                        reporter.status.next_reconnect_at = None;
-                        let current = lease.lock().clone();
-                        if !reporter.write(&current).await {
-                            link.close().await;
-                            return SessionEnd::LeaseLost;
-                        }
-                        tracing::info!(integration_id = %integration_id, bot_id = %ctx.config.bot_id, "subscribed");
-                        ctx.current.set(Some(client.clone()));
-                        let served = serve(ctx, reporter, lease, stop, lost, &mut link, &mut inbound, lang).await;
-                        ctx.current.set(None);
-                        match served {
-                            Served::Ended(end) => {
-                                reporter.status.last_disconnected_at = Some(reporter.now());
-                                describe(&end)
-                            }
-                            Served::Return(end) => return end,
-                        }
-                    }
+                    Served::Return(end) => return end,
                 }
             }
         };
@@ -367,8 +333,7 @@ async fn session(
             _ => failure,
         });
         reporter.status.next_reconnect_at = Some(rfc3339(ctx.scope.host().now_ms() + delay.as_millis() as i64));
-        let current = lease.lock().clone();
-        if !reporter.write(&current).await {
+        if !reporter.write_under(lease).await {
             return SessionEnd::LeaseLost;
         }
         tracing::info!(integration_id = %integration_id, attempts, delay_ms = delay.as_millis() as u64, "reconnecting after a pause");
@@ -377,6 +342,74 @@ async fn session(
             () = stop.token.cancelled() => return stopped(),
             () = lost.cancelled() => return SessionEnd::LeaseLost,
         }
+    }
+}
+
+/// What opening a connection came to.
+enum Opened {
+    /// Subscribed: serve it.
+    Ready(Link, client::Inbox),
+    /// Not this time: the failure in words; retry after a pause.
+    Failed(String),
+    /// The session ends (stopped, lease lost, credentials refused too often).
+    End(SessionEnd),
+}
+
+/// Takes one of the installation's opening slots (held until the subscribe is answered), connects
+/// and subscribes. A refused subscribe counts in `auth_failures` and is recorded as the last error.
+async fn open(
+    ctx: &ActorContext,
+    reporter: &mut Reporter,
+    client_config: &ClientConfig,
+    stop: &StopSignal,
+    lost: &CancellationToken,
+    auth_failures: &mut u32,
+) -> Opened {
+    let stopped = || Opened::End(SessionEnd::Exit(ActorExit::Stopped, ConnectionState::Stopped, stop.reason()));
+    let opening = tokio::select! {
+        permit = ctx.settings.connect_gate.clone().acquire_owned() => permit.ok(),
+        () = stop.token.cancelled() => return stopped(),
+        () = lost.cancelled() => return Opened::End(SessionEnd::LeaseLost),
+    };
+    let (client, driver, inbound) = match client::connect_compact(client_config).await {
+        Ok(connected) => connected,
+        Err(e) => return Opened::Failed(format!("cannot reach WeCom at {}: {e}", ctx.settings.ws_url)),
+    };
+    let mut link = Link { client: client.clone(), driver, ended: None };
+    let subscribed = tokio::select! {
+        result = client.subscribe(&ctx.config.bot_id, &ctx.config.secret) => result,
+        end = link.ended() => Err(CommandError::Closed).inspect_err(|_| tracing::debug!(?end, "closed while subscribing")),
+        () = stop.token.cancelled() => {
+            link.close().await;
+            return stopped();
+        }
+    };
+    drop(opening);
+    match subscribed {
+        Err(CommandError::WeCom { errcode: code, errmsg }) if code == errcode::INVALID_CREDENTIALS => {
+            // WeCom leaves the socket open after a refused subscribe: close it ourselves.
+            link.close().await;
+            *auth_failures += 1;
+            reporter.status.last_error =
+                Some(format!("WeCom refused the Bot ID or Secret ({code}: {})", first_clause(&errmsg)));
+            if *auth_failures >= ctx.settings.auth_failure_limit {
+                tracing::warn!(integration_id = %ctx.integration.id, auth_failures, "WeCom keeps refusing the credentials: stopped until the config is saved or Reconnect is pressed");
+                return Opened::End(SessionEnd::Exit(
+                    ActorExit::AuthFailed,
+                    ConnectionState::Unhealthy,
+                    reason::CONFIG_INVALID,
+                ));
+            }
+            Opened::Failed(format!(
+                "credentials refused ({auth_failures} of {} tries)",
+                ctx.settings.auth_failure_limit
+            ))
+        }
+        Err(e) => {
+            link.close().await;
+            Opened::Failed(format!("subscribe failed: {e}"))
+        }
+        Ok(()) => Opened::Ready(link, inbound),
     }
 }
 

@@ -511,34 +511,38 @@ impl Drop for EndGuard {
 // only now and then (handling a frame, writing commands, a heartbeat, closing, the ack deadline's
 // timer) is boxed where it is awaited instead of being laid out inline. That costs one short-lived
 // allocation per event, next to the many that parsing a frame makes anyway.
-async fn run(mut st: DriverState, mut stream: Stream, guard: EndGuard) -> ConnectionEnd {
-    let shared = st.shared.clone();
-    let end = loop {
-        let next_deadline = st.in_flight.values().map(|f| f.deadline).min();
-        let step = tokio::select! {
-            _ = shared.close.notified() => {
-                Box::pin(st.close_gracefully(&mut stream)).await;
-                break ConnectionEnd::ClosedByUs;
+fn run(mut st: DriverState, mut stream: Stream, guard: EndGuard) -> impl Future<Output = ConnectionEnd> + Send {
+    // An async block, not an async fn: an async fn keeps its arguments twice in its future (as
+    // given and as moved into its body), the block uses them where they were captured.
+    async move {
+        let shared = st.shared.clone();
+        let end = loop {
+            let next_deadline = st.in_flight.values().map(|f| f.deadline).min();
+            let step = tokio::select! {
+                _ = shared.close.notified() => {
+                    Box::pin(st.close_gracefully(&mut stream)).await;
+                    break ConnectionEnd::ClosedByUs;
+                }
+                message = stream.next() => Box::pin(st.on_message(message)).await,
+                () = shared.ops_ready.notified() => Box::pin(st.submit_queued()).await,
+                _ = until(next_deadline) => Box::pin(st.expire()).await,
+                _ = tick(&mut st.heartbeat) => Box::pin(st.beat()).await,
+            };
+            if let Err(end) = step {
+                break end;
             }
-            message = stream.next() => Box::pin(st.on_message(message)).await,
-            () = shared.ops_ready.notified() => Box::pin(st.submit_queued()).await,
-            _ = until(next_deadline) => Box::pin(st.expire()).await,
-            _ = tick(&mut st.heartbeat) => Box::pin(st.beat()).await,
         };
-        if let Err(end) = step {
-            break end;
+        // No command may hang on a finished connection.
+        drop(guard);
+        for (_, flight) in st.in_flight.drain() {
+            let _ = flight.reply.send(Err(CommandError::Closed));
         }
-    };
-    // No command may hang on a finished connection.
-    drop(guard);
-    for (_, flight) in st.in_flight.drain() {
-        let _ = flight.reply.send(Err(CommandError::Closed));
+        for pending in st.waiting.drain().flat_map(|(_, queue)| queue) {
+            let _ = pending.reply.send(Err(CommandError::Closed));
+        }
+        tracing::debug!(end = %end, "long connection ended");
+        end
     }
-    for pending in st.waiting.drain().flat_map(|(_, queue)| queue) {
-        let _ = pending.reply.send(Err(CommandError::Closed));
-    }
-    tracing::debug!(end = %end, "long connection ended");
-    end
 }
 
 async fn until(deadline: Option<Instant>) {
