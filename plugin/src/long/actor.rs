@@ -531,7 +531,10 @@ mod tests {
     }
 
     #[test]
-    fn sizes() {
-        println!("actor future {}", future_size(run));
+    fn an_idle_actors_future_stays_small() {
+        // Every idle actor holds one for its lifetime: 4 784 bytes while opening a socket was laid
+        // out inline, 2 264 once the steps an idle actor is not in were boxed (see `run`).
+        let size = future_size(run);
+        assert!(size <= 2560, "the actor's future is {size} bytes; its budget is 2560");
     }
 }

@@ -359,11 +359,13 @@ struct Target {
 }
 
 /// tungstenite allocates its read buffer when the socket is made and keeps it for the socket's
-/// life (see [`upgrade`] for why the upgrade is done here): 128 KiB by default, which with thousands of idle bots per process was most of each
-/// connection's memory. WeCom's frames are small JSON (acks and pings about 100 bytes, a text
-/// callback under 1 KiB), so 1 KiB holds most of them in one read; a larger frame reserves its
-/// full length once its header is read and arrives in reads of 1 KiB.
-pub const READ_BUFFER_SIZE: usize = 1024;
+/// life (see [`upgrade`] for why the upgrade is done here): 128 KiB by default, which with
+/// thousands of idle bots per process was most of each connection's memory. WeCom's frames are
+/// small JSON (acks and pings about 100 bytes, a short text callback with its response_url about
+/// 400), so 512 bytes take most of them in one read; a larger frame reserves its full length once
+/// its header is read and arrives in reads of 512 bytes (a syscall each, microseconds). The
+/// buffer keeps the size of the largest frame it was grown for.
+pub const READ_BUFFER_SIZE: usize = 512;
 
 /// Buffers sized for WeCom's frames rather than tungstenite's 128 KiB defaults (see
 /// [`READ_BUFFER_SIZE`]). Frames are written as soon as they are queued (the client flushes each
