@@ -147,6 +147,7 @@ fn host_child(n: usize) {
     for i in 0..n {
         host.put_integration(integration(i, false));
     }
+    let heap_records = heap_bytes();
     let t = trigger.clone();
     host.block_on(async move {
         for i in 0..n {
@@ -159,6 +160,7 @@ fn host_child(n: usize) {
     let (rss_bound, heap_bound) = (resident_bytes(), heap_bytes());
     println!("bound {rss_empty} {rss_bound} {heap_empty} {heap_bound} {}", host.logs().len());
     println!("kv-bound {}", kv_summary(&host));
+    println!("records-bound {:.0}", (heap_records - heap_empty) / n as f64);
     let _ = std::io::stdout().flush();
     let stdin = std::io::stdin();
     for line in stdin.lock().lines() {
@@ -332,7 +334,7 @@ fn main() {
         let mut next = |prefix: &str| -> Vec<f64> {
             loop {
                 let line = lines.next().expect("a line from the host").expect("utf-8");
-                if line.starts_with("kv-") {
+                if line.starts_with("kv-") || line.starts_with("records-") {
                     eprintln!("n={n}: {line}");
                 }
                 if let Some(rest) = line.strip_prefix(prefix) {

@@ -123,6 +123,7 @@ impl Reporter {
 /// (an async fn keeps its arguments twice: as given and as moved into its body, 272 bytes here),
 /// and the steps an idle actor is not in (opening, status writes, lease calls) are boxed where
 /// they are awaited.
+#[allow(clippy::manual_async_fn)] // an async block on purpose: see the doc comment
 pub fn run(ctx: ActorContext, stop: StopSignal) -> impl std::future::Future<Output = ActorExit> + Send {
     async move {
         let host = ctx.scope.host();

@@ -511,6 +511,7 @@ impl Drop for EndGuard {
 // only now and then (handling a frame, writing commands, a heartbeat, closing, the ack deadline's
 // timer) is boxed where it is awaited instead of being laid out inline. That costs one short-lived
 // allocation per event, next to the many that parsing a frame makes anyway.
+#[allow(clippy::manual_async_fn)] // an async block on purpose: see the comment inside
 fn run(mut st: DriverState, mut stream: Stream, guard: EndGuard) -> impl Future<Output = ConnectionEnd> + Send {
     // An async block, not an async fn: an async fn keeps its arguments twice in its future (as
     // given and as moved into its body), the block uses them where they were captured.
