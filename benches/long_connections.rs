@@ -32,7 +32,12 @@ fn resident_bytes() -> f64 {
 
 /// User + system CPU time of this process in milliseconds (`/proc/self/stat`, clock ticks of 10 ms).
 fn cpu_ms() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_ms_of("self")
+}
+
+/// User + system CPU time of process `pid` (or `self`) in milliseconds.
+fn cpu_ms_of(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or_default();
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
@@ -208,19 +213,22 @@ fn host_child(n: usize) {
 }
 
 /// The simulator alone, with the thinnest client: a child process opens `n` raw WebSockets
-/// (tokio-tungstenite, no plugin code), 64 at a time, each sending `aibot_subscribe` and waiting
-/// for its ack. Prints the seconds from the first connect to the last ack. What the simulator can
-/// take on this machine bounds what the plugin can be measured at.
+/// (tokio-tungstenite, no plugin code), 128 at a time (the plugin's default opening
+/// concurrency), each sending `aibot_subscribe` and waiting for its ack. Prints the seconds from
+/// the first connect until `min(n, 3000)` and until all were acked. What the simulator can take
+/// on this machine bounds what the plugin can be measured at.
 fn client_child(n: usize) {
     use futures_util::{SinkExt, StreamExt};
     let url = std::env::var("LONG_BENCH_WS").expect("ws url");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let elapsed = rt.block_on(async move {
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mark: Arc<Mutex<Option<Duration>>> = Arc::default();
         let started = Instant::now();
-        let workers: Vec<_> = (0..64)
+        let workers: Vec<_> = (0..128)
             .map(|_| {
-                let (next, url) = (next.clone(), url.clone());
+                let (next, url, done, mark) = (next.clone(), url.clone(), done.clone(), mark.clone());
                 tokio::spawn(async move {
                     let mut held = Vec::new();
                     loop {
@@ -240,6 +248,9 @@ fn client_child(n: usize) {
                             }
                         }
                         held.push(ws);
+                        if done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 == n.min(3000) {
+                            *mark.lock() = Some(started.elapsed());
+                        }
                     }
                 })
             })
@@ -250,9 +261,10 @@ fn client_child(n: usize) {
         }
         let elapsed = started.elapsed();
         drop(held);
-        elapsed
+        let marked = mark.lock().unwrap_or(elapsed);
+        (marked, elapsed)
     });
-    println!("clients {}", elapsed.as_secs_f64());
+    println!("clients {} {}", elapsed.0.as_secs_f64(), elapsed.1.as_secs_f64());
 }
 
 /// Samples the simulator's subscribed count every 2 ms until `n` are subscribed; returns, counted
@@ -294,8 +306,8 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     println!("plugin log level in the host: {} (LONG_BENCH_LOG_LEVEL)", log_level());
     let mut table = vec![
-        "| bots | first subscribed after enable | 3 000 (or all) subscribed after enable | all subscribed after enable | simulator alone, raw clients: all subscribed after | heap per idle connection | resident per idle connection (after malloc_trim) | heap / resident per bound integration (no socket) | idle CPU | thinking frame after a callback (p50 / p99) |".to_string(),
-        "|---|---|---|---|---|---|---|---|---|---|".to_string(),
+        "| bots | first subscribed after enable | 3 000 (or all) subscribed after enable | all subscribed after enable | CPU while subscribing: simulator / host (% of a core) | simulator alone, raw clients: 3 000 (or all) / all subscribed after | heap per idle connection | resident per idle connection (after malloc_trim) | heap / resident per bound integration (no socket) | idle CPU | thinking frame after a callback (p50 / p99) |".to_string(),
+        "|---|---|---|---|---|---|---|---|---|---|---|".to_string(),
     ];
     for n in sizes {
         // The simulator alone first, on a simulator of its own.
@@ -311,11 +323,13 @@ fn main() {
                 .output()
                 .expect("client child");
             let text = String::from_utf8_lossy(&out.stdout);
-            let seconds: f64 = text
+            let seconds: Vec<f64> = text
                 .lines()
-                .find_map(|l| l.strip_prefix("clients ").and_then(|v| v.trim().parse().ok()))
-                .unwrap_or(f64::NAN);
-            seconds
+                .find_map(|l| {
+                    l.strip_prefix("clients ").map(|v| v.split_whitespace().filter_map(|x| x.parse().ok()).collect())
+                })
+                .unwrap_or_default();
+            (seconds.first().copied().unwrap_or(f64::NAN), seconds.get(1).copied().unwrap_or(f64::NAN))
         };
         let sim = rt.block_on(Simulator::start(SimConfig::default())).expect("simulator");
         for i in 0..n {
@@ -343,11 +357,16 @@ fn main() {
             }
         };
         let bound = next("bound ");
+        let child_pid = child.id().to_string();
         writeln!(stdin, "enable").unwrap();
         next("enabling");
         let started = Instant::now();
+        let (sim_cpu, host_cpu) = (cpu_ms(), cpu_ms_of(&child_pid));
         let mark = n.min(3000);
         let [first, marked, all, half, most, nearly] = subscribe_progress(&rt, &sim, n, mark, started);
+        // Who used the two cores while they subscribed: the simulator (this process) and the host.
+        let busy = |cpu_ms: f64| cpu_ms / 10.0 / all.max(0.001);
+        let (sim_busy, host_busy) = (busy(cpu_ms() - sim_cpu), busy(cpu_ms_of(&child_pid) - host_cpu));
         eprintln!(
             "n={n}: subscribed after enable: 50 % {half:.3} s, 90 % {most:.3} s, 99 % {nearly:.3} s, all {all:.3} s"
         );
@@ -362,7 +381,9 @@ fn main() {
         let latency = if n == 1000 { callback_latency(&rt, &sim, n) } else { "—".to_string() };
         let kib = |bytes: f64| bytes / n as f64 / 1024.0;
         let row = format!(
-            "| {n} | {first:.3} s | {marked:.3} s ({mark}) | {all:.3} s | {clients_alone:.3} s | {:.1} KiB | {:.1} KiB ({:.1} KiB) | {:.1} / {:.1} KiB | {cpu:.1} ms CPU/s | {latency} |",
+            "| {n} | {first:.3} s | {marked:.3} s ({mark}) | {all:.3} s | {sim_busy:.0} % / {host_busy:.0} % | {:.3} s / {:.3} s | {:.1} KiB | {:.1} KiB ({:.1} KiB) | {:.1} / {:.1} KiB | {cpu:.1} ms CPU/s | {latency} |",
+            clients_alone.0,
+            clients_alone.1,
             kib(heap_connected),
             kib(rss_connected),
             kib(rss_trimmed),
