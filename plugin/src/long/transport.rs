@@ -358,13 +358,21 @@ struct Target {
     port: u16,
 }
 
-/// Buffers sized for WeCom's frames (JSON of at most a few tens of KiB) rather than tungstenite's
-/// 128 KiB defaults: with thousands of idle bots per process the read buffer alone was most of
-/// each connection's memory. Frames are written as soon as they are queued (the client flushes
-/// each one), and a message over 1 MiB is refused instead of buffered.
+/// tungstenite allocates its read buffer when the socket is made and keeps it for the socket's
+/// life (see [`upgrade`] for why the upgrade is done here): 128 KiB by default, which with
+/// thousands of idle bots per process was most of each connection's memory. WeCom's frames are
+/// small JSON (acks and pings about 100 bytes, a short text callback with its response_url about
+/// 400), so 512 bytes take most of them in one read; a larger frame reserves its full length once
+/// its header is read and arrives in reads of 512 bytes (a syscall each, microseconds). The
+/// buffer keeps the size of the largest frame it was grown for.
+pub const READ_BUFFER_SIZE: usize = 512;
+
+/// Buffers sized for WeCom's frames rather than tungstenite's 128 KiB defaults (see
+/// [`READ_BUFFER_SIZE`]). Frames are written as soon as they are queued (the client flushes each
+/// one), and a message over 1 MiB is refused instead of buffered.
 fn socket_config() -> tungstenite::protocol::WebSocketConfig {
     tungstenite::protocol::WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(READ_BUFFER_SIZE)
         .write_buffer_size(0)
         .max_message_size(Some(1 << 20))
         .max_frame_size(Some(1 << 20))
@@ -405,17 +413,70 @@ pub async fn connect(
     } else {
         MaybeTlsStream::Plain(tcp)
     };
-    let (ws, _response) =
-        timeout_at(deadline, tokio_tungstenite::client_async_with_config(request, stream, Some(socket_config())))
-            .await
-            .map_err(within(Phase::Handshake))?
-            .map_err(|e| match e {
-                tungstenite::Error::Http(response) => {
-                    TransportError::Refused { host: target.host.clone(), status: response.status().as_u16() }
-                }
-                source => TransportError::Handshake { host: target.host.clone(), source },
-            })?;
-    Ok(ws)
+    timeout_at(deadline, upgrade(stream, request, &target.host)).await.map_err(within(Phase::Handshake))?
+}
+
+/// The most the server's answer to the upgrade request (status line and headers) may take.
+const MAX_UPGRADE_RESPONSE: usize = 16 * 1024;
+
+/// The WebSocket upgrade (RFC 6455 §4.1), done here with tungstenite's request and response
+/// helpers rather than its handshake machine: the machine reads into a 4 KiB buffer and hands
+/// that buffer on to the socket, which then keeps 4 KiB for its whole life whatever
+/// [`READ_BUFFER_SIZE`] says. Here the bytes after the response head (a first frame the server
+/// sent at once) are handed on alone, and the socket's buffer is [`READ_BUFFER_SIZE`].
+async fn upgrade(
+    mut stream: MaybeTlsStream,
+    request: tungstenite::handshake::client::Request,
+    host: &str,
+) -> Result<WsStream, TransportError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tungstenite::error::{CapacityError, ProtocolError};
+    use tungstenite::handshake::client::{generate_request, Response};
+    use tungstenite::handshake::derive_accept_key;
+    use tungstenite::handshake::machine::TryParse;
+
+    let failed = |source: tungstenite::Error| TransportError::Handshake { host: host.to_owned(), source };
+    let (bytes, key) = generate_request(request).map_err(failed)?;
+    stream.write_all(&bytes).await.map_err(|e| failed(e.into()))?;
+    stream.flush().await.map_err(|e| failed(e.into()))?;
+    let mut head: Vec<u8> = Vec::with_capacity(READ_BUFFER_SIZE);
+    let (length, response) = loop {
+        if let Some(parsed) = Response::try_parse(&head).map_err(failed)? {
+            break parsed;
+        }
+        if head.len() >= MAX_UPGRADE_RESPONSE {
+            return Err(failed(tungstenite::Error::Capacity(CapacityError::TooManyHeaders)));
+        }
+        let start = head.len();
+        head.resize(start + READ_BUFFER_SIZE, 0);
+        let read = stream.read(&mut head[start..]).await;
+        head.truncate(start + *read.as_ref().unwrap_or(&0));
+        match read {
+            Ok(0) => return Err(failed(tungstenite::Error::Protocol(ProtocolError::HandshakeIncomplete))),
+            Ok(_) => {}
+            Err(e) => return Err(failed(e.into())),
+        }
+    };
+    let status = response.status().as_u16();
+    if status != 101 {
+        return Err(TransportError::Refused { host: host.to_owned(), status });
+    }
+    let header_is = |name: &str, expected: &str| {
+        response.headers().get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case(expected))
+    };
+    if !header_is("Upgrade", "websocket") {
+        return Err(failed(tungstenite::Error::Protocol(ProtocolError::MissingUpgradeWebSocketHeader)));
+    }
+    if !header_is("Connection", "Upgrade") {
+        return Err(failed(tungstenite::Error::Protocol(ProtocolError::MissingConnectionUpgradeHeader)));
+    }
+    if !header_is("Sec-WebSocket-Accept", &derive_accept_key(key.as_bytes())) {
+        return Err(failed(tungstenite::Error::Protocol(ProtocolError::SecWebSocketAcceptKeyMismatch)));
+    }
+    let tail = head.split_off(length);
+    drop(head);
+    Ok(WebSocketStream::from_partially_read(stream, tail, tungstenite::protocol::Role::Client, Some(socket_config()))
+        .await)
 }
 
 /// A reason for a URL's refusal that does not repeat the URL.
