@@ -101,9 +101,9 @@ fn read_file(path: &Path, required: bool) -> Result<BTreeMap<String, String>, Co
 }
 
 /// Settings the host does not read itself but hands to plugins as config when set: the plugin's
-/// log level, the extra CA file, and the long connection's timings (each defaults to WeCom's
-/// value in the plugin).
-pub const PLUGIN_PASSTHROUGH: [&str; 11] = [
+/// log level, the extra CA file, and both connections' timings and limits (each defaults to
+/// WeCom's value in the plugin).
+pub const PLUGIN_PASSTHROUGH: [&str; 14] = [
     "XPERT_PLUGIN_LOG_LEVEL",
     "WECOM_EXTRA_CA_FILE",
     "WECOM_MAX_MISSED_PINGS",
@@ -115,7 +115,10 @@ pub const PLUGIN_PASSTHROUGH: [&str; 11] = [
     "WECOM_RECONCILE_MS",
     "WECOM_STREAM_THROTTLE_MS",
     "WECOM_STREAM_LIFETIME_MS",
-    "WECOM_STREAM_LIFETIME_MS",
+    "WECOM_SHORT_STREAM_WINDOW_MS",
+    "WECOM_SHORT_STREAM_MARGIN_MS",
+    "WECOM_SHORT_PASSIVE_WAIT_MS",
+    "WECOM_SHORT_MAX_BODY_BYTES",
 ];
 
 impl Config {

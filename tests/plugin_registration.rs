@@ -187,7 +187,7 @@ async fn status_item(inst: &Installation, integration: &Integration) -> Value {
 }
 
 #[test]
-fn views_show_status_for_long_connections_and_sessions_for_both() {
+fn views_show_status_and_sessions_for_both_connection_types() {
     let (host, inst) = installed(InstallLevel::Tenant);
     let view = &inst.views[0].view;
     let (l1, s1) = (long("l1"), short("s1"));
@@ -196,7 +196,7 @@ fn views_show_status_for_long_connections_and_sessions_for_both() {
     host.block_on(async {
         let keys = |tabs: Vec<ViewManifest>| tabs.into_iter().map(|t| t.key).collect::<Vec<_>>();
         assert_eq!(keys(view.manifests(&l1).await.unwrap()), ["status", "sessions"]);
-        assert_eq!(keys(view.manifests(&s1).await.unwrap()), ["sessions"]);
+        assert_eq!(keys(view.manifests(&s1).await.unwrap()), ["status", "sessions"]);
 
         let item = status_item(&inst, &l1).await;
         for field in [
@@ -427,7 +427,7 @@ fn webhook_url_verification_answers_the_decrypted_echostr() {
     assert_eq!(webhook(&inst, "s1", &bad).0, 403);
     assert_eq!(webhook(&inst, "s1", "timestamp=1&nonce=2").0, 400);
     assert_eq!(webhook(&inst, "missing", "").0, 404);
-    assert_eq!(webhook(&inst, "l1", "").0, 400, "not a short-connection integration");
+    assert_eq!(webhook(&inst, "l1", "").0, 404, "not a short-connection integration");
 }
 
 #[test]

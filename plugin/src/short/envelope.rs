@@ -1,0 +1,135 @@
+//! The envelopes of the short connection (protocol §1.5–§1.6): the signed query and the
+//! `encrypt` field of a callback, and the signed, encrypted passive answer.
+
+use serde_json::{json, Value};
+
+use crate::crypto;
+use crate::routes::parse_query;
+
+/// Why a callback's envelope cannot be read. Names what is wrong, never a value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    /// The query string has a malformed escape or is not UTF-8.
+    #[error("the query string is malformed")]
+    MalformedQuery,
+    /// `msg_signature`, `timestamp` or `nonce` is missing.
+    #[error("the callback is not signed: msg_signature, timestamp and nonce are all required")]
+    Unsigned,
+    /// The body has no `encrypt` field (a plaintext callback: never accepted).
+    #[error("the body has no encrypt field")]
+    NoEncrypt,
+    /// The body is neither a JSON object nor an XML envelope.
+    #[error("the body is neither a JSON object nor an XML envelope")]
+    Malformed,
+}
+
+/// The signature parameters of a callback's query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signed {
+    /// `msg_signature` (aliases `msgsignature`, `signature`).
+    pub signature: String,
+    /// `timestamp` as sent (seconds).
+    pub timestamp: String,
+    /// `nonce`: the passive answer must carry the same.
+    pub nonce: String,
+}
+
+/// Reads the signature parameters of a callback's query string.
+pub fn signed_query(query: &str) -> Result<Signed, EnvelopeError> {
+    let pairs = parse_query(query).ok_or(EnvelopeError::MalformedQuery)?;
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+    let signature = get("msg_signature").or_else(|| get("msgsignature")).or_else(|| get("signature"));
+    match (signature, get("timestamp"), get("nonce")) {
+        (Some(signature), Some(timestamp), Some(nonce)) => Ok(Signed { signature, timestamp, nonce }),
+        _ => Err(EnvelopeError::Unsigned),
+    }
+}
+
+/// The `encrypt` field of a callback body: JSON `{"encrypt"}` (or `Encrypt`), or tolerated XML
+/// `<xml><Encrypt>…</Encrypt></xml>` (with or without CDATA).
+pub fn encrypt_field(body: &[u8]) -> Result<String, EnvelopeError> {
+    let text = std::str::from_utf8(body).map_err(|_| EnvelopeError::Malformed)?.trim();
+    if text.is_empty() {
+        return Err(EnvelopeError::NoEncrypt);
+    }
+    if text.starts_with('<') {
+        return xml_encrypt(text);
+    }
+    let value: Value = serde_json::from_str(text).map_err(|_| EnvelopeError::Malformed)?;
+    if !value.is_object() {
+        return Err(EnvelopeError::Malformed);
+    }
+    value
+        .get("encrypt")
+        .or_else(|| value.get("Encrypt"))
+        .and_then(Value::as_str)
+        .filter(|e| !e.is_empty())
+        .map(str::to_string)
+        .ok_or(EnvelopeError::NoEncrypt)
+}
+
+fn xml_encrypt(text: &str) -> Result<String, EnvelopeError> {
+    let start = text.find("<Encrypt>").ok_or(EnvelopeError::NoEncrypt)? + "<Encrypt>".len();
+    let len = text[start..].find("</Encrypt>").ok_or(EnvelopeError::Malformed)?;
+    let inner = text[start..start + len].trim();
+    let inner = inner.strip_prefix("<![CDATA[").and_then(|i| i.strip_suffix("]]>")).unwrap_or(inner).trim();
+    if inner.is_empty() {
+        return Err(EnvelopeError::NoEncrypt);
+    }
+    Ok(inner.to_string())
+}
+
+/// The passive answer carrying `plain` (a reply body's JSON text): encrypted with `key` and
+/// receive id `""`, signed with `token` over the callback's own `nonce` (protocol §1.6).
+pub fn passive(token: &str, key: &[u8; 32], plain: &str, timestamp_secs: i64, nonce: &str) -> Value {
+    let encrypt = crypto::encrypt(key, plain, "");
+    let timestamp = timestamp_secs.to_string();
+    let signature = crypto::signature(token, &timestamp, nonce, &encrypt);
+    json!({"encrypt": encrypt, "msgsignature": signature, "timestamp": timestamp_secs, "nonce": nonce})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signed_query_needs_all_three_and_accepts_the_aliases() {
+        let s = signed_query("msg_signature=abc&timestamp=1&nonce=n%2B1").unwrap();
+        assert_eq!(s, Signed { signature: "abc".into(), timestamp: "1".into(), nonce: "n+1".into() });
+        assert_eq!(signed_query("msgsignature=abc&timestamp=1&nonce=2").unwrap().signature, "abc");
+        assert_eq!(signed_query("signature=abc&timestamp=1&nonce=2").unwrap().signature, "abc");
+        assert_eq!(signed_query("timestamp=1&nonce=2"), Err(EnvelopeError::Unsigned));
+        assert_eq!(signed_query("msg_signature=&timestamp=1&nonce=2"), Err(EnvelopeError::Unsigned));
+        assert_eq!(signed_query(""), Err(EnvelopeError::Unsigned));
+        assert_eq!(signed_query("nonce=%zz"), Err(EnvelopeError::MalformedQuery));
+    }
+
+    #[test]
+    fn the_encrypt_field_is_found_in_json_and_in_tolerated_xml() {
+        assert_eq!(encrypt_field(br#"{"encrypt":"AAA="}"#).unwrap(), "AAA=");
+        assert_eq!(encrypt_field(br#" {"Encrypt":"BBB="} "#).unwrap(), "BBB=");
+        assert_eq!(encrypt_field(b"<xml><Encrypt><![CDATA[CCC=]]></Encrypt></xml>").unwrap(), "CCC=");
+        assert_eq!(encrypt_field(b"<xml><Encrypt>DDD=</Encrypt></xml>").unwrap(), "DDD=");
+        // Plaintext callbacks (the original plugin's gap) are never read.
+        assert_eq!(encrypt_field(br#"{"msgtype":"text","text":{"content":"hi"}}"#), Err(EnvelopeError::NoEncrypt));
+        assert_eq!(encrypt_field(br#"{"encrypt":""}"#), Err(EnvelopeError::NoEncrypt));
+        assert_eq!(encrypt_field(br#"{"encrypt":42}"#), Err(EnvelopeError::NoEncrypt));
+        assert_eq!(encrypt_field(b""), Err(EnvelopeError::NoEncrypt));
+        assert_eq!(encrypt_field(b"<xml><MsgType>text</MsgType></xml>"), Err(EnvelopeError::NoEncrypt));
+        assert_eq!(encrypt_field(b"<xml><Encrypt>EEE="), Err(EnvelopeError::Malformed));
+        assert_eq!(encrypt_field(b"hello"), Err(EnvelopeError::Malformed));
+        assert_eq!(encrypt_field(b"[1,2]"), Err(EnvelopeError::Malformed));
+        assert_eq!(encrypt_field(&[0xff, 0xfe]), Err(EnvelopeError::Malformed));
+    }
+
+    #[test]
+    fn a_passive_answer_is_signed_over_the_callbacks_nonce_and_decrypts_with_an_empty_receive_id() {
+        let key = crypto::decode_encoding_aes_key("6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt").unwrap();
+        let answer = passive("tok", &key, r#"{"msgtype":"stream"}"#, 1_700_000_000, "n1");
+        assert_eq!(answer["nonce"], "n1");
+        assert_eq!(answer["timestamp"], 1_700_000_000);
+        let encrypt = answer["encrypt"].as_str().unwrap();
+        assert_eq!(answer["msgsignature"], crypto::signature("tok", "1700000000", "n1", encrypt));
+        assert_eq!(crypto::decrypt(&key, encrypt, "").unwrap(), r#"{"msgtype":"stream"}"#);
+    }
+}

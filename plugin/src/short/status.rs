@@ -1,0 +1,213 @@
+//! What the operator sees of an integration's short connection, kept in the shared KV store:
+//! the last verification, callback, refusal and error (one key per field, so concurrent
+//! callbacks on several instances never overwrite each other's), callback counters per minute
+//! and outcome (compare-and-swap increments, expiring after the hour they are shown for), and
+//! the streams not sealed yet (one expiring key per stream).
+//!
+//! Recording never fails a callback: a store error is logged and the callback goes on.
+
+use std::collections::BTreeMap;
+
+use host_sdk::Error;
+use serde_json::{json, Value};
+
+use crate::keys;
+use crate::state::{rfc3339, PluginState};
+
+/// One minute in milliseconds.
+const MINUTE_MS: i64 = 60_000;
+/// Counters are shown for the last hour; they expire a little after it.
+const COUNT_TTL_MS: u64 = 62 * 60_000;
+/// The last-event fields live a month.
+const FIELD_TTL_MS: u64 = 31 * 24 * 3600 * 1000;
+
+/// Why a callback was refused: a stable code (logs, counters, the Status tab), its HTTP status
+/// and a description that never includes a secret or a value from the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The body is larger than `WECOM_SHORT_MAX_BODY_BYTES` (413).
+    TooLarge,
+    /// The query string cannot be read exactly (400).
+    MalformedQuery,
+    /// `msg_signature`, `timestamp` or `nonce` is missing (401).
+    Unsigned,
+    /// The body has no `encrypt` field: a plaintext callback (400).
+    NoEncrypt,
+    /// The body is neither JSON nor an XML envelope (400).
+    MalformedBody,
+    /// The signature does not match the Token (403).
+    BadSignature,
+    /// The ciphertext does not decrypt with the EncodingAESKey (400).
+    DecryptFailed,
+    /// The decrypted callback is not a callback this plugin can type (400).
+    BadPayload,
+    /// The integration's own options are invalid, so nothing can be verified (503).
+    ConfigInvalid,
+}
+
+impl Refusal {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::TooLarge => "body_too_large",
+            Refusal::MalformedQuery => "malformed_query",
+            Refusal::Unsigned => "unsigned",
+            Refusal::NoEncrypt => "no_encrypt",
+            Refusal::MalformedBody => "malformed_body",
+            Refusal::BadSignature => "bad_signature",
+            Refusal::DecryptFailed => "decrypt_failed",
+            Refusal::BadPayload => "bad_payload",
+            Refusal::ConfigInvalid => "config_invalid",
+        }
+    }
+
+    /// The HTTP status of the refusal.
+    pub fn status(self) -> u16 {
+        match self {
+            Refusal::TooLarge => 413,
+            Refusal::Unsigned => 401,
+            Refusal::BadSignature => 403,
+            Refusal::ConfigInvalid => 503,
+            _ => 400,
+        }
+    }
+
+    /// What is wrong, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Refusal::TooLarge => "the body exceeds the size limit",
+            Refusal::MalformedQuery => "the query string is malformed",
+            Refusal::Unsigned => "msg_signature, timestamp and nonce are all required",
+            Refusal::NoEncrypt => "the body has no encrypt field (plaintext callbacks are not accepted)",
+            Refusal::MalformedBody => "the body is neither a JSON object nor an XML envelope",
+            Refusal::BadSignature => "the signature does not match the integration's Token",
+            Refusal::DecryptFailed => "the ciphertext does not decrypt with the integration's EncodingAESKey",
+            Refusal::BadPayload => "the decrypted callback is not a WeCom callback",
+            Refusal::ConfigInvalid => "the integration's Token or EncodingAESKey is invalid",
+        }
+    }
+}
+
+/// Records a field, logging (not failing) when the store is unavailable.
+async fn set_field(state: &PluginState, integration_id: &str, field: &str, value: &str) {
+    if let Err(e) = state.host().kv().set(&keys::short_status(integration_id, field), value, FIELD_TTL_MS).await {
+        tracing::debug!(integration_id, field, error = %e, "recording the short connection's status failed");
+    }
+}
+
+/// Adds one to this minute's counter of `outcome`.
+async fn bump(state: &PluginState, integration_id: &str, outcome: &str) {
+    let minute = state.host().now_ms().div_euclid(MINUTE_MS);
+    let key = keys::short_count(integration_id, minute, outcome);
+    let kv = state.host().kv();
+    for _ in 0..16 {
+        let current = match kv.get(&key).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!(integration_id, error = %e, "counting a callback failed");
+                return;
+            }
+        };
+        let next = current.as_deref().and_then(|c| c.parse::<u64>().ok()).unwrap_or(0) + 1;
+        match kv.compare_and_swap(&key, current.as_deref(), &next.to_string(), COUNT_TTL_MS).await {
+            Ok(true) => return,
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::debug!(integration_id, error = %e, "counting a callback failed");
+                return;
+            }
+        }
+    }
+}
+
+/// An accepted callback of kind `kind` (`message`, `refresh`, `event`, `retry`, `disabled`).
+pub async fn accepted(state: &PluginState, integration_id: &str, kind: &str) {
+    set_field(state, integration_id, "lastCallbackAt", &state.now_rfc3339()).await;
+    bump(state, integration_id, &format!("accepted:{kind}")).await;
+}
+
+/// A refused callback.
+pub async fn refused(state: &PluginState, integration_id: &str, refusal: Refusal) {
+    let now = state.now_rfc3339();
+    set_field(state, integration_id, "lastRefusedAt", &now).await;
+    set_field(state, integration_id, "lastRefusal", refusal.code()).await;
+    error(state, integration_id, &format!("callback refused ({}): {}", refusal.code(), refusal.describe())).await;
+    bump(state, integration_id, &format!("refused:{}", refusal.code())).await;
+}
+
+/// A URL verification: `Ok` or the reason it failed.
+pub async fn verification(state: &PluginState, integration_id: &str, result: Result<(), &str>) {
+    set_field(state, integration_id, "lastVerificationAt", &state.now_rfc3339()).await;
+    set_field(state, integration_id, "lastVerificationResult", result.err().unwrap_or("ok")).await;
+    if let Err(why) = result {
+        error(state, integration_id, &format!("URL verification failed: {why}")).await;
+    }
+}
+
+/// The last error (secret-free by construction of its callers).
+pub async fn error(state: &PluginState, integration_id: &str, message: &str) {
+    set_field(state, integration_id, "lastError", message).await;
+    set_field(state, integration_id, "lastErrorAt", &state.now_rfc3339()).await;
+}
+
+/// Marks a stream as not sealed yet, for as long as WeCom may still poll it.
+pub async fn stream_open(state: &PluginState, integration_id: &str, stream_id: &str, ttl_ms: u64) {
+    if ttl_ms == 0 {
+        return;
+    }
+    if let Err(e) = state.host().kv().set(&keys::short_inflight(integration_id, stream_id), "1", ttl_ms).await {
+        tracing::debug!(integration_id, error = %e, "recording a stream in flight failed");
+    }
+}
+
+/// Marks a stream as sealed.
+pub async fn stream_closed(state: &PluginState, integration_id: &str, stream_id: &str) {
+    if let Err(e) = state.host().kv().delete(&keys::short_inflight(integration_id, stream_id)).await {
+        tracing::debug!(integration_id, error = %e, "recording a sealed stream failed");
+    }
+}
+
+/// The Status tab's item of a `wecom` integration.
+pub async fn read(state: &PluginState, integration_id: &str, enabled: bool, bound: bool) -> Result<Value, Error> {
+    let fields = state.scan_all(&keys::short_status_prefix(integration_id)).await?;
+    let field = |name: &str| fields.get(name).cloned();
+    let counts = state.scan_all(&keys::short_counts_prefix(integration_id)).await?;
+    let now_minute = state.host().now_ms().div_euclid(MINUTE_MS);
+    let mut accepted: BTreeMap<String, u64> = BTreeMap::new();
+    let mut refused: BTreeMap<String, u64> = BTreeMap::new();
+    for (rest, value) in &counts {
+        // `<minute>:<accepted|refused>:<what>`
+        let mut parts = rest.splitn(3, ':');
+        let (Some(minute), Some(side), Some(what)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        let Ok(minute) = minute.parse::<i64>() else { continue };
+        if minute <= now_minute - 60 || minute > now_minute {
+            continue;
+        }
+        let n = value.parse::<u64>().unwrap_or(0);
+        let target = if side == "refused" { &mut refused } else { &mut accepted };
+        *target.entry(what.to_string()).or_default() += n;
+    }
+    let in_flight = state.scan_all(&keys::short_inflight_prefix(integration_id)).await?.len();
+    let state_name = match (enabled, bound) {
+        (false, _) => "disabled",
+        (true, false) => "unbound",
+        (true, true) => "receiving",
+    };
+    Ok(json!({
+        "connectionMode": "short_connection",
+        "state": state_name,
+        "lastVerificationAt": field("lastVerificationAt"),
+        "lastVerificationResult": field("lastVerificationResult"),
+        "lastCallbackAt": field("lastCallbackAt"),
+        "lastRefusedAt": field("lastRefusedAt"),
+        "lastRefusal": field("lastRefusal"),
+        "lastError": field("lastError"),
+        "lastErrorAt": field("lastErrorAt"),
+        "acceptedLastHour": accepted.values().sum::<u64>(),
+        "refusedLastHour": refused.values().sum::<u64>(),
+        "acceptedByKind": accepted,
+        "refusedByReason": refused,
+        "streamsInFlight": in_flight,
+        "generatedAt": rfc3339(state.host().now_ms()),
+    }))
+}
