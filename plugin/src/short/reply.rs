@@ -108,6 +108,14 @@ impl ShortReply {
             }
             let now = this.state.host().now_ms();
             let left = this.window_end_ms().saturating_sub(now);
+            if left <= 0 && finish {
+                // WeCom stopped polling: the sealing frame can only reach the user through
+                // response_url (once). The pipeline seals before the window ends when it can
+                // (`stream_lifetime`); this catches an answer that outlived it anyway.
+                status::stream_closed(&this.state, &this.params.integration_id, &this.params.stream_id).await;
+                let content = body["stream"]["content"].as_str().unwrap_or_default().to_string();
+                return this.post_markdown(&content).await;
+            }
             if left <= 0 {
                 return Err(ReplyError::StreamExpired(
                     "WeCom no longer polls this stream: its window since the user's message has passed".into(),
