@@ -103,7 +103,7 @@ fn read_file(path: &Path, required: bool) -> Result<BTreeMap<String, String>, Co
 /// Settings the host does not read itself but hands to plugins as config when set: the plugin's
 /// log level, the extra CA file, and both connections' timings and limits (each defaults to
 /// WeCom's value in the plugin).
-pub const PLUGIN_PASSTHROUGH: [&str; 14] = [
+pub const PLUGIN_PASSTHROUGH: [&str; 15] = [
     "XPERT_PLUGIN_LOG_LEVEL",
     "WECOM_EXTRA_CA_FILE",
     "WECOM_MAX_MISSED_PINGS",

@@ -227,7 +227,16 @@ fn views_show_status_and_sessions_for_both_connection_types() {
         assert!(!reset.success);
         let err = view.action(&s1, "sessions", "reset", &json!({})).await.unwrap_err();
         assert_eq!(err.code, ErrorCode::INVALID_ARGUMENT);
-        assert!(view.data(&s1, "status", &ViewQuery::default()).await.is_err(), "no status tab for short connections");
+        // The short connection's Status tab: nothing received yet, and it says so.
+        let ViewData::Stats { item } = view.data(&s1, "status", &ViewQuery::default()).await.unwrap() else {
+            panic!("the short connection's status tab is a stats tab")
+        };
+        assert_eq!(item["connectionMode"], "short_connection");
+        assert_eq!(item["state"], "unbound", "no trigger binds it yet: {item}");
+        assert!(item["lastCallbackAt"].is_null() && item["lastVerificationAt"].is_null(), "{item}");
+        assert_eq!((item["acceptedLastHour"].clone(), item["streamsInFlight"].clone()), (json!(0), json!(0)));
+        let err = view.action(&s1, "status", "disconnect", &json!({})).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::NOT_FOUND, "no connection to close: {err:?}");
     });
 }
 
@@ -235,7 +244,9 @@ fn views_show_status_and_sessions_for_both_connection_types() {
 fn reading_a_view_or_refreshing_it_never_writes() {
     let (host, inst) = installed(InstallLevel::Tenant);
     let l1 = long("l1");
+    let s1 = short("s1");
     host.put_integration(l1.clone());
+    host.put_integration(s1.clone());
     let view = &inst.views[0].view;
     host.block_on(async {
         // Unbound: no connection runs, so nothing but this test could write.
@@ -244,6 +255,8 @@ fn reading_a_view_or_refreshing_it_never_writes() {
         for _ in 0..3 {
             status_item(&inst, &l1).await;
             view.data(&l1, "sessions", &ViewQuery::default()).await.unwrap();
+            view.data(&s1, "status", &ViewQuery::default()).await.unwrap();
+            view.action(&s1, "status", "refresh", &json!({})).await.unwrap();
         }
         let refreshed = view.action(&l1, "status", "refresh", &json!({})).await.unwrap();
         assert_eq!(refreshed.message.en_us, "Status re-read.");

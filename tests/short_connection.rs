@@ -1,0 +1,427 @@
+//! The short connection end to end: the real `xpert-host` binary loads the real plugin, and
+//! `wecom-sim`'s callback driver plays WeCom against its webhook over loopback — URL
+//! verification, signed callbacks streamed to completion through refresh polls, refusals of
+//! unsigned and tampered callbacks (by reason), retries of one msgid, the response_url fallback,
+//! images, events, and two host processes sharing one stream.
+
+mod host_common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use host_common::*;
+use serde_json::{json, Value};
+use wecom_sim::crypto as simcrypto;
+use wecom_sim::sim::Chat;
+use wecom_sim::{SimConfig, Simulator};
+
+/// The simulator's name for the bot.
+const BOT: &str = "SHORTBOT";
+/// How long a test waits for something asynchronous (generous: two shared cores).
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A host with the plugin installed, one `wecom` integration bound to a Digital Expert, and
+/// the simulator registered against its webhook.
+struct Setup {
+    host: Host,
+    sim: Simulator,
+    id: String,
+    _dir: tempfile::TempDir,
+}
+
+fn fast_sim() -> SimConfig {
+    SimConfig {
+        refresh_interval: Duration::from_millis(50),
+        callback_timeout: Duration::from_secs(5),
+        ..SimConfig::default()
+    }
+}
+
+/// Starts a host (with `extra` environment) whose Digital Expert runs `agent`.
+async fn setup_with(sim: SimConfig, extra: &[(&str, &str)], agent: Value) -> Setup {
+    let sim = Simulator::start(sim).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let origins = sim.base_url();
+    let mut env = vec![("WECOM_API_ORIGINS", origins.as_str()), ("WECOM_STREAM_THROTTLE_MS", "50")];
+    env.extend_from_slice(extra);
+    let host = start(dir.path(), &env).await;
+    host.install_wecom().await;
+    let options = json!({"token": WECOM_TOKEN, "encodingAesKey": AES_KEY, "timeoutMs": 3000, "preferLanguage": "en"});
+    let (status, integration) =
+        host.post("/api/integration", json!({"name": "short", "provider": "wecom", "options": options})).await;
+    assert_eq!(status, 201, "{integration}");
+    let id = integration["id"].as_str().unwrap().to_string();
+    let (_, x) = host.post("/api/xpert", json!({"name": "x", "agent": agent})).await;
+    let xpert = x["id"].as_str().unwrap().to_string();
+    let triggers = json!([{"provider": "wecom", "config": {"enabled": true, "integrationId": id}}]);
+    host.call("PUT", &format!("/api/xpert/{xpert}/triggers"), Some(triggers)).await;
+    let (status, published) = host.post(&format!("/api/xpert/{xpert}/publish"), json!({})).await;
+    assert_eq!(status, 200, "{published}");
+    sim.add_short_bot(BOT, &host.url(&format!("/api/wecom/webhook/{id}")), WECOM_TOKEN, AES_KEY).unwrap();
+    Setup { host, sim, id, _dir: dir }
+}
+
+async fn setup(extra: &[(&str, &str)]) -> Setup {
+    setup_with(fast_sim(), extra, json!({"kind": "echo"})).await
+}
+
+impl Setup {
+    async fn status(&self) -> Value {
+        let (code, body) = self.host.get(&format!("/api/integration/{}/views/status/data", self.id)).await;
+        assert_eq!(code, 200, "{body}");
+        body["item"].clone()
+    }
+
+    fn webhook(&self) -> String {
+        self.host.url(&format!("/api/wecom/webhook/{}", self.id))
+    }
+}
+
+/// A text callback's plaintext, as WeCom sends it.
+fn text_callback(msgid: &str, user: &str, text: &str) -> Value {
+    json!({"msgid": msgid, "aibotid": BOT, "chattype": "single", "from": {"userid": user},
+           "create_time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+           "msgtype": "text", "text": {"content": text}})
+}
+
+fn refresh_callback(user: &str, stream_id: &str) -> Value {
+    json!({"msgid": format!("refresh-{}", rand_id()), "aibotid": BOT, "chattype": "single",
+           "from": {"userid": user}, "msgtype": "stream", "stream": {"id": stream_id}})
+}
+
+fn rand_id() -> u64 {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+    nanos * 1000 + N.fetch_add(1, Ordering::Relaxed) as u64
+}
+
+/// Posts `body` to `url` with `query`; status and text.
+async fn raw_post(url: &str, query: &str, body: impl Into<reqwest::Body>) -> (u16, String) {
+    let resp = reqwest::Client::new()
+        .post(format!("{url}?{query}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap_or_default())
+}
+
+/// A correctly signed query for `encrypt`.
+fn signed(encrypt: &str) -> String {
+    let sig = simcrypto::sign(WECOM_TOKEN, "1700000000", "n0nce", encrypt);
+    format!("msg_signature={sig}&timestamp=1700000000&nonce=n0nce")
+}
+
+#[tokio::test]
+async fn verification_then_a_signed_message_streams_to_completion_through_refresh_polls() {
+    let s = setup(&[]).await;
+    s.sim.verify_url(BOT).await.expect("URL verification answers the exact plaintext");
+    let out = s.sim.short_send_text(BOT, "alice", Chat::Single, "hello").await.unwrap();
+    assert_eq!(out.attempts, 1, "answered within WeCom's deadline the first time");
+    let first = &out.replies[0];
+    assert_eq!((first["msgtype"].as_str(), first["stream"]["finish"].as_bool()), (Some("stream"), Some(false)));
+    assert_eq!(first["stream"]["content"], "Thinking…", "the passive answer is the thinking frame");
+    assert!(out.finished, "{out:?}");
+    assert!(out.refreshes >= 1, "the answer came through refresh polls: {out:?}");
+    assert_eq!(out.final_text.as_deref(), Some("echo: hello"));
+    assert!(s.sim.violations().is_empty(), "{:?}", s.sim.violations());
+    let status = s.status().await;
+    assert_eq!(status["connectionMode"], "short_connection");
+    assert_eq!(status["state"], "receiving");
+    assert_eq!(status["lastVerificationResult"], "ok");
+    assert!(status["lastVerificationAt"].is_string() && status["lastCallbackAt"].is_string(), "{status}");
+    assert_eq!(status["acceptedByKind"]["message"], 1, "{status}");
+    assert_eq!(status["acceptedByKind"]["refresh"], out.refreshes, "{status}");
+    assert_eq!(status["refusedLastHour"], 0, "{status}");
+    assert_eq!(status["streamsInFlight"], 0, "the sealed stream is no longer in flight: {status}");
+}
+
+#[tokio::test]
+async fn unsigned_plaintext_tampered_and_oversized_callbacks_are_refused_by_reason_and_change_nothing() {
+    let s = setup(&[("WECOM_SHORT_MAX_BODY_BYTES", "4096")]).await;
+    let url = s.webhook();
+    let key = simcrypto::aes_key(AES_KEY).unwrap();
+    let plain = text_callback("M-REFUSED", "mallory", "run the agent please");
+    let encrypt = simcrypto::encrypt(&key, &plain.to_string());
+    let envelope = json!({"encrypt": encrypt}).to_string();
+
+    // The original plugin's gap: a plaintext POST with no signature at all.
+    let (status, body) = raw_post(&url, "", plain.to_string()).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("unsigned"), "{body}");
+    // Signed query, but a plaintext body: no encrypt field.
+    let (status, body) = raw_post(&url, &signed("x"), plain.to_string()).await;
+    assert_eq!((status, body.contains("no_encrypt")), (400, true), "{body}");
+    // The right envelope with a signature that is one character off.
+    let query = signed(&encrypt);
+    let good_sig = simcrypto::sign(WECOM_TOKEN, "1700000000", "n0nce", &encrypt);
+    let mut flipped = good_sig.clone().into_bytes();
+    flipped[0] = if flipped[0] == b'0' { b'1' } else { b'0' };
+    let tampered_sig = query.replace(&good_sig, std::str::from_utf8(&flipped).unwrap());
+    let (status, body) = raw_post(&url, &tampered_sig, envelope.clone()).await;
+    assert_eq!((status, body.contains("bad_signature")), (403, true), "{body}");
+    // A ciphertext changed after signing.
+    let mut bytes = encrypt.clone().into_bytes();
+    bytes[10] = if bytes[10] == b'A' { b'B' } else { b'A' };
+    let changed = String::from_utf8(bytes).unwrap();
+    let (status, body) = raw_post(&url, &query, json!({"encrypt": changed}).to_string()).await;
+    assert_eq!((status, body.contains("bad_signature")), (403, true), "{body}");
+    // Signed with the Token but encrypted with another key: it cannot be opened.
+    let foreign = simcrypto::encrypt(&[9u8; 32], &plain.to_string());
+    let (status, body) = raw_post(&url, &signed(&foreign), json!({"encrypt": foreign}).to_string()).await;
+    assert_eq!((status, body.contains("decrypt_failed")), (400, true), "{body}");
+    // Over the size limit.
+    let (status, body) = raw_post(&url, &query, "x".repeat(5000)).await;
+    assert_eq!((status, body.contains("body_too_large")), (413, true), "{body}");
+    // Unknown integrations are 404, whatever is posted.
+    let (status, _) = raw_post(&s.host.url("/api/wecom/webhook/nope"), &query, envelope.clone()).await;
+    assert_eq!(status, 404);
+
+    // Nothing happened: no agent run, no session, no bubble; every refusal counted by reason.
+    let (_, sessions) = s.host.get(&format!("/api/integration/{}/views/sessions/data", s.id)).await;
+    assert_eq!(sessions["total"], 0, "{sessions}");
+    assert!(s.sim.transcript(BOT, "mallory").is_empty());
+    let status = s.status().await;
+    assert_eq!(
+        status["refusedByReason"],
+        json!({"unsigned": 1, "no_encrypt": 1, "bad_signature": 2, "decrypt_failed": 1, "body_too_large": 1}),
+        "{status}"
+    );
+    assert_eq!(status["acceptedLastHour"], 0, "{status}");
+    assert_eq!(status["lastRefusal"], "body_too_large");
+    assert!(status["lastError"].as_str().unwrap().contains("body_too_large"), "{status}");
+    // The same callback, correctly signed, is then accepted: the refusals left no dedup mark.
+    let (status, reply) = s.sim.short_post(BOT, &plain).await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(reply.unwrap()["msgtype"], "stream");
+
+    // One log line per refusal, with its reason and no secret.
+    let output = s.host.server.output().await;
+    for reason in ["unsigned", "no_encrypt", "bad_signature", "decrypt_failed", "body_too_large"] {
+        assert!(output.contains(&format!("WeCom callback refused ({reason})")), "no log line for {reason}:\n{output}");
+    }
+    assert!(!output.contains(WECOM_TOKEN) && !output.contains(AES_KEY), "a secret reached the logs");
+}
+
+/// A stub `/v1/chat/completions` that counts runs and answers `answer <n>`.
+async fn completions(
+    axum::extract::State(runs): axum::extract::State<Arc<AtomicUsize>>,
+    _body: axum::Json<Value>,
+) -> impl axum::response::IntoResponse {
+    let n = runs.fetch_add(1, Ordering::SeqCst) + 1;
+    let sse = format!(
+        "data: {}\n\ndata: {}\n\ndata: [DONE]\n\n",
+        json!({"choices": [{"delta": {"content": "answer "}}]}),
+        json!({"choices": [{"delta": {"content": n.to_string()}}]}),
+    );
+    ([("content-type", "text/event-stream")], sse)
+}
+
+/// Refreshes `stream_id` until it is sealed; returns the final content and the refreshes made.
+async fn poll_to_end(sim: &Simulator, bot: &str, user: &str, stream_id: &str) -> (String, usize) {
+    let deadline = Instant::now() + WAIT;
+    let mut n = 0;
+    loop {
+        n += 1;
+        let (status, reply) = sim.short_post(bot, &refresh_callback(user, stream_id)).await.unwrap();
+        assert_eq!(status, 200);
+        let reply = reply.expect("a refresh is answered with a stream");
+        if reply["stream"]["finish"] == true {
+            return (reply["stream"]["content"].as_str().unwrap_or_default().to_string(), n);
+        }
+        assert!(Instant::now() < deadline, "the stream never finished: {reply}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn retries_of_one_msgid_get_the_same_passive_answer_and_run_the_agent_once() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let app =
+        axum::Router::new().route("/v1/chat/completions", axum::routing::post(completions)).with_state(runs.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stub = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let s = setup_with(fast_sim(), &[], json!({"kind": "openai", "baseUrl": stub, "model": "m"})).await;
+
+    // WeCom's retries of one callback, the three at once (one may land while the first is
+    // still being answered).
+    let plain = text_callback("M-RETRY-1", "bob", "question");
+    let (a, b, c) =
+        tokio::join!(s.sim.short_post(BOT, &plain), s.sim.short_post(BOT, &plain), s.sim.short_post(BOT, &plain));
+    let replies: Vec<Value> = [a, b, c]
+        .into_iter()
+        .map(|r| {
+            let (status, reply) = r.unwrap();
+            assert_eq!(status, 200);
+            reply.expect("each delivery gets a passive answer")
+        })
+        .collect();
+    assert_eq!(replies[0], replies[1], "every delivery gets the same answer");
+    assert_eq!(replies[1], replies[2], "every delivery gets the same answer");
+    let stream_id = replies[0]["stream"]["id"].as_str().unwrap().to_string();
+    let (text, _) = poll_to_end(&s.sim, BOT, "bob", &stream_id).await;
+    assert_eq!(text, "answer 1");
+    // A late retry, after the answer finished, still gets the first answer and runs nothing.
+    let (_, late) = s.sim.short_post(BOT, &plain).await.unwrap();
+    assert_eq!(late.as_ref(), Some(&replies[0]));
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "exactly one agent run");
+    let status = s.status().await;
+    assert_eq!(
+        (status["acceptedByKind"]["message"].clone(), status["acceptedByKind"]["retry"].clone()),
+        (json!(1), json!(3)),
+        "{status}"
+    );
+    assert!(s.sim.violations().is_empty(), "{:?}", s.sim.violations());
+}
+
+#[tokio::test]
+async fn an_unknown_stream_is_sealed_and_a_late_answer_goes_to_response_url_once() {
+    let sim = SimConfig { refresh_window: Duration::from_millis(1500), ..fast_sim() };
+    let s = setup_with(
+        sim,
+        &[("WECOM_SHORT_STREAM_WINDOW_MS", "1500"), ("WECOM_SHORT_STREAM_MARGIN_MS", "500")],
+        json!({"kind": "echo"}),
+    )
+    .await;
+    let (status, reply) = s.sim.short_post(BOT, &refresh_callback("carol", "no-such-stream")).await.unwrap();
+    assert_eq!(status, 200);
+    let reply = reply.unwrap();
+    assert_eq!((reply["stream"]["finish"].as_bool(), reply["stream"]["content"].as_str()), (Some(true), Some("")));
+
+    // The answer takes 3 s; WeCom polls for 1.5 s.
+    let out = s.sim.short_send_text(BOT, "carol", Chat::Single, "/slow 3").await.unwrap();
+    assert!(!out.finished, "the stream cannot be sealed within its window: {out:?}");
+    let deadline = Instant::now() + WAIT;
+    while s.sim.responses().is_empty() {
+        assert!(Instant::now() < deadline, "nothing reached response_url");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let responses = s.sim.responses();
+    assert_eq!(responses.len(), 1, "{responses:?}");
+    assert_eq!(responses[0]["body"]["msgtype"], "markdown");
+    assert_eq!(responses[0]["body"]["markdown"]["content"], "echo: /slow 3");
+    let bubble = s.sim.transcript(BOT, "carol").last().cloned().unwrap();
+    assert_eq!((bubble.kind.as_str(), bubble.text.as_str()), ("markdown", "echo: /slow 3"));
+}
+
+#[tokio::test]
+async fn a_response_url_outside_the_allowed_origins_is_never_called() {
+    let sim = SimConfig { refresh_window: Duration::from_millis(1000), ..fast_sim() };
+    let s = setup_with(
+        sim,
+        &[
+            ("WECOM_API_ORIGINS", "https://qyapi.weixin.qq.com"),
+            ("WECOM_SHORT_STREAM_WINDOW_MS", "1000"),
+            ("WECOM_SHORT_STREAM_MARGIN_MS", "300"),
+        ],
+        json!({"kind": "echo"}),
+    )
+    .await;
+    let out = s.sim.short_send_text(BOT, "dan", Chat::Single, "/slow 2").await.unwrap();
+    assert!(!out.finished);
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        let status = s.status().await;
+        if status["lastError"].as_str().is_some_and(|e| e.contains("WECOM_API_ORIGINS")) {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the refusal never showed: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status["lastError"].as_str().unwrap().contains("127.0.0.1"), "names the host: {status}");
+    assert!(s.sim.responses().is_empty(), "the simulator's response_url was not called");
+}
+
+#[tokio::test]
+async fn an_image_is_downloaded_and_decrypted_with_the_encoding_aes_key() {
+    let s = setup(&[]).await;
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89".to_vec();
+    let out = s.sim.short_send_image(BOT, "erin", &png, "pic.png").await.unwrap();
+    assert!(out.finished, "{out:?}");
+    // An unreadable image is named in the answer; this one was read (downloaded, decrypted with
+    // the EncodingAESKey, recognised as PNG) and handed to the agent, whose echo is of no text.
+    assert_eq!(out.final_text.as_deref(), Some("echo: "), "{out:?}");
+
+    // Expired media degrade: the answer says which image could not be read.
+    let expiring =
+        setup_with(SimConfig { media_ttl: Duration::ZERO, ..fast_sim() }, &[], json!({"kind": "echo"})).await;
+    let out = expiring.sim.short_send_image(BOT, "erin", &png, "pic.png").await.unwrap();
+    let text = out.final_text.unwrap_or_default();
+    assert!(text.contains("Image 1 could not be read"), "{text}");
+}
+
+#[tokio::test]
+async fn enter_chat_gets_a_welcome_card_feedback_an_empty_answer_and_a_disabled_integration_no_retry() {
+    let s = setup(&[]).await;
+    let enter = json!({"msgid": "EV-1", "aibotid": BOT, "chattype": "single", "from": {"userid": "fay"},
+                       "msgtype": "event", "event": {"eventtype": "enter_chat"}});
+    let (status, reply) = s.sim.short_post(BOT, &enter).await.unwrap();
+    assert_eq!(status, 200);
+    let reply = reply.expect("a welcome");
+    assert_eq!(reply["msgtype"], "template_card", "{reply}");
+    let feedback = json!({"msgid": "EV-2", "aibotid": BOT, "chattype": "single", "from": {"userid": "fay"},
+                          "msgtype": "event", "event": {"eventtype": "feedback_event",
+                          "feedback_event": {"id": "F1", "type": 1}}});
+    assert_eq!(s.sim.short_post(BOT, &feedback).await.unwrap(), (200, None), "feedback allows only an empty answer");
+
+    // Disabled: WeCom gets an empty 200 (delivered, no retry) and nothing runs.
+    let (_, integration) = s.host.get(&format!("/api/integration/{}", s.id)).await;
+    let mut update = integration.clone();
+    update["enabled"] = json!(false);
+    let (code, body) = s.host.call("PUT", &format!("/api/integration/{}", s.id), Some(update)).await;
+    assert_eq!(code, 200, "{body}");
+    let (status, reply) = s.sim.short_post(BOT, &text_callback("M-OFF", "fay", "hello?")).await.unwrap();
+    assert_eq!((status, reply), (200, None));
+    let status = s.status().await;
+    assert_eq!(status["state"], "disabled");
+    assert_eq!(status["acceptedByKind"]["disabled"], 1, "{status}");
+    let (_, sessions) = s.host.get(&format!("/api/integration/{}/views/sessions/data", s.id)).await;
+    assert_eq!(sessions["total"], 0, "{sessions}");
+}
+
+#[tokio::test]
+async fn two_host_processes_answer_refreshes_of_one_stream() {
+    let s = setup(&[]).await;
+    // A second host process on the same store (the same data directory): another instance.
+    let other = start(s._dir.path(), &[("WECOM_API_ORIGINS", s.sim.base_url().as_str())]).await;
+    let other_hook = other.url(&format!("/api/wecom/webhook/{}", s.id));
+    s.sim.add_short_bot("OTHER", &other_hook, WECOM_TOKEN, AES_KEY).unwrap();
+
+    let (status, first) = s.sim.short_post(BOT, &text_callback("M-TWO", "gus", "/slow 1.5")).await.unwrap();
+    assert_eq!(status, 200);
+    let stream_id = first.unwrap()["stream"]["id"].as_str().unwrap().to_string();
+    // Refreshes alternate between the instances; the one that did not take the message answers
+    // from the shared store as well as the one running the agent.
+    let deadline = Instant::now() + WAIT;
+    let mut seen_on_other = Vec::new();
+    let mut turn = 0;
+    let final_text = loop {
+        turn += 1;
+        let bot = if turn % 2 == 0 { BOT } else { "OTHER" };
+        let (status, reply) = s.sim.short_post(bot, &refresh_callback("gus", &stream_id)).await.unwrap();
+        assert_eq!(status, 200);
+        let reply = reply.unwrap();
+        let content = reply["stream"]["content"].as_str().unwrap_or_default().to_string();
+        if bot == "OTHER" {
+            seen_on_other.push(content.clone());
+        }
+        if reply["stream"]["finish"] == true {
+            break content;
+        }
+        assert!(Instant::now() < deadline, "never finished");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(final_text, "echo: /slow 1.5");
+    assert!(
+        seen_on_other.iter().any(|c| !c.is_empty()),
+        "the other instance answered with the stream's snapshots, not as an unknown stream: {seen_on_other:?}"
+    );
+    // Either instance answers the last snapshot.
+    let (_, again) = s.sim.short_post("OTHER", &refresh_callback("gus", &stream_id)).await.unwrap();
+    assert_eq!(again.unwrap()["stream"]["content"], "echo: /slow 1.5");
+}
