@@ -123,6 +123,21 @@ mod tests {
     }
 
     #[test]
+    fn the_official_xml_sample_envelope_opens() {
+        let xml = "<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName>\n<Encrypt><![CDATA[Kl7kjoSf6DMD1zh7rtrHjFaDapSCkaOnwu3bqLc5tAybhhMl9pFeK8NslNPVdMwmBQTNoW4mY7AIjeLvEl3NyeTkAgGzBhzTtRLNshw2AEew+kkYcD+Fq72Kt00fT0WnN87hGrW8SqGc+NcT3mu87Ha3dz1pSDi6GaUA6A0sqfde0VJPQbZ9U+3JWcoD4Z5jaU0y9GSh010wsHF8KZD24YhmZH4ch4Ka7ilEbjbfvhKkNL65HHL0J6EYJIZUC2pFrdkJ7MhmEbU2qARR4iQHE7wy24qy0cRX3Mfp6iELcDNfSsPGjUQVDGxQDCWjayJOpcwocugux082f49HKYg84EpHSGXAyh+/oxwaWbvL6aSDPOYuPDGOCI8jmnKiypE+]]></Encrypt>\n<AgentID><![CDATA[1000002]]></AgentID>\n</xml>";
+        let encrypt = encrypt_field(xml.as_bytes()).unwrap();
+        let token = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo";
+        let signed = signed_query(
+            "msg_signature=0c3914025cb4b4d68103f6bfc8db550f79dcf48e&timestamp=1476422779&nonce=1597212914",
+        )
+        .unwrap();
+        assert_eq!(
+            crypto::verify_signature(token, &signed.timestamp, &signed.nonce, &encrypt, &signed.signature),
+            Ok(())
+        );
+    }
+
+    #[test]
     fn a_passive_answer_is_signed_over_the_callbacks_nonce_and_decrypts_with_an_empty_receive_id() {
         let key = crypto::decode_encoding_aes_key("6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt").unwrap();
         let answer = passive("tok", &key, r#"{"msgtype":"stream"}"#, 1_700_000_000, "n1");
