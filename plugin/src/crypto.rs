@@ -86,18 +86,23 @@ pub fn decode_media_key(aeskey: &str) -> Result<[u8; 32], CryptoError> {
     bytes.try_into().map_err(|_| CryptoError::IllegalAesKey("aeskey does not decode to 32 bytes".into()))
 }
 
-/// The message signature over token, timestamp, nonce and the Base64 ciphertext.
-pub fn signature(token: &str, timestamp: &str, nonce: &str, encrypt: &str) -> String {
+/// SHA-1 over the sorted, concatenated parts (no separator).
+fn digest(token: &str, timestamp: &str, nonce: &str, encrypt: &str) -> [u8; 20] {
     let mut parts = [token, timestamp, nonce, encrypt];
     parts.sort_unstable();
     let mut hasher = Sha1::new();
     for p in parts {
         hasher.update(p.as_bytes());
     }
-    hex::encode(hasher.finalize())
+    hasher.finalize().into()
 }
 
-/// Checks a signature in constant time.
+/// The message signature over token, timestamp, nonce and the Base64 ciphertext.
+pub fn signature(token: &str, timestamp: &str, nonce: &str, encrypt: &str) -> String {
+    hex::encode(digest(token, timestamp, nonce, encrypt))
+}
+
+/// Checks a signature (hex, either case, surrounding whitespace ignored) in constant time.
 pub fn verify_signature(
     token: &str,
     timestamp: &str,
@@ -105,11 +110,14 @@ pub fn verify_signature(
     encrypt: &str,
     given: &str,
 ) -> Result<(), CryptoError> {
-    let expected = signature(token, timestamp, nonce, encrypt);
-    let given = given.trim().to_ascii_lowercase();
+    let expected = digest(token, timestamp, nonce, encrypt);
     // The length is public (a SHA-1 hex digest is always 40 characters); the bytes are compared
     // without an early exit, so timing tells an attacker nothing about how much of a guess matched.
-    if bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+    let mut given_bytes = [0u8; 20];
+    if hex::decode_to_slice(given.trim(), &mut given_bytes).is_err() {
+        return Err(CryptoError::BadSignature);
+    }
+    if bool::from(expected.ct_eq(&given_bytes)) {
         Ok(())
     } else {
         Err(CryptoError::BadSignature)
@@ -142,13 +150,21 @@ pub fn encrypt_raw(key: &[u8; 32], plain: &[u8]) -> Vec<u8> {
 
 /// Reverses [`encrypt_raw`].
 pub fn decrypt_raw(key: &[u8; 32], cipher: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    if cipher.is_empty() || cipher.len() % 16 != 0 {
+    let mut buf = cipher.to_vec();
+    let len = decrypt_in_place(key, &mut buf)?;
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// Decrypts whole blocks in place and checks the 32-byte PKCS#7 padding; returns the length of
+/// the plaintext at the start of `buf`.
+fn decrypt_in_place(key: &[u8; 32], buf: &mut [u8]) -> Result<usize, CryptoError> {
+    if buf.is_empty() || buf.len() % 16 != 0 {
         return Err(CryptoError::IllegalBuffer);
     }
-    let mut buf = cipher.to_vec();
     let dec = Aes256CbcDec::new(key.into(), key[..16].into());
-    let plain = dec.decrypt_padded_mut::<NoPadding>(&mut buf).map_err(|_| CryptoError::IllegalBuffer)?;
-    Ok(unpad(plain)?.to_vec())
+    let plain = dec.decrypt_padded_mut::<NoPadding>(buf).map_err(|_| CryptoError::IllegalBuffer)?;
+    Ok(unpad(plain)?.len())
 }
 
 /// Encrypts a message with the given 16-byte random prefix; returns the Base64 ciphertext.
@@ -166,10 +182,12 @@ pub fn encrypt(key: &[u8; 32], msg: &str, receive_id: &str) -> String {
     encrypt_with_prefix(key, rand::random(), msg, receive_id)
 }
 
-/// Decrypts a Base64 ciphertext and checks the receive id (`""` for a smart bot).
+/// Decrypts a Base64 ciphertext and checks the receive id (`""` for a smart bot). One buffer:
+/// decoded, decrypted and unframed in place.
 pub fn decrypt(key: &[u8; 32], encrypt: &str, receive_id: &str) -> Result<String, CryptoError> {
-    let cipher = STANDARD.decode(encrypt.trim()).map_err(|_| CryptoError::Base64)?;
-    let plain = decrypt_raw(key, &cipher)?;
+    let mut buf = STANDARD.decode(encrypt.trim()).map_err(|_| CryptoError::Base64)?;
+    let plain_len = decrypt_in_place(key, &mut buf)?;
+    let plain = &buf[..plain_len];
     if plain.len() < 20 {
         return Err(CryptoError::IllegalBuffer);
     }
@@ -178,7 +196,9 @@ pub fn decrypt(key: &[u8; 32], encrypt: &str, receive_id: &str) -> Result<String
     if &plain[end..] != receive_id.as_bytes() {
         return Err(CryptoError::ReceiveId);
     }
-    String::from_utf8(plain[20..end].to_vec()).map_err(|_| CryptoError::NotUtf8)
+    buf.truncate(end);
+    buf.drain(..20);
+    String::from_utf8(buf).map_err(|_| CryptoError::NotUtf8)
 }
 
 #[cfg(test)]

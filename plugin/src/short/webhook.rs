@@ -82,6 +82,31 @@ pub fn stream_id_for(integration_id: &str, msgid: &str) -> String {
     format!("s{}", &hex::encode(digest)[..24])
 }
 
+/// Verifies and opens one callback: the signed query, the envelope's `encrypt`, the signature
+/// (constant time), the ciphertext (receive id `""`) and the JSON inside. Returns the callback
+/// and the query's nonce (the passive answer must carry it), or why it is refused.
+pub fn open_callback(token: &str, key: &[u8; 32], query: &str, body: &[u8]) -> Result<(Value, String), Refusal> {
+    let signed = envelope::signed_query(query).map_err(|e| match e {
+        EnvelopeError::MalformedQuery => Refusal::MalformedQuery,
+        _ => Refusal::Unsigned,
+    })?;
+    let encrypt = envelope::encrypt_field(body).map_err(|e| match e {
+        EnvelopeError::NoEncrypt => Refusal::NoEncrypt,
+        _ => Refusal::MalformedBody,
+    })?;
+    crypto::verify_signature(token, &signed.timestamp, &signed.nonce, &encrypt, &signed.signature)
+        .map_err(|_| Refusal::BadSignature)?;
+    let plain = crypto::decrypt(key, &encrypt, "").map_err(|e| {
+        tracing::debug!(code = e.code(), "callback does not decrypt: {e}");
+        Refusal::DecryptFailed
+    })?;
+    let callback: Value = serde_json::from_str(&plain).map_err(|_| Refusal::BadPayload)?;
+    if !callback.is_object() {
+        return Err(Refusal::BadPayload);
+    }
+    Ok((callback, signed.nonce))
+}
+
 impl Inner {
     async fn receive(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
         let id = request.path_param("integrationId").unwrap_or_default().to_string();
@@ -102,25 +127,8 @@ impl Inner {
             return Err(Refusal::TooLarge);
         }
         let config = ShortConfig::from_options(&integration.options).map_err(|_| Refusal::ConfigInvalid)?;
-        let signed = envelope::signed_query(&request.query).map_err(|e| match e {
-            EnvelopeError::MalformedQuery => Refusal::MalformedQuery,
-            _ => Refusal::Unsigned,
-        })?;
-        let encrypt = envelope::encrypt_field(&request.body).map_err(|e| match e {
-            EnvelopeError::NoEncrypt => Refusal::NoEncrypt,
-            _ => Refusal::MalformedBody,
-        })?;
-        crypto::verify_signature(&config.token, &signed.timestamp, &signed.nonce, &encrypt, &signed.signature)
-            .map_err(|_| Refusal::BadSignature)?;
-        let plain = crypto::decrypt(&config.aes_key, &encrypt, "").map_err(|e| {
-            tracing::debug!(integration_id = %integration.id, code = e.code(), "callback does not decrypt: {e}");
-            Refusal::DecryptFailed
-        })?;
-        let callback: Value = serde_json::from_str(&plain).map_err(|_| Refusal::BadPayload)?;
-        if !callback.is_object() {
-            return Err(Refusal::BadPayload);
-        }
-        Ok(Opened { config, nonce: signed.nonce, callback })
+        let (callback, nonce) = open_callback(&config.token, &config.aes_key, &request.query, &request.body)?;
+        Ok(Opened { config, nonce, callback })
     }
 
     async fn refuse(&self, integration_id: &str, refusal: Refusal) -> HttpResponse {
