@@ -103,7 +103,7 @@ fn read_file(path: &Path, required: bool) -> Result<BTreeMap<String, String>, Co
 /// Settings the host does not read itself but hands to plugins as config when set: the plugin's
 /// log level, the extra CA file, and both connections' timings and limits (each defaults to
 /// WeCom's value in the plugin).
-pub const PLUGIN_PASSTHROUGH: [&str; 15] = [
+pub const PLUGIN_PASSTHROUGH: [&str; 16] = [
     "XPERT_PLUGIN_LOG_LEVEL",
     "WECOM_EXTRA_CA_FILE",
     "WECOM_MAX_MISSED_PINGS",
@@ -119,6 +119,7 @@ pub const PLUGIN_PASSTHROUGH: [&str; 15] = [
     "WECOM_SHORT_STREAM_MARGIN_MS",
     "WECOM_SHORT_PASSIVE_WAIT_MS",
     "WECOM_SHORT_MAX_BODY_BYTES",
+    "WECOM_SHORT_STATUS_FLUSH_MS",
 ];
 
 impl Config {

@@ -43,7 +43,11 @@ async fn setup_with(sim: SimConfig, extra: &[(&str, &str)], agent: Value) -> Set
     let sim = Simulator::start(sim).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let origins = sim.base_url();
-    let mut env = vec![("WECOM_API_ORIGINS", origins.as_str()), ("WECOM_STREAM_THROTTLE_MS", "50")];
+    let mut env = vec![
+        ("WECOM_API_ORIGINS", origins.as_str()),
+        ("WECOM_STREAM_THROTTLE_MS", "50"),
+        ("WECOM_SHORT_STATUS_FLUSH_MS", "20"),
+    ];
     env.extend_from_slice(extra);
     let host = start(dir.path(), &env).await;
     host.install_wecom().await;
@@ -71,6 +75,19 @@ impl Setup {
         let (code, body) = self.host.get(&format!("/api/integration/{}/views/status/data", self.id)).await;
         assert_eq!(code, 200, "{body}");
         body["item"].clone()
+    }
+
+    /// The Status tab's item once `done` holds for it (its counters are written every 20 ms
+    /// here), or the last one read after [`WAIT`].
+    async fn status_when(&self, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let item = self.status().await;
+            if done(&item) || Instant::now() >= deadline {
+                return item;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn webhook(&self) -> String {
@@ -129,7 +146,9 @@ async fn verification_then_a_signed_message_streams_to_completion_through_refres
     assert!(out.refreshes >= 1, "the answer came through refresh polls: {out:?}");
     assert_eq!(out.final_text.as_deref(), Some("echo: hello"));
     assert!(s.sim.violations().is_empty(), "{:?}", s.sim.violations());
-    let status = s.status().await;
+    let refreshes = out.refreshes;
+    let status =
+        s.status_when(|st| st["acceptedByKind"]["refresh"] == refreshes && st["lastVerificationAt"].is_string()).await;
     assert_eq!(status["connectionMode"], "short_connection");
     assert_eq!(status["state"], "receiving");
     assert_eq!(status["lastVerificationResult"], "ok");
@@ -185,7 +204,7 @@ async fn unsigned_plaintext_tampered_and_oversized_callbacks_are_refused_by_reas
     let (_, sessions) = s.host.get(&format!("/api/integration/{}/views/sessions/data", s.id)).await;
     assert_eq!(sessions["total"], 0, "{sessions}");
     assert!(s.sim.transcript(BOT, "mallory").is_empty());
-    let status = s.status().await;
+    let status = s.status_when(|st| st["refusedLastHour"] == 6).await;
     assert_eq!(
         status["refusedByReason"],
         json!({"unsigned": 1, "no_encrypt": 1, "bad_signature": 2, "decrypt_failed": 1, "body_too_large": 1}),
@@ -270,7 +289,7 @@ async fn retries_of_one_msgid_get_the_same_passive_answer_and_run_the_agent_once
     let (_, late) = s.sim.short_post(BOT, &plain).await.unwrap();
     assert_eq!(late.as_ref(), Some(&replies[0]));
     assert_eq!(runs.load(Ordering::SeqCst), 1, "exactly one agent run");
-    let status = s.status().await;
+    let status = s.status_when(|st| st["acceptedByKind"]["retry"] == 3).await;
     assert_eq!(
         (status["acceptedByKind"]["message"].clone(), status["acceptedByKind"]["retry"].clone()),
         (json!(1), json!(3)),
@@ -377,7 +396,7 @@ async fn enter_chat_gets_a_welcome_card_feedback_an_empty_answer_and_a_disabled_
     assert_eq!(code, 200, "{body}");
     let (status, reply) = s.sim.short_post(BOT, &text_callback("M-OFF", "fay", "hello?")).await.unwrap();
     assert_eq!((status, reply), (200, None));
-    let status = s.status().await;
+    let status = s.status_when(|st| st["acceptedByKind"]["disabled"] == 1).await;
     assert_eq!(status["state"], "disabled");
     assert_eq!(status["acceptedByKind"]["disabled"], 1, "{status}");
     let (_, sessions) = s.host.get(&format!("/api/integration/{}/views/sessions/data", s.id)).await;

@@ -93,7 +93,8 @@ pub fn short_counts_prefix(integration_id: &str) -> String {
     format!("short:count:{integration_id}:")
 }
 
-/// The counter of one outcome (`accepted:message`, `refused:bad_signature`, …) in one minute.
-pub fn short_count(integration_id: &str, minute: i64, outcome: &str) -> String {
-    format!("short:count:{integration_id}:{minute}:{outcome}")
+/// One instance's count of one outcome (`accepted:message`, `refused:bad_signature`, …) in one
+/// minute (each instance writes only its own, so counting never contends across instances).
+pub fn short_count(integration_id: &str, minute: i64, outcome: &str, instance: &str) -> String {
+    format!("short:count:{integration_id}:{minute}:{outcome}:{instance}")
 }

@@ -45,6 +45,11 @@ pub struct ShortSettings {
     pub api_origins: Vec<String>,
     /// What `response_url` calls trust (the same as the long connection's).
     pub tls: LazyTls,
+    /// How often the callback counters of the Status tab are written to the store
+    /// (`WECOM_SHORT_STATUS_FLUSH_MS`, 1 000).
+    pub status_flush: Duration,
+    /// This host instance (`INSTANCE_ID`): whose counters these are.
+    pub instance_id: String,
 }
 
 impl ShortSettings {
@@ -69,6 +74,8 @@ impl ShortSettings {
                 .filter(|o| !o.is_empty())
                 .collect(),
             tls,
+            status_flush: ms("WECOM_SHORT_STATUS_FLUSH_MS", 1_000)?,
+            instance_id: lookup("INSTANCE_ID").filter(|i| !i.trim().is_empty()).unwrap_or_else(|| "instance".into()),
         })
     }
 

@@ -50,6 +50,8 @@ pub struct ShortReply {
     first: Mutex<Option<oneshot::Sender<String>>>,
     /// The `response_url`, taken by its one use.
     response_url: Mutex<Option<String>>,
+    /// Whether the stream is marked in flight (between its first open frame and its seal).
+    in_flight: std::sync::atomic::AtomicBool,
 }
 
 impl ShortReply {
@@ -61,7 +63,14 @@ impl ShortReply {
         first: oneshot::Sender<String>,
     ) -> Self {
         let response_url = params.response_url.take();
-        ShortReply { state, settings, params, first: Mutex::new(Some(first)), response_url: Mutex::new(response_url) }
+        ShortReply {
+            state,
+            settings,
+            params,
+            first: Mutex::new(Some(first)),
+            response_url: Mutex::new(response_url),
+            in_flight: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     /// When WeCom stops polling the stream (Unix ms).
@@ -77,17 +86,21 @@ impl ShortReply {
         }
     }
 
-    /// A snapshot of the main stream: stored for refreshes (and handed to the webhook if it is the
-    /// first answer).
-    async fn snapshot(state: &PluginState, this: &ShortReplyParams, body: &Value, finish: bool, ttl_ms: u64) {
+    /// Stores a snapshot of the main stream for refreshes, and keeps the in-flight mark (set
+    /// at the first open frame, removed at the seal).
+    async fn snapshot(&self, body: &Value, finish: bool, ttl_ms: u64) {
+        use std::sync::atomic::Ordering;
+        let this = &self.params;
         let key = keys::short_stream(&this.integration_id, &this.stream_id);
-        if let Err(e) = state.host().kv().set(&key, &body.to_string(), ttl_ms.max(1)).await {
+        if let Err(e) = self.state.host().kv().set(&key, &body.to_string(), ttl_ms.max(1)).await {
             tracing::warn!(integration_id = %this.integration_id, error = %e, "storing a stream snapshot failed");
         }
         if finish {
-            status::stream_closed(state, &this.integration_id, &this.stream_id).await;
-        } else {
-            status::stream_open(state, &this.integration_id, &this.stream_id, ttl_ms).await;
+            if self.in_flight.swap(false, Ordering::AcqRel) {
+                status::stream_closed(&self.state, &this.integration_id, &this.stream_id).await;
+            }
+        } else if !self.in_flight.swap(true, Ordering::AcqRel) {
+            status::stream_open(&self.state, &this.integration_id, &this.stream_id, ttl_ms).await;
         }
     }
 
@@ -112,7 +125,9 @@ impl ShortReply {
                 // WeCom stopped polling: the sealing frame can only reach the user through
                 // response_url (once). The pipeline seals before the window ends when it can
                 // (`stream_lifetime`); this catches an answer that outlived it anyway.
-                status::stream_closed(&this.state, &this.params.integration_id, &this.params.stream_id).await;
+                if this.in_flight.swap(false, std::sync::atomic::Ordering::AcqRel) {
+                    status::stream_closed(&this.state, &this.params.integration_id, &this.params.stream_id).await;
+                }
                 let content = body["stream"]["content"].as_str().unwrap_or_default().to_string();
                 return this.post_markdown(&content).await;
             }
@@ -121,9 +136,15 @@ impl ShortReply {
                     "WeCom no longer polls this stream: its window since the user's message has passed".into(),
                 ));
             }
-            // Kept a minute past the window: a last refresh may still be under way.
-            Self::snapshot(&this.state, &this.params, &body, finish, left as u64 + 60_000).await;
-            this.answer_first(&body.to_string());
+            let plain = body.to_string();
+            // A stream sealed by its first frame is never polled: the passive answer is all.
+            if finish && this.answer_first(&plain) {
+                return Ok(());
+            }
+            // Kept a minute past the window: a last refresh may still be under way. Stored before
+            // the passive answer goes out, so that the first refresh finds it.
+            this.snapshot(&body, finish, left as u64 + 60_000).await;
+            this.answer_first(&plain);
             Ok(())
         })
     }

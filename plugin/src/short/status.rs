@@ -1,14 +1,21 @@
 //! What the operator sees of an integration's short connection, kept in the shared KV store:
-//! the last verification, callback, refusal and error (one key per field, so concurrent
-//! callbacks on several instances never overwrite each other's), callback counters per minute
-//! and outcome (compare-and-swap increments, expiring after the hour they are shown for), and
-//! the streams not sealed yet (one expiring key per stream).
+//! the last verification, callback, refusal and error (one key per field), callback counters per
+//! minute, outcome and instance (each instance writes only its own, so no two ever contend;
+//! they expire after the hour they are shown for), and the streams not sealed yet (one expiring
+//! key per stream).
 //!
-//! Recording never fails a callback: a store error is logged and the callback goes on.
+//! Callbacks are counted by a [`Recorder`] in the installation's memory and written to the store
+//! every `WECOM_SHORT_STATUS_FLUSH_MS` (and when the installation stops): a callback costs no
+//! store write for its bookkeeping, and the tab lags by at most that interval. Recording never
+//! fails a callback: a store error is logged and the callback goes on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use host_sdk::Error;
+use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 use crate::keys;
@@ -95,44 +102,124 @@ async fn set_field(state: &PluginState, integration_id: &str, field: &str, value
     }
 }
 
-/// Adds one to this minute's counter of `outcome`.
-async fn bump(state: &PluginState, integration_id: &str, outcome: &str) {
-    let minute = state.host().now_ms().div_euclid(MINUTE_MS);
-    let key = keys::short_count(integration_id, minute, outcome);
-    let kv = state.host().kv();
-    for _ in 0..16 {
-        let current = match kv.get(&key).await {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::debug!(integration_id, error = %e, "counting a callback failed");
-                return;
+/// Callback bookkeeping of one installation on this instance, written to the store in batches.
+pub struct Recorder {
+    state: Arc<PluginState>,
+    instance: String,
+    interval: Duration,
+    pending: Mutex<Pending>,
+    flusher: AtomicBool,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// Last-event fields not written yet: (integration, field) → value.
+    fields: HashMap<(String, &'static str), String>,
+    /// This instance's totals: (integration, minute, outcome) → (count, written?).
+    counts: HashMap<(String, i64, String), (u64, bool)>,
+}
+
+impl Recorder {
+    /// A recorder writing every `interval` as `instance`.
+    pub fn new(state: Arc<PluginState>, instance: String, interval: Duration) -> Arc<Self> {
+        Arc::new(Recorder {
+            state,
+            instance,
+            interval: interval.max(Duration::from_millis(1)),
+            pending: Mutex::new(Pending::default()),
+            flusher: AtomicBool::new(false),
+        })
+    }
+
+    fn count(self: &Arc<Self>, integration_id: &str, outcome: String, fields: &[(&'static str, String)]) {
+        let minute = self.state.host().now_ms().div_euclid(MINUTE_MS);
+        {
+            let mut pending = self.pending.lock();
+            let entry = pending.counts.entry((integration_id.to_string(), minute, outcome)).or_insert((0, false));
+            entry.0 += 1;
+            entry.1 = false;
+            for (field, value) in fields {
+                pending.fields.insert((integration_id.to_string(), field), value.clone());
             }
+        }
+        self.start_flusher();
+    }
+
+    /// An accepted callback of kind `kind` (`message`, `refresh`, `event`, `retry`, `disabled`).
+    pub fn accepted(self: &Arc<Self>, integration_id: &str, kind: &str) {
+        let now = self.state.now_rfc3339();
+        self.count(integration_id, format!("accepted:{kind}"), &[("lastCallbackAt", now)]);
+    }
+
+    /// A refused callback.
+    pub fn refused(self: &Arc<Self>, integration_id: &str, refusal: Refusal) {
+        let now = self.state.now_rfc3339();
+        let error = format!("callback refused ({}): {}", refusal.code(), refusal.describe());
+        self.count(
+            integration_id,
+            format!("refused:{}", refusal.code()),
+            &[
+                ("lastRefusedAt", now.clone()),
+                ("lastRefusal", refusal.code().to_string()),
+                ("lastError", error),
+                ("lastErrorAt", now),
+            ],
+        );
+    }
+
+    fn start_flusher(self: &Arc<Self>) {
+        if self.flusher.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = self.clone();
+        let stopping = self.state.scope.cancellation();
+        let spawned = self.state.scope.spawn(async move {
+            loop {
+                let stop = tokio::select! {
+                    () = tokio::time::sleep(this.interval) => false,
+                    () = stopping.cancelled() => true,
+                };
+                this.flush().await;
+                if stop {
+                    return;
+                }
+            }
+        });
+        if spawned.is_err() {
+            // Stopping: nothing flushes any more, so nothing is kept for it either.
+            self.pending.lock().fields.clear();
+        }
+    }
+
+    /// Writes what changed since the last flush.
+    pub async fn flush(&self) {
+        let now_minute = self.state.host().now_ms().div_euclid(MINUTE_MS);
+        let (fields, counts) = {
+            let mut pending = self.pending.lock();
+            let fields: Vec<_> = pending.fields.drain().collect();
+            pending.counts.retain(|(_, minute, _), _| *minute > now_minute - 61);
+            let counts: Vec<_> = pending
+                .counts
+                .iter_mut()
+                .filter(|(_, (_, written))| !*written)
+                .map(|(key, (n, written))| {
+                    *written = true;
+                    (key.clone(), *n)
+                })
+                .collect();
+            (fields, counts)
         };
-        let next = current.as_deref().and_then(|c| c.parse::<u64>().ok()).unwrap_or(0) + 1;
-        match kv.compare_and_swap(&key, current.as_deref(), &next.to_string(), COUNT_TTL_MS).await {
-            Ok(true) => return,
-            Ok(false) => continue,
-            Err(e) => {
-                tracing::debug!(integration_id, error = %e, "counting a callback failed");
-                return;
+        for ((integration_id, field), value) in fields {
+            set_field(&self.state, &integration_id, field, &value).await;
+        }
+        let kv = self.state.host().kv();
+        for ((integration_id, minute, outcome), n) in counts {
+            let key = keys::short_count(&integration_id, minute, &outcome, &self.instance);
+            if let Err(e) = kv.set(&key, &n.to_string(), COUNT_TTL_MS).await {
+                tracing::debug!(integration_id, error = %e, "writing the callback counters failed");
             }
         }
     }
-}
-
-/// An accepted callback of kind `kind` (`message`, `refresh`, `event`, `retry`, `disabled`).
-pub async fn accepted(state: &PluginState, integration_id: &str, kind: &str) {
-    set_field(state, integration_id, "lastCallbackAt", &state.now_rfc3339()).await;
-    bump(state, integration_id, &format!("accepted:{kind}")).await;
-}
-
-/// A refused callback.
-pub async fn refused(state: &PluginState, integration_id: &str, refusal: Refusal) {
-    let now = state.now_rfc3339();
-    set_field(state, integration_id, "lastRefusedAt", &now).await;
-    set_field(state, integration_id, "lastRefusal", refusal.code()).await;
-    error(state, integration_id, &format!("callback refused ({}): {}", refusal.code(), refusal.describe())).await;
-    bump(state, integration_id, &format!("refused:{}", refusal.code())).await;
 }
 
 /// A URL verification: `Ok` or the reason it failed.
@@ -176,8 +263,8 @@ pub async fn read(state: &PluginState, integration_id: &str, enabled: bool, boun
     let mut accepted: BTreeMap<String, u64> = BTreeMap::new();
     let mut refused: BTreeMap<String, u64> = BTreeMap::new();
     for (rest, value) in &counts {
-        // `<minute>:<accepted|refused>:<what>`
-        let mut parts = rest.splitn(3, ':');
+        // `<minute>:<accepted|refused>:<what>:<instance>`
+        let mut parts = rest.splitn(4, ':');
         let (Some(minute), Some(side), Some(what)) = (parts.next(), parts.next(), parts.next()) else { continue };
         let Ok(minute) = minute.parse::<i64>() else { continue };
         if minute <= now_minute - 60 || minute > now_minute {

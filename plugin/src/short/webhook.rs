@@ -51,13 +51,15 @@ struct Inner {
     state: Arc<PluginState>,
     settings: Arc<ShortSettings>,
     pipeline: Arc<Pipeline>,
+    recorder: Arc<status::Recorder>,
     arrivals: AtomicU64,
 }
 
 impl WebhookRoute {
     /// The route over an installation's state, handing events to `pipeline`.
     pub fn new(state: Arc<PluginState>, settings: Arc<ShortSettings>, pipeline: Arc<Pipeline>) -> Self {
-        WebhookRoute { inner: Arc::new(Inner { state, settings, pipeline, arrivals: AtomicU64::new(0) }) }
+        let recorder = status::Recorder::new(state.clone(), settings.instance_id.clone(), settings.status_flush);
+        WebhookRoute { inner: Arc::new(Inner { state, settings, pipeline, recorder, arrivals: AtomicU64::new(0) }) }
     }
 }
 
@@ -139,7 +141,7 @@ impl Inner {
             refusal.code(),
             refusal.describe()
         );
-        status::refused(&self.state, integration_id, refusal).await;
+        self.recorder.refused(integration_id, refusal);
         HttpResponse::text(refusal.status(), format!("refused: {}: {}", refusal.code(), refusal.describe()))
     }
 
@@ -147,7 +149,7 @@ impl Inner {
         let id = integration.id.as_str();
         if !integration.enabled {
             tracing::info!(integration_id = %id, "callback for a disabled integration: acknowledged with an empty answer");
-            status::accepted(&self.state, id, "disabled").await;
+            self.recorder.accepted(id, "disabled");
             return HttpResponse::text(200, "");
         }
         let msgtype = opened.callback.get("msgtype").and_then(Value::as_str).unwrap_or_default();
@@ -180,7 +182,7 @@ impl Inner {
     }
 
     async fn refresh(&self, integration_id: &str, opened: &Opened, stream_id: &str) -> HttpResponse {
-        status::accepted(&self.state, integration_id, "refresh").await;
+        self.recorder.accepted(integration_id, "refresh");
         let stored = if stream_id.is_empty() {
             None
         } else {
@@ -281,7 +283,7 @@ impl Inner {
             }
             // Feedback allows only an empty answer; other events need none.
             Event::FeedbackEvent(_) | Event::Disconnected | Event::Unknown(_) => {
-                status::accepted(&self.state, id, "event").await;
+                self.recorder.accepted(id, "event");
                 return HttpResponse::text(200, "");
             }
         };
@@ -327,7 +329,7 @@ impl Inner {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::info!(integration_id = %integration_id, "a retry of a callback already taken: answered as the first delivery was");
-                    status::accepted(&self.state, &integration_id, "retry").await;
+                    self.recorder.accepted(&integration_id, "retry");
                     return self.retry(opened, key, &stream_id, streams).await;
                 }
                 Err(e) => {
@@ -336,7 +338,7 @@ impl Inner {
                 }
             }
         }
-        status::accepted(&self.state, &integration_id, kind).await;
+        self.recorder.accepted(&integration_id, kind);
         let (tx, rx) = oneshot::channel();
         let reply = ShortChannel(Arc::new(ShortReply::new(self.state.clone(), self.settings.clone(), params, tx)));
         let pipeline = self.pipeline.clone();
