@@ -55,6 +55,13 @@ pub fn encrypt_field(body: &[u8]) -> Result<String, EnvelopeError> {
     if text.starts_with('<') {
         return xml_encrypt(text);
     }
+    // The common case borrows the field straight from the body (no tree, no copy unless the
+    // JSON escapes a character); anything unusual is looked at as a tree to say what is wrong.
+    if let Ok(fast) = serde_json::from_str::<JsonEnvelope<'_>>(text) {
+        if let Some(encrypt) = fast.encrypt.or(fast.encrypt_upper).filter(|e| !e.is_empty()) {
+            return Ok(encrypt.into_owned());
+        }
+    }
     let value: Value = serde_json::from_str(text).map_err(|_| EnvelopeError::Malformed)?;
     if !value.is_object() {
         return Err(EnvelopeError::Malformed);
@@ -66,6 +73,15 @@ pub fn encrypt_field(body: &[u8]) -> Result<String, EnvelopeError> {
         .filter(|e| !e.is_empty())
         .map(str::to_string)
         .ok_or(EnvelopeError::NoEncrypt)
+}
+
+/// A JSON envelope whose `encrypt` (or `Encrypt`) is a string.
+#[derive(serde::Deserialize)]
+struct JsonEnvelope<'a> {
+    #[serde(borrow, default)]
+    encrypt: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default, rename = "Encrypt")]
+    encrypt_upper: Option<std::borrow::Cow<'a, str>>,
 }
 
 fn xml_encrypt(text: &str) -> Result<String, EnvelopeError> {
@@ -108,6 +124,7 @@ mod tests {
     fn the_encrypt_field_is_found_in_json_and_in_tolerated_xml() {
         assert_eq!(encrypt_field(br#"{"encrypt":"AAA="}"#).unwrap(), "AAA=");
         assert_eq!(encrypt_field(br#" {"Encrypt":"BBB="} "#).unwrap(), "BBB=");
+        assert_eq!(encrypt_field(br#"{"encrypt":"a\/b+c=","tousername":"x","agentid":1}"#).unwrap(), "a/b+c=");
         assert_eq!(encrypt_field(b"<xml><Encrypt><![CDATA[CCC=]]></Encrypt></xml>").unwrap(), "CCC=");
         assert_eq!(encrypt_field(b"<xml><Encrypt>DDD=</Encrypt></xml>").unwrap(), "DDD=");
         // Plaintext callbacks (the original plugin's gap) are never read.
