@@ -375,7 +375,7 @@ async fn an_image_is_downloaded_and_decrypted_with_the_encoding_aes_key() {
 }
 
 #[tokio::test]
-async fn enter_chat_gets_a_welcome_card_feedback_an_empty_answer_and_a_disabled_integration_no_retry() {
+async fn enter_chat_gets_a_welcome_card_a_click_its_update_feedback_nothing_and_a_disabled_integration_no_retry() {
     let s = setup(&[]).await;
     let enter = json!({"msgid": "EV-1", "aibotid": BOT, "chattype": "single", "from": {"userid": "fay"},
                        "msgtype": "event", "event": {"eventtype": "enter_chat"}});
@@ -387,6 +387,18 @@ async fn enter_chat_gets_a_welcome_card_feedback_an_empty_answer_and_a_disabled_
                           "msgtype": "event", "event": {"eventtype": "feedback_event",
                           "feedback_event": {"id": "F1", "type": 1}}});
     assert_eq!(s.sim.short_post(BOT, &feedback).await.unwrap(), (200, None), "feedback allows only an empty answer");
+    // The welcome card's button: the session is reset and the card updated within the call.
+    let task_id = reply["template_card"]["task_id"].as_str().unwrap().to_string();
+    let click = json!({"msgid": "EV-3", "aibotid": BOT, "chattype": "single", "from": {"userid": "fay"},
+                       "msgtype": "event", "event": {"eventtype": "template_card_event", "template_card_event":
+                       {"card_type": "button_interaction", "event_key": "wecom_reset_session", "task_id": task_id}}});
+    let (status, update) = s.sim.short_post(BOT, &click).await.unwrap();
+    assert_eq!(status, 200);
+    let update = update.expect("a card update");
+    assert_eq!(update["response_type"], "update_template_card", "{update}");
+    assert_eq!(update["template_card"]["task_id"], task_id.as_str());
+    assert_eq!(update["template_card"]["main_title"]["title"], "New conversation started", "{update}");
+    assert!(s.sim.violations().is_empty(), "{:?}", s.sim.violations());
 
     // Disabled: WeCom gets an empty 200 (delivered, no retry) and nothing runs.
     let (_, integration) = s.host.get(&format!("/api/integration/{}", s.id)).await;

@@ -195,7 +195,8 @@ impl ShortDriver {
         let Ok(reply) = serde_json::from_str::<Value>(&plain) else {
             return fail("decrypted reply is not JSON".into());
         };
-        let msgtype = reply["msgtype"].as_str().unwrap_or_default();
+        // A card update (the answer to a template_card_event) names its kind in `response_type`.
+        let msgtype = reply["msgtype"].as_str().or(reply["response_type"].as_str()).unwrap_or_default();
         if !allowed.contains(&msgtype) {
             return fail(format!("msgtype {msgtype:?} is not allowed here (allowed: {allowed:?})"));
         }
@@ -265,8 +266,21 @@ impl ShortDriver {
             return Ok((status, None));
         }
         let allowed = ["stream", "template_card", "stream_with_template_card", "text"];
+        let card_event = plain["event"]["eventtype"] == "template_card_event";
         let reply = match plain["msgtype"].as_str() {
             Some("stream") => self.check_reply(&bot, state, bot_id, &nonce, &body, &["stream"])?,
+            Some("event") if card_event => {
+                let reply = self.check_reply(&bot, state, bot_id, &nonce, &body, &["update_template_card"])?;
+                let task_id = &plain["event"]["template_card_event"]["task_id"];
+                if let Some(r) = &reply {
+                    if &r["template_card"]["task_id"] != task_id {
+                        let reason = "a card update must carry the clicked card's task_id".to_string();
+                        state.core.add_violation(bot_id, "passive_reply", "", -1, &reason);
+                        return Err(reason);
+                    }
+                }
+                reply
+            }
             _ => self.check_reply(&bot, state, bot_id, &nonce, &body, &allowed)?,
         };
         Ok((status, reply))
