@@ -5,6 +5,7 @@
 //! images, events, and two host processes sharing one stream.
 
 mod host_common;
+mod plugin_common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -455,4 +456,76 @@ async fn two_host_processes_answer_refreshes_of_one_stream() {
     // Either instance answers the last snapshot.
     let (_, again) = s.sim.short_post("OTHER", &refresh_callback("gus", &stream_id)).await.unwrap();
     assert_eq!(again.unwrap()["stream"]["content"], "echo: /slow 1.5");
+}
+
+/// Serves an installation's plugin routes on a loopback port (what the host does for them), so
+/// that the simulator can call the webhook of a TestHost installation.
+async fn bridge(inst: &host_sdk::host::Installation) -> String {
+    let routes: Vec<_> = inst.routes.iter().map(|r| (r.spec.clone(), r.handler.clone())).collect();
+    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let routes = routes.clone();
+        async move {
+            let method = request.method().as_str().to_string();
+            let path = request.uri().path().to_string();
+            let query = request.uri().query().unwrap_or_default().to_string();
+            let body = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap().to_vec();
+            let below = path.strip_prefix("/api").unwrap_or(&path).to_string();
+            let id = below.rsplit('/').next().unwrap_or_default().to_string();
+            let (_, handler) = routes
+                .iter()
+                .find(|(spec, _)| spec.method == method && spec.path == "/wecom/webhook/{integrationId}")
+                .unwrap();
+            let request = host_sdk::HttpRequest {
+                method,
+                path,
+                query,
+                path_params: vec![("integrationId".into(), id)],
+                headers: vec![],
+                body,
+            };
+            let answer = handler.handle(request).await.unwrap();
+            (axum::http::StatusCode::from_u16(answer.status).unwrap(), answer.body)
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+#[test]
+fn an_image_reaches_the_agent_decrypted_with_the_encoding_aes_key() {
+    use base64::Engine as _;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(fast_sim())).unwrap();
+    let host = host_sdk::host::TestHost::new();
+    host.set_config("WECOM_API_ORIGINS", &sim.base_url());
+    host.set_config("WECOM_STREAM_THROTTLE_MS", "20");
+    let integration = host_sdk::Integration {
+        id: "si".into(),
+        name: "si".into(),
+        provider: "wecom".into(),
+        enabled: true,
+        options: json!({"token": WECOM_TOKEN, "encodingAesKey": AES_KEY, "preferLanguage": "en"}),
+    };
+    host.put_integration(integration.clone());
+    let inst = host.install(&plugin_common::load_wecom(), host_sdk::InstallLevel::Tenant).expect("install");
+    let params =
+        host_sdk::TriggerParams { xpert_id: "x1".into(), config: json!({"enabled": true, "integrationId": "si"}) };
+    host.block_on(async { inst.trigger("wecom").unwrap().trigger.publish(&params).await.unwrap() });
+    let base = rt.block_on(bridge(&inst));
+    sim.add_short_bot(BOT, &format!("{base}/api/wecom/webhook/si"), WECOM_TOKEN, AES_KEY).unwrap();
+
+    let png: Vec<u8> = [b"\x89PNG\r\n\x1a\n".as_slice(), &[7u8; 300]].concat();
+    let out = rt.block_on(sim.short_send_image(BOT, "ivy", &png, "pic.png")).unwrap();
+    assert!(out.finished, "{out:?}");
+    let request = host.agent().requests().pop().expect("the agent ran");
+    assert_eq!(request.files.len(), 1, "{request:?}");
+    let file = &request.files[0];
+    assert_eq!((file.mime_type.as_str(), file.name.as_str()), ("image/png", "image-1.png"));
+    let encoded = file.url.strip_prefix("data:image/png;base64,").expect("a data URL");
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap(), png, "decrypted byte for byte");
+    // The EncodingAESKey used for the media never reaches a log.
+    assert!(host.logs().iter().all(|l| !l.record.message.contains(AES_KEY) && !l.record.fields_json.contains(AES_KEY)));
+    inst.stop(Duration::from_secs(3)).unwrap();
 }
