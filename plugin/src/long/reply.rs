@@ -11,8 +11,8 @@ use serde_json::Value;
 use super::client::{Client, CommandError};
 use crate::pipeline::{ChatKind, ReplyChannel, ReplyError};
 use crate::protocol::command::{
-    card_body, send_markdown_body, stream_body, stream_with_card_body, update_card_body, SendChatType, CMD_RESPOND_MSG,
-    CMD_RESPOND_UPDATE_MSG, CMD_RESPOND_WELCOME_MSG, CMD_SEND_MSG,
+    card_body, send_markdown_body, stream_body, stream_with_card_body, update_card_body, SendChatType,
+    CMD_RESPOND_MSG, CMD_RESPOND_UPDATE_MSG, CMD_RESPOND_WELCOME_MSG, CMD_SEND_MSG,
 };
 use crate::protocol::errcode;
 

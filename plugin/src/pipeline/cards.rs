@@ -45,7 +45,10 @@ pub fn reset(lang: Lang, task_id: &str) -> Value {
     reset_button_card(
         task_id,
         lang.pick("Something went wrong", "出了点问题"),
-        lang.pick("If the problem persists, start a new conversation.", "如果问题持续出现，请开始新的对话。"),
+        lang.pick(
+            "If the problem persists, start a new conversation.",
+            "如果问题持续出现，请开始新的对话。",
+        ),
         lang.pick("New conversation", "开始新对话"),
     )
 }
