@@ -410,3 +410,105 @@ mod tests {
         assert_eq!(a.len(), 25);
     }
 }
+
+#[cfg(test)]
+mod props {
+    //! Stable-toolchain stand-in for a fuzz target (cargo-fuzz needs nightly): arbitrary queries
+    //! and bodies, and arbitrary JSON inside correctly signed and encrypted callbacks, go through
+    //! the webhook's open and the protocol's parsers without a panic; only signed ones open.
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::open_callback;
+    use crate::crypto;
+    use crate::protocol::callback::{parse_event, parse_message};
+
+    const TOKEN: &str = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo";
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            ".{0,20}".prop_map(Value::String),
+            prop::sample::select(vec![
+                "text",
+                "image",
+                "mixed",
+                "stream",
+                "event",
+                "voice",
+                "file",
+                "enter_chat",
+                "template_card_event",
+                "feedback_event",
+                "single",
+                "group"
+            ])
+            .prop_map(|s| Value::String(s.to_string())),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop::sample::select(vec![
+                        "msgid",
+                        "msgtype",
+                        "from",
+                        "userid",
+                        "chattype",
+                        "chatid",
+                        "text",
+                        "content",
+                        "image",
+                        "url",
+                        "mixed",
+                        "msg_item",
+                        "stream",
+                        "id",
+                        "event",
+                        "eventtype",
+                        "template_card_event",
+                        "event_key",
+                        "task_id",
+                        "response_url",
+                        "create_time",
+                        "quote"
+                    ])
+                    .prop_map(str::to_string),
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_requests_never_panic_and_never_open(query in ".{0,120}", body in prop::collection::vec(any::<u8>(), 0..400)) {
+            let key = [7u8; 32];
+            prop_assert!(open_callback(TOKEN, &key, &query, &body).is_err());
+        }
+
+        #[test]
+        fn any_signed_json_is_typed_or_refused_without_a_panic(key in any::<[u8; 32]>(), value in json_value(), nonce in "[0-9]{1,10}") {
+            let plain = value.to_string();
+            let encrypt = crypto::encrypt(&key, &plain, "");
+            let signature = crypto::signature(TOKEN, "1700000000", &nonce, &encrypt);
+            let query = format!("msg_signature={signature}&timestamp=1700000000&nonce={nonce}");
+            let body = serde_json::json!({"encrypt": encrypt}).to_string();
+            match open_callback(TOKEN, &key, &query, body.as_bytes()) {
+                Ok((callback, got_nonce)) => {
+                    prop_assert_eq!(&callback, &value);
+                    prop_assert_eq!(got_nonce, nonce);
+                    let _ = parse_message(&callback);
+                    let _ = parse_event(&callback);
+                }
+                Err(refusal) => prop_assert!(!value.is_object(), "an object was refused: {:?}", refusal),
+            }
+        }
+    }
+}
