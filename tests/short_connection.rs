@@ -219,6 +219,18 @@ async fn unsigned_plaintext_tampered_and_oversized_callbacks_are_refused_by_reas
     assert_eq!(status, 200);
     assert_eq!(reply.unwrap()["msgtype"], "stream");
 
+    // An XML envelope (tolerated) of a signed callback is read like the JSON one.
+    let xml_plain = text_callback("M-XML", "mallory", "hello in xml");
+    let xml_encrypt = simcrypto::encrypt(&key, &xml_plain.to_string());
+    let xml = format!("<xml><ToUserName><![CDATA[x]]></ToUserName><Encrypt><![CDATA[{xml_encrypt}]]></Encrypt></xml>");
+    let (status, body) = raw_post(&url, &signed(&xml_encrypt), xml).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["nonce"], "n0nce", "the passive answer carries the callback's nonce");
+    let reply: Value =
+        serde_json::from_str(&simcrypto::decrypt(&key, answer["encrypt"].as_str().unwrap(), "").unwrap()).unwrap();
+    assert_eq!(reply["msgtype"], "stream");
+
     // One log line per refusal, with its reason and no secret.
     let output = s.host.server.output().await;
     for reason in ["unsigned", "no_encrypt", "bad_signature", "decrypt_failed", "body_too_large"] {

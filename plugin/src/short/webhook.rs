@@ -114,7 +114,9 @@ impl Inner {
         let id = request.path_param("integrationId").unwrap_or_default().to_string();
         let integration = self.state.host().integrations().get(&id).await?.filter(|i| i.provider == PROVIDER_SHORT);
         let Some(integration) = integration else {
-            tracing::info!(integration_id = %id, "WeCom callback for an unknown or non-wecom integration: 404");
+            // The id is the caller's: shown cut, so a long one cannot flood the log.
+            let shown: String = id.chars().take(64).collect();
+            tracing::info!(integration_id = %shown, "WeCom callback for an unknown or non-wecom integration: 404");
             return Ok(HttpResponse::text(404, "unknown integration"));
         };
         match self.open(&integration, &request) {
