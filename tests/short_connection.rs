@@ -439,6 +439,8 @@ async fn two_host_processes_answer_refreshes_of_one_stream() {
     let (status, first) = s.sim.short_post(BOT, &text_callback("M-TWO", "gus", "/slow 1.5")).await.unwrap();
     assert_eq!(status, 200);
     let stream_id = first.unwrap()["stream"]["id"].as_str().unwrap().to_string();
+    let status = s.status_when(|st| st["streamsInFlight"] == 1).await;
+    assert_eq!(status["streamsInFlight"], 1, "the answer being streamed shows: {status}");
     // Refreshes alternate between the instances; the one that did not take the message answers
     // from the shared store as well as the one running the agent.
     let deadline = Instant::now() + WAIT;
@@ -465,6 +467,8 @@ async fn two_host_processes_answer_refreshes_of_one_stream() {
         seen_on_other.iter().any(|c| !c.is_empty()),
         "the other instance answered with the stream's snapshots, not as an unknown stream: {seen_on_other:?}"
     );
+    let status = s.status_when(|st| st["streamsInFlight"] == 0).await;
+    assert_eq!(status["streamsInFlight"], 0, "sealed: {status}");
     // Either instance answers the last snapshot.
     let (_, again) = s.sim.short_post("OTHER", &refresh_callback("gus", &stream_id)).await.unwrap();
     assert_eq!(again.unwrap()["stream"]["content"], "echo: /slow 1.5");
