@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::crypto;
-use crate::routes::parse_query;
+use crate::routes::percent_decode;
 
 /// Why a callback's envelope cannot be read. Names what is wrong, never a value.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -34,12 +34,30 @@ pub struct Signed {
     pub nonce: String,
 }
 
-/// Reads the signature parameters of a callback's query string.
+/// Reads the signature parameters of a callback's query string (the first value of each; only
+/// these three are decoded, so other parameters cost nothing).
 pub fn signed_query(query: &str) -> Result<Signed, EnvelopeError> {
-    let pairs = parse_query(query).ok_or(EnvelopeError::MalformedQuery)?;
-    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
-    let signature = get("msg_signature").or_else(|| get("msgsignature")).or_else(|| get("signature"));
-    match (signature, get("timestamp"), get("nonce")) {
+    let (mut signature, mut alias, mut timestamp, mut nonce) = (None, None, None, None);
+    for part in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once('=').unwrap_or((part, ""));
+        let key = if key.contains('%') {
+            std::borrow::Cow::Owned(percent_decode(key).ok_or(EnvelopeError::MalformedQuery)?)
+        } else {
+            std::borrow::Cow::Borrowed(key)
+        };
+        let slot = match key.as_ref() {
+            "msg_signature" => &mut signature,
+            "msgsignature" | "signature" => &mut alias,
+            "timestamp" => &mut timestamp,
+            "nonce" => &mut nonce,
+            _ => continue,
+        };
+        if slot.is_none() {
+            *slot = Some(percent_decode(value).ok_or(EnvelopeError::MalformedQuery)?);
+        }
+    }
+    let present = |v: Option<String>| v.filter(|v| !v.is_empty());
+    match (present(signature).or(present(alias)), present(timestamp), present(nonce)) {
         (Some(signature), Some(timestamp), Some(nonce)) => Ok(Signed { signature, timestamp, nonce }),
         _ => Err(EnvelopeError::Unsigned),
     }
@@ -118,6 +136,9 @@ mod tests {
         assert_eq!(signed_query("msg_signature=&timestamp=1&nonce=2"), Err(EnvelopeError::Unsigned));
         assert_eq!(signed_query(""), Err(EnvelopeError::Unsigned));
         assert_eq!(signed_query("nonce=%zz"), Err(EnvelopeError::MalformedQuery));
+        assert_eq!(signed_query("n%6Fnce=%zz"), Err(EnvelopeError::MalformedQuery), "escaped names are read too");
+        let s = signed_query("x=%zz&msg_signature=a&msg_signature=b&timestamp=1&nonce=2&signature=c").unwrap();
+        assert_eq!(s.signature, "a", "the first value, and msg_signature before its aliases");
     }
 
     #[test]
