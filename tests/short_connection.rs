@@ -212,6 +212,10 @@ async fn unsigned_plaintext_tampered_and_oversized_callbacks_are_refused_by_reas
         "{status}"
     );
     assert_eq!(status["acceptedLastHour"], 0, "{status}");
+    assert_eq!(
+        status["refusedSummary"], "bad_signature 2, body_too_large 1, decrypt_failed 1, no_encrypt 1, unsigned 1",
+        "{status}"
+    );
     assert_eq!(status["lastRefusal"], "body_too_large");
     assert!(status["lastError"].as_str().unwrap().contains("body_too_large"), "{status}");
     // The same callback, correctly signed, is then accepted: the refusals left no dedup mark.

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use host_sdk::Error;
+use host_sdk::{Error, I18nText};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 
@@ -275,14 +275,32 @@ pub async fn read(state: &PluginState, integration_id: &str, enabled: bool, boun
         *target.entry(what.to_string()).or_default() += n;
     }
     let in_flight = state.scan_all(&keys::short_inflight_prefix(integration_id)).await?.len();
-    let state_name = match (enabled, bound) {
-        (false, _) => "disabled",
-        (true, false) => "unbound",
-        (true, true) => "receiving",
+    let (state_name, state_text) = match (enabled, bound) {
+        (false, _) => (
+            "disabled",
+            I18nText::new(
+                "Disabled: WeCom's callbacks are acknowledged with an empty answer and not handled",
+                "已停用：企业微信的回调以空回复确认，不做处理",
+            ),
+        ),
+        (true, false) => (
+            "unbound",
+            I18nText::new(
+                "No published WeCom Trigger: users are told the bot is not connected to a Digital Expert",
+                "没有已发布的企业微信触发器：用户会收到“未连接数字专家”的提示",
+            ),
+        ),
+        (true, true) => ("receiving", I18nText::new("Receiving callbacks", "正在接收回调")),
+    };
+    let refused_summary = if refused.is_empty() {
+        "none".to_string()
+    } else {
+        refused.iter().map(|(reason, n)| format!("{reason} {n}")).collect::<Vec<_>>().join(", ")
     };
     Ok(json!({
         "connectionMode": "short_connection",
         "state": state_name,
+        "stateText": state_text,
         "lastVerificationAt": field("lastVerificationAt"),
         "lastVerificationResult": field("lastVerificationResult"),
         "lastCallbackAt": field("lastCallbackAt"),
@@ -294,6 +312,7 @@ pub async fn read(state: &PluginState, integration_id: &str, enabled: bool, boun
         "refusedLastHour": refused.values().sum::<u64>(),
         "acceptedByKind": accepted,
         "refusedByReason": refused,
+        "refusedSummary": refused_summary,
         "streamsInFlight": in_flight,
         "generatedAt": rfc3339(state.host().now_ms()),
     }))
