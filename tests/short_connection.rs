@@ -549,3 +549,21 @@ fn an_image_reaches_the_agent_decrypted_with_the_encoding_aes_key() {
     assert!(host.logs().iter().all(|l| !l.record.message.contains(AES_KEY) && !l.record.fields_json.contains(AES_KEY)));
     inst.stop(Duration::from_secs(3)).unwrap();
 }
+
+#[tokio::test]
+async fn a_response_url_refused_by_wecom_is_reported_with_its_errcode() {
+    let sim = SimConfig { refresh_window: Duration::from_millis(1000), response_url_ttl: Duration::ZERO, ..fast_sim() };
+    let s = setup_with(
+        sim,
+        &[("WECOM_SHORT_STREAM_WINDOW_MS", "1000"), ("WECOM_SHORT_STREAM_MARGIN_MS", "300")],
+        json!({"kind": "echo"}),
+    )
+    .await;
+    let out = s.sim.short_send_text(BOT, "hal", Chat::Single, "/slow 2").await.unwrap();
+    assert!(!out.finished);
+    let status = s.status_when(|st| st["lastError"].as_str().is_some_and(|e| e.contains("errcode"))).await;
+    let error = status["lastError"].as_str().unwrap_or_default();
+    assert!(error.contains("response_url answered errcode 60140"), "WeCom's code is kept: {status}");
+    assert!(!error.contains("response_code"), "the single-use URL itself is never shown: {status}");
+    assert!(s.sim.responses().is_empty());
+}
