@@ -567,3 +567,36 @@ async fn a_response_url_refused_by_wecom_is_reported_with_its_errcode() {
     assert!(!error.contains("response_code"), "the single-use URL itself is never shown: {status}");
     assert!(s.sim.responses().is_empty());
 }
+
+#[tokio::test]
+async fn a_response_url_that_never_answers_is_given_up_after_the_integrations_timeout() {
+    // A response_url host that accepts the call and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            held.push(tcp);
+        }
+    });
+    let sim = SimConfig { refresh_window: Duration::from_millis(1000), ..fast_sim() };
+    let s = setup_with(
+        sim,
+        &[
+            ("WECOM_API_ORIGINS", silent.as_str()),
+            ("WECOM_SHORT_STREAM_WINDOW_MS", "1000"),
+            ("WECOM_SHORT_STREAM_MARGIN_MS", "300"),
+        ],
+        json!({"kind": "echo"}),
+    )
+    .await;
+    let mut plain = text_callback("M-SILENT", "ian", "/slow 1.5");
+    plain["response_url"] = json!(format!("{silent}/cgi-bin/aibot/response?response_code=secret-code"));
+    let (status, reply) = s.sim.short_post(BOT, &plain).await.unwrap();
+    assert_eq!((status, reply.map(|r| r["msgtype"].clone())), (200, Some(json!("stream"))));
+    // The answer outlives the 1 s window; its response_url call is bounded by timeoutMs (3 000).
+    let status = s.status_when(|st| st["lastError"].as_str().is_some_and(|e| e.contains("did not answer"))).await;
+    let error = status["lastError"].as_str().unwrap_or_default();
+    assert!(error.contains("did not answer within 3s"), "{status}");
+    assert!(!error.contains("secret-code"), "the single-use URL itself is never shown: {status}");
+}
