@@ -101,8 +101,8 @@ fn read_file(path: &Path, required: bool) -> Result<BTreeMap<String, String>, Co
 }
 
 /// Settings the host does not read itself but hands to plugins as config when set: the plugin's
-/// log level, the extra CA file, and the long connection's timings (each defaults to WeCom's
-/// value in the plugin).
+/// log level, the extra CA file, and both connections' timings and limits (each defaults to
+/// WeCom's value in the plugin).
 pub const PLUGIN_PASSTHROUGH: &[&str] = &[
     "XPERT_PLUGIN_LOG_LEVEL",
     "WECOM_EXTRA_CA_FILE",
@@ -117,6 +117,11 @@ pub const PLUGIN_PASSTHROUGH: &[&str] = &[
     "WECOM_STREAM_LIFETIME_MS",
     "WECOM_AGENT_IDLE_TIMEOUT_MS",
     "WECOM_CONNECT_CONCURRENCY",
+    "WECOM_SHORT_STREAM_WINDOW_MS",
+    "WECOM_SHORT_STREAM_MARGIN_MS",
+    "WECOM_SHORT_PASSIVE_WAIT_MS",
+    "WECOM_SHORT_MAX_BODY_BYTES",
+    "WECOM_SHORT_STATUS_FLUSH_MS",
 ];
 
 impl Config {

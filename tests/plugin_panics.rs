@@ -38,7 +38,10 @@ fn the_shipped_plugin_registers_exactly_its_routes_and_no_probe() {
     let (_host, inst) = installed(InstallLevel::Tenant);
     let mut routes: Vec<String> = inst.routes.iter().map(|r| format!("{} {}", r.spec.method, r.spec.path)).collect();
     routes.sort();
-    assert_eq!(routes, ["GET /wecom/ping", "GET /wecom/webhook/{integrationId}"]);
+    assert_eq!(
+        routes,
+        ["GET /wecom/ping", "GET /wecom/webhook/{integrationId}", "POST /wecom/webhook/{integrationId}"]
+    );
     // Its views do not panic on any provider name, including the probe's.
     for provider in ["__panic__", "__panic_probe__", "wecom", ""] {
         let _ = inst.views[0].view.supports(provider);

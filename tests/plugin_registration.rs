@@ -188,7 +188,7 @@ async fn status_item(inst: &Installation, integration: &Integration) -> Value {
 }
 
 #[test]
-fn views_show_status_for_long_connections_and_sessions_for_both() {
+fn views_show_status_and_sessions_for_both_connection_types() {
     let (host, inst) = installed(InstallLevel::Tenant);
     let view = &inst.views[0].view;
     let (l1, s1) = (long("l1"), short("s1"));
@@ -197,7 +197,7 @@ fn views_show_status_for_long_connections_and_sessions_for_both() {
     host.block_on(async {
         let keys = |tabs: Vec<ViewManifest>| tabs.into_iter().map(|t| t.key).collect::<Vec<_>>();
         assert_eq!(keys(view.manifests(&l1).await.unwrap()), ["status", "sessions"]);
-        assert_eq!(keys(view.manifests(&s1).await.unwrap()), ["sessions"]);
+        assert_eq!(keys(view.manifests(&s1).await.unwrap()), ["status", "sessions"]);
 
         let item = status_item(&inst, &l1).await;
         for field in [
@@ -228,7 +228,16 @@ fn views_show_status_for_long_connections_and_sessions_for_both() {
         assert!(!reset.success);
         let err = view.action(&s1, "sessions", "reset", &json!({})).await.unwrap_err();
         assert_eq!(err.code, ErrorCode::INVALID_ARGUMENT);
-        assert!(view.data(&s1, "status", &ViewQuery::default()).await.is_err(), "no status tab for short connections");
+        // The short connection's Status tab: nothing received yet, and it says so.
+        let ViewData::Stats { item } = view.data(&s1, "status", &ViewQuery::default()).await.unwrap() else {
+            panic!("the short connection's status tab is a stats tab")
+        };
+        assert_eq!(item["connectionMode"], "short_connection");
+        assert_eq!(item["state"], "unbound", "no trigger binds it yet: {item}");
+        assert!(item["lastCallbackAt"].is_null() && item["lastVerificationAt"].is_null(), "{item}");
+        assert_eq!((item["acceptedLastHour"].clone(), item["streamsInFlight"].clone()), (json!(0), json!(0)));
+        let err = view.action(&s1, "status", "disconnect", &json!({})).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::NOT_FOUND, "no connection to close: {err:?}");
     });
 }
 
@@ -236,7 +245,9 @@ fn views_show_status_for_long_connections_and_sessions_for_both() {
 fn reading_a_view_or_refreshing_it_never_writes() {
     let (host, inst) = installed(InstallLevel::Tenant);
     let l1 = long("l1");
+    let s1 = short("s1");
     host.put_integration(l1.clone());
+    host.put_integration(s1.clone());
     let view = &inst.views[0].view;
     host.block_on(async {
         // Unbound: no connection runs, so nothing but this test could write.
@@ -245,6 +256,8 @@ fn reading_a_view_or_refreshing_it_never_writes() {
         for _ in 0..3 {
             status_item(&inst, &l1).await;
             view.data(&l1, "sessions", &ViewQuery::default()).await.unwrap();
+            view.data(&s1, "status", &ViewQuery::default()).await.unwrap();
+            view.action(&s1, "status", "refresh", &json!({})).await.unwrap();
         }
         let refreshed = view.action(&l1, "status", "refresh", &json!({})).await.unwrap();
         assert_eq!(refreshed.message.en_us, "Status re-read.");
@@ -428,7 +441,7 @@ fn webhook_url_verification_answers_the_decrypted_echostr() {
     assert_eq!(webhook(&inst, "s1", &bad).0, 403);
     assert_eq!(webhook(&inst, "s1", "timestamp=1&nonce=2").0, 400);
     assert_eq!(webhook(&inst, "missing", "").0, 404);
-    assert_eq!(webhook(&inst, "l1", "").0, 400, "not a short-connection integration");
+    assert_eq!(webhook(&inst, "l1", "").0, 404, "not a short-connection integration");
 }
 
 #[test]

@@ -21,7 +21,7 @@ fn providers_and_triggers_come_only_from_a_tenant_level_installation() {
     assert!(!inst.warnings.is_empty());
     assert!(registry.provider("t1", "wecom").is_none(), "no provider below tenant level");
     assert!(registry.trigger("t1", "wecom").is_none(), "no trigger below tenant level");
-    assert_eq!(registry.routes("t1").count(), 2, "routes are not system integrations");
+    assert_eq!(registry.routes("t1").count(), 3, "routes are not system integrations");
 
     let again = registry.install("wecom", InstallLevel::Tenant, "t1", host.services(), host.handle()).unwrap_err();
     assert_eq!(again.code, ErrorCode::CONFLICT, "an installation must be removed and stopped before another");

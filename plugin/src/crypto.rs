@@ -8,7 +8,7 @@
 //! - signature = hex(SHA1(concat(sorted([token, timestamp, nonce, encrypt])))).
 
 use aes::cipher::{block_padding::NoPadding, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
@@ -86,18 +86,23 @@ pub fn decode_media_key(aeskey: &str) -> Result<[u8; 32], CryptoError> {
     bytes.try_into().map_err(|_| CryptoError::IllegalAesKey("aeskey does not decode to 32 bytes".into()))
 }
 
-/// The message signature over token, timestamp, nonce and the Base64 ciphertext.
-pub fn signature(token: &str, timestamp: &str, nonce: &str, encrypt: &str) -> String {
+/// SHA-1 over the sorted, concatenated parts (no separator).
+fn digest(token: &str, timestamp: &str, nonce: &str, encrypt: &str) -> [u8; 20] {
     let mut parts = [token, timestamp, nonce, encrypt];
     parts.sort_unstable();
     let mut hasher = Sha1::new();
     for p in parts {
         hasher.update(p.as_bytes());
     }
-    hex::encode(hasher.finalize())
+    hasher.finalize().into()
 }
 
-/// Checks a signature in constant time.
+/// The message signature over token, timestamp, nonce and the Base64 ciphertext.
+pub fn signature(token: &str, timestamp: &str, nonce: &str, encrypt: &str) -> String {
+    hex::encode(digest(token, timestamp, nonce, encrypt))
+}
+
+/// Checks a signature (hex, either case, surrounding whitespace ignored) in constant time.
 pub fn verify_signature(
     token: &str,
     timestamp: &str,
@@ -105,11 +110,14 @@ pub fn verify_signature(
     encrypt: &str,
     given: &str,
 ) -> Result<(), CryptoError> {
-    let expected = signature(token, timestamp, nonce, encrypt);
-    let given = given.trim().to_ascii_lowercase();
+    let expected = digest(token, timestamp, nonce, encrypt);
     // The length is public (a SHA-1 hex digest is always 40 characters); the bytes are compared
     // without an early exit, so timing tells an attacker nothing about how much of a guess matched.
-    if bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+    let mut given_bytes = [0u8; 20];
+    if hex::decode_to_slice(given.trim(), &mut given_bytes).is_err() {
+        return Err(CryptoError::BadSignature);
+    }
+    if bool::from(expected.ct_eq(&given_bytes)) {
         Ok(())
     } else {
         Err(CryptoError::BadSignature)
@@ -142,13 +150,21 @@ pub fn encrypt_raw(key: &[u8; 32], plain: &[u8]) -> Vec<u8> {
 
 /// Reverses [`encrypt_raw`].
 pub fn decrypt_raw(key: &[u8; 32], cipher: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    if cipher.is_empty() || cipher.len() % 16 != 0 {
+    let mut buf = cipher.to_vec();
+    let len = decrypt_in_place(key, &mut buf)?;
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// Decrypts whole blocks in place and checks the 32-byte PKCS#7 padding; returns the length of
+/// the plaintext at the start of `buf`.
+fn decrypt_in_place(key: &[u8; 32], buf: &mut [u8]) -> Result<usize, CryptoError> {
+    if buf.is_empty() || buf.len() % 16 != 0 {
         return Err(CryptoError::IllegalBuffer);
     }
-    let mut buf = cipher.to_vec();
     let dec = Aes256CbcDec::new(key.into(), key[..16].into());
-    let plain = dec.decrypt_padded_mut::<NoPadding>(&mut buf).map_err(|_| CryptoError::IllegalBuffer)?;
-    Ok(unpad(plain)?.to_vec())
+    let plain = dec.decrypt_padded_mut::<NoPadding>(buf).map_err(|_| CryptoError::IllegalBuffer)?;
+    Ok(unpad(plain)?.len())
 }
 
 /// Encrypts a message with the given 16-byte random prefix; returns the Base64 ciphertext.
@@ -158,7 +174,7 @@ pub fn encrypt_with_prefix(key: &[u8; 32], prefix: [u8; 16], msg: &str, receive_
     plain.extend_from_slice(&(msg.len() as u32).to_be_bytes());
     plain.extend_from_slice(msg.as_bytes());
     plain.extend_from_slice(receive_id.as_bytes());
-    STANDARD.encode(encrypt_raw(key, &plain))
+    base64_simd::STANDARD.encode_to_string(encrypt_raw(key, &plain))
 }
 
 /// Encrypts a message with a fresh random prefix.
@@ -166,10 +182,12 @@ pub fn encrypt(key: &[u8; 32], msg: &str, receive_id: &str) -> String {
     encrypt_with_prefix(key, rand::random(), msg, receive_id)
 }
 
-/// Decrypts a Base64 ciphertext and checks the receive id (`""` for a smart bot).
+/// Decrypts a Base64 ciphertext and checks the receive id (`""` for a smart bot). One buffer:
+/// decoded, decrypted and unframed in place.
 pub fn decrypt(key: &[u8; 32], encrypt: &str, receive_id: &str) -> Result<String, CryptoError> {
-    let cipher = STANDARD.decode(encrypt.trim()).map_err(|_| CryptoError::Base64)?;
-    let plain = decrypt_raw(key, &cipher)?;
+    let mut buf = base64_simd::STANDARD.decode_to_vec(encrypt.trim()).map_err(|_| CryptoError::Base64)?;
+    let plain_len = decrypt_in_place(key, &mut buf)?;
+    let plain = &buf[..plain_len];
     if plain.len() < 20 {
         return Err(CryptoError::IllegalBuffer);
     }
@@ -178,13 +196,17 @@ pub fn decrypt(key: &[u8; 32], encrypt: &str, receive_id: &str) -> Result<String
     if &plain[end..] != receive_id.as_bytes() {
         return Err(CryptoError::ReceiveId);
     }
-    String::from_utf8(plain[20..end].to_vec()).map_err(|_| CryptoError::NotUtf8)
+    buf.truncate(end);
+    buf.drain(..20);
+    String::from_utf8(buf).map_err(|_| CryptoError::NotUtf8)
 }
 
 #[cfg(test)]
 mod tests {
     //! Known answers from wecom-protocol.md §1.8 (the official sample and derived smart-bot
     //! vectors): a round trip alone cannot catch a symmetric mistake such as 16-byte padding.
+    use base64::engine::general_purpose::STANDARD;
+
     use super::*;
 
     const TOKEN: &str = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo";
@@ -207,6 +229,39 @@ mod tests {
             .is_ok());
         assert_eq!(decrypt(&key(), echostr, "ww1436e0e65a779aee").unwrap(), "1288432023552776189");
         assert_eq!(decrypt(&key(), echostr, ""), Err(CryptoError::ReceiveId));
+    }
+
+    /// The official JSON sample (`callback_json_python3/Sample.py`): a callback signed and
+    /// encrypted by WeCom itself, with a CorpID as receive id.
+    #[test]
+    fn official_json_decrypt_vector() {
+        let encrypt = "cjhLUX7UU4yCSelv1vz7T0zT8huF51bAMVWriNvO1FMegHrQZNrtvRxbwf0fUPsFvwqR0U0fgiJNEA5Y30F2MoI2S7vv3EjVQ68C0cjw9frBoUE2Hj0BvFp9h3u6Vbsg4lc1C8AtHdaN8orKuNKkLRLuYEL52R1J3v8olJGZRLnRdVKIivixmX/eQpzgeExtp20jI1HxRP1AAZ6xZoILdqDPO549LO4WeG+685JRUTdiwcY5fjZlqeMxuT4PpMn1X9OWsS7NRj06Wa5E3Tvg4twjWp39KPfOdRte6P1T4JU=";
+        let signature = "e3647471e395139e2308c1fa963f2d648a00b90e";
+        assert_eq!(verify_signature(TOKEN, "1409659813", "1372623149", encrypt, signature), Ok(()));
+        let msg = decrypt(&key(), encrypt, "ww1436e0e65a779aee").unwrap();
+        assert_eq!(msg.len(), 176);
+        // The sample's own plaintext is not valid JSON (`"FromUserName": :mycreate"`): the crypto
+        // must return it byte for byte all the same; the webhook refuses it as `bad_payload`.
+        assert_eq!(
+            msg,
+            r#"{ "ToUserName": "wx5823bf96d3bd56c7", "FromUserName": :mycreate", "CreateTime": 1409659813, "MsgType": "text", "Content": "hello", "MsgId": 4561255354251345929, "AgentID": 218}"#
+        );
+        // Pad 10: 16 + 4 + 176 + 18 = 214 bytes, padded to 224.
+        let raw = decrypt_raw(&key(), &STANDARD.decode(encrypt).unwrap()).unwrap();
+        assert_eq!(raw.len(), 214);
+        assert_eq!(decrypt(&key(), encrypt, ""), Err(CryptoError::ReceiveId), "a smart bot's receive id is empty");
+    }
+
+    /// The official XML sample (`callback/Sample.py`): 228 bytes of XML with pad 22.
+    #[test]
+    fn official_xml_decrypt_vector() {
+        let encrypt = "Kl7kjoSf6DMD1zh7rtrHjFaDapSCkaOnwu3bqLc5tAybhhMl9pFeK8NslNPVdMwmBQTNoW4mY7AIjeLvEl3NyeTkAgGzBhzTtRLNshw2AEew+kkYcD+Fq72Kt00fT0WnN87hGrW8SqGc+NcT3mu87Ha3dz1pSDi6GaUA6A0sqfde0VJPQbZ9U+3JWcoD4Z5jaU0y9GSh010wsHF8KZD24YhmZH4ch4Ka7ilEbjbfvhKkNL65HHL0J6EYJIZUC2pFrdkJ7MhmEbU2qARR4iQHE7wy24qy0cRX3Mfp6iELcDNfSsPGjUQVDGxQDCWjayJOpcwocugux082f49HKYg84EpHSGXAyh+/oxwaWbvL6aSDPOYuPDGOCI8jmnKiypE+";
+        assert_eq!(encrypt.len(), 384);
+        let signature = "0c3914025cb4b4d68103f6bfc8db550f79dcf48e";
+        assert_eq!(verify_signature(TOKEN, "1476422779", "1597212914", encrypt, signature), Ok(()));
+        let msg = decrypt(&key(), encrypt, "ww1436e0e65a779aee").unwrap();
+        assert_eq!(msg.len(), 228);
+        assert!(msg.starts_with("<xml>") && msg.contains("你好"), "{msg}");
     }
 
     #[test]
@@ -261,5 +316,148 @@ mod tests {
         let unpadded = padded.trim_end_matches('=');
         assert_eq!(decode_media_key(&padded).unwrap(), key());
         assert_eq!(decode_media_key(unpadded).unwrap(), key());
+    }
+}
+
+#[cfg(test)]
+mod props {
+    //! Properties over arbitrary input: what was encrypted comes back; whatever was changed,
+    //! cut, padded wrongly or opened with another key is an error — and nothing panics.
+    use base64::engine::general_purpose::STANDARD;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const TOKEN: &str = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo";
+
+    /// Verify, then decrypt: what the webhook does with a callback.
+    fn open(
+        key: &[u8; 32],
+        timestamp: &str,
+        nonce: &str,
+        encrypt: &str,
+        signature: &str,
+    ) -> Result<String, CryptoError> {
+        verify_signature(TOKEN, timestamp, nonce, encrypt, signature)?;
+        decrypt(key, encrypt, "")
+    }
+
+    /// Encrypts whole blocks as they are (no padding added): to build bad padding.
+    fn encrypt_unpadded(key: &[u8; 32], plain: &[u8]) -> String {
+        let mut buf = plain.to_vec();
+        let len = buf.len();
+        let enc = Aes256CbcEnc::new(key.into(), key[..16].into());
+        let _ = enc.encrypt_padded_mut::<NoPadding>(&mut buf, len);
+        STANDARD.encode(buf)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn what_is_encrypted_decrypts_unchanged(key in any::<[u8; 32]>(), prefix in any::<[u8; 16]>(), msg in ".{0,600}") {
+            let encrypt = encrypt_with_prefix(&key, prefix, &msg, "");
+            let signature = signature(TOKEN, "1700000000", "nonce", &encrypt);
+            prop_assert_eq!(open(&key, "1700000000", "nonce", &encrypt, &signature), Ok(msg.clone()));
+            prop_assert_eq!(decrypt_raw(&key, &encrypt_raw(&key, msg.as_bytes())), Ok(msg.into_bytes()));
+        }
+
+        #[test]
+        fn any_changed_character_of_a_signed_callback_is_refused(
+            key in any::<[u8; 32]>(),
+            msg in ".{0,300}",
+            at in any::<prop::sample::Index>(),
+            replacement in prop::sample::select(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=!".to_vec()),
+        ) {
+            let encrypt = encrypt(&key, &msg, "");
+            let signature = signature(TOKEN, "1700000000", "nonce", &encrypt);
+            let mut bytes = encrypt.clone().into_bytes();
+            let i = at.index(bytes.len());
+            prop_assume!(bytes[i] != replacement);
+            bytes[i] = replacement;
+            let changed = String::from_utf8(bytes).unwrap();
+            prop_assert!(open(&key, "1700000000", "nonce", &changed, &signature).is_err());
+            let mut sig = signature.clone().into_bytes();
+            let j = at.index(sig.len());
+            sig[j] = if sig[j] == b'0' { b'1' } else { b'0' };
+            prop_assert_eq!(
+                open(&key, "1700000000", "nonce", &encrypt, std::str::from_utf8(&sig).unwrap()),
+                Err(CryptoError::BadSignature)
+            );
+        }
+
+        #[test]
+        fn a_corrupted_ciphertext_byte_never_decrypts_to_the_message_and_never_panics(
+            key in any::<[u8; 32]>(),
+            msg in ".{1,300}",
+            at in any::<prop::sample::Index>(),
+            flip in 1u8..=255,
+        ) {
+            let mut cipher = STANDARD.decode(encrypt(&key, &msg, "")).unwrap();
+            let i = at.index(cipher.len());
+            cipher[i] ^= flip;
+            // CBC has no MAC: a changed byte garbles its block and flips the same byte of the
+            // next, so decrypt alone may return *other* text (the signature refuses that, see
+            // above); it never returns the original message.
+            let result = decrypt(&key, &STANDARD.encode(&cipher), "");
+            prop_assert!(result.as_deref() != Ok(msg.as_str()), "byte {} corrupted, message unchanged", i);
+        }
+
+        #[test]
+        fn wrong_lengths_are_refused(key in any::<[u8; 32]>(), msg in ".{0,300}", cut in 1usize..64) {
+            let cipher = STANDARD.decode(encrypt(&key, &msg, "")).unwrap();
+            let kept = cipher.len().saturating_sub(cut);
+            prop_assert!(decrypt(&key, &STANDARD.encode(&cipher[..kept]), "").is_err());
+            prop_assert!(decrypt_raw(&key, &cipher[..kept]).is_err() || kept % 16 == 0);
+            let mut longer = cipher.clone();
+            longer.extend(std::iter::repeat_n(0u8, cut));
+            prop_assert!(decrypt(&key, &STANDARD.encode(&longer), "").is_err());
+        }
+
+        #[test]
+        fn bad_padding_is_refused(key in any::<[u8; 32]>(), blocks in 1usize..6, body in any::<[u8; 96]>(), pad in any::<u8>(), bad_at in 1usize..32) {
+            // A plaintext of whole 16-byte blocks whose padding is wrong: a pad value of 0 or
+            // above 32, or a pad run with one byte that differs.
+            let len = blocks * 16;
+            let mut plain = body[..len].to_vec();
+            let last = len - 1;
+            let valid = (1..=32).contains(&(pad as usize)) && pad as usize <= len;
+            plain[last] = pad;
+            if valid {
+                for b in &mut plain[len - pad as usize..] {
+                    *b = pad;
+                }
+                prop_assume!(pad >= 2);
+                let k = len - 1 - (bad_at % (pad as usize - 1)) - 1;
+                plain[k] = pad.wrapping_add(1);
+            }
+            let encrypt = encrypt_unpadded(&key, &plain);
+            prop_assert_eq!(decrypt(&key, &encrypt, ""), Err(CryptoError::IllegalBuffer));
+            prop_assert_eq!(decrypt_raw(&key, &STANDARD.decode(&encrypt).unwrap()), Err(CryptoError::IllegalBuffer));
+        }
+
+        #[test]
+        fn another_key_is_refused(key in any::<[u8; 32]>(), other in any::<[u8; 32]>(), msg in ".{0,300}") {
+            prop_assume!(key != other);
+            // Passing the padding check by chance is possible; the exact length and the empty
+            // receive id after it are not (about 2^-40).
+            prop_assert!(decrypt(&other, &encrypt(&key, &msg, ""), "").is_err());
+        }
+
+        #[test]
+        fn arbitrary_input_never_panics(input in ".{0,200}", bytes in prop::collection::vec(any::<u8>(), 0..200), key in any::<[u8; 32]>()) {
+            let _ = decrypt(&key, &input, "");
+            let _ = decrypt(&key, &STANDARD.encode(&bytes), "");
+            let _ = decrypt_raw(&key, &bytes);
+            let _ = decode_encoding_aes_key(&input);
+            let _ = decode_media_key(&input);
+            let _ = verify_signature(TOKEN, &input, &input, &input, &input);
+        }
+
+        #[test]
+        fn every_43_character_alphanumeric_key_decodes(k in "[A-Za-z0-9]{43}") {
+            prop_assert!(decode_encoding_aes_key(&k).is_ok());
+            prop_assert!(decode_media_key(&k).is_ok(), "the EncodingAESKey is also usable as a media key");
+        }
     }
 }

@@ -44,3 +44,47 @@ pub fn lease_holder(tenant: &str, integration_id: &str) -> String {
 pub fn owner_instance(owner: &str) -> &str {
     owner.split('#').next().unwrap_or(owner)
 }
+
+/// The short connection's passive answer to a callback (`pending` while the first delivery is
+/// still being answered): WeCom's retries of the same `msgid` get the same answer from it.
+pub fn short_passive(integration_id: &str, msgid: &str) -> String {
+    format!("short:passive:{integration_id}:{msgid}")
+}
+
+/// The current snapshot of a short-connection stream (the plaintext reply body), read by
+/// WeCom's refresh callbacks on whichever instance they land.
+pub fn short_stream(integration_id: &str, stream_id: &str) -> String {
+    format!("short:stream:{integration_id}:{stream_id}")
+}
+
+/// Prefix of the short-connection streams of an integration that are not sealed yet.
+pub fn short_inflight_prefix(integration_id: &str) -> String {
+    format!("short:inflight:{integration_id}:")
+}
+
+/// Marks a short-connection stream as not sealed yet (expires with its window).
+pub fn short_inflight(integration_id: &str, stream_id: &str) -> String {
+    format!("short:inflight:{integration_id}:{stream_id}")
+}
+
+/// Prefix of the short connection's last-event fields of an integration (one key per field, so
+/// concurrent callbacks never overwrite each other's fields).
+pub fn short_status_prefix(integration_id: &str) -> String {
+    format!("short:status:{integration_id}:")
+}
+
+/// One last-event field of an integration's short connection (`lastCallbackAt`, …).
+pub fn short_status(integration_id: &str, field: &str) -> String {
+    format!("short:status:{integration_id}:{field}")
+}
+
+/// Prefix of the per-minute callback counters of an integration.
+pub fn short_counts_prefix(integration_id: &str) -> String {
+    format!("short:count:{integration_id}:")
+}
+
+/// One instance's count of one outcome (`accepted:message`, `refused:bad_signature`, …) in one
+/// minute (each instance writes only its own, so counting never contends across instances).
+pub fn short_count(integration_id: &str, minute: i64, outcome: &str, instance: &str) -> String {
+    format!("short:count:{integration_id}:{minute}:{outcome}:{instance}")
+}

@@ -11,7 +11,7 @@
 //! - [`state`]: desired state (operator intent) and observed status (fenced writes by the bot's
 //!   owner), kept in the host's shared KV store; [`sessions`]: conversation sessions;
 //! - [`views`]: the Status and Sessions tabs (read models that never write);
-//! - [`routes`]: the plugin's HTTP routes;
+//! - [`routes`]: the plugin's HTTP routes; [`short`]: the short connection (webhook callbacks);
 //! - [`i18n`]: user-facing strings in English and Chinese;
 //! - [`long`]: the long connection; [`pipeline`]: the conversation, for both transports;
 //! - [`metrics`]: the installation's Prometheus metrics, scraped through the host's `/metrics`.
@@ -36,6 +36,7 @@ pub mod protocol;
 pub mod providers;
 pub mod routes;
 pub mod sessions;
+pub mod short;
 pub mod state;
 pub mod trigger;
 pub mod views;

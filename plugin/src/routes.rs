@@ -3,7 +3,8 @@
 //! - `GET /wecom/ping`: answers at once; lets operators (and the benchmark) see the plugin's
 //!   routing path without any work behind it.
 //! - `GET /wecom/webhook/{integrationId}`: the short connection's URL verification. Without
-//!   parameters it is a reachability probe that answers `success`.
+//!   parameters it is a reachability probe that answers `success`; an unknown or non-`wecom`
+//!   integration is 404. Its callbacks (`POST`) are [`crate::short::webhook`]'s.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use serde_json::json;
 
 use crate::config::ShortConfig;
 use crate::crypto;
+use crate::short;
 use crate::state::PluginState;
 use crate::PROVIDER_SHORT;
 
@@ -70,14 +72,12 @@ impl WebhookVerifyRoute {
 
 async fn verify(state: &PluginState, request: &HttpRequest) -> Result<HttpResponse, Error> {
     let id = request.path_param("integrationId").unwrap_or_default();
-    let Some(integration) = state.host().integrations().get(id).await? else {
+    let integration = state.host().integrations().get(id).await?.filter(|i| i.provider == PROVIDER_SHORT);
+    let Some(integration) = integration else {
         return Ok(HttpResponse::text(404, "unknown integration"));
     };
-    if integration.provider != PROVIDER_SHORT {
-        return Ok(HttpResponse::text(400, "this integration is not a WeCom short-connection integration"));
-    }
     let Some(query) = parse_query(&request.query) else {
-        return Ok(HttpResponse::text(400, "malformed query string"));
+        return Ok(refused(state, id, 400, "malformed query string").await);
     };
     let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let signature = get("msg_signature").or_else(|| get("msgsignature")).or_else(|| get("signature"));
@@ -86,29 +86,38 @@ async fn verify(state: &PluginState, request: &HttpRequest) -> Result<HttpRespon
         return Ok(HttpResponse::text(200, "success"));
     }
     let [Some(signature), Some(timestamp), Some(nonce), Some(echostr)] = params else {
-        return Ok(HttpResponse::text(400, "msg_signature, timestamp, nonce and echostr are all required"));
+        return Ok(refused(state, id, 400, "msg_signature, timestamp, nonce and echostr are all required").await);
     };
     let config = match ShortConfig::from_options(&integration.options) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(integration_id = id, error = %e, "URL verification with an invalid configuration");
+            short::status::verification(state, id, Err("the integration's configuration is invalid")).await;
             return Ok(HttpResponse::text(500, "the integration's configuration is invalid"));
         }
     };
     if crypto::verify_signature(&config.token, timestamp, nonce, echostr, signature).is_err() {
-        tracing::warn!(integration_id = id, "URL verification refused: signature mismatch");
-        return Ok(HttpResponse::text(403, "signature mismatch"));
+        return Ok(refused(state, id, 403, "signature mismatch").await);
     }
     match crypto::decrypt(&config.aes_key, echostr, "") {
         Ok(plain) => {
             tracing::info!(integration_id = id, "WeCom URL verification succeeded");
+            short::status::verification(state, id, Ok(())).await;
             Ok(HttpResponse::text(200, plain))
         }
         Err(e) => {
             tracing::warn!(integration_id = id, code = e.code(), "URL verification refused: {e}");
+            short::status::verification(state, id, Err("echostr does not decrypt with the EncodingAESKey")).await;
             Ok(HttpResponse::text(400, format!("cannot decrypt echostr: {e}")))
         }
     }
+}
+
+/// A refused verification: one log line with the reason, recorded for the Status tab.
+async fn refused(state: &PluginState, id: &str, status: u16, why: &'static str) -> HttpResponse {
+    tracing::warn!(integration_id = id, "URL verification refused: {why}");
+    short::status::verification(state, id, Err(why)).await;
+    HttpResponse::text(status, why)
 }
 
 impl RouteImpl for WebhookVerifyRoute {

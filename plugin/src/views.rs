@@ -1,4 +1,5 @@
-//! The integration detail page's tabs: Status (long connection only) and Sessions (both modes).
+//! The integration detail page's tabs: Status and Sessions (both modes; the short connection's
+//! Status tab is [`crate::short::status_view`]).
 //!
 //! Read models only: reading a tab never writes. The Status tab combines the integration, its
 //! trigger binding, the desired state (operator intent) and the observed status (written by the
@@ -232,6 +233,7 @@ async fn data(
         "status" if integration.provider == PROVIDER_LONG => {
             Ok(ViewData::Stats { item: status_item(state, integration).await? })
         }
+        "status" => Ok(ViewData::Stats { item: crate::short::status_view::item(state, integration).await? }),
         "sessions" => {
             let (items, total) = sessions::query(state, &integration.id, query).await?;
             let items = items.into_iter().map(|s| serde_json::to_value(s).unwrap_or(Value::Null)).collect();
@@ -400,9 +402,7 @@ async fn action(
     request: &Value,
 ) -> Result<ActionResult, Error> {
     match (view, action) {
-        ("status", _) if integration.provider != PROVIDER_LONG => {
-            Err(Error::not_found("the Status tab exists only for long-connection integrations"))
-        }
+        ("status", _) if integration.provider != PROVIDER_LONG => crate::short::status_view::action(action),
         ("status", "refresh") => Ok(answer(true, I18nText::new("Status re-read.", "已重新读取状态。"))),
         ("status", "disconnect") => disconnect(state, integration).await,
         ("status", "reconnect") => reconnect(state, integration).await,
@@ -440,6 +440,8 @@ impl ViewImpl for WecomViews {
             let mut tabs = Vec::new();
             if integration.provider == PROVIDER_LONG {
                 tabs.push(status_manifest());
+            } else {
+                tabs.push(crate::short::status_view::manifest());
             }
             tabs.push(sessions_manifest());
             Ok(tabs)

@@ -345,6 +345,28 @@ impl Simulator {
     ) -> Result<ShortOutcome, String> {
         self.state.short.send_text(&self.state, bot_id, user, &chat, text).await
     }
+
+    /// Sends an image over the short connection (hosted encrypted with the bot's
+    /// EncodingAESKey) and follows the passive stream.
+    pub async fn short_send_image(
+        &self,
+        bot_id: &str,
+        user: &str,
+        bytes: &[u8],
+        name: &str,
+    ) -> Result<ShortOutcome, String> {
+        self.state.short.send_image(&self.state, bot_id, user, bytes, name).await
+    }
+
+    /// Posts one signed, encrypted callback with plaintext `plain` to a short-connection bot
+    /// (one attempt): the HTTP status and the decrypted, validated passive reply.
+    pub async fn short_post(
+        &self,
+        bot_id: &str,
+        plain: &serde_json::Value,
+    ) -> Result<(u16, Option<serde_json::Value>), String> {
+        self.state.short.post_callback(&self.state, bot_id, plain).await
+    }
 }
 
 /// The address clients use: the bound one, or loopback for a wildcard bind.

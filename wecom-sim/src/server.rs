@@ -60,6 +60,17 @@ impl AppState {
         format!("{}/cgi-bin/aibot/response?response_code={code}", self.base_url)
     }
 
+    /// Stores a file encrypted with `key` (a short-connection bot's EncodingAESKey: no per-URL key
+    /// travels with it) and returns its url.
+    pub(crate) fn host_media_with_key(&self, plain: &[u8], name: &str, key: &[u8; 32]) -> String {
+        let id = self.core.id("m");
+        self.media.lock().insert(
+            id.clone(),
+            MediaFile { bytes: crate::crypto::seal(key, plain), name: name.into(), created: Instant::now() },
+        );
+        format!("{}/media/{id}", self.base_url)
+    }
+
     /// Stores an encrypted file and returns (url, aeskey in base64).
     pub(crate) fn host_media(&self, plain: &[u8], name: &str) -> (String, String) {
         let key: [u8; 32] = rand::random();

@@ -195,7 +195,8 @@ impl ShortDriver {
         let Ok(reply) = serde_json::from_str::<Value>(&plain) else {
             return fail("decrypted reply is not JSON".into());
         };
-        let msgtype = reply["msgtype"].as_str().unwrap_or_default();
+        // A card update (the answer to a template_card_event) names its kind in `response_type`.
+        let msgtype = reply["msgtype"].as_str().or(reply["response_type"].as_str()).unwrap_or_default();
         if !allowed.contains(&msgtype) {
             return fail(format!("msgtype {msgtype:?} is not allowed here (allowed: {allowed:?})"));
         }
@@ -215,11 +216,94 @@ impl ShortDriver {
         chat: &Chat,
         text: &str,
     ) -> Result<ShortOutcome, String> {
+        self.send_message(state, bot_id, user, chat, "text", json!({"content": text}), text).await
+    }
+
+    /// Sends an image as `user` in a single chat (WeCom sends images only there): the file is
+    /// hosted on the media host **encrypted with the bot's EncodingAESKey** (short-connection
+    /// media carry no per-URL key, protocol §2.2), and the bot's passive stream is followed.
+    pub async fn send_image(
+        &self,
+        state: &AppState,
+        bot_id: &str,
+        user: &str,
+        bytes: &[u8],
+        name: &str,
+    ) -> Result<ShortOutcome, String> {
+        let bot = self.bot(bot_id)?;
+        let url = state.host_media_with_key(bytes, name, &bot.key);
+        let shown = format!("[image] {name}");
+        self.send_message(state, bot_id, user, &Chat::Single, "image", json!({"url": url}), &shown).await
+    }
+
+    /// Posts one callback whose plaintext is `plain` (signed and encrypted for `bot_id`, one
+    /// attempt) and returns the HTTP status and the decrypted, validated passive reply (`None`
+    /// for an empty body or a non-200 status). Tests use it to replay a callback as WeCom's
+    /// retries do, or to send a refresh to a chosen instance.
+    pub async fn post_callback(
+        &self,
+        state: &AppState,
+        bot_id: &str,
+        plain: &Value,
+    ) -> Result<(u16, Option<Value>), String> {
+        let bot = self.bot(bot_id)?;
+        let encrypt = crypto::encrypt(&bot.key, &plain.to_string());
+        let ts = crate::sim::unix_now().to_string();
+        let nonce = nonce();
+        let url = format!("{}?{}", bot.callback_url, Self::query(&bot, &ts, &nonce, &encrypt, false));
+        let resp = self
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(json!({"encrypt": encrypt}).to_string())
+            .timeout(state.core.config.callback_timeout)
+            .send()
+            .await
+            .map_err(|e| format!("callback failed: {e}"))?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        if status != 200 {
+            return Ok((status, None));
+        }
+        let allowed = ["stream", "template_card", "stream_with_template_card", "text"];
+        let card_event = plain["event"]["eventtype"] == "template_card_event";
+        let reply = match plain["msgtype"].as_str() {
+            Some("stream") => self.check_reply(&bot, state, bot_id, &nonce, &body, &["stream"])?,
+            Some("event") if card_event => {
+                let reply = self.check_reply(&bot, state, bot_id, &nonce, &body, &["update_template_card"])?;
+                let task_id = &plain["event"]["template_card_event"]["task_id"];
+                if let Some(r) = &reply {
+                    if &r["template_card"]["task_id"] != task_id {
+                        let reason = "a card update must carry the clicked card's task_id".to_string();
+                        state.core.add_violation(bot_id, "passive_reply", "", -1, &reason);
+                        return Err(reason);
+                    }
+                }
+                reply
+            }
+            _ => self.check_reply(&bot, state, bot_id, &nonce, &body, &allowed)?,
+        };
+        Ok((status, reply))
+    }
+
+    /// Sends a message of `msgtype` with `payload` as `user` and follows the bot's passive
+    /// stream until it finishes or the refresh window ends; `shown` is the user's bubble.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_message(
+        &self,
+        state: &AppState,
+        bot_id: &str,
+        user: &str,
+        chat: &Chat,
+        msgtype: &str,
+        payload: Value,
+        shown: &str,
+    ) -> Result<ShortOutcome, String> {
         let bot = self.bot(bot_id)?;
         let chat_key = chat.key(user);
         let started = Instant::now();
         let response_url = state.new_response_url(bot_id, &chat_key);
-        let body = state.core.message_body(bot_id, user, chat, "text", json!({"content": text}), &response_url);
+        let body = state.core.message_body(bot_id, user, chat, msgtype, payload, &response_url);
         let msgid = body["msgid"].as_str().unwrap_or_default().to_string();
         state.core.mark_spoken(bot_id, chat, user);
         state.core.add_bubble(
@@ -227,8 +311,8 @@ impl ShortDriver {
             &chat_key,
             Bubble {
                 from: "user".into(),
-                kind: "text".into(),
-                text: text.into(),
+                kind: msgtype.into(),
+                text: shown.into(),
                 finished: true,
                 updates: 1,
                 ..Default::default()

@@ -176,3 +176,45 @@ async fn response_urls_are_single_use() {
     assert_eq!(sim.transcript("B", "alice").last().unwrap().text, "**late** answer");
     assert_eq!(sim.responses().len(), 1);
 }
+
+/// A bot that downloads the image of an image callback and decrypts it with the EncodingAESKey.
+async fn image_callback(
+    State(seen): State<Arc<parking_lot::Mutex<Vec<Value>>>>,
+    RawQuery(q): RawQuery,
+    body: String,
+) -> axum::response::Response {
+    let q = query_map(&q.unwrap_or_default());
+    let key = crypto::aes_key(KEY).unwrap();
+    let env: Value = serde_json::from_str(&body).unwrap();
+    let msg: Value =
+        serde_json::from_str(&crypto::decrypt(&key, env["encrypt"].as_str().unwrap(), "").unwrap()).unwrap();
+    seen.lock().push(msg.clone());
+    let reply = json!({"msgtype": "stream", "stream": {"id": "S1", "finish": true, "content": "seen"}});
+    let enc = crypto::encrypt(&key, &reply.to_string());
+    let sig = crypto::sign(TOKEN, "1700000000", &q["nonce"], &enc);
+    axum::Json(json!({"encrypt": enc, "msgsignature": sig, "timestamp": 1700000000, "nonce": q["nonce"]}))
+        .into_response()
+}
+
+#[tokio::test]
+async fn short_connection_images_are_hosted_encrypted_with_the_encoding_aes_key() {
+    let sim = Simulator::start(fast()).await.unwrap();
+    let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let app = axum::Router::new().route("/hook", axum::routing::post(image_callback)).with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    sim.add_short_bot("SB", &url, TOKEN, KEY).unwrap();
+
+    let png = b"\x89PNG\r\n\x1a\nnot really a picture".to_vec();
+    let out = sim.short_send_image("SB", "alice", &png, "pic.png").await.unwrap();
+    assert!(out.finished);
+    let msg = seen.lock()[0].clone();
+    assert_eq!(msg["msgtype"], "image");
+    assert!(msg["image"].get("aeskey").is_none(), "short-connection media carry no per-URL key: {msg}");
+    let media = reqwest::get(msg["image"]["url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
+    assert_ne!(&media[..], &png[..], "hosted encrypted");
+    let key = crypto::aes_key(KEY).unwrap();
+    assert_eq!(crypto::open(&key, &media).unwrap(), png, "decrypts with the EncodingAESKey, IV = key[..16]");
+    assert!(!matches!(crypto::open(&[7u8; 32], &media), Ok(p) if p == png), "another key does not open it");
+}

@@ -12,6 +12,8 @@ use crate::long::supervisor::Supervisor;
 use crate::pipeline::Pipeline;
 use crate::providers::{LongProvider, ShortProvider};
 use crate::routes::{PingRoute, WebhookVerifyRoute};
+use crate::short::webhook::WebhookRoute;
+use crate::short::ShortSettings;
 use crate::state::PluginState;
 use crate::trigger::WecomTrigger;
 use crate::views::WecomViews;
@@ -42,6 +44,9 @@ pub fn register(registrar: &mut PluginRegistrar<'_>, scope: &InstallationScope) 
         settings.agent_idle_timeout,
         settings.tls.clone(),
     ));
+    let short_settings = ShortSettings::from_config(|key| scope.host().config(key), settings.tls.clone())
+        .map_err(|e| Error::invalid_config(format!("WeCom plugin settings: {e}")))?;
+    let webhook = WebhookRoute::new(state.clone(), Arc::new(short_settings), pipeline.clone());
     let supervisor = Supervisor::new(state.clone(), settings.clone(), pipeline);
     let long = LongProvider::new(state.clone(), settings.clone(), supervisor);
     registrar.add_integration_provider(&descriptors::long_provider(), Arc::new(long))?;
@@ -53,6 +58,7 @@ pub fn register(registrar: &mut PluginRegistrar<'_>, scope: &InstallationScope) 
         route("GET", "/wecom/webhook/{integrationId}", true),
         Arc::new(WebhookVerifyRoute::new(state.clone())),
     )?;
+    registrar.add_route(route("POST", "/wecom/webhook/{integrationId}", true), Arc::new(webhook))?;
     tracing::info!(level = %registrar.level(), tenant = %registrar.tenant_id(), "WeCom plugin registered");
     Ok(())
 }

@@ -151,6 +151,8 @@ impl ReplyChannel for LongReply {
     }
 
     fn stream_lifetime(&self) -> Duration {
-        self.stream_lifetime
+        // Sealed a fifth of the lifetime (at most 30 s) before WeCom would refuse it (846608).
+        let margin = (self.stream_lifetime / 5).min(Duration::from_secs(30));
+        self.stream_lifetime.saturating_sub(margin)
     }
 }

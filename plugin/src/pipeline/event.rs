@@ -12,14 +12,24 @@ pub enum ChatKind {
     Group,
 }
 
-/// An image sent with a message: where to download it and the key it is encrypted with.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// An image sent with a message: where to download it and the key it is encrypted with. Its
+/// `Debug` never shows the key (in short mode it is the integration's EncodingAESKey).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ImageRef {
     /// The download URL (valid for a few minutes).
     pub url: String,
     /// The per-URL AES key (Base64, padded or not); `None` when the transport encrypts with its
     /// own key (the short connection's EncodingAESKey).
     pub aeskey: Option<String>,
+}
+
+impl std::fmt::Debug for ImageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageRef")
+            .field("url", &self.url)
+            .field("aeskey", &self.aeskey.as_ref().map(|_| "******"))
+            .finish()
+    }
 }
 
 /// What happened.
@@ -74,4 +84,19 @@ pub struct InboundEvent {
     pub received: std::time::Instant,
     /// What happened.
     pub kind: InboundKind,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ImageRef;
+
+    #[test]
+    fn an_image_reference_never_shows_its_key() {
+        let image = ImageRef {
+            url: "https://media/x".into(),
+            aeskey: Some("kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aQ".into()),
+        };
+        let shown = format!("{image:?}");
+        assert!(shown.contains("https://media/x") && !shown.contains("kWxPEV2"), "{shown}");
+    }
 }

@@ -48,11 +48,6 @@ enum Phase {
     Done,
 }
 
-/// How long before a stream's end of life it is sealed and continued by proactive messages.
-fn handoff_margin(lifetime: Duration) -> Duration {
-    (lifetime / 5).min(Duration::from_secs(30))
-}
-
 /// One answer being streamed.
 pub struct StreamRenderer {
     reply: Arc<dyn ReplyChannel>,
@@ -111,11 +106,11 @@ impl StreamRenderer {
         markdown::to_wecom(&self.text)
     }
 
-    /// When the stream must be sealed and continued by proactive messages (None once it is).
+    /// When the stream must be sealed and continued by proactive messages (None once it is):
+    /// its transport's usable lifetime after the first frame.
     pub fn handoff_at(&self) -> Option<Instant> {
-        let lifetime = self.reply.stream_lifetime();
         match self.phase {
-            Phase::Streaming => self.first_frame_at.map(|t| t + lifetime.saturating_sub(handoff_margin(lifetime))),
+            Phase::Streaming => self.first_frame_at.map(|t| t + self.reply.stream_lifetime()),
             _ => None,
         }
     }
@@ -208,7 +203,7 @@ impl StreamRenderer {
         let note = self.lang.pick("\n\n(continued in the next message)", "\n\n（未完，见下一条消息）");
         let rendered = self.rendered();
         let part = truncate_utf8(&rendered, MAX_STREAM_BYTES - note.len());
-        let sealed = format!("{part}{note}");
+        let sealed = if part.trim().is_empty() { note.trim_start().to_string() } else { format!("{part}{note}") };
         let delivered = if self.frame(&sealed, true, None).await { part.len() } else { self.shown };
         // Whatever happened, the stream takes no more snapshots (no retry loop near its end).
         self.phase = Phase::HandedOff { delivered };

@@ -51,7 +51,8 @@ pub trait ReplyChannel: Send + Sync + 'static {
     /// the short connection's single-use `response_url`. Used for what a stream cannot carry.
     fn send(&self, markdown: &str) -> BoxFuture<'static, Result<(), ReplyError>>;
 
-    /// How long after its first frame a stream of this transport can still be updated; the
-    /// pipeline seals a stream shortly before and continues with [`ReplyChannel::send`].
+    /// How long after its first frame the pipeline may keep updating this stream: the
+    /// transport's end of life for it minus the transport's safety margin. The pipeline seals the
+    /// stream then and continues with [`ReplyChannel::send`].
     fn stream_lifetime(&self) -> Duration;
 }

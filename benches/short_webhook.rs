@@ -1,0 +1,192 @@
+//! Short-connection webhook benchmark (a bench binary, `harness = false`): requests per second
+//! and p99 on loopback through the real `xpert-host` for
+//!
+//! - the floor: the same host answering a bare 200 (`GET /api/_bench/floor`);
+//! - message callbacks, each with a fresh msgid, to an integration with no published trigger:
+//!   verify + decrypt + parse + dedup + the pipeline's first (sealing) frame + the encrypted
+//!   passive answer, with no agent run behind it;
+//! - stream refresh callbacks: verify + decrypt + parse + the snapshot read from the KV store +
+//!   the encrypted passive answer.
+//!
+//! Callbacks are signed and encrypted before each round (the client's crypto is not measured).
+//! Run: `cargo bench --bench short_webhook`. Rounds are interleaved so machine noise hits the
+//! routes alike; medians of the rounds are printed.
+
+use std::time::Instant;
+
+use serde_json::json;
+use testkit::process::ChildServer;
+use wecom_sim::crypto;
+
+const TOKEN: &str = "bench-token";
+const WECOM_TOKEN: &str = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo";
+const AES_KEY: &str = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt";
+const CONCURRENCY: usize = 16;
+const REQUESTS: usize = 4_000;
+const ROUNDS: usize = 5;
+
+/// One prepared request: a GET (the floor) or a signed POST.
+#[derive(Clone)]
+enum Call {
+    Get(String),
+    Post(String, String),
+}
+
+/// Runs the calls over `CONCURRENCY` keep-alive connections; returns (rps, latencies µs).
+async fn round(client: &reqwest::Client, calls: Vec<Call>) -> (f64, Vec<f64>) {
+    let per_task = calls.len() / CONCURRENCY;
+    let mut chunks: Vec<Vec<Call>> = calls.chunks(per_task).map(<[Call]>::to_vec).collect();
+    chunks.truncate(CONCURRENCY);
+    let started = Instant::now();
+    let tasks: Vec<_> = chunks
+        .into_iter()
+        .map(|chunk| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(chunk.len());
+                for call in chunk {
+                    let t = Instant::now();
+                    let resp = match &call {
+                        Call::Get(url) => client.get(url).bearer_auth(TOKEN).send().await,
+                        Call::Post(url, body) => client.post(url).body(body.clone()).send().await,
+                    }
+                    .expect("request");
+                    assert!(resp.status().is_success(), "{}", resp.status());
+                    let body = resp.bytes().await.expect("body");
+                    assert!(!body.is_empty(), "an answer");
+                    lat.push(t.elapsed().as_secs_f64() * 1e6);
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(REQUESTS);
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    (all.len() as f64 / started.elapsed().as_secs_f64(), all)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// A signed, encrypted callback POST to `hook` with plaintext `plain`.
+fn signed(hook: &str, key: &[u8; 32], plain: &serde_json::Value, n: usize) -> Call {
+    let encrypt = crypto::encrypt(key, &plain.to_string());
+    let nonce = format!("n{n}");
+    let sig = crypto::sign(WECOM_TOKEN, "1700000000", &nonce, &encrypt);
+    Call::Post(
+        format!("{hook}?msg_signature={sig}&timestamp=1700000000&nonce={nonce}"),
+        json!({"encrypt": encrypt}).to_string(),
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let server = ChildServer::spawn(
+        env!("CARGO_BIN_EXE_xpert-host"),
+        &[],
+        &[
+            ("XPERT_DATA_DIR", &data),
+            ("XPERT_LISTEN", "127.0.0.1:0"),
+            ("XPERT_ADMIN_TOKEN", TOKEN),
+            ("RUST_LOG", "warn"),
+            // The unbound integration's notice is logged at warn per message; logging is not the
+            // path measured here.
+            ("XPERT_PLUGIN_LOG_LEVEL", "error"),
+        ],
+    )
+    .await
+    .expect("host starts");
+    let base = server.base_url();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY).build().unwrap();
+    let install = client
+        .post(format!("{base}/api/plugins/install"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"name": "wecom", "level": "tenant"}));
+    assert!(install.send().await.unwrap().status().is_success());
+    let created: serde_json::Value = client
+        .post(format!("{base}/api/integration"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"name": "bench", "provider": "wecom", "options": {"token": WECOM_TOKEN, "encodingAesKey": AES_KEY}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    let hook = format!("{base}/api/wecom/webhook/{id}");
+    let key = crypto::aes_key(AES_KEY).unwrap();
+
+    // One message first, so that refreshes find a (sealed) snapshot in the store.
+    let first = json!({"msgid": "bench-first", "aibotid": "B", "chattype": "single", "from": {"userid": "u"},
+                       "msgtype": "text", "text": {"content": "hello"}});
+    let Call::Post(url, body) = signed(&hook, &key, &first, 0) else { unreachable!() };
+    let answer: serde_json::Value = client.post(url).body(body).send().await.unwrap().json().await.unwrap();
+    let reply: serde_json::Value =
+        serde_json::from_str(&crypto::decrypt(&key, answer["encrypt"].as_str().unwrap(), "").unwrap()).unwrap();
+    let stream_id = reply["stream"]["id"].as_str().unwrap().to_string();
+
+    let mut msg_n = 0usize;
+    let mut prepare = |route: usize| -> Vec<Call> {
+        (0..REQUESTS)
+            .map(|i| match route {
+                0 => Call::Get(format!("{base}/api/_bench/floor")),
+                1 => {
+                    msg_n += 1;
+                    let plain = json!({"msgid": format!("bench-{msg_n}"), "aibotid": "B", "chattype": "single",
+                        "from": {"userid": format!("u{}", msg_n % 50)}, "msgtype": "text",
+                        "text": {"content": "what is the weather like today?"}});
+                    signed(&hook, &key, &plain, msg_n)
+                }
+                _ => {
+                    let plain = json!({"msgid": format!("refresh-{i}"), "aibotid": "B", "chattype": "single",
+                        "from": {"userid": "u"}, "msgtype": "stream", "stream": {"id": stream_id}});
+                    signed(&hook, &key, &plain, i)
+                }
+            })
+            .collect()
+    };
+    let names = [
+        "floor: GET /api/_bench/floor",
+        "message callback (verify, decrypt, parse, dedup, passive answer)",
+        "stream refresh callback (verify, decrypt, parse, KV read, passive answer)",
+    ];
+    for route in 0..names.len() {
+        round(&client, prepare(route)).await; // warm-up
+    }
+    let mut rps: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    let mut lat: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    for _ in 0..ROUNDS {
+        for route in 0..names.len() {
+            let calls = prepare(route);
+            let (r, l) = round(&client, calls).await;
+            rps[route].push(r);
+            lat[route].extend(l);
+        }
+    }
+    println!("{CONCURRENCY} keep-alive connections, {REQUESTS} requests per round, {ROUNDS} interleaved rounds\n");
+    println!("| route | requests/s (median of rounds) | p50 | p99 | cost per request vs floor |");
+    println!("|---|---|---|---|---|");
+    let floor_rps = median(rps[0].clone());
+    for (i, name) in names.iter().enumerate() {
+        let mut l = lat[i].clone();
+        l.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let r = median(rps[i].clone());
+        println!(
+            "| {name} | {r:.0} | {:.0} µs | {:.0} µs | {:.2}× |",
+            percentile(&l, 0.5),
+            percentile(&l, 0.99),
+            floor_rps / r
+        );
+    }
+}

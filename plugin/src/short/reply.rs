@@ -1,0 +1,263 @@
+//! The short connection's [`ReplyChannel`]. WeCom's HTTP call waits for the first answer: the
+//! pipeline's first frame is handed to the waiting webhook (a oneshot) and becomes the passive
+//! answer. Every stream snapshot is also written to the shared KV store, where WeCom's refresh
+//! callbacks find it on whichever instance they land. What a stream can no longer carry (its
+//! window passed, or a continuation stream WeCom never heard of) goes to the callback's
+//! `response_url`, which works once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use host_sdk::BoxFuture;
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use super::{status, ShortSettings};
+use crate::http_client::HttpClient;
+use crate::keys;
+use crate::pipeline::{ReplyChannel, ReplyError};
+use crate::protocol::command::{
+    card_body, stream_body, stream_with_card_body, truncate_utf8, update_card_body, CONTENT_LIMIT,
+};
+use crate::state::PluginState;
+
+/// The reply body of a refresh for a stream nobody knows (restart, expiry): seals it, empty.
+pub fn unknown_stream_body(stream_id: &str) -> Value {
+    stream_body(stream_id, "", true)
+}
+
+/// What one callback's answer needs besides the installation.
+pub struct ShortReplyParams {
+    /// The integration.
+    pub integration_id: String,
+    /// The stream the passive answer opens (the pipeline's `event.stream_id`).
+    pub stream_id: String,
+    /// When the user sent the message (Unix ms): WeCom polls the stream for the window from it.
+    pub started_ms: i64,
+    /// The callback's single-use `response_url`, if it carried one.
+    pub response_url: Option<String>,
+    /// The integration's `timeoutMs` for the `response_url` call.
+    pub timeout: Duration,
+}
+
+/// Answers one short-connection callback.
+pub struct ShortReply {
+    state: Arc<PluginState>,
+    settings: Arc<ShortSettings>,
+    params: ShortReplyParams,
+    /// The webhook waiting for the passive answer (taken by the first answer).
+    first: Mutex<Option<oneshot::Sender<String>>>,
+    /// The `response_url`, taken by its one use.
+    response_url: Mutex<Option<String>>,
+    /// Whether the stream is marked in flight (between its first open frame and its seal).
+    in_flight: std::sync::atomic::AtomicBool,
+    /// When the main stream's first frame was handled (Unix ms, host clock; 0: not yet).
+    first_frame_ms: std::sync::atomic::AtomicI64,
+}
+
+impl ShortReply {
+    /// A reply channel whose first answer goes to `first` (the waiting webhook).
+    pub fn new(
+        state: Arc<PluginState>,
+        settings: Arc<ShortSettings>,
+        mut params: ShortReplyParams,
+        first: oneshot::Sender<String>,
+    ) -> Self {
+        let response_url = params.response_url.take();
+        ShortReply {
+            state,
+            settings,
+            params,
+            first: Mutex::new(Some(first)),
+            response_url: Mutex::new(response_url),
+            in_flight: std::sync::atomic::AtomicBool::new(false),
+            first_frame_ms: std::sync::atomic::AtomicI64::new(0),
+        }
+    }
+
+    /// When WeCom stops polling the stream (Unix ms).
+    fn window_end_ms(&self) -> i64 {
+        self.params.started_ms.saturating_add(self.settings.stream_window.as_millis() as i64)
+    }
+
+    /// Hands `plain` to the waiting webhook; false when it no longer waits (or already answered).
+    fn answer_first(&self, plain: &str) -> bool {
+        match self.first.lock().take() {
+            Some(tx) => tx.send(plain.to_string()).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Stores a snapshot of the main stream for refreshes, and keeps the in-flight mark (set
+    /// at the first open frame, removed at the seal).
+    async fn snapshot(&self, body: &Value, finish: bool, ttl_ms: u64) {
+        use std::sync::atomic::Ordering;
+        let this = &self.params;
+        let key = keys::short_stream(&this.integration_id, &this.stream_id);
+        if let Err(e) = self.state.host().kv().set(&key, &body.to_string(), ttl_ms.max(1)).await {
+            tracing::warn!(integration_id = %this.integration_id, error = %e, "storing a stream snapshot failed");
+        }
+        if finish {
+            if self.in_flight.swap(false, Ordering::AcqRel) {
+                status::stream_closed(&self.state, &this.integration_id, &this.stream_id).await;
+            }
+        } else if !self.in_flight.swap(true, Ordering::AcqRel) {
+            status::stream_open(&self.state, &this.integration_id, &this.stream_id, ttl_ms).await;
+        }
+    }
+
+    fn frame(
+        self: &Arc<Self>,
+        stream_id: &str,
+        body: Value,
+        finish: bool,
+    ) -> BoxFuture<'static, Result<(), ReplyError>> {
+        let this = self.clone();
+        let stream_id = stream_id.to_string();
+        Box::pin(async move {
+            if stream_id != this.params.stream_id {
+                // WeCom only polls the stream the passive answer opened: a further stream (the
+                // rest of a long answer) can only reach the user through response_url.
+                let content = body["stream"]["content"].as_str().unwrap_or_default().to_string();
+                return this.post_markdown(&content).await;
+            }
+            let now = this.state.host().now_ms();
+            let _ = this.first_frame_ms.compare_exchange(
+                0,
+                now,
+                std::sync::atomic::Ordering::AcqRel,
+                std::sync::atomic::Ordering::Acquire,
+            );
+            let left = this.window_end_ms().saturating_sub(now);
+            if left <= 0 && finish {
+                // WeCom stopped polling: the sealing frame can only reach the user through
+                // response_url (once). The pipeline seals before the window ends when it can
+                // (`stream_lifetime`); this catches an answer that outlived it anyway.
+                if this.in_flight.swap(false, std::sync::atomic::Ordering::AcqRel) {
+                    status::stream_closed(&this.state, &this.params.integration_id, &this.params.stream_id).await;
+                }
+                let content = body["stream"]["content"].as_str().unwrap_or_default().to_string();
+                return this.post_markdown(&content).await;
+            }
+            if left <= 0 {
+                return Err(ReplyError::StreamExpired(
+                    "WeCom no longer polls this stream: its window since the user's message has passed".into(),
+                ));
+            }
+            let plain = body.to_string();
+            // A stream sealed by its first frame is never polled: the passive answer is all.
+            if finish && this.answer_first(&plain) {
+                return Ok(());
+            }
+            // Kept a minute past the window: a last refresh may still be under way. Stored before
+            // the passive answer goes out, so that the first refresh finds it.
+            this.snapshot(&body, finish, left as u64 + 60_000).await;
+            this.answer_first(&plain);
+            Ok(())
+        })
+    }
+
+    fn passive_only(&self, body: Value, what: &str) -> BoxFuture<'static, Result<(), ReplyError>> {
+        let answered = self.answer_first(&body.to_string());
+        let what = what.to_string();
+        Box::pin(async move {
+            if answered {
+                Ok(())
+            } else {
+                Err(ReplyError::Lost(format!("{what}: WeCom's call was already answered or its 5 s passed")))
+            }
+        })
+    }
+
+    /// Posts markdown to the response_url, once.
+    async fn post_markdown(&self, markdown: &str) -> Result<(), ReplyError> {
+        let integration_id = &self.params.integration_id;
+        let Some(url) = self.response_url.lock().take() else {
+            return Err(ReplyError::Lost(
+                "response_url: none left (it is single use, and this callback's was used or never given)".into(),
+            ));
+        };
+        if !self.settings.origin_allowed(&url) {
+            let host = reqwest::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_string));
+            let message = format!(
+                "response_url refused: its origin ({}) is not in WECOM_API_ORIGINS",
+                host.as_deref().unwrap_or("unreadable")
+            );
+            tracing::warn!(integration_id = %integration_id, "{message}");
+            status::error(&self.state, integration_id, &message).await;
+            return Err(ReplyError::Failed(message));
+        }
+        let tls = self.settings.tls.get().map_err(|e| ReplyError::Failed(format!("response_url: {e}")))?;
+        let client = HttpClient::new(&tls, self.params.timeout).map_err(|e| ReplyError::Failed(e.to_string()))?;
+        let body = json!({"msgtype": "markdown", "markdown": {"content": truncate_utf8(markdown, CONTENT_LIMIT)}});
+        let result = match client.post_json(&url, &body).await {
+            Ok(answer) => match answer.get("errcode").and_then(Value::as_i64) {
+                Some(0) => Ok(()),
+                code => Err(format!(
+                    "response_url answered errcode {}: {}",
+                    code.map_or_else(|| "(none)".to_string(), |c| c.to_string()),
+                    answer.get("errmsg").and_then(Value::as_str).unwrap_or_default()
+                )),
+            },
+            Err(e) => Err(format!("response_url: {e}")),
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(integration_id = %integration_id, "answer sent through response_url");
+                Ok(())
+            }
+            Err(message) => {
+                tracing::warn!(integration_id = %integration_id, "{message}");
+                status::error(&self.state, integration_id, &message).await;
+                Err(ReplyError::Failed(message))
+            }
+        }
+    }
+}
+
+/// The channel the pipeline holds: the reply behind an `Arc` (its futures outlive the call).
+#[derive(Clone)]
+pub struct ShortChannel(pub Arc<ShortReply>);
+
+impl ReplyChannel for ShortChannel {
+    fn stream(&self, stream_id: &str, content: &str, finish: bool) -> BoxFuture<'static, Result<(), ReplyError>> {
+        self.0.frame(stream_id, stream_body(stream_id, content, finish), finish)
+    }
+
+    fn stream_with_card(
+        &self,
+        stream_id: &str,
+        content: &str,
+        card: &Value,
+    ) -> BoxFuture<'static, Result<(), ReplyError>> {
+        self.0.frame(stream_id, stream_with_card_body(stream_id, content, card), true)
+    }
+
+    fn welcome(&self, card: &Value) -> BoxFuture<'static, Result<(), ReplyError>> {
+        self.0.passive_only(card_body(card), "welcome")
+    }
+
+    fn update_card(&self, card: &Value) -> BoxFuture<'static, Result<(), ReplyError>> {
+        self.0.passive_only(update_card_body(card), "card update")
+    }
+
+    fn send(&self, markdown: &str) -> BoxFuture<'static, Result<(), ReplyError>> {
+        let this = self.0.clone();
+        let markdown = markdown.to_string();
+        Box::pin(async move { this.post_markdown(&markdown).await })
+    }
+
+    fn stream_lifetime(&self) -> Duration {
+        // Measured from the first frame, as the trait says: WeCom polls until its window (from
+        // the user's message) ends; the pipeline must seal the stream a margin before that.
+        let reply = &self.0;
+        let first = match reply.first_frame_ms.load(std::sync::atomic::Ordering::Acquire) {
+            0 => reply.state.host().now_ms(),
+            ms => ms,
+        };
+        let usable = reply.window_end_ms().saturating_sub(first);
+        let margin = reply.settings.stream_margin.as_millis() as i64;
+        Duration::from_millis(usable.saturating_sub(margin).max(0) as u64)
+    }
+}

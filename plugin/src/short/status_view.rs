@@ -1,0 +1,67 @@
+//! The Status tab of a `wecom` (short-connection) integration: whether WeCom's callbacks get
+//! through and, when they do not, why. A read model: reading it never writes.
+
+use host_sdk::contract::{ActionResult, ActionScope, FieldKind, ViewAction, ViewKind, ViewManifest};
+use host_sdk::{Error, I18nText, Integration};
+use serde_json::Value;
+
+use super::status;
+use crate::state::PluginState;
+
+fn field(key: &str, en: &str, zh: &str, kind: FieldKind) -> host_sdk::contract::ViewField {
+    host_sdk::contract::ViewField { key: key.into(), label: I18nText::new(en, zh), kind, sortable: false }
+}
+
+/// The tab's manifest.
+pub fn manifest() -> ViewManifest {
+    ViewManifest {
+        key: "status".into(),
+        title: I18nText::new("Status", "连接状态"),
+        kind: ViewKind::Stats,
+        order: 10,
+        poll_seconds: Some(15),
+        items: vec![
+            field("connectionMode", "Connection mode", "连接模式", FieldKind::Text),
+            field("stateText", "State", "状态", FieldKind::Text),
+            field("lastVerificationAt", "Last URL verification", "最近 URL 验证", FieldKind::Datetime),
+            field("lastVerificationResult", "Verification result", "验证结果", FieldKind::Text),
+            field("lastCallbackAt", "Last callback", "最近回调", FieldKind::Datetime),
+            field("acceptedLastHour", "Callbacks accepted (last hour)", "近一小时接受的回调", FieldKind::Number),
+            field("refusedLastHour", "Callbacks refused (last hour)", "近一小时拒绝的回调", FieldKind::Number),
+            field("refusedSummary", "Refused by reason (last hour)", "近一小时拒绝原因", FieldKind::Text),
+            field("lastRefusedAt", "Last refusal", "最近拒绝", FieldKind::Datetime),
+            field("lastError", "Last error", "最近错误", FieldKind::Text),
+            field("streamsInFlight", "Streams in flight", "进行中的流式回复", FieldKind::Number),
+        ],
+        columns: Vec::new(),
+        row_key: None,
+        searchable: false,
+        page_size: None,
+        actions: vec![ViewAction {
+            key: "refresh".into(),
+            label: I18nText::new("Refresh", "刷新"),
+            scope: ActionScope::Toolbar,
+            confirm: None,
+        }],
+    }
+}
+
+/// The tab's item.
+pub async fn item(state: &PluginState, integration: &Integration) -> Result<Value, Error> {
+    let bound = state.binding(&integration.id).await?.is_some();
+    status::read(state, &integration.id, integration.enabled, bound).await
+}
+
+/// The tab's actions: only `refresh` (there is no connection to open or close).
+pub fn action(action: &str) -> Result<ActionResult, Error> {
+    match action {
+        "refresh" => Ok(ActionResult {
+            success: true,
+            message: I18nText::new("Status re-read.", "已重新读取状态。"),
+            refresh: true,
+        }),
+        other => Err(Error::not_found(format!(
+            "no action {other:?} on a short-connection integration's Status tab (WeCom calls the webhook; there is no connection to open or close)"
+        ))),
+    }
+}
