@@ -358,12 +358,22 @@ impl PluginManager {
 
     /// Deletes a tenant: takes its installations out and stops them, then removes its data from
     /// the store. Installs wait meanwhile (and find the tenant gone), so none survives the
-    /// deletion. False when the tenant does not exist.
-    pub async fn delete_tenant(&self, store: &dyn Store, tenant: &str) -> Result<bool, StoreError> {
+    /// deletion. The plugins' KV data of the tenant goes too, wherever it lives (`shared`).
+    /// False when the tenant does not exist.
+    pub async fn delete_tenant(
+        &self,
+        store: &dyn Store,
+        shared: &dyn crate::store::SharedState,
+        tenant: &str,
+    ) -> Result<bool, StoreError> {
         let _changing = self.changing.lock().await;
         let taken = self.registry.write().remove_tenant(tenant);
         stop_installations(taken).await;
-        store.delete_tenant(tenant.to_string()).await
+        if !store.delete_tenant(tenant.to_string()).await? {
+            return Ok(false);
+        }
+        shared.delete_tenant_keys(tenant.to_string()).await?;
+        Ok(true)
     }
 
     /// Re-installs what the store says was installed, in every tenant (at start).

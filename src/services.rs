@@ -17,7 +17,7 @@ use host_sdk::{
 
 use crate::agents::AgentRunner;
 use crate::clock::now_ms;
-use crate::store::{Store, StoreError};
+use crate::store::{SharedParts, SharedState, Store, StoreError, StoreResult};
 
 fn store_err(e: StoreError) -> Error {
     Error::unavailable(e.0)
@@ -219,13 +219,29 @@ impl AgentBackend for AgentRunner {
     }
 }
 
-/// Builds the service set handed to every plugin installation.
-pub fn service_set(core: Arc<HostCore>, store: Arc<dyn Store>, agents: AgentRunner) -> ServiceSet {
+impl SharedState for StoreServices {
+    fn release_owner(&self, owner: String) -> BoxFuture<'static, StoreResult<usize>> {
+        self.0.lease_release_owner(owner)
+    }
+    /// Nothing to do: the store's `delete_tenant` deletes the tenant's KV rows with the tenant.
+    fn delete_tenant_keys(&self, _tenant: String) -> BoxFuture<'static, StoreResult<u64>> {
+        Box::pin(async { Ok(0) })
+    }
+}
+
+/// Builds the service set handed to every plugin installation: integrations and sessions from
+/// the store, KV and leases from `shared` (the store itself, or Redis).
+pub fn service_set(
+    core: Arc<HostCore>,
+    store: Arc<dyn Store>,
+    shared: &SharedParts,
+    agents: AgentRunner,
+) -> ServiceSet {
     let backed = Arc::new(StoreServices(store));
     ServiceSet {
         host: core,
-        kv: backed.clone(),
-        leases: backed.clone(),
+        kv: shared.kv.clone(),
+        leases: shared.leases.clone(),
         integrations: backed.clone(),
         sessions: backed,
         agents: Arc::new(agents),
