@@ -61,6 +61,9 @@ pub struct Config {
     pub database_url: Option<SecretUrl>,
     /// `XPERT_REDIS_URL`: the plugins' KV and leases on Redis instead of the store.
     pub redis_url: Option<SecretUrl>,
+    /// `XPERT_REDIS_PREFIX` (`xpert:`): the prefix of every Redis key, so that several
+    /// deployments can share one Redis. Hosts that share bots must use the same one.
+    pub redis_prefix: String,
 }
 
 /// A connection URL that may carry a password. `Debug` and `Display` show it with the password
@@ -223,6 +226,7 @@ impl Config {
             plugin_config,
             database_url: get("XPERT_DATABASE_URL").map(|u| SecretUrl::new(u.trim())),
             redis_url: get("XPERT_REDIS_URL").map(|u| SecretUrl::new(u.trim())),
+            redis_prefix: get("XPERT_REDIS_PREFIX").unwrap_or_else(|| "xpert:".into()),
         })
     }
 

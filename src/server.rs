@@ -92,8 +92,9 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
 async fn open_shared(config: &Config, store: &Arc<dyn Store>) -> Result<SharedParts, String> {
     match &config.redis_url {
         Some(url) => {
-            let redis = RedisShared::connect(url.expose(), RedisOptions::default()).await.map_err(|e| e.to_string())?;
-            tracing::info!(redis = %redis.target(), "plugin KV and leases on Redis");
+            let options = RedisOptions { prefix: config.redis_prefix.clone(), ..RedisOptions::default() };
+            let redis = RedisShared::connect(url.expose(), options).await.map_err(|e| e.to_string())?;
+            tracing::info!(redis = %redis.target(), prefix = %config.redis_prefix, "plugin KV and leases on Redis");
             Ok(SharedParts::new(Arc::new(redis)))
         }
         None => Ok(SharedParts::new(Arc::new(crate::services::StoreServices(store.clone())))),

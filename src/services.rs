@@ -20,7 +20,7 @@ use crate::clock::now_ms;
 use crate::store::{SharedParts, SharedState, Store, StoreError, StoreResult};
 
 fn store_err(e: StoreError) -> Error {
-    Error::unavailable(e.0)
+    Error::unavailable(e.message)
 }
 
 /// Logging, config and clock for plugins.

@@ -53,7 +53,7 @@ impl AgentRunner {
             .store
             .get_xpert(tenant.to_string(), request.xpert_id.clone())
             .await
-            .map_err(|e| Error::unavailable(e.0))?
+            .map_err(|e| Error::unavailable(e.message))?
             .ok_or_else(|| {
                 Error::not_found(format!("Digital Expert {} does not exist", crate::shown::id(&request.xpert_id)))
             })?;
@@ -63,7 +63,7 @@ impl AgentRunner {
                     .store
                     .conversation_exists(tenant.to_string(), id.clone(), xpert.id.clone())
                     .await
-                    .map_err(|e| Error::unavailable(e.0))? =>
+                    .map_err(|e| Error::unavailable(e.message))? =>
             {
                 id.clone()
             }
@@ -72,7 +72,7 @@ impl AgentRunner {
                 self.store
                     .create_conversation(tenant.to_string(), id.clone(), xpert.id.clone(), now_rfc3339())
                     .await
-                    .map_err(|e| Error::unavailable(e.0))?;
+                    .map_err(|e| Error::unavailable(e.message))?;
                 id
             }
         };
@@ -80,7 +80,7 @@ impl AgentRunner {
             .store
             .messages(tenant.to_string(), conversation_id.clone())
             .await
-            .map_err(|e| Error::unavailable(e.0))?;
+            .map_err(|e| Error::unavailable(e.message))?;
         let (tx, rx) = mpsc::channel(64);
         let runner = self.clone();
         let agent = xpert.agent.clone();

@@ -20,7 +20,11 @@ use super::{
 };
 
 fn tenant(id: &str) -> TenantRecord {
-    TenantRecord { id: id.into(), name: format!("name of {id}"), created_at: format!("2026-01-01T00:00:0{}Z", id.len()) }
+    TenantRecord {
+        id: id.into(),
+        name: format!("name of {id}"),
+        created_at: format!("2026-01-01T00:00:0{}Z", id.len()),
+    }
 }
 
 /// An integration record of a tenant.
@@ -60,7 +64,8 @@ pub async fn tenants(s: &dyn Store) {
     assert!(s.create_tenant(c.clone(), "hash-c".into()).await.expect("create"));
     assert!(s.create_tenant(b.clone(), "hash-b".into()).await.expect("create"));
     assert!(!s.create_tenant(TenantRecord { id: "tx".into(), ..b.clone() }, "hash-x".into()).await.expect("create"));
-    assert!(!s.create_tenant(TenantRecord { id: "ty".into(), name: "other".into(), ..b.clone() }, "hash-b".into())
+    assert!(!s
+        .create_tenant(TenantRecord { id: "ty".into(), name: "other".into(), ..b.clone() }, "hash-b".into())
         .await
         .expect("create"));
     let ids: Vec<String> = s.list_tenants().await.expect("list").into_iter().map(|t| t.id).collect();
@@ -203,9 +208,13 @@ pub async fn conversations_keep_turns_in_order(s: &dyn Store) {
     assert_eq!(contents.len(), 20, "every concurrent append is kept");
     contents.sort_unstable();
     assert_eq!(contents, (0..20).collect::<Vec<_>>());
-    s.append_message(DEFAULT_TENANT.into(), "c1".into(), MessageRecord { role: "assistant".into(), content: "last".into() })
-        .await
-        .expect("append");
+    s.append_message(
+        DEFAULT_TENANT.into(),
+        "c1".into(),
+        MessageRecord { role: "assistant".into(), content: "last".into() },
+    )
+    .await
+    .expect("append");
     let turns = s.messages(DEFAULT_TENANT.into(), "c1".into()).await.expect("messages");
     assert_eq!(turns.last().map(|m| m.content.as_str()), Some("last"), "appended at the end");
 }

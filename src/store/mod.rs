@@ -8,6 +8,8 @@
 
 #[cfg(test)]
 pub mod conformance;
+#[cfg(test)]
+mod outage;
 pub mod postgres;
 pub mod redis;
 mod sqlite;
@@ -53,10 +55,28 @@ impl SharedParts {
     }
 }
 
-/// A storage failure (its message never contains stored values).
+/// A storage failure (its message never contains stored values, nor a server's password).
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("storage error: {0}")]
-pub struct StoreError(pub String);
+#[error("storage error: {message}")]
+pub struct StoreError {
+    /// What went wrong.
+    pub message: String,
+    /// The backend could not be reached (a lost connection, a server down): the same call may
+    /// succeed later, once the client has reconnected.
+    pub unavailable: bool,
+}
+
+impl StoreError {
+    /// A failure of the operation itself.
+    pub fn new(message: impl Into<String>) -> Self {
+        StoreError { message: message.into(), unavailable: false }
+    }
+
+    /// The backend is out of reach for now.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        StoreError { message: message.into(), unavailable: true }
+    }
+}
 
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;

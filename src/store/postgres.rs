@@ -86,7 +86,10 @@ pub enum PgError {
 
 impl From<PgError> for StoreError {
     fn from(e: PgError) -> Self {
-        StoreError(e.to_string())
+        match e {
+            PgError::Unavailable { .. } => StoreError::unavailable(e.to_string()),
+            _ => StoreError::new(e.to_string()),
+        }
     }
 }
 
@@ -139,11 +142,7 @@ pub struct PgOptions {
 
 impl Default for PgOptions {
     fn default() -> Self {
-        PgOptions {
-            max_connections: 16,
-            op_timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(5),
-        }
+        PgOptions { max_connections: 16, op_timeout: Duration::from_secs(10), connect_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -168,8 +167,7 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("xpert-host");
         }
-        let manager =
-            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.max_connections)
             .runtime(Runtime::Tokio1)
@@ -496,8 +494,9 @@ impl Store for PgStore {
     fn delete_install(&self, tenant: String, name: String) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
             Box::pin(async move {
-                let n =
-                    c.execute("DELETE FROM plugin_installs WHERE tenant_id = $1 AND name = $2", &[&tenant, &name]).await?;
+                let n = c
+                    .execute("DELETE FROM plugin_installs WHERE tenant_id = $1 AND name = $2", &[&tenant, &name])
+                    .await?;
                 Ok(n > 0)
             })
         })
@@ -553,7 +552,16 @@ impl Store for PgStore {
                 let n = c
                     .execute(
                         &sql,
-                        &[&r.id, &r.name, &r.provider, &r.enabled, &options, &r.created_at, &r.updated_at, &r.tenant_id],
+                        &[
+                            &r.id,
+                            &r.name,
+                            &r.provider,
+                            &r.enabled,
+                            &options,
+                            &r.created_at,
+                            &r.updated_at,
+                            &r.tenant_id,
+                        ],
                     )
                     .await?;
                 Ok(n > 0)
@@ -680,10 +688,10 @@ impl Store for PgStore {
                 // Locking the conversation orders concurrent appends (SQLite's single writer does
                 // the same), so two hosts never pick the same sequence number.
                 let owned = tx
-                    .query_opt("SELECT 1 FROM conversations WHERE id = $1 AND tenant_id = $2 FOR UPDATE", &[
-                        &conversation_id,
-                        &tenant,
-                    ])
+                    .query_opt(
+                        "SELECT 1 FROM conversations WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
+                        &[&conversation_id, &tenant],
+                    )
                     .await?;
                 if owned.is_none() {
                     return Ok(());
@@ -757,7 +765,11 @@ impl Store for PgStore {
                     "SELECT {SESSION_COLUMNS} FROM sessions
                      WHERE tenant_id = $1 AND integration_id = $2 AND session_key = $3"
                 );
-                c.query_opt(&sql, &[&tenant, &integration_id, &session_key]).await?.as_ref().map(session_row).transpose()
+                c.query_opt(&sql, &[&tenant, &integration_id, &session_key])
+                    .await?
+                    .as_ref()
+                    .map(session_row)
+                    .transpose()
             })
         })
     }
@@ -788,8 +800,11 @@ impl Store for PgStore {
     ) -> BoxFuture<'static, StoreResult<u64>> {
         self.run(move |c| {
             Box::pin(async move {
-                c.execute("DELETE FROM sessions WHERE tenant_id = $1 AND integration_id = $2", &[&tenant, &integration_id])
-                    .await
+                c.execute(
+                    "DELETE FROM sessions WHERE tenant_id = $1 AND integration_id = $2",
+                    &[&tenant, &integration_id],
+                )
+                .await
             })
         })
     }
@@ -809,11 +824,10 @@ impl Store for PgStore {
                     .start()
                     .await?;
                 let total: i64 = tx
-                    .query_one(&format!("SELECT COUNT(*) FROM sessions WHERE {SESSION_FILTER}"), &[
-                        &tenant,
-                        &q.integration_id,
-                        &pattern,
-                    ])
+                    .query_one(
+                        &format!("SELECT COUNT(*) FROM sessions WHERE {SESSION_FILTER}"),
+                        &[&tenant, &q.integration_id, &pattern],
+                    )
                     .await?
                     .try_get(0)?;
                 let sql = format!(

@@ -53,13 +53,19 @@ pub enum RedisStoreError {
 
 impl From<RedisStoreError> for StoreError {
     fn from(e: RedisStoreError) -> Self {
-        StoreError(e.to_string())
+        match e {
+            RedisStoreError::Unavailable { .. } => StoreError::unavailable(e.to_string()),
+            _ => StoreError::new(e.to_string()),
+        }
     }
 }
 
 impl From<RedisStoreError> for Error {
     fn from(e: RedisStoreError) -> Self {
-        Error::unavailable(e.to_string())
+        match e {
+            RedisStoreError::Unavailable { .. } => Error::unavailable(e.to_string()),
+            _ => Error::internal(e.to_string()),
+        }
     }
 }
 
@@ -338,9 +344,7 @@ impl RedisShared {
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(|e| classify(&target, e))?;
+        let conn = ConnectionManager::new_with_config(client, config).await.map_err(|e| classify(&target, e))?;
         let p = &options.prefix;
         Ok(RedisShared {
             conn,
@@ -411,7 +415,11 @@ fn arg(s: impl Into<String>) -> Vec<u8> {
 }
 
 fn flag(b: bool) -> Vec<u8> {
-    if b { b"1".to_vec() } else { b"0".to_vec() }
+    if b {
+        b"1".to_vec()
+    } else {
+        b"0".to_vec()
+    }
 }
 
 /// The `ZRANGEBYLEX` bounds of "keys under `prefix`, strictly after `after`". Keys are UTF-8, so
@@ -482,8 +490,12 @@ impl LeaseBackend for RedisShared {
         Box::pin(async move { Ok(f.await?.map(|(token, expires_at_ms)| Lease { key, owner, token, expires_at_ms })) })
     }
     fn renew(&self, lease: Lease, ttl_ms: u64) -> BoxFuture<'static, Result<Option<Lease>, Error>> {
-        let args =
-            vec![arg(lease.key.clone()), arg(lease.owner.clone()), arg(lease.token.to_string()), arg(ttl_ms.to_string())];
+        let args = vec![
+            arg(lease.key.clone()),
+            arg(lease.owner.clone()),
+            arg(lease.token.to_string()),
+            arg(ttl_ms.to_string()),
+        ];
         let f = self.lease::<Option<i64>>(|s| &s.lease_renew, args);
         Box::pin(async move { Ok(f.await?.map(|expires_at_ms| Lease { expires_at_ms, ..lease })) })
     }
@@ -493,9 +505,9 @@ impl LeaseBackend for RedisShared {
     }
     fn current(&self, key: String) -> BoxFuture<'static, Result<Option<Lease>, Error>> {
         let f = self.lease::<Option<(String, u64, i64)>>(|s| &s.lease_current, vec![arg(key.clone())]);
-        Box::pin(async move {
-            Ok(f.await?.map(|(owner, token, expires_at_ms)| Lease { key, owner, token, expires_at_ms }))
-        })
+        Box::pin(
+            async move { Ok(f.await?.map(|(owner, token, expires_at_ms)| Lease { key, owner, token, expires_at_ms })) },
+        )
     }
 }
 

@@ -62,7 +62,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+    StoreError::new(e.to_string())
 }
 
 /// Work for the storage thread: runs with the connection and answers its caller itself.
@@ -80,7 +80,8 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (or creates) the database file and applies pending migrations.
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
-        let conn = Connection::open(path).map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
+        let conn =
+            Connection::open(path).map_err(|e| StoreError::new(format!("cannot open {}: {e}", path.display())))?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
@@ -105,7 +106,7 @@ impl SqliteStore {
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
                 }
             })
-            .map_err(|e| StoreError(format!("cannot start the storage thread: {e}")))?;
+            .map_err(|e| StoreError::new(format!("cannot start the storage thread: {e}")))?;
         Ok(SqliteStore { jobs })
     }
 
@@ -117,7 +118,7 @@ impl SqliteStore {
 
     /// Queues `job` for the storage thread.
     fn submit(&self, job: Job) -> StoreResult<()> {
-        self.jobs.send(job).map_err(|_| StoreError("the storage thread has stopped".into()))
+        self.jobs.send(job).map_err(|_| StoreError::new("the storage thread has stopped"))
     }
 
     fn run<T: Send + 'static>(
@@ -130,7 +131,7 @@ impl SqliteStore {
         }));
         Box::pin(async move {
             queued?;
-            rx.await.map_err(|_| StoreError("a storage statement failed unexpectedly".into()))?
+            rx.await.map_err(|_| StoreError::new("a storage statement failed unexpectedly"))?
         })
     }
 
@@ -143,7 +144,7 @@ impl SqliteStore {
         self.submit(Box::new(move |conn| {
             let _ = tx.send(f(conn).map_err(err));
         }))?;
-        rx.recv().map_err(|_| StoreError("a storage statement failed unexpectedly".into()))?
+        rx.recv().map_err(|_| StoreError::new("a storage statement failed unexpectedly"))?
     }
 }
 

@@ -442,7 +442,10 @@ pub async fn leases_acquire_renew_release(leases: &dyn LeaseBackend, prefix: &st
     assert_eq!(leases.acquire(key.clone(), "B".into(), 30_000).await.expect("acquire"), None, "held by A");
     let again = lease_of(leases.acquire(key.clone(), "A".into(), 30_000).await.expect("acquire"), "A again");
     assert_eq!(again.token, a.token, "the holder extends with the same token");
-    assert_eq!(leases.current(key.clone()).await.expect("current").map(|l| (l.owner, l.token)), Some(("A".into(), a.token)));
+    assert_eq!(
+        leases.current(key.clone()).await.expect("current").map(|l| (l.owner, l.token)),
+        Some(("A".into(), a.token))
+    );
 
     let renewed = lease_of(leases.renew(a.clone(), 30_000).await.expect("renew"), "renew by the holder");
     assert_eq!((renewed.token, renewed.owner.as_str()), (a.token, "A"));
