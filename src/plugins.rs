@@ -369,11 +369,13 @@ impl PluginManager {
         let _changing = self.changing.lock().await;
         let taken = self.registry.write().remove_tenant(tenant);
         stop_installations(taken).await;
-        if !store.delete_tenant(tenant.to_string()).await? {
+        if store.get_tenant(tenant.to_string()).await?.is_none() {
             return Ok(false);
         }
+        // The KV data first: when Redis is unreachable the deletion fails before the tenant's
+        // rows go, so trying again finds the tenant and finishes the job.
         shared.delete_tenant_keys(tenant.to_string()).await?;
-        Ok(true)
+        store.delete_tenant(tenant.to_string()).await
     }
 
     /// Re-installs what the store says was installed, in every tenant (at start).

@@ -52,6 +52,7 @@ async fn redis_calls_fail_clearly_while_the_connection_is_lost_and_work_again_on
         prefix: prefix.clone(),
         response_timeout: Duration::from_secs(2),
         connect_timeout: Duration::from_secs(2),
+        keepalive: Duration::from_millis(200),
     };
     let redis = RedisShared::connect(&url, options).await.expect("connect through the proxy");
     redis.set("k".into(), "kept".into(), 0).await.expect("set");

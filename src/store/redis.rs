@@ -78,6 +78,9 @@ pub struct RedisOptions {
     pub response_timeout: Duration,
     /// How long one connection attempt may take.
     pub connect_timeout: Duration,
+    /// How often an idle connection is checked (`PING`), so that a lost one is re-established
+    /// in the background rather than by the next call (which would fail).
+    pub keepalive: Duration,
 }
 
 impl Default for RedisOptions {
@@ -86,6 +89,7 @@ impl Default for RedisOptions {
             prefix: "xpert:".into(),
             response_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(3),
+            keepalive: Duration::from_secs(1),
         }
     }
 }
@@ -319,6 +323,8 @@ impl Scripts {
 /// The KV and leases on Redis. Cheap to clone.
 #[derive(Clone)]
 pub struct RedisShared {
+    /// The keep-alive task runs while a clone of this lives.
+    _alive: Arc<()>,
     conn: ConnectionManager,
     target: Arc<str>,
     kv_keys: Arc<[String; 3]>,
@@ -345,8 +351,11 @@ impl RedisShared {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_with_config(client, config).await.map_err(|e| classify(&target, e))?;
+        let alive = Arc::new(());
+        keep_connected(conn.clone(), Arc::downgrade(&alive), options.keepalive);
         let p = &options.prefix;
         Ok(RedisShared {
+            _alive: alive,
             conn,
             target: target.into(),
             kv_keys: Arc::new([format!("{p}kv:v"), format!("{p}kv:i"), format!("{p}kv:e")]),
@@ -399,6 +408,22 @@ impl RedisShared {
         let f = self.invoke::<T>(script, self.lease_keys.clone(), args);
         Box::pin(async move { f.await.map_err(Error::from) })
     }
+}
+
+/// Pings through `conn` every `period` until the backend is dropped: the connection manager
+/// reconnects when a call fails, so a lost connection is found and replaced by this task, not by
+/// a plugin's next call.
+fn keep_connected(conn: ConnectionManager, alive: std::sync::Weak<()>, period: Duration) {
+    tokio::spawn(async move {
+        let mut conn = conn;
+        loop {
+            tokio::time::sleep(period).await;
+            if alive.strong_count() == 0 {
+                return;
+            }
+            let _: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
+        }
+    });
 }
 
 fn classify(target: &str, e: redis::RedisError) -> RedisStoreError {
