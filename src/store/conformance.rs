@@ -433,6 +433,33 @@ pub mod servers {
     }
 }
 
+/// Sessions leave with their integration and with their tenant (others' stay), and nothing is
+/// written for a deleted tenant. Needs [`session_tenants`].
+pub async fn sessions_leave_with_their_integration_and_tenant(store: &dyn Store) {
+    use host_sdk::host::conformance::session;
+    use host_sdk::SessionQuery;
+
+    for (tenant, id) in [("tenant-a", "ia1"), ("tenant-a", "ia2"), ("tenant-b", "ib1")] {
+        assert!(store.put_integration(integration(tenant, id)).await.expect("put"));
+        for key in ["c1:u1", "c2:u2"] {
+            store.session_put(tenant.into(), session(id, key, "single", key, "u", "x", None, 1)).await.expect("put");
+        }
+    }
+    let count = |tenant: &str, id: &str| {
+        let f = store.session_query(tenant.into(), SessionQuery::new(id));
+        async move { f.await.expect("query").total }
+    };
+    assert!(store.delete_integration("tenant-a".into(), "ia1".into()).await.expect("delete"));
+    assert_eq!(count("tenant-a", "ia1").await, 0, "the deleted integration's sessions are gone");
+    assert_eq!(count("tenant-a", "ia2").await, 2, "another integration's stay");
+    assert!(store.delete_tenant("tenant-a".into()).await.expect("delete"));
+    assert_eq!(count("tenant-a", "ia2").await, 0, "the deleted tenant's sessions are gone");
+    assert_eq!(count("tenant-b", "ib1").await, 2, "another tenant's stay");
+    let late = session("ia2", "c3:u3", "single", "c3", "u3", "x", None, 2);
+    store.session_put("tenant-a".into(), late).await.expect("put");
+    assert_eq!(count("tenant-a", "ia2").await, 0, "nothing is written for a deleted tenant");
+}
+
 /// Tenants `tenant-a` and `tenant-b` (sessions of a tenant that does not exist are not written).
 pub async fn session_tenants(s: &dyn Store) {
     for id in ["tenant-a", "tenant-b"] {
@@ -566,6 +593,13 @@ macro_rules! store_suite {
                 with_store!(|s| {
                     session_tenants(s.as_ref()).await;
                     sdk::sessions_upsert_and_delete(&StoreServices(s), "tenant-a").await
+                })
+            }
+            #[tokio::test]
+            async fn sessions_leave_with_their_integration_and_with_their_tenant() {
+                with_store!(|s| {
+                    session_tenants(s.as_ref()).await;
+                    super::sessions_leave_with_their_integration_and_tenant(s.as_ref()).await
                 })
             }
             #[tokio::test]

@@ -366,6 +366,23 @@ const SESSION_FILTER: &str = "tenant_id = $1 AND integration_id = $2 AND ($3::te
     OR chat_type ILIKE $3 ESCAPE '\\' OR chat_id ILIKE $3 ESCAPE '\\' OR sender_id ILIKE $3 ESCAPE '\\'
     OR xpert_id ILIKE $3 ESCAPE '\\' OR conversation_id ILIKE $3 ESCAPE '\\')";
 
+/// The smallest string greater than every string that starts with `prefix`, in code point order
+/// (which is UTF-8 byte order, hence `"C"` collation order); `None` when there is none.
+fn prefix_successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last as u32 {
+            0xD7FF => Some('\u{E000}'),
+            n => char::from_u32(n + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 /// `expires_at` of a live KV row at `$now`.
 fn live(now: &str) -> String {
     format!("(expires_at IS NULL OR expires_at > {now})")
@@ -929,14 +946,17 @@ impl Store for PgStore {
     ) -> BoxFuture<'static, StoreResult<Vec<(String, String)>>> {
         self.run(move |c| {
             Box::pin(async move {
-                // `key >= prefix` bounds the index range; `starts_with` keeps every byte literal.
+                // `prefix <= key < successor` bounds the index range (so a scan never walks the
+                // keys after the prefix); `starts_with` keeps every character literal.
+                let upper = prefix_successor(&prefix);
                 let sql = format!(
                     "SELECT key, value FROM plugin_kv
-                     WHERE key >= $1 AND starts_with(key, $1) AND key > $2 AND {}
+                     WHERE key >= $1 AND ($5::text IS NULL OR key < $5) AND starts_with(key, $1) AND key > $2
+                       AND {}
                      ORDER BY key LIMIT $4",
                     live("$3")
                 );
-                let r = c.query(&sql, &[&prefix, &after, &now, &(limit as i64)]).await?;
+                let r = c.query(&sql, &[&prefix, &after, &now, &(limit as i64), &upper]).await?;
                 r.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
             })
         })
@@ -1038,6 +1058,21 @@ impl Store for PgStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_prefix_successor_bounds_exactly_the_keys_under_the_prefix() {
+        assert_eq!(prefix_successor("p:").as_deref(), Some("p;"));
+        assert_eq!(prefix_successor("wecom/t/").as_deref(), Some("wecom/t0"));
+        assert_eq!(prefix_successor("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(prefix_successor("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_successor("\u{10FFFF}"), None);
+        assert_eq!(prefix_successor(""), None);
+        let upper = prefix_successor("p:é").unwrap();
+        for under in ["p:é", "p:éa", "p:é\u{10FFFF}"] {
+            assert!(under.as_bytes() < upper.as_bytes(), "{under:?}");
+        }
+        assert!("p:ê".as_bytes() >= upper.as_bytes());
+    }
 
     #[test]
     fn errors_and_descriptions_never_carry_the_password() {
