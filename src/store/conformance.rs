@@ -359,13 +359,17 @@ pub mod servers {
     /// A fresh schema on the test PostgreSQL with a migrated store in it; `None` when the server
     /// is missing and `XPERT_SKIP_SERVER_TESTS=1`. Panics, saying how to start it, otherwise.
     pub async fn postgres() -> Option<TestPg> {
-        let config = database_config();
+        postgres_at(database_config(), skip_missing()).await
+    }
+
+    /// [`postgres`] on the server of `config`; `skip`: a missing server gives `None`.
+    pub async fn postgres_at(config: tokio_postgres::Config, skip: bool) -> Option<TestPg> {
         let admin = match config.connect(tokio_postgres::NoTls).await {
             Ok((client, connection)) => {
                 tokio::spawn(connection);
                 client
             }
-            Err(e) if skip_missing() => {
+            Err(e) if skip => {
                 eprintln!("skipped: PostgreSQL at {} is unreachable ({e})", describe(&config));
                 return None;
             }
@@ -402,16 +406,16 @@ pub mod servers {
     /// A Redis backend under a random key prefix; `None` when the server is missing and
     /// `XPERT_SKIP_SERVER_TESTS=1`. Panics, saying how to start it, otherwise.
     pub async fn redis() -> Option<(RedisShared, String)> {
-        redis_at(&redis_url()).await
+        redis_at(&redis_url(), skip_missing()).await
     }
 
-    /// [`redis`] at another URL (e.g. a proxy's).
-    pub async fn redis_at(url: &str) -> Option<(RedisShared, String)> {
+    /// [`redis`] at another URL; `skip`: a missing server gives `None`.
+    pub async fn redis_at(url: &str, skip: bool) -> Option<(RedisShared, String)> {
         let prefix = format!("{}:", unique("xt"));
         let options = RedisOptions { prefix: prefix.clone(), ..RedisOptions::default() };
         match RedisShared::connect(url, options).await {
             Ok(shared) => Some((shared, prefix)),
-            Err(e) if skip_missing() => {
+            Err(e) if skip => {
                 eprintln!("skipped: {e}");
                 None
             }
@@ -704,5 +708,53 @@ mod redis {
         });
         assert_eq!(other.get("wecom/shared-tenant/a".into()).await.expect("get").as_deref(), Some("theirs"));
         servers::redis_cleanup(&other_prefix).await;
+    }
+}
+
+/// What a test says when its server is missing.
+mod missing_servers {
+    use super::servers;
+
+    fn closed_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    }
+
+    /// Runs `f` and returns its panic message.
+    async fn panic_message(f: impl std::future::Future<Output = ()> + Send + 'static) -> String {
+        let err = tokio::spawn(f).await.expect_err("the helper fails the test");
+        let payload = err.into_panic();
+        payload.downcast_ref::<String>().cloned().unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_missing_postgres_fails_the_test_saying_which_server_and_how_to_start_it() {
+        let port = closed_port();
+        let config = move || {
+            let mut config = tokio_postgres::Config::new();
+            config.host("127.0.0.1").port(port).user("postgres").dbname("test");
+            config
+        };
+        let message = panic_message(async move {
+            servers::postgres_at(config(), false).await;
+        })
+        .await;
+        assert!(message.contains(&format!("PostgreSQL is needed by this test but 127.0.0.1:{port}/test")), "{message}");
+        assert!(message.contains("pg_ctlcluster") && message.contains("XPERT_SKIP_SERVER_TESTS=1"), "{message}");
+        assert!(servers::postgres_at(config(), true).await.is_none(), "skipped when allowed");
+    }
+
+    #[tokio::test]
+    async fn a_missing_redis_fails_the_test_saying_which_server_and_how_to_start_it() {
+        let url = format!("redis://127.0.0.1:{}", closed_port());
+        let message = panic_message({
+            let url = url.clone();
+            async move {
+                servers::redis_at(&url, false).await;
+            }
+        })
+        .await;
+        assert!(message.contains("Redis is needed by this test: Redis at 127.0.0.1:"), "{message}");
+        assert!(message.contains("redis-server") && message.contains("XPERT_SKIP_SERVER_TESTS=1"), "{message}");
+        assert!(servers::redis_at(&url, true).await.is_none(), "skipped when allowed");
     }
 }
