@@ -97,7 +97,7 @@ async fn open_shared(config: &Config, store: &Arc<dyn Store>) -> Result<SharedPa
             tracing::info!(redis = %redis.target(), prefix = %config.redis_prefix, "plugin KV and leases on Redis");
             Ok(SharedParts::new(Arc::new(redis)))
         }
-        None => Ok(SharedParts::new(Arc::new(crate::services::StoreServices(store.clone())))),
+        None => Ok(SharedParts::new(Arc::new(crate::store::StoreServices(store.clone())))),
     }
 }
 

@@ -496,7 +496,7 @@ macro_rules! store_suite {
             use host_sdk::host::conformance as sdk;
 
             use super::*;
-            use crate::services::StoreServices;
+            use crate::store::StoreServices;
 
             async fn open() -> Opened {
                 $open.await

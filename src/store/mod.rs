@@ -6,6 +6,7 @@
 //! `XPERT_DATABASE_URL`) and the plugins' KV and leases ([`SharedState`]): the store's own
 //! tables by default, Redis with `XPERT_REDIS_URL`. Either may be set alone.
 
+mod adapter;
 #[cfg(test)]
 pub mod conformance;
 #[cfg(test)]
@@ -18,13 +19,14 @@ use host_sdk::{BoxFuture, SessionPage, SessionQuery, SessionRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use adapter::StoreServices;
 pub use postgres::{PgOptions, PgStore};
 pub use redis::{RedisOptions, RedisShared};
 pub use sqlite::SqliteStore;
 
 /// The plugins' KV and leases as the host serves them ([`KvBackend`] and [`LeaseBackend`]),
 /// plus what the host itself does with them. Implemented over a [`Store`]'s `kv_*`/`lease_*`
-/// (`crate::services::StoreServices`) and over Redis ([`RedisShared`]).
+/// ([`StoreServices`]) and over Redis ([`RedisShared`]).
 ///
 /// [`KvBackend`]: host_sdk::host::KvBackend
 /// [`LeaseBackend`]: host_sdk::host::LeaseBackend
