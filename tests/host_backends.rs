@@ -153,7 +153,7 @@ impl Backends {
 
     async fn cleanup(mut self) {
         let _ = self.pg.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)).await;
-        for suffix in ["kv:v", "kv:i", "kv:e", "ls:o", "ls:t", "ls:x"] {
+        for suffix in ["kv:v", "kv:i", "kv:e", "ls:o", "ls:t", "ls:x", "ls:w"] {
             let _: Result<(), _> =
                 redis::cmd("DEL").arg(format!("{}{suffix}", self.prefix)).query_async(&mut self.redis).await;
         }

@@ -431,7 +431,7 @@ pub mod servers {
     pub async fn redis_cleanup(prefix: &str) {
         let Ok(client) = redis::Client::open(redis_url()) else { return };
         let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return };
-        for suffix in ["kv:v", "kv:i", "kv:e", "ls:o", "ls:t", "ls:x"] {
+        for suffix in ["kv:v", "kv:i", "kv:e", "ls:o", "ls:t", "ls:x", "ls:w"] {
             let _: Result<(), _> = redis::cmd("DEL").arg(format!("{prefix}{suffix}")).query_async(&mut conn).await;
         }
     }

@@ -11,7 +11,12 @@
 //!   has no expiry or its expiry is later than now; writes purge a bounded batch of expired keys
 //!   from all three, and reads and scans skip (and purge) the expired ones they meet;
 //! - `P ls:o`, `P ls:t`, `P ls:x` — hashes: lease key → owner, fencing token, expiry (Unix ms).
-//!   A released or lapsed lease keeps its token, so the next holder's is larger.
+//!   A released or lapsed lease keeps its token, so the next holder's is larger;
+//! - `P ls:w` — sorted set, every score 0: `owner NUL key` for each key's last owner, so that
+//!   releasing an instance's leases at shutdown reads a lex range, not every lease.
+//!
+//! Scripts touch only the keys they are given, all under one prefix: with a hash tag in the prefix
+//! (`{xpert}:`) they all live in one slot, as a Redis Cluster would require.
 //!
 //! The connection manager reconnects by itself after a lost connection; calls made meanwhile
 //! fail with [`RedisStoreError::Unavailable`].
@@ -205,7 +210,7 @@ end
 return n
 "#;
 
-/// Shared Lua for leases. KEYS: 1 owners, 2 tokens, 3 expiries.
+/// Shared Lua for leases. KEYS: 1 owners, 2 tokens, 3 expiries, 4 the owner index.
 const LEASE_LIB: &str = r#"
 local function now_ms()
   local t = redis.call('TIME')
@@ -227,6 +232,9 @@ if is_held then
   if redis.call('HGET', KEYS[1], k) ~= owner then return nil end
 else
   token = token + 1
+  local previous = redis.call('HGET', KEYS[1], k)
+  if previous then redis.call('ZREM', KEYS[4], previous .. '\0' .. k) end
+  redis.call('ZADD', KEYS[4], 0, owner .. '\0' .. k)
   redis.call('HSET', KEYS[1], k, owner)
   redis.call('HSET', KEYS[2], k, token)
 end
@@ -267,17 +275,18 @@ if not is_held then return nil end
 return {redis.call('HGET', KEYS[1], k), tonumber(redis.call('HGET', KEYS[2], k)), x}
 "#;
 
-/// ARGV: owner → how many live leases of it (or of `<owner>#…`) were released.
+/// ARGV: min and max lex bounds of `owner NUL`…, then of `owner #`… → how many live leases of
+/// the owner (or of `<owner>#…`) were released.
 const LEASE_RELEASE_OWNER: &str = r#"
 local now = now_ms()
-local owner = ARGV[1]
-local qualified = owner .. '#'
-local all = redis.call('HGETALL', KEYS[1])
 local n = 0
-for i = 1, #all, 2 do
-  local k, o = all[i], all[i + 1]
-  if o == owner or string.sub(o, 1, #qualified) == qualified then
-    if held(k, now) then
+for range = 0, 1 do
+  local members = redis.call('ZRANGEBYLEX', KEYS[4], ARGV[1 + 2 * range], ARGV[2 + 2 * range])
+  for _, m in ipairs(members) do
+    local cut = string.find(m, '\0', 1, true)
+    local o, k = string.sub(m, 1, cut - 1), string.sub(m, cut + 1)
+    local is_held = held(k, now)
+    if is_held and redis.call('HGET', KEYS[1], k) == o then
       redis.call('HSET', KEYS[3], k, 0)
       n = n + 1
     end
@@ -327,8 +336,8 @@ pub struct RedisShared {
     _alive: Arc<()>,
     conn: ConnectionManager,
     target: Arc<str>,
-    kv_keys: Arc<[String; 3]>,
-    lease_keys: Arc<[String; 3]>,
+    kv_keys: Arc<[String]>,
+    lease_keys: Arc<[String]>,
     scripts: Arc<Scripts>,
 }
 
@@ -358,8 +367,8 @@ impl RedisShared {
             _alive: alive,
             conn,
             target: target.into(),
-            kv_keys: Arc::new([format!("{p}kv:v"), format!("{p}kv:i"), format!("{p}kv:e")]),
-            lease_keys: Arc::new([format!("{p}ls:o"), format!("{p}ls:t"), format!("{p}ls:x")]),
+            kv_keys: Arc::from([format!("{p}kv:v"), format!("{p}kv:i"), format!("{p}kv:e")]),
+            lease_keys: Arc::from([format!("{p}ls:o"), format!("{p}ls:t"), format!("{p}ls:x"), format!("{p}ls:w")]),
             scripts: Arc::new(Scripts::new()),
         })
     }
@@ -373,7 +382,7 @@ impl RedisShared {
     fn invoke<T: redis::FromRedisValue + Send + 'static>(
         &self,
         pick: fn(&Scripts) -> &Script,
-        keys: Arc<[String; 3]>,
+        keys: Arc<[String]>,
         args: Vec<Vec<u8>>,
     ) -> BoxFuture<'static, Result<T, RedisStoreError>> {
         let scripts = self.scripts.clone();
@@ -538,7 +547,14 @@ impl LeaseBackend for RedisShared {
 
 impl SharedState for RedisShared {
     fn release_owner(&self, owner: String) -> BoxFuture<'static, StoreResult<usize>> {
-        let f = self.invoke::<usize>(|s| &s.lease_release_owner, self.lease_keys.clone(), vec![arg(owner)]);
+        let range = |separator: u8| {
+            let from = [b"[", owner.as_bytes(), &[separator]].concat();
+            let to = [b"[", owner.as_bytes(), &[separator, 0xFF]].concat();
+            [from, to]
+        };
+        let [a, b] = range(0);
+        let [c, d] = range(b'#');
+        let f = self.invoke::<usize>(|s| &s.lease_release_owner, self.lease_keys.clone(), vec![a, b, c, d]);
         Box::pin(async move { f.await.map_err(StoreError::from) })
     }
 
