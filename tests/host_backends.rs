@@ -302,3 +302,50 @@ async fn a_host_whose_database_or_redis_is_unreachable_says_which_without_the_pa
         assert!(!stdout.contains("listening on"), "{var}: {stdout}");
     }
 }
+
+#[tokio::test]
+async fn either_backend_may_be_set_alone() {
+    let Some(mut backends) = Backends::start().await else { return };
+    let env = backends.host_env();
+    let install = json!({"name": "probe", "level": "tenant"});
+
+    // PostgreSQL alone: the plugins' KV and leases live in its tables; no SQLite file, no Redis.
+    let dir = tempfile::tempdir().unwrap();
+    drop_in_probe_plugin(dir.path());
+    let mut host = start(dir.path(), &[("XPERT_DATABASE_URL", env[0].1.as_str())]).await;
+    let (status, body) = host.post("/api/plugins/install", install.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = host.get("/api/probe/kv?key=pg-only").await;
+    assert_eq!((status, body), (200, json!("written")));
+    let (status, body) = host.get("/api/probe/hold-lease?key=pg-held").await;
+    assert_eq!((status, body), (200, json!("held")));
+    let kv = backends
+        .pg
+        .query_one(&format!("SELECT value FROM {}.plugin_kv WHERE key = 'probe/default/pg-only'", backends.schema), &[])
+        .await
+        .unwrap();
+    assert_eq!(kv.get::<_, String>(0), "default");
+    let lease = backends
+        .pg
+        .query_one(&format!("SELECT owner FROM {}.plugin_leases WHERE key = 'probe/pg-held'", backends.schema), &[])
+        .await
+        .unwrap();
+    assert_eq!(lease.get::<_, String>(0), "probe-default");
+    assert_eq!(backends.kv("probe/default/pg-only").await, None, "nothing in Redis");
+    assert!(!dir.path().join("xpert.db").exists(), "no SQLite store");
+    assert!(host.server.stop(Duration::from_secs(20)).await.unwrap().success());
+
+    // Redis alone: the store is the SQLite file, the KV and leases are in Redis.
+    let dir = tempfile::tempdir().unwrap();
+    drop_in_probe_plugin(dir.path());
+    let redis_env: Vec<(&str, &str)> = env[1..].iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut host = start(dir.path(), &redis_env).await;
+    let (status, body) = host.post("/api/plugins/install", install).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = host.get("/api/probe/kv?key=redis-only").await;
+    assert_eq!((status, body), (200, json!("written")));
+    assert_eq!(backends.kv("probe/default/redis-only").await.as_deref(), Some("default"));
+    assert!(dir.path().join("xpert.db").exists(), "the store is SQLite");
+    assert!(host.server.stop(Duration::from_secs(20)).await.unwrap().success());
+    backends.cleanup().await;
+}
