@@ -1059,6 +1059,36 @@ impl Store for PgStore {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn migrations_apply_once_when_several_hosts_start_together() {
+        // Reachability and the skip rule first.
+        let Some(pg) = super::super::conformance::servers::postgres().await else { return };
+        let schema = format!("{}_fresh", pg.schema);
+        let config = super::super::conformance::servers::database_config();
+        let (admin, connection) = config.connect(NoTls).await.expect("connect");
+        tokio::spawn(connection);
+        admin.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("schema");
+        let mut fresh = config.clone();
+        fresh.options(format!("-c search_path={schema}"));
+        let starts: Vec<_> =
+            (0..3).map(|_| tokio::spawn(PgStore::connect(fresh.clone(), PgOptions::default()))).collect();
+        let mut stores = Vec::new();
+        for start in starts {
+            stores.push(start.await.expect("task").expect("every host starts"));
+        }
+        for store in &stores {
+            assert_eq!(store.schema_version().await.expect("version"), MIGRATIONS.len() as i64);
+        }
+        let rows: i64 =
+            admin.query_one(&format!("SELECT COUNT(*) FROM {schema}.schema_version"), &[]).await.expect("count").get(0);
+        assert_eq!(rows, MIGRATIONS.len() as i64, "each migration recorded once");
+        let tenants = stores[0].list_tenants().await.expect("tenants");
+        assert_eq!(tenants.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), [DEFAULT_TENANT], "seeded once");
+        drop(stores);
+        admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.expect("drop");
+        pg.drop_schema().await;
+    }
+
     #[test]
     fn the_prefix_successor_bounds_exactly_the_keys_under_the_prefix() {
         assert_eq!(prefix_successor("p:").as_deref(), Some("p;"));
