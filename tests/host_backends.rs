@@ -33,6 +33,14 @@ fn unique(tag: &str) -> String {
     format!("{tag}_{secs}_{:08x}", rand::random::<u32>())
 }
 
+/// An error with its first cause (`error connecting to server: Connection refused`).
+fn with_cause(e: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
 /// The test servers, each behind a proxy the test can cut, and a schema and key prefix of this
 /// test's own.
 struct Backends {
@@ -61,13 +69,14 @@ impl Backends {
                 client
             }
             Err(e) if skip_missing() => {
-                eprintln!("skipped: PostgreSQL is unreachable ({e})");
+                eprintln!("skipped: PostgreSQL is unreachable ({})", with_cause(&e));
                 return None;
             }
             Err(e) => panic!(
-                "PostgreSQL is needed by this test but is unreachable ({e}). Start it with `pg_ctlcluster \
+                "PostgreSQL is needed by this test but is unreachable ({}). Start it with `pg_ctlcluster \
                  --skip-systemctl-redirect $(ls /etc/postgresql) main start`, point XPERT_TEST_DATABASE_URL at \
-                 another server, or set XPERT_SKIP_SERVER_TESTS=1 to skip."
+                 another server, or set XPERT_SKIP_SERVER_TESTS=1 to skip.",
+                with_cause(&e)
             ),
         };
         let client = redis::Client::open(redis_url()).expect("XPERT_TEST_REDIS_URL");

@@ -351,6 +351,14 @@ pub mod servers {
         }
     }
 
+    /// An error with its first cause (`error connecting to server: Connection refused`).
+    fn with_cause(e: &tokio_postgres::Error) -> String {
+        match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        }
+    }
+
     /// The test database's config.
     pub fn database_config() -> tokio_postgres::Config {
         parse_url(&database_url()).expect("XPERT_TEST_DATABASE_URL")
@@ -370,14 +378,15 @@ pub mod servers {
                 client
             }
             Err(e) if skip => {
-                eprintln!("skipped: PostgreSQL at {} is unreachable ({e})", describe(&config));
+                eprintln!("skipped: PostgreSQL at {} is unreachable ({})", describe(&config), with_cause(&e));
                 return None;
             }
             Err(e) => panic!(
-                "PostgreSQL is needed by this test but {} is unreachable ({e}). Start it with \
+                "PostgreSQL is needed by this test but {} is unreachable ({}). Start it with \
                  `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, point \
                  XPERT_TEST_DATABASE_URL at another server, or set XPERT_SKIP_SERVER_TESTS=1 to skip.",
-                describe(&config)
+                describe(&config),
+                with_cause(&e)
             ),
         };
         sweep_old_schemas(&admin).await;
