@@ -329,7 +329,9 @@ impl Scripts {
     }
 }
 
-/// The KV and leases on Redis. Cheap to clone.
+/// The KV and leases on Redis. Cheap to clone. Expiries, a lease's `expires_at_ms` included, are
+/// on Redis's clock (one clock for every host); a holder should count its lease lost at its last
+/// successful renewal plus the TTL minus a margin, by its own clock.
 #[derive(Clone)]
 pub struct RedisShared {
     /// The keep-alive task runs while a clone of this lives.

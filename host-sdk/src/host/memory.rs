@@ -395,10 +395,10 @@ mod tests {
     }
 }
 
-/// The shared session checks ([`crate::host::conformance`]) against the in-memory backend; the
-/// host runs the same checks against its SQLite store.
+/// The shared KV, lease and session checks ([`crate::host::conformance`]) against the in-memory
+/// backends; the host runs the same checks against SQLite, PostgreSQL and Redis.
 #[cfg(test)]
-mod session_conformance {
+mod conformance_suite {
     use super::{system_clock, MemoryKv, MemoryLeases, MemorySessions};
     use crate::host::conformance;
 
