@@ -1,7 +1,7 @@
-//! Lost connections: with a cuttable proxy between the backend and its server, calls fail with a
-//! clear error that names the server (never its password) while the connection is gone, and
-//! succeed again, on the same backend object, once the server is reachable: the clients reconnect
-//! by themselves.
+//! Lost connections: with a proxy between the backend and its server, calls fail with a clear
+//! error that names the server (never its password) while the connection is gone — closed (cut)
+//! or silent (frozen: only a deadline tells) — and succeed again, on the same backend object,
+//! once the server is reachable: the clients reconnect by themselves.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -164,5 +164,67 @@ async fn an_unreachable_postgres_is_named_without_its_password() {
     assert!(err.contains(&format!("PostgreSQL at 127.0.0.1:{}/", proxy.addr().port())), "{err}");
     assert!(err.contains("unavailable"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
+    pg.drop_schema().await;
+}
+
+#[tokio::test]
+async fn redis_calls_fail_within_their_deadline_when_the_network_goes_silent_and_work_again_after() {
+    let Some((_, prefix)) = servers::redis().await else { return };
+    let (host, port) = redis_upstream_parts();
+    let proxy = Proxy::start(resolve(&host, port).await).await.expect("proxy");
+    let url = format!("redis://127.0.0.1:{}/0", proxy.addr().port());
+    let options = RedisOptions {
+        prefix: prefix.clone(),
+        response_timeout: Duration::from_secs(1),
+        connect_timeout: Duration::from_secs(1),
+        keepalive: Duration::from_millis(200),
+    };
+    let redis = RedisShared::connect(&url, options).await.expect("connect through the proxy");
+    redis.set("k".into(), "kept".into(), 0).await.expect("set");
+    let lease = redis.acquire("bot".into(), "A".into(), 60_000).await.expect("acquire").expect("free");
+
+    proxy.freeze();
+    let target = format!("Redis at 127.0.0.1:{}/0 is unavailable", proxy.addr().port());
+    for attempt in 0..2 {
+        let started = Instant::now();
+        let err = redis.renew(lease.clone(), 60_000).await.expect_err("no answer, no renewal");
+        assert!(err.message.contains(&target), "attempt {attempt}: {}", err.message);
+        assert!(started.elapsed() < Duration::from_secs(15), "a silent network fails calls, it does not hang them");
+    }
+
+    proxy.restore();
+    let value = eventually("the client reconnects", || async { redis.get("k".into()).await.ok() }).await;
+    assert_eq!(value.as_deref(), Some("kept"));
+    assert!(redis.renew(lease, 60_000).await.expect("renew").is_some(), "still held");
+    servers::redis_cleanup(&prefix).await;
+}
+
+#[tokio::test]
+async fn postgres_calls_fail_within_their_deadline_when_the_network_goes_silent_and_work_again_after() {
+    let Some(pg) = servers::postgres().await else { return };
+    let proxy = Proxy::start(pg_upstream().await).await.expect("proxy");
+    let options =
+        PgOptions { max_connections: 2, op_timeout: Duration::from_secs(2), connect_timeout: Duration::from_secs(1) };
+    let store: PgStore = pg.store_via(pg_config_via(&proxy, None), options).await;
+    let record = super::conformance::integration(DEFAULT_TENANT, "i-silent");
+    assert!(store.put_integration(record.clone()).await.expect("put"));
+
+    proxy.freeze();
+    let target = format!("PostgreSQL at 127.0.0.1:{}/", proxy.addr().port());
+    for attempt in 0..3 {
+        let started = Instant::now();
+        let err = store.list_integrations(DEFAULT_TENANT.into()).await.expect_err("no answer");
+        assert!(err.unavailable, "attempt {attempt}: {err}");
+        assert!(err.message.contains(&target), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(15), "a silent network fails calls, it does not hang them");
+    }
+
+    proxy.restore();
+    let listed: Vec<IntegrationRecord> = eventually("the pool replaces its silent connections", || async {
+        store.list_integrations(DEFAULT_TENANT.into()).await.ok()
+    })
+    .await;
+    assert_eq!(listed, [record]);
+    drop(store);
     pg.drop_schema().await;
 }

@@ -248,23 +248,26 @@ impl PgStore {
     {
         let this = self.clone();
         Box::pin(async move {
-            let work = async {
-                let mut client = this.client().await?;
-                let result = f(&mut client).await.map_err(|e| this.classify(e));
-                if matches!(result, Err(PgError::Unavailable { .. })) {
-                    // A broken connection goes back to the pool only to be discarded.
-                    let _ = deadpool_postgres::Object::take(client);
-                }
-                result
+            let deadline = tokio::time::Instant::now() + this.op_timeout;
+            let silent = || PgError::Unavailable {
+                target: this.target.clone(),
+                message: format!("no answer within {:?}", this.op_timeout),
             };
-            match tokio::time::timeout(this.op_timeout, work).await {
-                Ok(r) => r.map_err(StoreError::from),
-                Err(_) => Err(PgError::Unavailable {
-                    target: this.target.clone(),
-                    message: format!("no answer within {:?}", this.op_timeout),
-                }
-                .into()),
+            let mut client = match tokio::time::timeout_at(deadline, this.client()).await {
+                Ok(client) => client?,
+                Err(_) => return Err(silent().into()),
+            };
+            let outcome = tokio::time::timeout_at(deadline, f(&mut client)).await;
+            let result = match outcome {
+                Ok(result) => result.map_err(|e| this.classify(e)),
+                Err(_) => Err(silent()),
+            };
+            if matches!(result, Err(PgError::Unavailable { .. })) {
+                // A broken or silent connection never goes back to the pool: it is closed, and
+                // the next call gets a new one.
+                drop(deadpool_postgres::Object::take(client));
             }
+            result.map_err(StoreError::from)
         })
     }
 }
