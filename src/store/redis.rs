@@ -38,6 +38,9 @@ pub enum RedisStoreError {
     /// `XPERT_REDIS_URL` could not be parsed.
     #[error("XPERT_REDIS_URL is not a valid Redis URL (redis://[user:password@]host:port[/db])")]
     InvalidUrl,
+    /// `rediss://`: this build has no TLS client for Redis.
+    #[error("XPERT_REDIS_URL asks for TLS (rediss://), which this build does not include: use redis:// on a trusted network")]
+    TlsUnsupported,
     /// The server cannot be reached, or the connection was lost (the client reconnects).
     #[error("Redis at {target} is unavailable: {message}")]
     Unavailable {
@@ -353,6 +356,9 @@ impl RedisShared {
     /// Connects (failing when Redis cannot be reached now) with a client that reconnects by
     /// itself later.
     pub async fn connect(url: &str, options: RedisOptions) -> Result<RedisShared, RedisStoreError> {
+        if url.trim_start().to_ascii_lowercase().starts_with("rediss://") {
+            return Err(RedisStoreError::TlsUnsupported);
+        }
         let target = describe(url).ok_or(RedisStoreError::InvalidUrl)?;
         let client = redis::Client::open(url).map_err(|_| RedisStoreError::InvalidUrl)?;
         let config = ConnectionManagerConfig::new()
@@ -609,6 +615,13 @@ mod tests {
         assert_eq!(describe("redis://user:s3cret-pw@cache.example").as_deref(), Some("cache.example:6379/0"));
         assert_eq!(describe("http://nope"), None);
         assert!(!RedisStoreError::InvalidUrl.to_string().contains("s3cret"));
+    }
+
+    #[tokio::test]
+    async fn a_tls_url_is_refused_with_a_clear_reason() {
+        let refused = RedisShared::connect("rediss://:s3cret@cache.example:6380", RedisOptions::default()).await;
+        let message = refused.err().expect("no TLS client").to_string();
+        assert!(message.contains("rediss://") && !message.contains("s3cret"), "{message}");
     }
 
     #[test]
