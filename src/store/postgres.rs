@@ -3,6 +3,10 @@
 //! that replaces a broken connection by itself; every operation has a deadline, so a lost server
 //! fails calls with a clear error instead of hanging them, and the next call after the server is
 //! back succeeds.
+//!
+//! KV expiry and lease times are the caller's clock (the host's), as with SQLite: hosts that
+//! share leases through PostgreSQL alone must keep their clocks in step (NTP). With
+//! `XPERT_REDIS_URL`, KV and leases use Redis's one clock instead.
 
 use std::time::Duration;
 
