@@ -423,7 +423,10 @@ pub mod servers {
         let prefix = format!("{}:", unique("xt"));
         let options = RedisOptions { prefix: prefix.clone(), ..RedisOptions::default() };
         match RedisShared::connect(url, options).await {
-            Ok(shared) => Some((shared, prefix)),
+            Ok(shared) => {
+                sweep_old_prefixes(url).await;
+                Some((shared, prefix))
+            }
             Err(e) if skip => {
                 eprintln!("skipped: {e}");
                 None
@@ -433,6 +436,38 @@ pub mod servers {
                  -::1 --port 6379 --save \"\" --appendonly no`, point XPERT_TEST_REDIS_URL at another server, \
                  or set XPERT_SKIP_SERVER_TESTS=1 to skip."
             ),
+        }
+    }
+
+    /// Deletes the keys that earlier, failed runs left behind (prefixes `xt_<secs>_…:` older than
+    /// an hour).
+    async fn sweep_old_prefixes(url: &str) {
+        let Ok(client) = redis::Client::open(url) else { return };
+        let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return };
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let mut cursor = 0u64;
+        loop {
+            let Ok((next, keys)): Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg("xt_*")
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut conn)
+                .await
+            else {
+                return;
+            };
+            for key in keys {
+                let born = key.split('_').nth(1).and_then(|s| s.parse::<u64>().ok()).unwrap_or(now);
+                if now.saturating_sub(born) > 3600 {
+                    let _: Result<(), _> = redis::cmd("DEL").arg(&key).query_async(&mut conn).await;
+                }
+            }
+            if next == 0 {
+                return;
+            }
+            cursor = next;
         }
     }
 
