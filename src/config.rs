@@ -57,6 +57,53 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Extra values passed through to plugins as config (see [`PLUGIN_PASSTHROUGH`]).
     pub plugin_config: BTreeMap<String, String>,
+    /// `XPERT_DATABASE_URL`: the store on PostgreSQL instead of the SQLite file.
+    pub database_url: Option<SecretUrl>,
+    /// `XPERT_REDIS_URL`: the plugins' KV and leases on Redis instead of the store.
+    pub redis_url: Option<SecretUrl>,
+    /// `XPERT_REDIS_PREFIX` (`xpert:`): the prefix of every Redis key, so that several
+    /// deployments can share one Redis. Hosts that share bots must use the same one.
+    pub redis_prefix: String,
+}
+
+/// A connection URL that may carry a password. `Debug` and `Display` show it with the password
+/// replaced by `***`; only [`SecretUrl::expose`] gives the real text (to the client library).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        SecretUrl(url.into())
+    }
+
+    /// The URL itself, password included: for the client library only, never for a log line.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with its password (if any) replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let Some((scheme, rest)) = self.0.split_once("://") else { return "***".into() };
+        let Some(at) = rest.rfind('@') else { return self.0.clone() };
+        let (auth, host) = rest.split_at(at);
+        match auth.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***{host}"),
+            None => self.0.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl std::fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
 }
 
 /// Values given on the command line (they win over everything else).
@@ -183,6 +230,9 @@ impl Config {
             wecom_heartbeat_ms,
             max_body_bytes,
             plugin_config,
+            database_url: get("XPERT_DATABASE_URL").map(|u| SecretUrl::new(u.trim())),
+            redis_url: get("XPERT_REDIS_URL").map(|u| SecretUrl::new(u.trim())),
+            redis_prefix: get("XPERT_REDIS_PREFIX").unwrap_or_else(|| "xpert:".into()),
         })
     }
 
@@ -244,6 +294,22 @@ mod tests {
         assert_eq!(cfg.wecom_ws_url, "ws://env");
         let cli = Overrides { listen: Some("127.0.0.1:0".into()), ..cli };
         assert_eq!(Config::resolve(&env_of(&[]), &cli).unwrap().listen.port(), 0);
+    }
+
+    #[test]
+    fn backend_urls_never_show_their_password() {
+        let env = env_of(&[
+            ("XPERT_DATABASE_URL", "postgres://app:pg-s3cret@db:5432/xpert"),
+            ("XPERT_REDIS_URL", "redis://:redis-s3cret@cache:6379/0"),
+        ]);
+        let cfg = Config::resolve(&env, &Overrides::default()).unwrap();
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("pg-s3cret") && !shown.contains("redis-s3cret"), "{shown}");
+        assert!(shown.contains("postgres://app:***@db:5432/xpert"), "{shown}");
+        assert!(shown.contains("redis://:***@cache:6379/0"), "{shown}");
+        assert_eq!(cfg.database_url.unwrap().expose(), "postgres://app:pg-s3cret@db:5432/xpert");
+        let unset = Config::resolve(&env_of(&[]), &Overrides::default()).unwrap();
+        assert!(unset.database_url.is_none() && unset.redis_url.is_none(), "SQLite and no Redis by default");
     }
 
     #[test]

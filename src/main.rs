@@ -1,5 +1,6 @@
 //! `xpert-host`: the reference host for the Xpert AI WeCom plugin. It loads plugins through
-//! host-sdk, stores integrations and Digital Experts in SQLite, runs agents and serves the HTTP
+//! host-sdk, stores integrations and Digital Experts in SQLite (or PostgreSQL, with the plugin KV
+//! and leases on Redis when configured), runs agents and serves the HTTP
 //! API of `../shared/host-api.md` and a web UI.
 
 mod agents;
@@ -30,7 +31,10 @@ use clap::{Parser, Subcommand};
 XPERT_DATA_DIR (./data), XPERT_PLUGIN_DIR ($XPERT_DATA_DIR/plugins), API_BASE_URL (http://$XPERT_LISTEN), \
 XPERT_ADMIN_TOKEN (generated at first start), WECOM_WS_URL (wss://openws.work.weixin.qq.com), \
 WECOM_API_ORIGINS (https://qyapi.weixin.qq.com), WECOM_HEARTBEAT_MS (30000), WECOM_EXTRA_CA_FILE (none: a PEM file of extra CAs the plugin trusts), \
-XPERT_PLUGIN_LOG_LEVEL (debug), XPERT_MAX_BODY_BYTES (1048576). \
+XPERT_PLUGIN_LOG_LEVEL (debug), XPERT_MAX_BODY_BYTES (1048576), \
+XPERT_DATABASE_URL (none: SQLite in the data dir; postgres://user[:password]@host:port/database puts the store on PostgreSQL), \
+XPERT_REDIS_URL (none: the plugin KV and leases stay in the store; redis://host:port[/db] puts them on Redis), \
+XPERT_REDIS_PREFIX (xpert:). \
 Logs go to stderr; RUST_LOG sets their levels."
 )]
 struct Cli {

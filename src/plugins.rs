@@ -358,11 +358,23 @@ impl PluginManager {
 
     /// Deletes a tenant: takes its installations out and stops them, then removes its data from
     /// the store. Installs wait meanwhile (and find the tenant gone), so none survives the
-    /// deletion. False when the tenant does not exist.
-    pub async fn delete_tenant(&self, store: &dyn Store, tenant: &str) -> Result<bool, StoreError> {
+    /// deletion. The plugins' KV data of the tenant goes too, wherever it lives (`shared`).
+    /// False when the tenant does not exist.
+    pub async fn delete_tenant(
+        &self,
+        store: &dyn Store,
+        shared: &dyn crate::store::SharedState,
+        tenant: &str,
+    ) -> Result<bool, StoreError> {
         let _changing = self.changing.lock().await;
         let taken = self.registry.write().remove_tenant(tenant);
         stop_installations(taken).await;
+        if store.get_tenant(tenant.to_string()).await?.is_none() {
+            return Ok(false);
+        }
+        // The KV data first: when Redis is unreachable the deletion fails before the tenant's
+        // rows go, so trying again finds the tenant and finishes the job.
+        shared.delete_tenant_keys(tenant.to_string()).await?;
         store.delete_tenant(tenant.to_string()).await
     }
 

@@ -12,7 +12,7 @@ use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::plugins::{bundled_library, place_bundled, PluginManager, STOP_TIMEOUT};
 use crate::services::{service_set, HostCore};
-use crate::store::{SqliteStore, Store};
+use crate::store::{PgOptions, PgStore, RedisOptions, RedisShared, SharedParts, SqliteStore, Store};
 
 /// The admin token: configured, else stored in the data dir, else generated (and printed once).
 fn admin_token(config: &Config) -> Result<String, String> {
@@ -69,6 +69,38 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
+/// The store: PostgreSQL when `XPERT_DATABASE_URL` is set, else the SQLite file in the data dir.
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>, String> {
+    match &config.database_url {
+        Some(url) => {
+            let pg_config = crate::store::postgres::parse_url(url.expose()).map_err(|e| e.to_string())?;
+            let pg = PgStore::connect(pg_config, PgOptions::default()).await.map_err(|e| e.to_string())?;
+            let schema = pg.schema_version().await.map_err(|e| e.to_string())?;
+            tracing::info!(postgres = %pg.target(), schema, "store opened");
+            Ok(Arc::new(pg))
+        }
+        None => {
+            let db = config.data_dir.join("xpert.db");
+            let sqlite = SqliteStore::open(&db).map_err(|e| e.to_string())?;
+            tracing::info!(db = %db.display(), schema = sqlite.schema_version(), "store opened");
+            Ok(Arc::new(sqlite))
+        }
+    }
+}
+
+/// The plugins' KV and leases: Redis when `XPERT_REDIS_URL` is set, else the store's tables.
+async fn open_shared(config: &Config, store: &Arc<dyn Store>) -> Result<SharedParts, String> {
+    match &config.redis_url {
+        Some(url) => {
+            let options = RedisOptions { prefix: config.redis_prefix.clone(), ..RedisOptions::default() };
+            let redis = RedisShared::connect(url.expose(), options).await.map_err(|e| e.to_string())?;
+            tracing::info!(redis = %redis.target(), prefix = %config.redis_prefix, "plugin KV and leases on Redis");
+            Ok(SharedParts::new(Arc::new(redis)))
+        }
+        None => Ok(SharedParts::new(Arc::new(crate::store::StoreServices(store.clone())))),
+    }
+}
+
 /// Runs the server until SIGINT/SIGTERM; with `demo`, also the in-process WeCom simulator and a
 /// bot set up through the API (see [`crate::demo`]).
 pub async fn run(config: Config, demo: bool) -> Result<(), String> {
@@ -79,10 +111,8 @@ pub async fn run(config: Config, demo: bool) -> Result<(), String> {
     config.prepare_dirs().map_err(|e| e.to_string())?;
     let token = admin_token(&config)?;
     let instance = instance_id();
-    let db = config.data_dir.join("xpert.db");
-    let sqlite = SqliteStore::open(&db).map_err(|e| e.to_string())?;
-    tracing::info!(db = %db.display(), schema = sqlite.schema_version(), "store opened");
-    let store: Arc<dyn Store> = Arc::new(sqlite);
+    let store = open_store(&config).await?;
+    let shared = open_shared(&config, &store).await?;
     let listener =
         TcpListener::bind(config.listen).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -96,7 +126,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), String> {
     plugin_config.insert("WECOM_API_ORIGINS".into(), config.wecom_api_origins.clone());
     plugin_config.insert("WECOM_HEARTBEAT_MS".into(), config.wecom_heartbeat_ms.to_string());
     let agents = AgentRunner::new(store.clone());
-    let services = service_set(Arc::new(HostCore::new(plugin_config)), store.clone(), agents.clone());
+    let services = service_set(Arc::new(HostCore::new(plugin_config)), store.clone(), &shared, agents.clone());
 
     match place_bundled(&config.plugin_dir, bundled_library()) {
         Ok(Some(dir)) => {
@@ -109,6 +139,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), String> {
     let restored = plugins.restore(store.as_ref()).await.map_err(|e| e.to_string())?;
     let state = AppState {
         store: store.clone(),
+        shared: shared.admin.clone(),
         plugins: plugins.clone(),
         admin_token: Arc::new(token.clone()),
         instance_id: Arc::new(instance.clone()),
@@ -134,7 +165,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), String> {
     for f in failures {
         tracing::warn!("{f}");
     }
-    match store.lease_release_owner(instance).await {
+    match shared.admin.release_owner(instance).await {
         Ok(n) => tracing::info!(released = n, "leases released"),
         Err(e) => tracing::warn!("{e}"),
     }

@@ -1,27 +1,18 @@
-//! The services the host gives plugins, backed by the store: logging into the host's tracing
-//! stream, config, clock, KV, leases, integrations, conversation sessions and agents. One [`ServiceSet`] serves every
+//! The services the host gives plugins: logging into the host's tracing stream, config, clock and
+//! agents here; KV, leases, integrations and conversation sessions from the store (its adapter,
+//! [`StoreServices`]) or, for KV and leases, from Redis. One [`ServiceSet`] serves every
 //! installation: host-sdk passes each call the tenant of the installation that made it, and the
 //! integration directory and agent runs answer within that tenant only.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use host_sdk::host::{
-    AgentBackend, AgentEventReceiver, HostServices, IntegrationBackend, KvBackend, LeaseBackend, ServiceSet,
-    SessionBackend,
-};
-use host_sdk::{
-    AgentRequest, BoxFuture, Error, Integration, KvEntry, Lease, LogLevel, LogRecord, SessionPage, SessionQuery,
-    SessionRecord,
-};
+use host_sdk::host::{AgentBackend, AgentEventReceiver, HostServices, ServiceSet};
+use host_sdk::{AgentRequest, BoxFuture, Error, LogLevel, LogRecord};
 
 use crate::agents::AgentRunner;
 use crate::clock::now_ms;
-use crate::store::{Store, StoreError};
-
-fn store_err(e: StoreError) -> Error {
-    Error::unavailable(e.0)
-}
+use crate::store::{SharedParts, Store, StoreServices};
 
 /// Logging, config and clock for plugins.
 pub struct HostCore {
@@ -86,132 +77,6 @@ fn integration_of(fields_json: &str) -> Option<String> {
     }
 }
 
-/// KV, leases, integrations and sessions over the store.
-#[derive(Clone)]
-pub struct StoreServices(pub Arc<dyn Store>);
-
-fn expires(ttl_ms: u64) -> Option<i64> {
-    (ttl_ms > 0).then(|| now_ms().saturating_add(ttl_ms.min(i64::MAX as u64) as i64))
-}
-
-impl KvBackend for StoreServices {
-    fn get(&self, key: String) -> BoxFuture<'static, Result<Option<String>, Error>> {
-        let f = self.0.kv_get(key, now_ms());
-        Box::pin(async move { f.await.map_err(store_err) })
-    }
-    fn set(&self, key: String, value: String, ttl_ms: u64) -> BoxFuture<'static, Result<(), Error>> {
-        let f = self.0.kv_set(key, value, expires(ttl_ms));
-        Box::pin(async move { f.await.map_err(store_err) })
-    }
-    fn set_if_absent(&self, key: String, value: String, ttl_ms: u64) -> BoxFuture<'static, Result<bool, Error>> {
-        let f = self.0.kv_cas(key, None, value, expires(ttl_ms), now_ms());
-        Box::pin(async move { f.await.map_err(store_err) })
-    }
-    fn compare_and_swap(
-        &self,
-        key: String,
-        expected: Option<String>,
-        value: String,
-        ttl_ms: u64,
-    ) -> BoxFuture<'static, Result<bool, Error>> {
-        let f = self.0.kv_cas(key, expected, value, expires(ttl_ms), now_ms());
-        Box::pin(async move { f.await.map_err(store_err) })
-    }
-    fn delete(&self, key: String) -> BoxFuture<'static, Result<bool, Error>> {
-        let f = self.0.kv_delete(key, None, now_ms());
-        Box::pin(async move { f.await.map_err(store_err) })
-    }
-    fn compare_and_delete(&self, key: String, expected: String) -> BoxFuture<'static, Result<bool, Error>> {
-        let f = self.0.kv_delete(key, Some(expected), now_ms());
-        Box::pin(async move { f.await.map_err(store_err) })
-    }
-    fn scan_prefix(
-        &self,
-        prefix: String,
-        after: String,
-        limit: u32,
-    ) -> BoxFuture<'static, Result<Vec<KvEntry>, Error>> {
-        let f = self.0.kv_scan(prefix, after, limit, now_ms());
-        Box::pin(async move {
-            Ok(f.await.map_err(store_err)?.into_iter().map(|(key, value)| KvEntry { key, value }).collect())
-        })
-    }
-}
-
-impl LeaseBackend for StoreServices {
-    fn acquire(&self, key: String, owner: String, ttl_ms: u64) -> BoxFuture<'static, Result<Option<Lease>, Error>> {
-        let f = self.0.lease_acquire(key, owner, ttl_ms, now_ms());
-        Box::pin(async move { f.await.map_err(store_err) })
-    }
-    fn renew(&self, lease: Lease, ttl_ms: u64) -> BoxFuture<'static, Result<Option<Lease>, Error>> {
-        let f = self.0.lease_renew(lease, ttl_ms, now_ms());
-        Box::pin(async move { f.await.map_err(store_err) })
-    }
-    fn release(&self, lease: Lease) -> BoxFuture<'static, Result<bool, Error>> {
-        let f = self.0.lease_release(lease, now_ms());
-        Box::pin(async move { f.await.map_err(store_err) })
-    }
-    fn current(&self, key: String) -> BoxFuture<'static, Result<Option<Lease>, Error>> {
-        let f = self.0.lease_current(key, now_ms());
-        Box::pin(async move { f.await.map_err(store_err) })
-    }
-}
-
-impl IntegrationBackend for StoreServices {
-    fn get(&self, tenant: String, id: String) -> BoxFuture<'static, Result<Option<Integration>, Error>> {
-        let f = self.0.get_integration(tenant, id);
-        Box::pin(async move { Ok(f.await.map_err(store_err)?.map(|r| r.to_integration())) })
-    }
-    fn list_by_provider(
-        &self,
-        tenant: String,
-        provider: String,
-    ) -> BoxFuture<'static, Result<Vec<Integration>, Error>> {
-        let f = self.0.list_integrations(tenant);
-        Box::pin(async move {
-            Ok(f.await
-                .map_err(store_err)?
-                .into_iter()
-                .filter(|r| r.provider == provider)
-                .map(|r| r.to_integration())
-                .collect())
-        })
-    }
-}
-
-impl SessionBackend for StoreServices {
-    fn put(&self, tenant: String, record: SessionRecord) -> BoxFuture<'static, Result<(), Error>> {
-        let f = self.0.session_put(tenant, record);
-        Box::pin(async move { f.await.map_err(store_err) })
-    }
-    fn get(
-        &self,
-        tenant: String,
-        integration_id: String,
-        session_key: String,
-    ) -> BoxFuture<'static, Result<Option<SessionRecord>, Error>> {
-        let f = self.0.session_get(tenant, integration_id, session_key);
-        Box::pin(async move { f.await.map_err(store_err) })
-    }
-    fn delete(
-        &self,
-        tenant: String,
-        integration_id: String,
-        session_key: String,
-    ) -> BoxFuture<'static, Result<bool, Error>> {
-        let f = self.0.session_delete(tenant, integration_id, session_key);
-        Box::pin(async move { f.await.map_err(store_err) })
-    }
-    fn delete_integration(&self, tenant: String, integration_id: String) -> BoxFuture<'static, Result<u64, Error>> {
-        let f = self.0.session_delete_integration(tenant, integration_id);
-        Box::pin(async move { f.await.map_err(store_err) })
-    }
-    fn query(&self, tenant: String, query: SessionQuery) -> BoxFuture<'static, Result<SessionPage, Error>> {
-        let f = self.0.session_query(tenant, query);
-        Box::pin(async move { f.await.map_err(store_err) })
-    }
-}
-
 impl AgentBackend for AgentRunner {
     fn invoke(&self, tenant: String, request: AgentRequest) -> BoxFuture<'static, Result<AgentEventReceiver, Error>> {
         let runner = self.clone();
@@ -219,112 +84,21 @@ impl AgentBackend for AgentRunner {
     }
 }
 
-/// Builds the service set handed to every plugin installation.
-pub fn service_set(core: Arc<HostCore>, store: Arc<dyn Store>, agents: AgentRunner) -> ServiceSet {
+/// Builds the service set handed to every plugin installation: integrations and sessions from
+/// the store, KV and leases from `shared` (the store itself, or Redis).
+pub fn service_set(
+    core: Arc<HostCore>,
+    store: Arc<dyn Store>,
+    shared: &SharedParts,
+    agents: AgentRunner,
+) -> ServiceSet {
     let backed = Arc::new(StoreServices(store));
     ServiceSet {
         host: core,
-        kv: backed.clone(),
-        leases: backed.clone(),
+        kv: shared.kv.clone(),
+        leases: shared.leases.clone(),
         integrations: backed.clone(),
         sessions: backed,
         agents: Arc::new(agents),
-    }
-}
-
-/// The shared session checks (host-sdk's `conformance`, which the TestHost's in-memory store
-/// passes too) against the SQLite store, and what deleting a tenant or an integration does to
-/// its sessions.
-#[cfg(test)]
-mod session_conformance {
-    use std::sync::Arc;
-
-    use host_sdk::host::conformance::{self, session};
-    use host_sdk::host::SessionBackend;
-    use host_sdk::SessionQuery;
-
-    use super::StoreServices;
-    use crate::store::{IntegrationRecord, SqliteStore, Store, TenantRecord};
-
-    /// A fresh SQLite store with tenants `tenant-a` and `tenant-b` (sessions of a tenant that
-    /// does not exist are not written).
-    async fn sqlite() -> (tempfile::TempDir, Arc<SqliteStore>, StoreServices) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Arc::new(SqliteStore::open(&dir.path().join("sessions.db")).expect("open"));
-        for id in ["tenant-a", "tenant-b"] {
-            let tenant = TenantRecord { id: id.into(), name: id.into(), created_at: "t".into() };
-            assert!(store.create_tenant(tenant, format!("hash-{id}")).await.expect("create tenant"));
-        }
-        let services = StoreServices(store.clone());
-        (dir, store, services)
-    }
-
-    #[tokio::test]
-    async fn sqlite_sessions_search_case_insensitively_with_literal_wildcards() {
-        let (_dir, _store, s) = sqlite().await;
-        conformance::sessions_search(&s, "tenant-a").await;
-    }
-
-    #[tokio::test]
-    async fn sqlite_sessions_sort_by_every_column_both_ways() {
-        let (_dir, _store, s) = sqlite().await;
-        conformance::sessions_sort(&s, "tenant-a").await;
-    }
-
-    #[tokio::test]
-    async fn sqlite_sessions_page_with_offset_limit_and_total() {
-        let (_dir, _store, s) = sqlite().await;
-        conformance::sessions_paging(&s, "tenant-a").await;
-    }
-
-    #[tokio::test]
-    async fn sqlite_sessions_upsert_replace_and_delete() {
-        let (_dir, _store, s) = sqlite().await;
-        conformance::sessions_upsert_and_delete(&s, "tenant-a").await;
-    }
-
-    #[tokio::test]
-    async fn sqlite_sessions_of_one_tenant_are_invisible_to_another() {
-        let (_dir, _store, s) = sqlite().await;
-        conformance::sessions_tenant_isolation(&s, "tenant-a", "tenant-b").await;
-    }
-
-    fn integration(tenant: &str, id: &str) -> IntegrationRecord {
-        IntegrationRecord {
-            id: id.into(),
-            tenant_id: tenant.into(),
-            name: id.into(),
-            provider: "wecom_long".into(),
-            enabled: true,
-            options: serde_json::json!({}),
-            created_at: "t".into(),
-            updated_at: "t".into(),
-        }
-    }
-
-    #[tokio::test]
-    async fn sessions_leave_with_their_integration_and_with_their_tenant() {
-        let (_dir, store, s) = sqlite().await;
-        for (tenant, id) in [("tenant-a", "ia1"), ("tenant-a", "ia2"), ("tenant-b", "ib1")] {
-            assert!(store.put_integration(integration(tenant, id)).await.unwrap());
-            for key in ["c1:u1", "c2:u2"] {
-                s.put(tenant.into(), session(id, key, "single", key, "u", "x", None, 1)).await.unwrap();
-            }
-        }
-        let count = |tenant: &str, id: &str| {
-            let f = s.query(tenant.into(), SessionQuery::new(id));
-            async move { f.await.unwrap().total }
-        };
-
-        assert!(store.delete_integration("tenant-a".into(), "ia1".into()).await.unwrap());
-        assert_eq!(count("tenant-a", "ia1").await, 0, "the deleted integration's sessions are gone");
-        assert_eq!(count("tenant-a", "ia2").await, 2, "another integration's stay");
-
-        assert!(store.delete_tenant("tenant-a".into()).await.unwrap());
-        assert_eq!(count("tenant-a", "ia2").await, 0, "the deleted tenant's sessions are gone");
-        assert_eq!(count("tenant-b", "ib1").await, 2, "another tenant's stay");
-        let late = session("ia2", "c3:u3", "single", "c3", "u3", "x", None, 2);
-        s.put("tenant-a".into(), late).await.unwrap();
-        assert_eq!(count("tenant-a", "ia2").await, 0, "nothing is written for a deleted tenant");
     }
 }

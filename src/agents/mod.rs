@@ -55,7 +55,7 @@ impl AgentRunner {
             .store
             .xpert_agent(tenant.to_string(), request.xpert_id.clone())
             .await
-            .map_err(|e| Error::unavailable(e.0))?
+            .map_err(|e| Error::unavailable(e.message))?
             .ok_or_else(|| {
                 Error::not_found(format!("Digital Expert {} does not exist", crate::shown::id(&request.xpert_id)))
             })?;
@@ -65,7 +65,7 @@ impl AgentRunner {
                     .store
                     .conversation_exists(tenant.to_string(), id.clone(), request.xpert_id.clone())
                     .await
-                    .map_err(|e| Error::unavailable(e.0))? =>
+                    .map_err(|e| Error::unavailable(e.message))? =>
             {
                 id.clone()
             }
@@ -74,7 +74,7 @@ impl AgentRunner {
                 self.store
                     .create_conversation(tenant.to_string(), id.clone(), request.xpert_id.clone(), now_rfc3339())
                     .await
-                    .map_err(|e| Error::unavailable(e.0))?;
+                    .map_err(|e| Error::unavailable(e.message))?;
                 id
             }
         };
@@ -82,7 +82,7 @@ impl AgentRunner {
             .store
             .messages(tenant.to_string(), conversation_id.clone())
             .await
-            .map_err(|e| Error::unavailable(e.0))?;
+            .map_err(|e| Error::unavailable(e.message))?;
         let (tx, rx) = mpsc::channel(64);
         let runner = self.clone();
         let tenant = tenant.to_string();

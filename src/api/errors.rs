@@ -39,6 +39,10 @@ impl ApiError {
     /// 500 for a storage failure.
     pub fn storage(e: crate::store::StoreError) -> Self {
         tracing::error!("{e}");
+        if e.unavailable {
+            // A lost database connection: the client reconnects by itself, so try again later.
+            return Self::new(StatusCode::SERVICE_UNAVAILABLE, "STORAGE_UNAVAILABLE", e.to_string());
+        }
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "STORAGE_ERROR", e.to_string())
     }
 }

@@ -27,7 +27,7 @@ use subtle::ConstantTimeEq;
 pub use errors::{ApiError, ApiResult};
 
 use crate::plugins::PluginManager;
-use crate::store::{Store, DEFAULT_TENANT};
+use crate::store::{SharedState, Store, DEFAULT_TENANT};
 
 /// The longest request target (path and query) the host accepts; longer ones get 414.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
@@ -37,6 +37,8 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 pub struct AppState {
     /// The store.
     pub store: Arc<dyn Store>,
+    /// The plugins' KV and leases (the store, or Redis).
+    pub shared: Arc<dyn SharedState>,
     /// Plugins.
     pub plugins: Arc<PluginManager>,
     /// The admin token (acts in the tenant `default`, and alone may manage tenants).

@@ -86,7 +86,12 @@ pub async fn delete(
     if state.store.get_tenant(id.clone()).await.map_err(ApiError::storage)?.is_none() {
         return Err(not_found());
     }
-    if !state.plugins.delete_tenant(state.store.as_ref(), &id).await.map_err(ApiError::storage)? {
+    if !state
+        .plugins
+        .delete_tenant(state.store.as_ref(), state.shared.as_ref(), &id)
+        .await
+        .map_err(ApiError::storage)?
+    {
         return Err(not_found());
     }
     tracing::info!(tenant = %id, "tenant deleted");

@@ -1,19 +1,84 @@
 //! The host's persistent state behind one trait, so a PostgreSQL/Redis backend can replace the
 //! embedded SQLite file without touching the API layer. Every method is async (a network backend
-//! needs it); the SQLite implementation runs its statements on blocking threads.
+//! needs it); the SQLite implementation runs its statements on its storage thread.
+//!
+//! Two places hold state: the [`Store`] (SQLite by default, PostgreSQL with
+//! `XPERT_DATABASE_URL`) and the plugins' KV and leases ([`SharedState`]): the store's own
+//! tables by default, Redis with `XPERT_REDIS_URL`. Either may be set alone.
 
+mod adapter;
+#[cfg(test)]
+pub mod conformance;
+#[cfg(test)]
+mod outage;
+pub mod postgres;
+pub mod redis;
 mod sqlite;
 
 use host_sdk::{BoxFuture, SessionPage, SessionQuery, SessionRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use adapter::StoreServices;
+pub use postgres::{PgOptions, PgStore};
+pub use redis::{RedisOptions, RedisShared};
 pub use sqlite::SqliteStore;
 
-/// A storage failure (its message never contains stored values).
+/// The plugins' KV and leases as the host serves them ([`KvBackend`] and [`LeaseBackend`]),
+/// plus what the host itself does with them. Implemented over a [`Store`]'s `kv_*`/`lease_*`
+/// ([`StoreServices`]) and over Redis ([`RedisShared`]).
+///
+/// [`KvBackend`]: host_sdk::host::KvBackend
+/// [`LeaseBackend`]: host_sdk::host::LeaseBackend
+pub trait SharedState: host_sdk::host::KvBackend + host_sdk::host::LeaseBackend {
+    /// Releases every live lease of an owner, including owners named `<owner>#…` (graceful
+    /// shutdown); how many.
+    fn release_owner(&self, owner: String) -> BoxFuture<'static, StoreResult<usize>>;
+    /// Deletes the plugins' KV data of a tenant (keys `<plugin>/<tenant>/…`); how many keys. A
+    /// backend whose [`Store::delete_tenant`] already did so answers 0.
+    fn delete_tenant_keys(&self, tenant: String) -> BoxFuture<'static, StoreResult<u64>>;
+}
+
+/// One [`SharedState`] seen as each of the traits that use it.
+#[derive(Clone)]
+pub struct SharedParts {
+    /// The host's own operations.
+    pub admin: std::sync::Arc<dyn SharedState>,
+    /// The plugins' KV.
+    pub kv: std::sync::Arc<dyn host_sdk::host::KvBackend>,
+    /// The plugins' leases.
+    pub leases: std::sync::Arc<dyn host_sdk::host::LeaseBackend>,
+}
+
+impl SharedParts {
+    /// The parts of one backend.
+    pub fn new<S: SharedState>(shared: std::sync::Arc<S>) -> Self {
+        SharedParts { admin: shared.clone(), kv: shared.clone(), leases: shared }
+    }
+}
+
+/// A storage failure (its message never contains stored values, nor a server's password).
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("storage error: {0}")]
-pub struct StoreError(pub String);
+#[error("storage error: {message}")]
+pub struct StoreError {
+    /// What went wrong.
+    pub message: String,
+    /// The backend could not be reached (a lost connection, a server down): the same call may
+    /// succeed later, once the client has reconnected.
+    pub unavailable: bool,
+}
+
+impl StoreError {
+    /// A failure of the operation itself.
+    pub fn new(message: impl Into<String>) -> Self {
+        StoreError { message: message.into(), unavailable: false }
+    }
+
+    /// The backend is out of reach for now.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        StoreError { message: message.into(), unavailable: true }
+    }
+}
 
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;

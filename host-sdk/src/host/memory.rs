@@ -395,12 +395,54 @@ mod tests {
     }
 }
 
-/// The shared session checks ([`crate::host::conformance`]) against the in-memory backend; the
-/// host runs the same checks against its SQLite store.
+/// The shared KV, lease and session checks ([`crate::host::conformance`]) against the in-memory
+/// backends; the host runs the same checks against SQLite, PostgreSQL and Redis.
 #[cfg(test)]
-mod session_conformance {
-    use super::MemorySessions;
+mod conformance_suite {
+    use super::{system_clock, MemoryKv, MemoryLeases, MemorySessions};
     use crate::host::conformance;
+
+    #[tokio::test]
+    async fn memory_kv_set_get_delete() {
+        conformance::kv_set_get_delete(&MemoryKv::new(system_clock()), "p/").await;
+    }
+
+    #[tokio::test]
+    async fn memory_kv_compare_operations() {
+        conformance::kv_compare_operations(&MemoryKv::new(system_clock()), "p/").await;
+    }
+
+    #[tokio::test]
+    async fn memory_kv_compare_operations_are_atomic() {
+        conformance::kv_compare_operations_are_atomic(&MemoryKv::new(system_clock()), "p/").await;
+    }
+
+    #[tokio::test]
+    async fn memory_kv_scan_prefix_in_key_order() {
+        conformance::kv_scan_prefix(&MemoryKv::new(system_clock()), "p/").await;
+    }
+
+    #[tokio::test]
+    async fn memory_kv_ttl() {
+        conformance::kv_ttl(&MemoryKv::new(system_clock()), "p/").await;
+    }
+
+    #[tokio::test]
+    async fn memory_leases_acquire_renew_release() {
+        let clock = system_clock();
+        let now = clock();
+        conformance::leases_acquire_renew_release(&MemoryLeases::new(clock), "p/", now).await;
+    }
+
+    #[tokio::test]
+    async fn memory_leases_expire_and_change_hands() {
+        conformance::leases_expire_and_change_hands(&MemoryLeases::new(system_clock()), "p/").await;
+    }
+
+    #[tokio::test]
+    async fn memory_leases_one_winner_under_contention() {
+        conformance::leases_one_winner_under_contention(&MemoryLeases::new(system_clock()), "p/").await;
+    }
 
     #[tokio::test]
     async fn memory_sessions_search_case_insensitively_with_literal_wildcards() {
