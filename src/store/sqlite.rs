@@ -85,6 +85,30 @@ const MAX_BATCH: usize = 256;
 #[derive(Clone)]
 pub struct SqliteStore {
     jobs: std::sync::mpsc::Sender<Job>,
+    /// Dropped with the last handle: ends the checkpoint thread.
+    _checkpoints: std::sync::Arc<std::sync::mpsc::Sender<()>>,
+}
+
+/// How often the WAL is copied back into the database file, off the storage thread.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Copies the WAL back into the database file every [`CHECKPOINT_EVERY`] on a connection of its
+/// own (`PASSIVE`: it never waits for the writer), so that the storage thread never stalls on a
+/// checkpoint's writes and fsync in the middle of someone's statement. Ends when `stop` hangs up.
+fn checkpoint_thread(path: &Path, stop: std::sync::mpsc::Receiver<()>) -> StoreResult<()> {
+    let conn = Connection::open(path).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "checkpointing the SQLite WAL failed");
+                }
+            }
+        })
+        .map_err(|e| StoreError::new(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -92,8 +116,12 @@ impl SqliteStore {
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
         let conn =
             Connection::open(path).map_err(|e| StoreError::new(format!("cannot open {}: {e}", path.display())))?;
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-            .map_err(err)?;
+        // Checkpoints run on their own thread (see `checkpoint_thread`), not inside commits.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+             PRAGMA wal_autocheckpoint = 0;",
+        )
+        .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
         conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").map_err(err)?;
         let applied: i64 =
@@ -122,7 +150,9 @@ impl SqliteStore {
                 }
             })
             .map_err(|e| StoreError::new(format!("cannot start the storage thread: {e}")))?;
-        Ok(SqliteStore { jobs })
+        let (checkpoints, stop) = std::sync::mpsc::channel();
+        checkpoint_thread(path, stop)?;
+        Ok(SqliteStore { jobs, _checkpoints: std::sync::Arc::new(checkpoints) })
     }
 
     /// The schema version after migrations.
