@@ -123,8 +123,8 @@ async fn metrics_show_connections_callbacks_and_latency_behind_the_admin_token_a
     for expected in [
         "xpert_plugin_installations{plugin=\"wecom\"} 1".to_string(),
         "wecom_connections{state=\"connected\",tenant=\"default\"} 1".to_string(),
-        format!("wecom_subscribes_total{{integration=\"{id}\",tenant=\"default\"}} 1"),
-        format!("wecom_lease_changes_total{{change=\"acquired\",integration=\"{id}\",tenant=\"default\"}} 1"),
+        "wecom_subscribes_total{tenant=\"default\"} 1".to_string(),
+        "wecom_lease_changes_total{change=\"acquired\",tenant=\"default\"} 1".to_string(),
         format!("wecom_callbacks_total{{integration=\"{id}\",kind=\"text\",tenant=\"default\"}} 1"),
         "wecom_first_frame_seconds_count{tenant=\"default\"} 1".to_string(),
         "wecom_agent_run_seconds_count{outcome=\"ok\",tenant=\"default\"} 1".to_string(),

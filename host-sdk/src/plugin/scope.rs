@@ -126,7 +126,13 @@ impl InstallationScope {
         let scoped = LogScoped::new(self.inner.sink.clone(), CatchPanic(Box::pin(task)));
         let join = handle.spawn(self.inner.tasks.track_future(scoped));
         let mut aborts = self.inner.aborts.lock();
-        aborts.retain(|a| !a.is_finished());
+        // Finished tasks are dropped from the list once it has doubled since the last pruning:
+        // amortized O(1) per spawn (pruning on every spawn made starting N actors O(N²)).
+        if aborts.len() == aborts.capacity() {
+            aborts.retain(|a| !a.is_finished());
+            let live = aborts.len();
+            aborts.reserve(live.max(32));
+        }
         aborts.push(join.abort_handle());
         Ok(())
     }

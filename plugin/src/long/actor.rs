@@ -177,7 +177,7 @@ pub fn run(ctx: ActorContext, stop: StopSignal) -> impl std::future::Future<Outp
             let Some(lease) = Box::pin(acquire(&ctx, &lease_key, &stop, &mut reporter.gauge)).await else {
                 return ActorExit::Stopped; // stopped while waiting: another instance owns the status
             };
-            ctx.metrics.lease_changes.with_label_values(&[integration_id.as_str(), "acquired"]).inc();
+            ctx.metrics.lease_changes.with_label_values(&["acquired"]).inc();
             tracing::info!(integration_id = %integration_id, token = lease.token, "took the bot's lease");
             let lease = Arc::new(Mutex::new(lease));
             let lost = CancellationToken::new();
@@ -188,7 +188,7 @@ pub fn run(ctx: ActorContext, stop: StopSignal) -> impl std::future::Future<Outp
             let held = lease.lock().clone();
             match outcome {
                 SessionEnd::LeaseLost => {
-                    ctx.metrics.lease_changes.with_label_values(&[integration_id.as_str(), "lost"]).inc();
+                    ctx.metrics.lease_changes.with_label_values(&["lost"]).inc();
                     tracing::warn!(integration_id = %integration_id, "lost the bot's lease: closed the socket, waiting to take it again");
                     continue;
                 }
@@ -200,9 +200,7 @@ pub fn run(ctx: ActorContext, stop: StopSignal) -> impl std::future::Future<Outp
                         reporter.write(&held).await;
                     }
                     match Box::pin(host.leases().release(&held)).await {
-                        Ok(_) => {
-                            ctx.metrics.lease_changes.with_label_values(&[integration_id.as_str(), "released"]).inc()
-                        }
+                        Ok(_) => ctx.metrics.lease_changes.with_label_values(&["released"]).inc(),
                         Err(e) => {
                             tracing::warn!(integration_id = %integration_id, error = %e, "releasing the bot's lease failed")
                         }
@@ -352,7 +350,7 @@ async fn session(
                     return SessionEnd::LeaseLost;
                 }
                 tracing::info!(integration_id = %integration_id, bot_id = %ctx.config.bot_id, "subscribed");
-                ctx.metrics.subscribes.with_label_values(&[integration_id.as_str()]).inc();
+                ctx.metrics.subscribes.inc();
                 ctx.current.set(Some(link.client.clone()));
                 let served = serve(ctx, reporter, lease, stop, lost, &mut link, &mut inbound, lang).await;
                 ctx.current.set(None);
@@ -366,7 +364,7 @@ async fn session(
             }
         };
         attempts += 1;
-        ctx.metrics.reconnects.with_label_values(&[integration_id.as_str()]).inc();
+        ctx.metrics.reconnects.inc();
         let delay = ctx.settings.backoff(attempts, rand::random::<f64>());
         reporter.status.state = ConnectionState::Retrying;
         reporter.status.reconnect_attempts = attempts;
@@ -432,7 +430,7 @@ async fn open(
             // WeCom leaves the socket open after a refused subscribe: close it ourselves.
             link.close().await;
             *auth_failures += 1;
-            ctx.metrics.auth_failures.with_label_values(&[ctx.integration.id.as_str()]).inc();
+            ctx.metrics.auth_failures.inc();
             reporter.status.last_error =
                 Some(format!("WeCom refused the Bot ID or Secret ({code}: {})", first_clause(&errmsg)));
             if *auth_failures >= ctx.settings.auth_failure_limit {
@@ -494,7 +492,7 @@ async fn serve(
                 let arrival = (callback.received_at_ms, arrivals);
                 match classify(&integration_id, lang, &callback.cmd, &callback.req_id, &callback.body, arrival) {
                     Classified::Displaced => {
-                        ctx.metrics.kicks.with_label_values(&[integration_id.as_str()]).inc();
+                        ctx.metrics.kicks.inc();
                         tracing::warn!(integration_id = %integration_id, "another connection took this bot (disconnected_event): closing, not reconnecting");
                         link.close().await;
                         reporter.status.last_disconnected_at = Some(reporter.now());
