@@ -13,13 +13,13 @@
 
 #[path = "../tests/host_common/mod.rs"]
 mod host_common;
+#[path = "support/latency.rs"]
+mod latency;
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use host_common::{start, Host};
-use parking_lot::Mutex;
+use latency::percentile;
 use serde_json::json;
 use wecom_sim::sim::Chat;
 use wecom_sim::{SimConfig, Simulator};
@@ -36,13 +36,6 @@ fn process_usage(pid: u32) -> (f64, f64) {
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (rss, (ticks(11) + ticks(12)) * 10.0)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 /// Binds `bots` long-connection integrations to one published echo Digital Expert.
@@ -67,43 +60,8 @@ async fn publish(host: &Host, bots: usize) {
 /// Callbacks at 500/s for 4 s round-robin over the bots, each from a new user; p50 / p99 of the
 /// time until each one's first `aibot_respond_msg` frame reaches the simulator.
 async fn thinking_latency(sim: &Simulator, bots: usize) -> (f64, f64, usize, usize) {
-    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
     let total = 2000;
-    let start_index = sim.frames().len();
-    let watcher = {
-        let (sent, latencies) = (sent.clone(), latencies.clone());
-        async move {
-            let mut index = start_index;
-            while latencies.lock().len() < total {
-                let fresh = sim.frames_since(index);
-                index += fresh.len();
-                let now = Instant::now();
-                for frame in fresh {
-                    if frame.frame["cmd"] == "aibot_respond_msg" {
-                        let req_id = frame.frame["headers"]["req_id"].as_str().unwrap_or_default().to_string();
-                        if let Some(t0) = sent.lock().remove(&req_id) {
-                            latencies.lock().push((now - t0).as_secs_f64() * 1e3);
-                        }
-                    }
-                }
-                let _ = sim.wait_until(Duration::from_millis(50), |s| !s.frames_since(index).is_empty()).await;
-            }
-        }
-    };
-    let sender = async {
-        let mut tick = tokio::time::interval(Duration::from_millis(2));
-        for k in 0..total {
-            tick.tick().await;
-            let t0 = Instant::now();
-            if let Ok(req_id) = sim.send_text(&format!("CB{}", k % bots), &format!("lat{k}"), Chat::Single, "ping") {
-                sent.lock().insert(req_id, t0);
-            }
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(60), futures_util::future::join(watcher, sender)).await;
-    let mut all = latencies.lock().clone();
-    all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let all = latency::first_frame_latencies(sim, total, "lat", |k| format!("CB{}", k % bots)).await;
     (percentile(&all, 0.5), percentile(&all, 0.99), all.len(), total)
 }
 

@@ -10,7 +10,6 @@
 //!
 //! Run: `cargo bench --bench long_connections`. BENCHMARKS.md records a run.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -20,8 +19,11 @@ use host_sdk::host::{load_plugin_at, Manifest, TestHost};
 use host_sdk::{InstallLevel, Integration, LifecycleEvent, TriggerParams};
 use parking_lot::Mutex;
 use serde_json::json;
-use wecom_sim::sim::Chat;
 use wecom_sim::{SimConfig, Simulator};
+
+#[path = "support/latency.rs"]
+mod latency;
+use latency::percentile;
 
 const CHILD_ENV: &str = "LONG_BENCH_HOST";
 
@@ -73,13 +75,6 @@ fn heap_bytes() -> f64 {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn heap_bytes() -> f64 {
     f64::NAN
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 fn plugin_library() -> std::path::PathBuf {
@@ -401,49 +396,8 @@ fn main() {
     }
 }
 
-/// Sends callbacks at 500/s for 4 s round-robin over the bots; returns p50 / p99 of the time
-/// until each callback's first `aibot_respond_msg` frame (the thinking frame) reaches the
-/// simulator.
 fn callback_latency(rt: &tokio::runtime::Runtime, sim: &Simulator, n: usize) -> String {
-    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
     let total = 2000;
-    let start_index = sim.frames().len();
-    rt.block_on(async {
-        let watcher = {
-            let (sent, latencies) = (sent.clone(), latencies.clone());
-            async move {
-                let mut index = start_index;
-                while latencies.lock().len() < total {
-                    let fresh = sim.frames_since(index);
-                    index += fresh.len();
-                    let now = Instant::now();
-                    for frame in fresh {
-                        if frame.frame["cmd"] == "aibot_respond_msg" {
-                            let req_id = frame.frame["headers"]["req_id"].as_str().unwrap_or_default().to_string();
-                            if let Some(t0) = sent.lock().remove(&req_id) {
-                                latencies.lock().push((now - t0).as_secs_f64() * 1e3);
-                            }
-                        }
-                    }
-                    let _ = sim.wait_until(Duration::from_millis(50), |s| !s.frames_since(index).is_empty()).await;
-                }
-            }
-        };
-        let sender = async {
-            let mut tick = tokio::time::interval(Duration::from_millis(2));
-            for k in 0..total {
-                tick.tick().await;
-                let bot = format!("B{}", k % n);
-                let t0 = Instant::now();
-                if let Ok(req_id) = sim.send_text(&bot, &format!("u{k}"), Chat::Single, "ping") {
-                    sent.lock().insert(req_id, t0);
-                }
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(60), futures_util::future::join(watcher, sender)).await;
-    });
-    let mut all = latencies.lock().clone();
-    all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let all = rt.block_on(latency::first_frame_latencies(sim, total, "u", |k| format!("B{}", k % n)));
     format!("{:.2} / {:.2} ms ({} of {total})", percentile(&all, 0.5), percentile(&all, 0.99), all.len())
 }
