@@ -248,7 +248,13 @@ impl StreamRenderer {
     async fn conclude(&mut self, text: &str, card: Option<&Value>) {
         if self.phase == Phase::Streaming {
             let first = truncate_utf8(text, MAX_STREAM_BYTES);
-            if self.frame(first, true, card).await {
+            let mut sealed = self.frame(first, true, card).await;
+            if !sealed && card.is_some() && self.phase == Phase::Streaming {
+                // The card was refused (WeCom shows one per message, and not every deployment
+                // takes cards on streams): the bubble must still be closed, so seal without it.
+                sealed = self.frame(first, true, None).await;
+            }
+            if sealed {
                 self.shown = first.len();
                 self.phase = Phase::HandedOff { delivered: first.len() };
             } else if self.phase == Phase::Streaming {
