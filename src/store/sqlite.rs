@@ -85,35 +85,12 @@ const MAX_BATCH: usize = 256;
 #[derive(Clone)]
 pub struct SqliteStore {
     jobs: std::sync::mpsc::Sender<Job>,
-    /// Read-only statements, on a second connection and thread: WAL lets them read committed
-    /// data beside the writer, so reads never queue behind writes (or writes behind reads).
-    reads: std::sync::mpsc::Sender<Job>,
     /// Dropped with the last handle: ends the checkpoint thread.
     _checkpoints: std::sync::Arc<std::sync::mpsc::Sender<()>>,
 }
 
 /// How often the WAL is copied back into the database file, off the storage thread.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// The reader: its own connection, one read-only job after another, each answered at once (a
-/// read needs no commit). Ends when the last handle on the store is dropped.
-fn reader_thread(path: &Path) -> StoreResult<std::sync::mpsc::Sender<Job>> {
-    let mut conn = Connection::open(path).map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
-    conn.execute_batch("PRAGMA query_only = ON;").map_err(err)?;
-    let (reads, queue) = std::sync::mpsc::channel::<Job>();
-    std::thread::Builder::new()
-        .name("sqlite-reader".into())
-        .spawn(move || {
-            while let Ok(job) = queue.recv() {
-                if let Ok(reply) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn))) {
-                    reply(None);
-                }
-            }
-        })
-        .map_err(|e| StoreError::new(format!("cannot start the reader thread: {e}")))?;
-    Ok(reads)
-}
 
 /// Copies the WAL back into the database file every [`CHECKPOINT_EVERY`] on a connection of its
 /// own (`PASSIVE`: it never waits for the writer), so that the storage thread never stalls on a
@@ -175,8 +152,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::new(format!("cannot start the storage thread: {e}")))?;
         let (checkpoints, stop) = std::sync::mpsc::channel();
         checkpoint_thread(path, stop)?;
-        let reads = reader_thread(path)?;
-        Ok(SqliteStore { jobs, reads, _checkpoints: std::sync::Arc::new(checkpoints) })
+        Ok(SqliteStore { jobs, _checkpoints: std::sync::Arc::new(checkpoints) })
     }
 
     /// The schema version after migrations.
@@ -207,26 +183,6 @@ impl SqliteStore {
         Box::pin(async move {
             queued?;
             rx.await.map_err(|_| StoreError::new("a storage statement failed unexpectedly"))?
-        })
-    }
-
-    /// A read-only statement on the reader connection. It sees every write whose caller has been
-    /// answered (writers answer after their commit).
-    fn read<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
-    ) -> BoxFuture<'static, StoreResult<T>> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let result = f(conn).map_err(err);
-            Box::new(move |_: Option<&StoreError>| {
-                let _ = tx.send(result);
-            })
-        });
-        let queued = self.reads.send(job).map_err(|_| StoreError::new("the reader thread has stopped"));
-        Box::pin(async move {
-            queued?;
-            rx.await.map_err(|_| StoreError::new("a storage read failed unexpectedly"))?
         })
     }
 
@@ -381,13 +337,13 @@ impl Store for SqliteStore {
     }
 
     fn get_tenant(&self, id: String) -> BoxFuture<'static, StoreResult<Option<TenantRecord>>> {
-        self.read(move |c| {
+        self.run(move |c| {
             c.query_row("SELECT id, name, created_at FROM tenants WHERE id = ?1", [id], tenant_row).optional()
         })
     }
 
     fn tenant_by_token_hash(&self, hash: String) -> BoxFuture<'static, StoreResult<Option<TenantRecord>>> {
-        self.read(move |c| {
+        self.run(move |c| {
             c.query_row("SELECT id, name, created_at FROM tenants WHERE token_hash = ?1", [hash], tenant_row).optional()
         })
     }
@@ -475,7 +431,7 @@ impl Store for SqliteStore {
         tenant: String,
         id: String,
     ) -> BoxFuture<'static, StoreResult<Option<IntegrationRecord>>> {
-        self.read(move |c| {
+        self.run(move |c| {
             c.query_row(
                 &format!("SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE tenant_id = ?1 AND id = ?2"),
                 params![tenant, id],
@@ -486,7 +442,7 @@ impl Store for SqliteStore {
     }
 
     fn integration_tenant(&self, id: String) -> BoxFuture<'static, StoreResult<Option<String>>> {
-        self.read(move |c| {
+        self.run(move |c| {
             c.query_row("SELECT tenant_id FROM integrations WHERE id = ?1", [id], |r| r.get(0)).optional()
         })
     }
@@ -539,7 +495,7 @@ impl Store for SqliteStore {
     }
 
     fn get_xpert(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<Option<XpertRecord>>> {
-        self.read(move |c| {
+        self.run(move |c| {
             c.query_row(
                 &format!("SELECT {XPERT_COLUMNS} FROM xperts WHERE tenant_id = ?1 AND id = ?2"),
                 params![tenant, id],
@@ -550,7 +506,7 @@ impl Store for SqliteStore {
     }
 
     fn xpert_agent(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<Option<serde_json::Value>>> {
-        self.read(move |c| {
+        self.run(move |c| {
             c.query_row("SELECT agent FROM xperts WHERE tenant_id = ?1 AND id = ?2", params![tenant, id], |r| {
                 Ok(serde_json::from_str(&r.get::<_, String>(0)?).unwrap_or(serde_json::Value::Null))
             })
@@ -609,7 +565,7 @@ impl Store for SqliteStore {
         id: String,
         xpert_id: String,
     ) -> BoxFuture<'static, StoreResult<bool>> {
-        self.read(move |c| {
+        self.run(move |c| {
             c.query_row(
                 "SELECT 1 FROM conversations WHERE tenant_id = ?1 AND id = ?2 AND xpert_id = ?3",
                 params![tenant, id, xpert_id],
@@ -638,7 +594,7 @@ impl Store for SqliteStore {
     }
 
     fn messages(&self, tenant: String, conversation_id: String) -> BoxFuture<'static, StoreResult<Vec<MessageRecord>>> {
-        self.read(move |c| {
+        self.run(move |c| {
             let mut stmt = c.prepare(
                 "SELECT m.role, m.content FROM messages m JOIN conversations c ON c.id = m.conversation_id
                  WHERE c.tenant_id = ?1 AND m.conversation_id = ?2 ORDER BY m.seq",
@@ -683,7 +639,7 @@ impl Store for SqliteStore {
         integration_id: String,
         session_key: String,
     ) -> BoxFuture<'static, StoreResult<Option<SessionRecord>>> {
-        self.read(move |c| {
+        self.run(move |c| {
             c.query_row(
                 &format!(
                     "SELECT {SESSION_COLUMNS} FROM sessions
@@ -726,7 +682,7 @@ impl Store for SqliteStore {
     }
 
     fn session_query(&self, tenant: String, q: SessionQuery) -> BoxFuture<'static, StoreResult<SessionPage>> {
-        self.read(move |c| {
+        self.run(move |c| {
             let pattern = q.needle().map(|n| like_contains(&n));
             let column = session_sort_column(q.sort_by);
             let direction = if q.descending { "DESC" } else { "ASC" };
@@ -754,7 +710,7 @@ impl Store for SqliteStore {
     }
 
     fn kv_get(&self, key: String, now: i64) -> BoxFuture<'static, StoreResult<Option<String>>> {
-        self.read(move |c| live_value(c, &key, now))
+        self.run(move |c| live_value(c, &key, now))
     }
 
     fn kv_set(&self, key: String, value: String, expires_at: Option<i64>) -> BoxFuture<'static, StoreResult<()>> {
@@ -817,7 +773,7 @@ impl Store for SqliteStore {
         limit: u32,
         now: i64,
     ) -> BoxFuture<'static, StoreResult<Vec<(String, String)>>> {
-        self.read(move |c| {
+        self.run(move |c| {
             // Keys under the prefix are >= prefix and < prefix with its last byte incremented;
             // comparing with substr keeps it correct for any byte.
             let mut stmt = c.prepare(
@@ -882,7 +838,7 @@ impl Store for SqliteStore {
     }
 
     fn lease_current(&self, key: String, now: i64) -> BoxFuture<'static, StoreResult<Option<Lease>>> {
-        self.read(move |c| {
+        self.run(move |c| {
             c.query_row(
                 "SELECT key, owner, token, expires_at FROM plugin_leases WHERE key = ?1 AND expires_at > ?2",
                 params![key, now],
