@@ -34,18 +34,41 @@ impl WecomViews {
     }
 }
 
-fn field(key: &str, en: &str, zh: &str, kind: FieldKind) -> ViewField {
+/// A read-only field of a tab, labelled in both languages.
+pub(crate) fn field(key: &str, en: &str, zh: &str, kind: FieldKind) -> ViewField {
     ViewField { key: key.into(), label: I18nText::new(en, zh), kind, sortable: false }
 }
 
-fn status_manifest() -> ViewManifest {
+/// A Status tab (stats kind, polled every 15 s) with these fields and toolbar actions.
+pub(crate) fn status_tab(items: Vec<ViewField>, actions: Vec<ViewAction>) -> ViewManifest {
     ViewManifest {
         key: "status".into(),
         title: I18nText::new("Status", "连接状态"),
         kind: ViewKind::Stats,
         order: 10,
         poll_seconds: Some(15),
-        items: vec![
+        items,
+        columns: Vec::new(),
+        row_key: None,
+        searchable: false,
+        page_size: None,
+        actions,
+    }
+}
+
+/// The toolbar action that re-reads a tab.
+pub(crate) fn refresh_action() -> ViewAction {
+    ViewAction {
+        key: "refresh".into(),
+        label: I18nText::new("Refresh", "刷新"),
+        scope: ActionScope::Toolbar,
+        confirm: None,
+    }
+}
+
+fn status_manifest() -> ViewManifest {
+    status_tab(
+        vec![
             field("connectionMode", "Connection mode", "连接模式", FieldKind::Text),
             field("stateText", "State", "状态", FieldKind::Text),
             field("reason", "Why", "原因", FieldKind::Text),
@@ -60,17 +83,8 @@ fn status_manifest() -> ViewManifest {
             field("nextReconnectAt", "Next reconnect", "下次重连", FieldKind::Datetime),
             field("reconnectRequestedAt", "Reconnect requested", "请求重连时间", FieldKind::Datetime),
         ],
-        columns: Vec::new(),
-        row_key: None,
-        searchable: false,
-        page_size: None,
-        actions: vec![
-            ViewAction {
-                key: "refresh".into(),
-                label: I18nText::new("Refresh", "刷新"),
-                scope: ActionScope::Toolbar,
-                confirm: None,
-            },
+        vec![
+            refresh_action(),
             ViewAction {
                 key: "reconnect".into(),
                 label: I18nText::new("Reconnect", "重新连接"),
@@ -87,7 +101,7 @@ fn status_manifest() -> ViewManifest {
                 )),
             },
         ],
-    }
+    )
 }
 
 fn sessions_manifest() -> ViewManifest {

@@ -1,26 +1,18 @@
 //! The Status tab of a `wecom` (short-connection) integration: whether WeCom's callbacks get
 //! through and, when they do not, why. A read model: reading it never writes.
 
-use host_sdk::contract::{ActionResult, ActionScope, FieldKind, ViewAction, ViewKind, ViewManifest};
+use host_sdk::contract::{ActionResult, FieldKind, ViewManifest};
 use host_sdk::{Error, I18nText, Integration};
 use serde_json::Value;
 
 use super::status;
 use crate::state::PluginState;
-
-fn field(key: &str, en: &str, zh: &str, kind: FieldKind) -> host_sdk::contract::ViewField {
-    host_sdk::contract::ViewField { key: key.into(), label: I18nText::new(en, zh), kind, sortable: false }
-}
+use crate::views::{field, refresh_action, status_tab};
 
 /// The tab's manifest.
 pub fn manifest() -> ViewManifest {
-    ViewManifest {
-        key: "status".into(),
-        title: I18nText::new("Status", "连接状态"),
-        kind: ViewKind::Stats,
-        order: 10,
-        poll_seconds: Some(15),
-        items: vec![
+    status_tab(
+        vec![
             field("connectionMode", "Connection mode", "连接模式", FieldKind::Text),
             field("stateText", "State", "状态", FieldKind::Text),
             field("lastVerificationAt", "Last URL verification", "最近 URL 验证", FieldKind::Datetime),
@@ -33,17 +25,8 @@ pub fn manifest() -> ViewManifest {
             field("lastError", "Last error", "最近错误", FieldKind::Text),
             field("streamsInFlight", "Streams in flight", "进行中的流式回复", FieldKind::Number),
         ],
-        columns: Vec::new(),
-        row_key: None,
-        searchable: false,
-        page_size: None,
-        actions: vec![ViewAction {
-            key: "refresh".into(),
-            label: I18nText::new("Refresh", "刷新"),
-            scope: ActionScope::Toolbar,
-            confirm: None,
-        }],
-    }
+        vec![refresh_action()],
+    )
 }
 
 /// The tab's item.
