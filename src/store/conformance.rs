@@ -160,6 +160,8 @@ pub async fn integrations_and_xperts(s: &dyn Store) {
     x.published_triggers = x.triggers.clone();
     x.agent = serde_json::json!({"kind": "openai", "model": "m", "apiKey": "k"});
     assert!(s.put_xpert(x.clone()).await.expect("replace"));
+    assert_eq!(s.xpert_agent(t.into(), "xa".into()).await.expect("agent"), Some(x.agent.clone()));
+    assert_eq!(s.xpert_agent("other-tenant".into(), "xa".into()).await.expect("agent"), None);
     assert_eq!(s.get_xpert(t.into(), "xa".into()).await.expect("get"), Some(x));
     assert_eq!(s.get_xpert(t.into(), "nope".into()).await.expect("get"), None);
 }

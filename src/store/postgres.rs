@@ -626,6 +626,19 @@ impl Store for PgStore {
         })
     }
 
+    fn xpert_agent(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<Option<serde_json::Value>>> {
+        self.run(move |c| {
+            Box::pin(async move {
+                let row =
+                    c.query_opt("SELECT agent FROM xperts WHERE tenant_id = $1 AND id = $2", &[&tenant, &id]).await?;
+                row.map(|r| {
+                    r.try_get::<_, String>(0).map(|a| serde_json::from_str(&a).unwrap_or(serde_json::Value::Null))
+                })
+                .transpose()
+            })
+        })
+    }
+
     fn put_xpert(&self, r: XpertRecord) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
             Box::pin(async move {
