@@ -312,7 +312,10 @@ impl Pipeline {
     /// was taken before: a redelivery after a reconnect, or a retry.
     async fn first_delivery(&self, integration_id: &str, msgid: &str) -> bool {
         const DAY_MS: u64 = 24 * 3600 * 1000;
-        match self.state.host().kv().set_if_absent(&keys::dedup(integration_id, msgid), "1", DAY_MS).await {
+        let started = std::time::Instant::now();
+        let taken = self.state.host().kv().set_if_absent(&keys::dedup(integration_id, msgid), "1", DAY_MS).await;
+        self.state.metrics.dedup_seconds.observe(started.elapsed().as_secs_f64());
+        match taken {
             Ok(first) => first,
             Err(e) => {
                 // Better a rare double answer than a lost message when the store is unavailable.
