@@ -69,7 +69,7 @@ pub(crate) fn refresh_action() -> ViewAction {
 fn status_manifest() -> ViewManifest {
     status_tab(
         vec![
-            field("connectionMode", "Connection mode", "连接模式", FieldKind::Text),
+            field("connectionModeText", "Connection mode", "连接模式", FieldKind::Text),
             field("stateText", "State", "状态", FieldKind::Text),
             field("reason", "Why", "原因", FieldKind::Text),
             field("botId", "Bot ID", "Bot ID", FieldKind::Text),
@@ -217,6 +217,7 @@ async fn status_item(state: &PluginState, integration: &Integration) -> Result<V
     let history = observed.as_ref();
     Ok(json!({
         "connectionMode": "long_connection",
+        "connectionModeText": crate::i18n::connection_mode("long_connection"),
         "state": state_name,
         "stateText": state_words(state_name),
         "reason": words,
