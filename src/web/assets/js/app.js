@@ -65,7 +65,9 @@ async function showTenant() {
   const badge = document.getElementById('tenant');
   if (!token()) { me = null; meToken = ''; badge.hidden = true; return; }
   if (meToken !== token()) { me = await get('/api/me'); meToken = token(); }
-  badge.textContent = `${t('tenant')}: ${me.tenant.name}${me.admin ? ` · ${t('admin')}` : ''}`;
+  // On a phone only the name shows; the rest stays for screen readers.
+  badge.replaceChildren(h('span', { class: 'k' }, `${t('tenant')}: `), me.tenant.name,
+    me.admin ? h('span', { class: 'k' }, ` · ${t('admin')}`) : '');
   badge.title = me.tenant.id;
   badge.dataset.tenantId = me.tenant.id;
   badge.hidden = false;

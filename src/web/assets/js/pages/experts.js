@@ -286,7 +286,7 @@ export async function renderDetail(main, id, rerender) {
       const items = (err.body && Array.isArray(err.body.checklist) && err.body.checklist) || [];
       if (!items.length) { result.replaceChildren(errorBox(err, 'publish-error')); return; }
       result.replaceChildren(h('div', { class: 'error', testid: 'checklist', role: 'alert' },
-        h('div', {}, t('checklist'), err.code ? h('code', { class: 'code' }, err.code) : ''),
+        h('div', {}, t('checklist')),
         h('ul', {}, items.map((c) => h('li', { testid: `check-${c.code}`, class: `level-${c.level || 'error'}` },
           badge(c.level === 'warning' ? t('checklistLevelWarning') : t('checklistLevelError'), c.level === 'warning' ? 'warn' : 'bad'), ' ',
           L(c.localized) || L(c.message), ' ', h('code', { class: 'code' }, c.code))))));
