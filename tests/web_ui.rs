@@ -107,7 +107,7 @@ const RECORD_FETCH: &str = r#"(() => {
 /// id in `window.__expertId`, so the table can show its name.
 const STUB_SESSIONS: &str = r#"(() => {
   const rows = Array.from({ length: 25 }, (_, i) => ({
-    id: `s${i + 1}`, chatType: i % 2 ? 'group' : 'single', chatId: `chat-${i + 1}`, senderId: `user-${i + 1}`,
+    id: `s${i + 1}`, chatType: i % 2 ? 'group' : 'single', chatTypeText: i % 2 ? { en_US: 'Group chat', zh_Hans: '群聊' } : { en_US: 'Direct chat', zh_Hans: '单聊' }, chatId: `chat-${i + 1}`, senderId: `user-${i + 1}`,
     xpertId: window.__expertId || 'x1', conversationId: `conv-${i + 1}`, updatedAt: '2026-11-24T10:00:00Z' }));
   const real = window.fetch;
   window.fetch = (url, opts = {}) => {
@@ -271,6 +271,13 @@ async fn english_left(page: &Page) -> Value {
     .unwrap()
 }
 
+/// Every visible control is reached with Tab and shows where the focus is.
+async fn walk_keyboard(page: &Page, label: &str) {
+    let (unreached, no_ring) = keyboard_walk(page).await;
+    assert_eq!(unreached, json!([]), "{label}: controls Tab never reaches");
+    assert_eq!(no_ring, json!([]), "{label}: focus without a visible ring");
+}
+
 async fn no_english(page: &Page, label: &str) {
     let left = english_left(page).await;
     assert_eq!(left, json!([]), "English left on screen in Chinese: {label}\n--- page ---\n{}", shown(page).await);
@@ -428,6 +435,13 @@ async fn operators_set_up_wecom_through_the_web_ui() {
     assert!(!shown(&page).await.contains("ui-secret"), "no secret on the page");
     let long_id = id_in_hash(&page).await;
     checks.page(&page, "status-tab").await;
+    // The breadcrumbs start where the navigation says the page is.
+    let (crumb, nav) = (page.text(".crumbs a").await.unwrap(), page.text("header nav a.active").await.unwrap());
+    assert_eq!(crumb, nav, "breadcrumbs and navigation agree");
+    assert_eq!(
+        page.eval("document.querySelector('header nav a.active').getAttribute('aria-current')").await.unwrap(),
+        "page"
+    );
 
     // Toolbar actions: the answer's message in the chosen language; a declined in-page
     // confirmation sends nothing; Escape declines too, and the focus comes back.
@@ -701,6 +715,7 @@ async fn the_console_speaks_chinese_on_a_phone() {
     text_contains(&page, "login-error", "请输入管理员令牌或租户令牌").await;
     no_english(&page, "login").await;
     checks.page(&page, "login").await;
+    walk_keyboard(&page, "login").await;
     page.fill(&testid(&page, "token-input").await, "wrong").await.unwrap();
     page.click(&testid(&page, "login-button").await).await.unwrap();
     text_contains(&page, "login-error", "令牌无效").await;
@@ -729,6 +744,7 @@ async fn the_console_speaks_chinese_on_a_phone() {
     text_contains(&page, "form-error", "请检查标出的字段").await;
     no_english(&page, "integration form with errors").await;
     checks.page(&page, "integration-form-errors").await;
+    walk_keyboard(&page, "integration form").await;
     // A refusal from the server, in Chinese, on its field.
     page.fill("[data-testid='opt-token']", WECOM_TOKEN).await.unwrap();
     page.fill("[data-testid='opt-encodingAesKey']", &format!("{}!", &AES_KEY[..42])).await.unwrap();
@@ -796,6 +812,7 @@ async fn the_console_speaks_chinese_on_a_phone() {
     page.fill(&testid(&page, "search-sessions").await, "").await.unwrap();
     text_contains(&page, "page-sessions", "共 25 条").await;
     text_contains(&page, "row-sessions-s1", "销售助手").await;
+    text_contains(&page, "row-sessions-s1", "单聊").await;
     let frame = page
         .eval("(() => { const f = document.querySelector(\"[data-testid='table-sessions']\").parentElement; return [f.className, f.scrollWidth > f.clientWidth, getComputedStyle(f).overflowX]; })()")
         .await
@@ -812,6 +829,7 @@ async fn the_console_speaks_chinese_on_a_phone() {
     assert!(refusal.contains("取消发布"), "{refusal}");
     no_english(&page, "refused delete").await;
     checks.page(&page, "integrations").await;
+    walk_keyboard(&page, "integrations").await;
 
     // Unpublish (confirmed), then the integration can go; the other expert's trigger says what
     // was deleted and what to do.
@@ -855,6 +873,7 @@ async fn the_console_speaks_chinese_on_a_phone() {
     assert_eq!(left, json!([]));
     no_english(&page, "experts").await;
     checks.page(&page, "experts").await;
+    walk_keyboard(&page, "experts").await;
 
     // Switching the language re-renders the page and drops notices written in the other one.
     page.fill(&testid(&page, "lang").await, "en_US").await.unwrap();

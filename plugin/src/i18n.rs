@@ -66,6 +66,15 @@ pub fn verification_result(result: &str) -> I18nText {
     }
 }
 
+/// A chat's type in words (`single` or `group`, as WeCom names them).
+pub fn chat_type(chat_type: &str) -> I18nText {
+    match chat_type {
+        "single" => I18nText::new("Direct chat", "单聊"),
+        "group" => I18nText::new("Group chat", "群聊"),
+        other => I18nText::new(other, other),
+    }
+}
+
 /// Why a callback was refused, in words (the status item's `refusedByReason` keeps the codes).
 pub fn refusal(code: &str) -> I18nText {
     match code {
@@ -122,5 +131,6 @@ mod tests {
         let summary = refused_summary(&refused);
         assert_eq!((summary.en_us.as_str(), summary.zh_hans.as_str()), ("wrong signature 2", "签名错误 2"));
         assert_eq!(verification_result("ok").zh_hans, "通过");
+        assert_eq!(chat_type("group").zh_hans, "群聊");
     }
 }

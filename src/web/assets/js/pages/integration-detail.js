@@ -144,7 +144,11 @@ class TabView {
     }), rowActions.length ? h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, t('actionConfirmTitle'))) : '');
 
     const body = rows.map((row, i) => h('tr', { testid: `row-${tab.key}-${row[rowKey] ?? i}` },
-      columns.map((c) => h('td', {}, display(c.type, row[c.key], c.key))),
+      // A plugin may send words for a code beside it as `<key>Text` ({en_US, zh_Hans}): shown instead.
+      columns.map((c) => {
+        const words = row[`${c.key}Text`];
+        return h('td', {}, words && typeof words === 'object' ? L(words) : display(c.type, row[c.key], c.key));
+      }),
       rowActions.length ? h('td', { class: 'actions' }, rowActions.map((a) => h('button', {
         type: 'button', class: a.confirm ? 'danger' : '', testid: `row-action-${tab.key}-${a.key}`,
         onclick: async () => { if (await runAction(this.base, a, row[rowKey])) await reload(); },
