@@ -904,4 +904,12 @@ async fn the_simulator_chat_page_fits_a_phone() {
         page.eval("document.querySelector(\"[data-testid='send']\").getBoundingClientRect().right").await.unwrap();
     assert!(send.as_f64().unwrap() <= PHONE.0 as f64, "the send button is on screen");
     page.screenshot(&PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-sim-chat-390.png")).await.unwrap();
+    let checks = Checks {
+        axe: axe_source(),
+        shots: PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+        lang: "sim",
+        width: PHONE,
+        other: DESKTOP,
+    };
+    checks.accessible(&page, "the simulator's chat page").await;
 }
