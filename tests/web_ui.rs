@@ -183,7 +183,7 @@ impl Checks {
 
     async fn layout(&self, page: &Page, name: &str, width: u32) {
         let overflow = page
-            .eval("[document.documentElement.scrollWidth, window.innerWidth, [...document.querySelectorAll('body *')].filter((e) => { const r = e.getBoundingClientRect(); return r.width && r.right > window.innerWidth + 1 && !e.closest('.table-wrap, .tabs, dialog'); }).slice(0, 5).map((e) => e.outerHTML.slice(0, 120))]")
+            .eval("[document.documentElement.scrollWidth, window.innerWidth, [...document.querySelectorAll('body *')].filter((e) => { const r = e.getBoundingClientRect(); return r.width && r.right > window.innerWidth + 1 && !e.closest('.table-wrap, dialog'); }).slice(0, 5).map((e) => e.outerHTML.slice(0, 120))]")
             .await
             .unwrap();
         assert!(

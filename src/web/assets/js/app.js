@@ -51,7 +51,10 @@ whenUnauthorized(() => { setToken(''); showTenant(); showLogin(t('tokenRejected'
 
 function translateShell() {
   for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
-  document.title = `Xpert AI · ${t('integrations')}`;
+  // The tab's title names the section shown, as the navigation does.
+  const section = (location.hash || '#/plugins').replace(/^#\/?/, '').split('/')[0] || 'plugins';
+  const key = { plugins: 'plugins', integrations: 'integrations', experts: 'experts' }[section] || 'plugins';
+  document.title = token() ? `${t(key)} · Xpert AI` : `${t('login')} · Xpert AI`;
 }
 
 let generation = 0;
