@@ -116,6 +116,13 @@ async fn errors_carry_a_stable_code_and_text_in_both_languages() {
     assert_eq!(err["fields"][0]["key"], "model");
     let (status, body) = host.call("DELETE", "/api/xpert/nope", None).await;
     localized_error(status, &body, 404, "XPERT_NOT_FOUND");
+
+    // Plugin installs: a downgrade and an unknown plugin, in both languages.
+    let (status, body) = host.post("/api/plugins/install", json!({"name": "wecom", "level": "project"})).await;
+    let err = localized_error(status, &body, 409, "PLUGIN_INSTALLED_AT_TENANT_LEVEL");
+    assert!(err["localized"]["en_US"].as_str().unwrap().contains("uninstall it first"), "{err}");
+    let (status, body) = host.call("DELETE", "/api/plugins/nope", None).await;
+    localized_error(status, &body, 404, "PLUGIN_NOT_FOUND");
 }
 
 #[tokio::test]
