@@ -76,6 +76,19 @@ async fn errors_carry_a_stable_code_and_text_in_both_languages() {
     assert_eq!(err["localized"]["en_US"], "Callback Token is required.", "the label, not `token`");
     assert_eq!(err["localized"]["zh_Hans"], "回调 Token为必填项。");
     assert_eq!(err["fields"][0]["key"], "token");
+    // Every option the schema shows to be wrong is named at once, beside the plugin's refusal.
+    let (status, body) = host
+        .post(
+            "/api/integration",
+            json!({"name": "s", "provider": "wecom", "options": {"encodingAesKey": key44, "timeoutMs": 5}}),
+        )
+        .await;
+    let err = localized_error(status, &body, 422, "INVALID_CONFIG");
+    let keys: Vec<&str> = err["fields"].as_array().unwrap().iter().map(|f| f["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["token", "encodingAesKey", "timeoutMs"], "{err}");
+    for f in err["fields"].as_array().unwrap() {
+        assert!(f["message"]["zh_Hans"].as_str().unwrap().chars().any(|c| c > '\u{4e00}'), "{f}");
+    }
     // The same through Test.
     let (status, body) =
         host.post("/api/integration/test", json!({"provider": "wecom_long", "options": {"secret": "s"}})).await;

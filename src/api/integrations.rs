@@ -133,7 +133,7 @@ fn validate(provider: &RegisteredProvider, record: &IntegrationRecord) -> ApiRes
     provider
         .provider
         .validate_config(&record.to_integration())
-        .map_err(|e| localize::config_error(e.into(), &provider.descriptor.schema))
+        .map_err(|e| localize::config_error(e.into(), &provider.descriptor.schema, &record.options))
 }
 
 /// `POST /api/integration`.
@@ -366,6 +366,6 @@ pub async fn test(
         .provider
         .test(&integration)
         .await
-        .map_err(|e| localize::config_error(e.into(), &provider.descriptor.schema))?;
+        .map_err(|e| localize::config_error(e.into(), &provider.descriptor.schema, &integration.options))?;
     Ok(Json(answer).into_response())
 }

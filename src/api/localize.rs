@@ -50,6 +50,16 @@ pub fn rule_zh(rule: &str) -> String {
         format!("无法解码为 {} 字节", nth(0))
     } else if rule.starts_with("must be a whole number of milliseconds") {
         format!("必须是 {} 到 {} 之间的整数（毫秒）", nth(0), nth(1))
+    } else if rule.starts_with("must be at least") && rule.contains("characters") {
+        format!("至少需要 {} 个字符（当前为 {} 个）", nth(0), nth(1))
+    } else if rule.starts_with("must be at most") && rule.contains("characters") {
+        format!("最多 {} 个字符（当前为 {} 个）", nth(0), nth(1))
+    } else if rule == "must be one of the listed choices" {
+        "必须是列出的选项之一".into()
+    } else if rule == "must be a number" {
+        "必须是数字".into()
+    } else if rule.starts_with("must be between") {
+        format!("必须在 {} 到 {} 之间", nth(0), nth(1))
     } else if rule.starts_with("must be a whole number of seconds") {
         format!("必须是不小于 {} 的整数（秒）", nth(0))
     } else if rule.contains("\"en\" or \"zh-Hans\"") {
@@ -69,24 +79,90 @@ pub fn sentence(label: &(String, String), rule: &str) -> (String, String) {
     (format!("{} {rule_en}.", label.0), format!("{}{}。", label.1, rule_zh(rule_en)))
 }
 
+/// The problems the schema itself shows in `options` (required, string length, number range,
+/// enum), one per option, as `(key, en, zh)`: with a provider's refusal, which names only the
+/// first rule it broke, they let a form mark every invalid field at once.
+pub fn schema_problems(schema: &ConfigSchema, options: &Value) -> Vec<(String, String, String)> {
+    let Value::Object(options) = options else { return Vec::new() };
+    let mut problems = Vec::new();
+    for (key, prop) in &schema.properties {
+        let value = options.get(key);
+        let blank = match value {
+            None | Some(Value::Null) => true,
+            Some(Value::String(s)) => s.trim().is_empty(),
+            _ => false,
+        };
+        let rule = if blank {
+            schema.required.contains(key).then(|| "is required".to_string())
+        } else {
+            let value = value.unwrap_or(&Value::Null);
+            let n = |k: &str| prop.get(k).and_then(Value::as_u64);
+            let f = |k: &str| prop.get(k).and_then(Value::as_f64);
+            let as_number = value.as_f64().or_else(|| value.as_str().and_then(|s| s.trim().parse::<f64>().ok()));
+            match (prop.get("type").and_then(Value::as_str), value) {
+                (_, _) if prop.get("enum").and_then(Value::as_array).is_some_and(|e| !e.contains(value)) => {
+                    Some("must be one of the listed choices".to_string())
+                }
+                (Some("string"), Value::String(s)) if s.trim() != super::integrations::MASK => {
+                    let got = s.trim().chars().count() as u64;
+                    match (n("minLength"), n("maxLength")) {
+                        (Some(a), Some(b)) if a == b && got != a => {
+                            Some(format!("must be exactly {a} characters (got {got})"))
+                        }
+                        (Some(a), _) if got < a => Some(format!("must be at least {a} characters (got {got})")),
+                        (_, Some(b)) if got > b => Some(format!("must be at most {b} characters (got {got})")),
+                        _ => None,
+                    }
+                }
+                (Some("integer" | "number"), _) => match as_number {
+                    None => Some("must be a number".to_string()),
+                    Some(x) if f("minimum").is_some_and(|m| x < m) || f("maximum").is_some_and(|m| x > m) => {
+                        Some(format!(
+                            "must be between {} and {}",
+                            f("minimum").map(|m| m.to_string()).unwrap_or_else(|| "…".into()),
+                            f("maximum").map(|m| m.to_string()).unwrap_or_else(|| "…".into())
+                        ))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            }
+        };
+        if let Some(rule) = rule {
+            let (en, zh) = sentence(&label(schema, key), &rule);
+            problems.push((key.clone(), en, zh));
+        }
+    }
+    problems
+}
+
 /// A provider's validation error in both languages, naming the field by its label, with the
-/// field in `fields` when the message names an option of the schema.
-pub fn config_error(err: ApiError, schema: &ConfigSchema) -> ApiError {
+/// field in `fields` when the message names an option of the schema — and every other option
+/// the schema itself shows to be invalid in `options`.
+pub fn config_error(err: ApiError, schema: &ConfigSchema, options: &Value) -> ApiError {
     if err.code != "INVALID_CONFIG" || err.has_zh() {
         return err;
     }
     let message = err.message.clone();
-    let Some((key, rule)) = message.split_once(' ') else { return err };
-    if !schema.properties.contains_key(key) {
-        return match message.as_str() {
+    let named = message.split_once(' ').filter(|(key, _)| schema.properties.contains_key(*key));
+    let mut err = match named {
+        Some((key, rule)) => {
+            let (en, zh) = sentence(&label(schema, key), rule);
+            err.en(en.clone()).zh(zh.clone()).field(key, en, zh)
+        }
+        None => match message.as_str() {
             "options must be a JSON object" | "options are required" => {
-                err.en("The settings must be a JSON object.").zh("配置必须是 JSON 对象。")
+                return err.en("The settings must be a JSON object.").zh("配置必须是 JSON 对象。");
             }
             _ => err,
-        };
+        },
+    };
+    for (key, en, zh) in schema_problems(schema, options) {
+        if named.is_none_or(|(k, _)| k != key) {
+            err = err.field(&key, en, zh);
+        }
     }
-    let (en, zh) = sentence(&label(schema, key), rule);
-    err.en(en.clone()).zh(zh.clone()).field(key, en, zh)
+    err
 }
 
 #[cfg(test)]
@@ -107,7 +183,7 @@ mod tests {
     #[test]
     fn a_rule_about_an_option_names_its_label_in_both_languages() {
         let err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_CONFIG", "token is required");
-        let err = config_error(err, &schema());
+        let err = config_error(err, &schema(), &json!({}));
         assert_eq!(err.message, "token is required", "scripts keep the plugin's text");
         assert_eq!(err.localized(), json!({"en_US": "Callback Token is required.", "zh_Hans": "回调 Token为必填项。"}));
         assert_eq!(err.fields()[0]["key"], "token");
@@ -127,10 +203,47 @@ mod tests {
             "must be the bot's alphanumeric id (letters, digits, _ or -)",
             "must be an origin such as https://example.com",
             "must be a whole number of seconds, at least 1",
+            "must be at least 3 characters (got 1)",
+            "must be at most 3 characters (got 5)",
+            "must be one of the listed choices",
+            "must be a number",
+            "must be between 100 and 120000",
         ] {
             let zh = rule_zh(rule);
             assert!(!zh.starts_with('：'), "{rule}: {zh}");
         }
         assert_eq!(rule_zh("must be exactly 43 characters (got 44)"), "必须正好为 43 个字符（当前为 44 个）");
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+    use axum::http::StatusCode;
+    use serde_json::json;
+
+    #[test]
+    fn every_option_the_schema_shows_invalid_is_named_with_the_plugins_refusal() {
+        let schema: ConfigSchema = serde_json::from_value(json!({
+            "type": "object",
+            "properties": {
+                "token": {"type": "string", "title": {"en_US": "Callback Token", "zh_Hans": "回调 Token"}},
+                "key": {"type": "string", "minLength": 43, "maxLength": 43, "title": {"en_US": "Key", "zh_Hans": "密钥"}},
+                "lang": {"type": "string", "enum": ["en", "zh-Hans"]},
+                "timeoutMs": {"type": "integer", "minimum": 100, "maximum": 120000}
+            },
+            "required": ["token", "key"]
+        }))
+        .unwrap();
+        let options = json!({"key": "x".repeat(44), "lang": "fr", "timeoutMs": 5});
+        let err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_CONFIG", "token is required");
+        let err = config_error(err, &schema, &options);
+        let keys: Vec<&str> = err.fields().iter().map(|f| f["key"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["token", "key", "lang", "timeoutMs"], "the plugin's first, then the schema's");
+        assert_eq!(err.fields()[1]["message"]["en_US"], "Key must be exactly 43 characters (got 44).");
+        assert_eq!(err.fields()[3]["message"]["zh_Hans"], "timeoutMs必须在 100 到 120000 之间。");
+        // A valid value and a kept secret are not problems.
+        let ok = json!({"token": "******", "key": "y".repeat(43), "lang": "en", "timeoutMs": "2500"});
+        assert!(schema_problems(&schema, &ok).is_empty());
     }
 }
