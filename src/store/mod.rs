@@ -249,6 +249,8 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts or replaces a Digital Expert of `record.tenant_id`; false (nothing written) when the
     /// id belongs to another tenant or the tenant does not exist.
     fn put_xpert(&self, record: XpertRecord) -> BoxFuture<'static, StoreResult<bool>>;
+    /// Deletes a Digital Expert of a tenant; false when it did not exist there.
+    fn delete_xpert(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<bool>>;
 
     /// Creates a conversation of an expert in a tenant (nothing when the tenant does not exist).
     fn create_conversation(

@@ -551,6 +551,12 @@ impl Store for SqliteStore {
         })
     }
 
+    fn delete_xpert(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<bool>> {
+        self.run(move |c| {
+            c.execute("DELETE FROM xperts WHERE tenant_id = ?1 AND id = ?2", params![tenant, id]).map(|n| n > 0)
+        })
+    }
+
     fn put_xpert(&self, r: XpertRecord) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
             c.execute(
