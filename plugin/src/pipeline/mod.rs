@@ -21,7 +21,7 @@ mod reply;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use event::{ChatKind, ImageRef, InboundEvent, InboundKind};
+pub use event::{ChatKind, ImageRef, InboundEvent, InboundKind, MediaKey};
 pub use render::StreamRenderer;
 pub use reply::{ReplyChannel, ReplyError};
 
@@ -81,6 +81,7 @@ impl Pipeline {
             InboundKind::EnterChat => "enter_chat",
             InboundKind::CardClick { .. } => "card_click",
             InboundKind::Feedback => "feedback",
+            InboundKind::Unreadable { .. } => "unreadable",
             InboundKind::Other { .. } => "other",
         };
         self.state.metrics.callbacks.with_label_values(&[integration_id.as_str(), kind]).inc();
@@ -115,6 +116,16 @@ impl Pipeline {
             }
             InboundKind::Feedback => {
                 tracing::debug!(integration_id = %integration_id, "feedback on an answer: acknowledged with nothing");
+            }
+            InboundKind::Unreadable { msgid, msgtype } => {
+                if !msgid.is_empty() && !self.first_delivery(&integration_id, msgid).await {
+                    self.state.metrics.dedup_hits.with_label_values(&[integration_id.as_str()]).inc();
+                    return;
+                }
+                tracing::info!(integration_id = %integration_id, msgtype = %msgtype, "a message the bot cannot read: the user is told");
+                let mut renderer = StreamRenderer::new(reply, event.stream_id.clone(), self.throttle, event.lang)
+                    .observed_by(self.state.metrics.clone(), &integration_id);
+                renderer.notice(&unreadable_notice(event.lang, msgtype)).await;
             }
             InboundKind::Other { kind } => {
                 tracing::debug!(integration_id = %integration_id, kind = %kind, "event not handled yet");
@@ -233,7 +244,7 @@ impl Pipeline {
             self.current_conversation(integration_id, &session_id, binding.session_timeout_seconds).await;
         let mut files = Vec::new();
         for (n, image) in images.iter().enumerate() {
-            match images::fetch(self.media(), image, n + 1).await {
+            match images::fetch(self.media(), image, event.media_key.as_ref(), n + 1).await {
                 Ok(file) => files.push(file),
                 Err(e) => {
                     tracing::warn!(integration_id = %integration_id, image = n + 1, error = %e, "an image could not be read");
@@ -418,6 +429,19 @@ impl std::fmt::Debug for Pipeline {
 /// The language of the messages the pipeline writes for an integration.
 pub fn language_of(options: &serde_json::Value) -> Lang {
     Lang::from_preference(options.get("preferLanguage").and_then(serde_json::Value::as_str))
+}
+
+/// What a user who sent something the bot cannot read is told, naming what it was.
+fn unreadable_notice(lang: Lang, msgtype: &str) -> String {
+    let (en, zh) = match msgtype {
+        "file" => ("files", "文件"),
+        "video" => ("videos", "视频"),
+        _ => ("this kind of message", "这类消息"),
+    };
+    match lang {
+        Lang::En => format!("Sorry, I cannot read {en} yet. Please send text, voice or images."),
+        Lang::Zh => format!("抱歉，我暂时无法读取{zh}，请发送文字、语音或图片。"),
+    }
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use super::status::{self, Refusal};
 use super::ShortSettings;
 use crate::config::ShortConfig;
 use crate::crypto;
-use crate::pipeline::{language_of, ChatKind, ImageRef, InboundEvent, InboundKind, Pipeline};
+use crate::pipeline::{language_of, ChatKind, ImageRef, InboundEvent, InboundKind, MediaKey, Pipeline};
 use crate::protocol::callback::{
     parse_event, parse_message, ChatType, Event, MessageCallback, MessageContent, MixedItem,
 };
@@ -295,6 +295,7 @@ impl Inner {
             lang: language_of(&integration.options),
             arrival: (self.state.host().now_ms(), self.arrivals.fetch_add(1, Ordering::Relaxed)),
             received: std::time::Instant::now(),
+            media_key: None,
             kind: InboundKind::EnterChat,
         }
     }
@@ -303,11 +304,10 @@ impl Inner {
         let chat_kind = if message.chattype == ChatType::Group { ChatKind::Group } else { ChatKind::Single };
         let mut event = self.base_event(integration, chat_kind, message.chat_key(), &message.from.userid);
         event.stream_id = stream_id_for(&integration.id, &message.msgid);
-        // Short-connection media is encrypted with the EncodingAESKey (protocol §2.2).
-        let image = |url: &str| ImageRef {
-            url: url.to_string(),
-            aeskey: Some(opened.prepared.config.encoding_aes_key.clone()),
-        };
+        // Short-connection media is encrypted with the EncodingAESKey (protocol §2.2): the
+        // event carries it, the images (which may be stored while messages gather) do not.
+        event.media_key = Some(MediaKey::new(opened.prepared.config.encoding_aes_key.clone()));
+        let image = |url: &str| ImageRef { url: url.to_string(), aeskey: None };
         let msgid = message.msgid.clone();
         event.kind = match &message.content {
             MessageContent::Text { content } | MessageContent::Voice { content } => {
@@ -333,10 +333,13 @@ impl Inner {
                     .collect();
                 InboundKind::Text { msgid: msgid.clone(), text: texts.join("\n"), images }
             }
-            MessageContent::File(_) => InboundKind::Other { kind: "message:file".into() },
-            MessageContent::Video(_) => InboundKind::Other { kind: "message:video".into() },
+            MessageContent::File(_) => InboundKind::Unreadable { msgid: msgid.clone(), msgtype: "file".into() },
+            MessageContent::Video(_) => InboundKind::Unreadable { msgid: msgid.clone(), msgtype: "video".into() },
+            // Refreshes are answered before the pipeline; one that gets here is not a message.
             MessageContent::Stream { .. } => InboundKind::Other { kind: "message:stream".into() },
-            MessageContent::Unknown { msgtype } => InboundKind::Other { kind: format!("message:{msgtype}") },
+            MessageContent::Unknown { msgtype } => {
+                InboundKind::Unreadable { msgid: msgid.clone(), msgtype: msgtype.chars().take(32).collect() }
+            }
         };
         let params = ShortReplyParams {
             integration_id: integration.id.clone(),
