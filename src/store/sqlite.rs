@@ -87,6 +87,9 @@ type Reply = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 /// Work for the storage thread: runs its statements with the connection.
 type Job = Box<dyn FnOnce(&mut Connection) -> Reply + Send>;
 
+/// Prepared statements kept per connection: more than the store has distinct statements.
+pub(super) const STATEMENT_CACHE: usize = 64;
+
 /// The most jobs committed together.
 const MAX_BATCH: usize = 256;
 
@@ -163,6 +166,8 @@ impl SqliteStore {
         )
         .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        // Every statement the store runs stays prepared (the SQL is parsed once, not per call).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").map_err(err)?;
         let applied: i64 =
             conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0)).map_err(err)?;
@@ -375,23 +380,27 @@ impl Store for SqliteStore {
 
     fn get_tenant(&self, id: String) -> BoxFuture<'static, StoreResult<Option<TenantRecord>>> {
         self.run(move |c| {
-            c.query_row("SELECT id, name, created_at FROM tenants WHERE id = ?1", [id], tenant_row).optional()
+            c.prepare_cached("SELECT id, name, created_at FROM tenants WHERE id = ?1")?
+                .query_row([id], tenant_row)
+                .optional()
         })
     }
 
     fn tenant_by_token_hash(&self, hash: String) -> BoxFuture<'static, StoreResult<Option<TenantRecord>>> {
         self.run(move |c| {
-            c.query_row("SELECT id, name, created_at FROM tenants WHERE token_hash = ?1", [hash], tenant_row).optional()
+            c.prepare_cached("SELECT id, name, created_at FROM tenants WHERE token_hash = ?1")?
+                .query_row([hash], tenant_row)
+                .optional()
         })
     }
 
     fn create_tenant(&self, t: TenantRecord, token_hash: String) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO tenants (id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT DO NOTHING",
-                params![t.id, t.name, token_hash, t.created_at],
-            )
+            )?
+            .execute(params![t.id, t.name, token_hash, t.created_at])
             .map(|n| n > 0)
         })
     }
@@ -438,17 +447,18 @@ impl Store for SqliteStore {
 
     fn save_install(&self, record: InstallRecord) -> BoxFuture<'static, StoreResult<()>> {
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT OR REPLACE INTO plugin_installs (name, tenant_id, level, installed_at) VALUES (?1, ?2, ?3, ?4)",
-                params![record.name, record.tenant_id, record.level, record.installed_at],
-            )
+            )?
+            .execute(params![record.name, record.tenant_id, record.level, record.installed_at])
             .map(|_| ())
         })
     }
 
     fn delete_install(&self, tenant: String, name: String) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
-            c.execute("DELETE FROM plugin_installs WHERE tenant_id = ?1 AND name = ?2", params![tenant, name])
+            c.prepare_cached("DELETE FROM plugin_installs WHERE tenant_id = ?1 AND name = ?2")?
+                .execute(params![tenant, name])
                 .map(|n| n > 0)
         })
     }
@@ -469,43 +479,42 @@ impl Store for SqliteStore {
         id: String,
     ) -> BoxFuture<'static, StoreResult<Option<IntegrationRecord>>> {
         self.run(move |c| {
-            c.query_row(
-                &format!("SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE tenant_id = ?1 AND id = ?2"),
-                params![tenant, id],
-                integration_row,
-            )
+            c.prepare_cached(&format!(
+                "SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE tenant_id = ?1 AND id = ?2"
+            ))?
+            .query_row(params![tenant, id], integration_row)
             .optional()
         })
     }
 
     fn integration_tenant(&self, id: String) -> BoxFuture<'static, StoreResult<Option<String>>> {
         self.run(move |c| {
-            c.query_row("SELECT tenant_id FROM integrations WHERE id = ?1", [id], |r| r.get(0)).optional()
+            c.prepare_cached("SELECT tenant_id FROM integrations WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()
         })
     }
 
     fn put_integration(&self, r: IntegrationRecord) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
-            c.execute(
-                &format!(
-                    "INSERT INTO integrations ({INTEGRATION_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+            c.prepare_cached(&format!(
+                "INSERT INTO integrations ({INTEGRATION_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
                      WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?8)
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, provider = excluded.provider,
                        enabled = excluded.enabled, options = excluded.options, created_at = excluded.created_at,
                        updated_at = excluded.updated_at
                      WHERE integrations.tenant_id = excluded.tenant_id"
-                ),
-                params![
-                    r.id,
-                    r.name,
-                    r.provider,
-                    r.enabled as i64,
-                    r.options.to_string(),
-                    r.created_at,
-                    r.updated_at,
-                    r.tenant_id
-                ],
-            )
+            ))?
+            .execute(params![
+                r.id,
+                r.name,
+                r.provider,
+                r.enabled as i64,
+                r.options.to_string(),
+                r.created_at,
+                r.updated_at,
+                r.tenant_id
+            ])
             .map(|n| n > 0)
         })
     }
@@ -533,54 +542,52 @@ impl Store for SqliteStore {
 
     fn get_xpert(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<Option<XpertRecord>>> {
         self.run(move |c| {
-            c.query_row(
-                &format!("SELECT {XPERT_COLUMNS} FROM xperts WHERE tenant_id = ?1 AND id = ?2"),
-                params![tenant, id],
-                xpert_row,
-            )
-            .optional()
+            c.prepare_cached(&format!("SELECT {XPERT_COLUMNS} FROM xperts WHERE tenant_id = ?1 AND id = ?2"))?
+                .query_row(params![tenant, id], xpert_row)
+                .optional()
         })
     }
 
     fn xpert_agent(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<Option<serde_json::Value>>> {
         self.run(move |c| {
-            c.query_row("SELECT agent FROM xperts WHERE tenant_id = ?1 AND id = ?2", params![tenant, id], |r| {
-                Ok(serde_json::from_str(&r.get::<_, String>(0)?).unwrap_or(serde_json::Value::Null))
-            })
-            .optional()
+            c.prepare_cached("SELECT agent FROM xperts WHERE tenant_id = ?1 AND id = ?2")?
+                .query_row(params![tenant, id], |r| {
+                    Ok(serde_json::from_str(&r.get::<_, String>(0)?).unwrap_or(serde_json::Value::Null))
+                })
+                .optional()
         })
     }
 
     fn delete_xpert(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
-            c.execute("DELETE FROM xperts WHERE tenant_id = ?1 AND id = ?2", params![tenant, id]).map(|n| n > 0)
+            c.prepare_cached("DELETE FROM xperts WHERE tenant_id = ?1 AND id = ?2")?
+                .execute(params![tenant, id])
+                .map(|n| n > 0)
         })
     }
 
     fn put_xpert(&self, r: XpertRecord) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
-            c.execute(
-                &format!(
-                    "INSERT INTO xperts ({XPERT_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+            c.prepare_cached(&format!(
+                "INSERT INTO xperts ({XPERT_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
                      WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?9)
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, agent = excluded.agent,
                        triggers = excluded.triggers, published = excluded.published,
                        published_triggers = excluded.published_triggers, created_at = excluded.created_at,
                        updated_at = excluded.updated_at
                      WHERE xperts.tenant_id = excluded.tenant_id"
-                ),
-                params![
-                    r.id,
-                    r.name,
-                    r.agent.to_string(),
-                    r.triggers.to_string(),
-                    r.published as i64,
-                    r.published_triggers.to_string(),
-                    r.created_at,
-                    r.updated_at,
-                    r.tenant_id
-                ],
-            )
+            ))?
+            .execute(params![
+                r.id,
+                r.name,
+                r.agent.to_string(),
+                r.triggers.to_string(),
+                r.published as i64,
+                r.published_triggers.to_string(),
+                r.created_at,
+                r.updated_at,
+                r.tenant_id
+            ])
             .map(|n| n > 0)
         })
     }
@@ -593,11 +600,11 @@ impl Store for SqliteStore {
         now: String,
     ) -> BoxFuture<'static, StoreResult<()>> {
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO conversations (id, xpert_id, created_at, tenant_id) SELECT ?1, ?2, ?3, ?4
                  WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?4)",
-                params![id, xpert_id, now, tenant],
-            )
+            )?
+            .execute(params![id, xpert_id, now, tenant])
             .map(|_| ())
         })
     }
@@ -609,13 +616,10 @@ impl Store for SqliteStore {
         xpert_id: String,
     ) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
-            c.query_row(
-                "SELECT 1 FROM conversations WHERE tenant_id = ?1 AND id = ?2 AND xpert_id = ?3",
-                params![tenant, id, xpert_id],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|r| r.is_some())
+            c.prepare_cached("SELECT 1 FROM conversations WHERE tenant_id = ?1 AND id = ?2 AND xpert_id = ?3")?
+                .query_row(params![tenant, id, xpert_id], |_| Ok(()))
+                .optional()
+                .map(|r| r.is_some())
         })
     }
 
@@ -626,12 +630,12 @@ impl Store for SqliteStore {
         m: MessageRecord,
     ) -> BoxFuture<'static, StoreResult<()>> {
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO messages (conversation_id, seq, role, content)
                  SELECT ?2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation_id = ?2), ?3, ?4
                  WHERE EXISTS (SELECT 1 FROM conversations WHERE id = ?2 AND tenant_id = ?1)",
-                params![tenant, conversation_id, m.role, m.content],
-            )
+            )?
+            .execute(params![tenant, conversation_id, m.role, m.content])
             .map(|_| ())
         })
     }
@@ -651,27 +655,25 @@ impl Store for SqliteStore {
 
     fn session_put(&self, tenant: String, r: SessionRecord) -> BoxFuture<'static, StoreResult<()>> {
         self.run(move |c| {
-            c.execute(
-                &format!(
-                    "INSERT INTO sessions (tenant_id, {SESSION_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+            c.prepare_cached(&format!(
+                "INSERT INTO sessions (tenant_id, {SESSION_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
                      WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?1)
                      ON CONFLICT (tenant_id, integration_id, session_key) DO UPDATE SET
                        chat_type = excluded.chat_type, chat_id = excluded.chat_id, sender_id = excluded.sender_id,
                        xpert_id = excluded.xpert_id, conversation_id = excluded.conversation_id,
                        updated_at_ms = excluded.updated_at_ms"
-                ),
-                params![
-                    tenant,
-                    r.integration_id,
-                    r.session_key,
-                    r.chat_type,
-                    r.chat_id,
-                    r.sender_id,
-                    r.xpert_id,
-                    r.conversation_id,
-                    r.updated_at_ms
-                ],
-            )
+            ))?
+            .execute(params![
+                tenant,
+                r.integration_id,
+                r.session_key,
+                r.chat_type,
+                r.chat_id,
+                r.sender_id,
+                r.xpert_id,
+                r.conversation_id,
+                r.updated_at_ms
+            ])
             .map(|_| ())
         })
     }
@@ -683,14 +685,11 @@ impl Store for SqliteStore {
         session_key: String,
     ) -> BoxFuture<'static, StoreResult<Option<SessionRecord>>> {
         self.run(move |c| {
-            c.query_row(
-                &format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions
+            c.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions
                      WHERE tenant_id = ?1 AND integration_id = ?2 AND session_key = ?3"
-                ),
-                params![tenant, integration_id, session_key],
-                session_row,
-            )
+            ))?
+            .query_row(params![tenant, integration_id, session_key], session_row)
             .optional()
         })
     }
@@ -702,11 +701,9 @@ impl Store for SqliteStore {
         session_key: String,
     ) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
-            c.execute(
-                "DELETE FROM sessions WHERE tenant_id = ?1 AND integration_id = ?2 AND session_key = ?3",
-                params![tenant, integration_id, session_key],
-            )
-            .map(|n| n > 0)
+            c.prepare_cached("DELETE FROM sessions WHERE tenant_id = ?1 AND integration_id = ?2 AND session_key = ?3")?
+                .execute(params![tenant, integration_id, session_key])
+                .map(|n| n > 0)
         })
     }
 
@@ -716,11 +713,9 @@ impl Store for SqliteStore {
         integration_id: String,
     ) -> BoxFuture<'static, StoreResult<u64>> {
         self.run(move |c| {
-            c.execute(
-                "DELETE FROM sessions WHERE tenant_id = ?1 AND integration_id = ?2",
-                params![tenant, integration_id],
-            )
-            .map(|n| n as u64)
+            c.prepare_cached("DELETE FROM sessions WHERE tenant_id = ?1 AND integration_id = ?2")?
+                .execute(params![tenant, integration_id])
+                .map(|n| n as u64)
         })
     }
 
@@ -940,11 +935,8 @@ mod tests {
         assert!(dir.path().join("t.kv.db").exists());
         let tables: i64 = s
             .run_blocking(|c| {
-                c.query_row(
-                    "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('plugin_kv', 'plugin_leases')",
-                    [],
-                    |r| r.get(0),
-                )
+                c.prepare_cached("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('plugin_kv', 'plugin_leases')")?
+                    .query_row([], |r| r.get(0))
             })
             .unwrap();
         assert_eq!(tables, 0, "the store file no longer has them");

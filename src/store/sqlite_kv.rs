@@ -22,18 +22,18 @@ use super::{StoreError, StoreResult};
 
 /// The KV file's migrations, applied in order; the count applied is kept in `schema_version`.
 const MIGRATIONS: &[&str] = &[
-    // v1: the KV (the partial index serves the sweep of expired keys) and the leases, whose rows
-    // stay after a release so that the next holder's token is larger.
+    // v1: the KV (no index on the expiry: a write would touch one more page for it; the sweep
+    // walks the table in rowid order instead) and the leases, whose rows stay after a release so
+    // that the next holder's token is larger.
     r#"
     CREATE TABLE plugin_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER);
-    CREATE INDEX plugin_kv_expiry ON plugin_kv (expires_at) WHERE expires_at IS NOT NULL;
     CREATE TABLE plugin_leases (
         key TEXT PRIMARY KEY, owner TEXT NOT NULL, token INTEGER NOT NULL, expires_at INTEGER NOT NULL);
     "#,
 ];
 
-/// The most expired keys deleted while the lock is held once (about a millisecond of work).
-const SWEEP_BATCH: usize = 256;
+/// The most rows the sweep looks at while the lock is held once (well under a millisecond).
+const SWEEP_BATCH: usize = 512;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::new(e.to_string())
@@ -50,6 +50,8 @@ pub fn kv_path(store_path: &Path) -> PathBuf {
 pub struct SqliteKv {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// Where the sweep goes on (a rowid): it walks the table a batch at a time, round and round.
+    sweep_from: std::sync::atomic::AtomicI64,
 }
 
 impl SqliteKv {
@@ -57,9 +59,15 @@ impl SqliteKv {
     pub fn open(path: &Path) -> StoreResult<SqliteKv> {
         let conn =
             Connection::open(path).map_err(|e| StoreError::new(format!("cannot open {}: {e}", path.display())))?;
-        // Checkpoints run on the store's maintenance thread, never inside a caller's statement.
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
-            .map_err(err)?;
+        // Small pages: a KV write changes a row or two, and every page it touches is written to
+        // the WAL whole (takes effect when the file is created). Checkpoints run on the store's
+        // maintenance thread, never inside a caller's statement.
+        conn.execute_batch(
+            "PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA wal_autocheckpoint = 0;",
+        )
+        .map_err(err)?;
+        conn.set_prepared_statement_cache_capacity(super::sqlite::STATEMENT_CACHE);
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
         conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").map_err(err)?;
         let applied: i64 =
@@ -70,7 +78,7 @@ impl SqliteKv {
             tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [i as i64 + 1]).map_err(err)?;
             tx.commit().map_err(err)?;
         }
-        Ok(SqliteKv { conn: Mutex::new(conn), path: path.to_path_buf() })
+        Ok(SqliteKv { conn: Mutex::new(conn), path: path.to_path_buf(), sweep_from: Default::default() })
     }
 
     /// Where the file is (the maintenance thread opens its own connection on it).
@@ -163,24 +171,48 @@ impl SqliteKv {
         })
     }
 
-    /// Deletes up to [`SWEEP_BATCH`] expired keys per lock hold until none is left or `max` are
-    /// gone; how many. Callers waiting for the lock get it between batches.
-    pub fn sweep_expired(&self, now: i64, max: usize) -> StoreResult<usize> {
-        let mut swept = 0;
-        while swept < max {
-            let n = self.with(|c| {
-                c.prepare_cached(
-                    "DELETE FROM plugin_kv WHERE rowid IN (SELECT rowid FROM plugin_kv
-                     WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)",
-                )?
-                .execute(params![now, SWEEP_BATCH.min(max - swept) as i64])
+    /// Walks up to `max_rows` rows from where the last sweep stopped ([`SWEEP_BATCH`] per lock
+    /// hold, so callers get the lock between batches) and deletes the expired ones; how many.
+    /// After the last row it starts over from the first, so every expired key goes within a few
+    /// rounds (at 4,096 rows a second, a million keys take about four minutes).
+    pub fn sweep_expired(&self, now: i64, max_rows: usize) -> StoreResult<usize> {
+        use std::sync::atomic::Ordering;
+        let (mut walked, mut deleted) = (0, 0);
+        while walked < max_rows {
+            let from = self.sweep_from.load(Ordering::Relaxed);
+            let batch = SWEEP_BATCH.min(max_rows - walked) as i64;
+            let (last, rows, gone) = self.atomically(|tx| {
+                let (last, rows): (Option<i64>, i64) = tx
+                    .prepare_cached(
+                        "SELECT MAX(rowid), COUNT(*) FROM
+                         (SELECT rowid FROM plugin_kv WHERE rowid > ?1 ORDER BY rowid LIMIT ?2)",
+                    )?
+                    .query_row(params![from, batch], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                let gone = match last {
+                    Some(last) => tx
+                        .prepare_cached(
+                            "DELETE FROM plugin_kv WHERE rowid > ?1 AND rowid <= ?2
+                             AND expires_at IS NOT NULL AND expires_at <= ?3",
+                        )?
+                        .execute(params![from, last, now])?,
+                    None => 0,
+                };
+                Ok((last, rows, gone))
             })?;
-            swept += n;
-            if n < SWEEP_BATCH {
-                break;
+            walked += rows as usize;
+            deleted += gone;
+            match last {
+                Some(last) if rows == batch => self.sweep_from.store(last, Ordering::Relaxed),
+                // The end of the table: the next batch starts over.
+                _ => {
+                    self.sweep_from.store(0, Ordering::Relaxed);
+                    if from == 0 {
+                        break; // the whole table was walked
+                    }
+                }
             }
         }
-        Ok(swept)
+        Ok(deleted)
     }
 
     /// Deletes a tenant's keys (`<plugin>/<tenant>/…`: the segment after the first `/`); how many.
@@ -308,15 +340,22 @@ mod tests {
     }
 
     #[test]
-    fn the_sweep_deletes_expired_keys_only_and_in_batches() {
+    fn the_kv_file_uses_small_pages() {
         let (_dir, kv) = open();
+        let size: i64 = kv.with(|c| c.query_row("PRAGMA page_size", [], |r| r.get(0))).unwrap();
+        assert_eq!(size, 1024);
+    }
+
+    #[test]
+    fn the_sweep_deletes_expired_keys_only_walking_the_table_in_rounds() {
+        let (_dir, kv) = open();
+        kv.set("later", "v", Some(5_000)).unwrap();
         for i in 0..600 {
             kv.set(&format!("old{i:03}"), "v", Some(1_000)).unwrap();
         }
-        kv.set("later", "v", Some(5_000)).unwrap();
         kv.set("forever", "v", None).unwrap();
-        assert_eq!(kv.sweep_expired(2_000, 500).unwrap(), 500, "bounded by max");
-        assert_eq!(kv.sweep_expired(2_000, 10_000).unwrap(), 100);
+        assert_eq!(kv.sweep_expired(2_000, 500).unwrap(), 499, "500 rows walked, the first one live");
+        assert_eq!(kv.sweep_expired(2_000, 10_000).unwrap(), 101, "the rest, then round to the start");
         assert_eq!(kv.sweep_expired(2_000, 10_000).unwrap(), 0);
         let left = kv.with(|c| c.query_row("SELECT COUNT(*) FROM plugin_kv", [], |r| r.get::<_, i64>(0))).unwrap();
         assert_eq!(left, 2, "the live keys stay");

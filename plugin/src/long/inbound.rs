@@ -88,6 +88,7 @@ pub fn classify(
         arrival,
         received: std::time::Instant::now(),
         media_key: None,
+        deduplicated: false,
         kind,
     }))
 }

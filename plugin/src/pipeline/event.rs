@@ -120,6 +120,10 @@ pub struct InboundEvent {
     /// one (never stored: gathered images are stored without it and decrypted with the answering
     /// event's key, which is the same integration's).
     pub media_key: Option<MediaKey>,
+    /// Whether the transport has already taken this message's msgid in the shared store (the
+    /// short connection's passive-answer key does so for every delivery): then the pipeline
+    /// does not take it a second time.
+    pub deduplicated: bool,
     /// What happened.
     pub kind: InboundKind,
 }

@@ -118,7 +118,7 @@ impl Pipeline {
                 tracing::debug!(integration_id = %integration_id, "feedback on an answer: acknowledged with nothing");
             }
             InboundKind::Unreadable { msgid, msgtype } => {
-                if !msgid.is_empty() && !self.first_delivery(&integration_id, msgid).await {
+                if !event.deduplicated && !msgid.is_empty() && !self.first_delivery(&integration_id, msgid).await {
                     self.state.metrics.dedup_hits.with_label_values(&[integration_id.as_str()]).inc();
                     return;
                 }
@@ -137,7 +137,7 @@ impl Pipeline {
         let integration_id = &event.integration_id;
         let lang = event.lang;
         if let InboundKind::Text { msgid, .. } = &event.kind {
-            if !msgid.is_empty() && !self.first_delivery(integration_id, msgid).await {
+            if !event.deduplicated && !msgid.is_empty() && !self.first_delivery(integration_id, msgid).await {
                 tracing::info!(integration_id = %integration_id, msgid = %msgid, "a message seen before: not answered twice");
                 self.state.metrics.dedup_hits.with_label_values(&[integration_id.as_str()]).inc();
                 return;

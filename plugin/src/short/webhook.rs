@@ -296,6 +296,7 @@ impl Inner {
             arrival: (self.state.host().now_ms(), self.arrivals.fetch_add(1, Ordering::Relaxed)),
             received: std::time::Instant::now(),
             media_key: None,
+            deduplicated: false,
             kind: InboundKind::EnterChat,
         }
     }
@@ -304,6 +305,8 @@ impl Inner {
         let chat_kind = if message.chattype == ChatType::Group { ChatKind::Group } else { ChatKind::Single };
         let mut event = self.base_event(integration, chat_kind, message.chat_key(), &message.from.userid);
         event.stream_id = stream_id_for(&integration.id, &message.msgid);
+        // `answer_once` takes the msgid (its passive-answer key) before the pipeline sees it.
+        event.deduplicated = true;
         // Short-connection media is encrypted with the EncodingAESKey (protocol §2.2): the
         // event carries it, the images (which may be stored while messages gather) do not.
         event.media_key = Some(MediaKey::new(opened.prepared.config.encoding_aes_key.clone()));
