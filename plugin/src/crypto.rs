@@ -7,7 +7,7 @@
 //! - plaintext = random(16) ‖ u32be(len(msg)) ‖ msg ‖ receiveid (`""` for a smart bot);
 //! - signature = hex(SHA1(concat(sorted([token, timestamp, nonce, encrypt])))).
 
-use aes::cipher::{block_padding::NoPadding, BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit, KeyIvInit};
+use aes::cipher::{block_padding::NoPadding, BlockEncryptMut, KeyIvInit};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
@@ -15,21 +15,19 @@ use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 
 type Aes256CbcEnc = cbc::Encryptor<aes::Aes256>;
-type Aes256CbcDec = cbc::Decryptor<aes::Aes256>;
-type Aes256CbcDecPrepared = cbc::Decryptor<aes::Aes256Dec>;
 
 /// An integration's AES key with its decryption key schedule expanded once, for the many
 /// callbacks it opens (expanding it was a fortieth of opening a 1 KiB callback).
 #[derive(Clone)]
 pub struct CallbackKey {
     key: [u8; 32],
-    decrypt: aes::Aes256Dec,
+    decrypt: crate::aes_cbc::DecryptKey,
 }
 
 impl CallbackKey {
     /// Prepares `key` (the decoded EncodingAESKey).
     pub fn new(key: &[u8; 32]) -> Self {
-        CallbackKey { key: *key, decrypt: aes::Aes256Dec::new(key.into()) }
+        CallbackKey { key: *key, decrypt: crate::aes_cbc::DecryptKey::new(key) }
     }
 
     /// The key's bytes (encryption and media files use them as they are).
@@ -42,6 +40,11 @@ impl std::fmt::Debug for CallbackKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CallbackKey(******)")
     }
+}
+
+/// The IV WeCom uses: the key's first 16 bytes.
+fn iv_of(key: &[u8; 32]) -> &[u8; 16] {
+    key[..16].try_into().expect("16 of 32 bytes")
 }
 
 /// The PKCS#7 block size WeCom uses.
@@ -187,12 +190,13 @@ pub fn decrypt_raw(key: &[u8; 32], cipher: &[u8]) -> Result<Vec<u8>, CryptoError
 /// Decrypts whole blocks in place and checks the 32-byte PKCS#7 padding; returns the length of
 /// the plaintext at the start of `buf`.
 fn decrypt_in_place(key: &[u8; 32], buf: &mut [u8]) -> Result<usize, CryptoError> {
-    if buf.is_empty() || buf.len() % 16 != 0 {
+    if buf.is_empty() || !buf.len().is_multiple_of(16) {
         return Err(CryptoError::IllegalBuffer);
     }
-    let dec = Aes256CbcDec::new(key.into(), key[..16].into());
-    let plain = dec.decrypt_padded_mut::<NoPadding>(buf).map_err(|_| CryptoError::IllegalBuffer)?;
-    Ok(unpad(plain)?.len())
+    if !crate::aes_cbc::DecryptKey::new(key).decrypt_in_place(iv_of(key), buf) {
+        return Err(CryptoError::IllegalBuffer);
+    }
+    Ok(unpad(buf)?.len())
 }
 
 /// Encrypts a message with the given 16-byte random prefix; returns the Base64 ciphertext.
@@ -251,12 +255,13 @@ fn decrypt_into<R>(
     read: impl FnOnce(&str) -> R,
 ) -> Result<R, CryptoError> {
     base64_simd::STANDARD.decode_append(encrypt.trim_ascii(), buf).map_err(|_| CryptoError::Base64)?;
-    if buf.is_empty() || buf.len() % 16 != 0 {
+    if buf.is_empty() || !buf.len().is_multiple_of(16) {
         return Err(CryptoError::IllegalBuffer);
     }
-    let cbc = Aes256CbcDecPrepared::inner_iv_init(key.decrypt.clone(), key.key[..16].into());
-    let decrypted = cbc.decrypt_padded_mut::<NoPadding>(buf).map_err(|_| CryptoError::IllegalBuffer)?;
-    let plain = unpad(decrypted)?;
+    if !key.decrypt.decrypt_in_place(iv_of(&key.key), buf) {
+        return Err(CryptoError::IllegalBuffer);
+    }
+    let plain = unpad(buf)?;
     if plain.len() < 20 {
         return Err(CryptoError::IllegalBuffer);
     }
