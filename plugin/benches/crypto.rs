@@ -161,7 +161,7 @@ fn main() {
         println!("(openssl not found: no bound measured)");
     } else {
         let bound = median(bounds);
-        println!("OpenSSL bound (one AES-256-CBC decrypt of 1,056 bytes + one SHA-1 of 1,458 bytes): {bound:.0}/s → {:.0} % of it (target ≥ 50 %)", 100.0 * ours / bound);
+        println!("OpenSSL bound (one AES-256-CBC decrypt of 1,056 bytes + one SHA-1 of 1,458 bytes): {bound:.0}/s → {:.1} % of it (target ≥ 50 %)", 100.0 * ours / bound);
     }
     if nodes.is_empty() {
         println!("(WECOM_NODE_SDK not set or node missing: Node SDK not measured)");
