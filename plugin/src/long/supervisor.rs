@@ -102,7 +102,12 @@ impl Supervisor {
         let intents = self.state.scan_all(&keys::desired("")).await?;
         let statuses = self.state.scan_all(&keys::status("")).await?;
         let mut seen = std::collections::HashSet::with_capacity(integrations.len());
-        for integration in integrations {
+        for (n, integration) in integrations.into_iter().enumerate() {
+            // A pass over thousands of integrations must not hold this runtime thread (and the
+            // callbacks queued behind it) for milliseconds: let other tasks run now and then.
+            if n % 64 == 63 {
+                tokio::task::yield_now().await;
+            }
             seen.insert(integration.id.clone());
             let desired: desired::DesiredState =
                 intents.get(&integration.id).and_then(|raw| serde_json::from_str(raw).ok()).unwrap_or_default();
