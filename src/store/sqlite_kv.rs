@@ -33,7 +33,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// The most rows the sweep looks at while the lock is held once (well under a millisecond).
-const SWEEP_BATCH: usize = 512;
+const SWEEP_BATCH: usize = 256;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::new(e.to_string())
