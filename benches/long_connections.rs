@@ -199,6 +199,21 @@ fn host_child(n: usize) {
                 println!("kv-idle {}", kv_summary(&host));
                 println!("idle {rss_connected} {cpu_per_s} {rss_trimmed} {heap_connected} {}", host.logs().len());
             }
+            "metrics" => {
+                // The plugin's own first-frame histogram (callback classified → thinking frame
+                // acknowledged): the host's share of the latency, without the simulator's side.
+                let text = inst.handle.metrics_text();
+                let bucket = |le: &str| -> f64 {
+                    text.lines()
+                        .find(|l| {
+                            l.starts_with("wecom_first_frame_seconds_bucket") && l.contains(&format!("le=\"{le}\""))
+                        })
+                        .and_then(|l| l.rsplit(' ').next())
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(f64::NAN)
+                };
+                println!("metrics {} {} {}", bucket("0.0005"), bucket("0.001"), bucket("+Inf"));
+            }
             "quit" => break,
             _ => {}
         }
@@ -374,6 +389,16 @@ fn main() {
             (idle[0] - bound[1], idle[1], idle[2] - bound[1], idle[3] - bound[3]);
         eprintln!("n={n}: log records kept by the test host: {} after binding, {} when idle", bound[4], idle[4]);
         let latency = if n == 1000 { callback_latency(&rt, &sim, n) } else { "—".to_string() };
+        if n == 1000 {
+            writeln!(stdin, "metrics").unwrap();
+            let m = next("metrics ");
+            eprintln!(
+                "n={n}: inside the host (wecom_first_frame_seconds): {:.2} % within 0.5 ms, {:.2} % within 1 ms of {}",
+                100.0 * m[0] / m[2],
+                100.0 * m[1] / m[2],
+                m[2]
+            );
+        }
         let kib = |bytes: f64| bytes / n as f64 / 1024.0;
         let row = format!(
             "| {n} | {first:.3} s | {marked:.3} s ({mark}) | {all:.3} s | {sim_busy:.0} % / {host_busy:.0} % | {:.3} s / {:.3} s | {:.1} KiB | {:.1} KiB ({:.1} KiB) | {:.1} / {:.1} KiB | {cpu:.1} ms CPU/s | {latency} |",
