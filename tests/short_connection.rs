@@ -491,6 +491,32 @@ async fn two_host_processes_answer_refreshes_of_one_stream() {
     assert_eq!(again.unwrap()["stream"]["content"], "echo: /slow 1.5");
 }
 
+/// A TestHost with the plugin installed, one `wecom` integration `id` (English) bound by
+/// `trigger`, and its webhook served on loopback and registered with the simulator as `BOT`.
+fn bridged_host(
+    rt: &tokio::runtime::Runtime,
+    sim: &Simulator,
+    id: &str,
+    trigger: Value,
+) -> (std::sync::Arc<host_sdk::host::TestHost>, host_sdk::host::Installation) {
+    let host = host_sdk::host::TestHost::new();
+    host.set_config("WECOM_API_ORIGINS", &sim.base_url());
+    host.set_config("WECOM_STREAM_THROTTLE_MS", "20");
+    host.put_integration(host_sdk::Integration {
+        id: id.into(),
+        name: id.into(),
+        provider: "wecom".into(),
+        enabled: true,
+        options: json!({"token": WECOM_TOKEN, "encodingAesKey": AES_KEY, "preferLanguage": "en"}),
+    });
+    let inst = host.install(&plugin_common::load_wecom(), host_sdk::InstallLevel::Tenant).expect("install");
+    let params = host_sdk::TriggerParams { xpert_id: "x1".into(), config: trigger };
+    host.block_on(async { inst.trigger("wecom").unwrap().trigger.publish(&params).await.unwrap() });
+    let base = rt.block_on(bridge(&inst));
+    sim.add_short_bot(BOT, &format!("{base}/api/wecom/webhook/{id}"), WECOM_TOKEN, AES_KEY).unwrap();
+    (host, inst)
+}
+
 /// Serves an installation's plugin routes on a loopback port (what the host does for them), so
 /// that the simulator can call the webhook of a TestHost installation.
 async fn bridge(inst: &host_sdk::host::Installation) -> String {
@@ -531,23 +557,7 @@ fn an_image_reaches_the_agent_decrypted_with_the_encoding_aes_key() {
     use base64::Engine as _;
     let rt = tokio::runtime::Runtime::new().unwrap();
     let sim = rt.block_on(Simulator::start(fast_sim())).unwrap();
-    let host = host_sdk::host::TestHost::new();
-    host.set_config("WECOM_API_ORIGINS", &sim.base_url());
-    host.set_config("WECOM_STREAM_THROTTLE_MS", "20");
-    let integration = host_sdk::Integration {
-        id: "si".into(),
-        name: "si".into(),
-        provider: "wecom".into(),
-        enabled: true,
-        options: json!({"token": WECOM_TOKEN, "encodingAesKey": AES_KEY, "preferLanguage": "en"}),
-    };
-    host.put_integration(integration.clone());
-    let inst = host.install(&plugin_common::load_wecom(), host_sdk::InstallLevel::Tenant).expect("install");
-    let params =
-        host_sdk::TriggerParams { xpert_id: "x1".into(), config: json!({"enabled": true, "integrationId": "si"}) };
-    host.block_on(async { inst.trigger("wecom").unwrap().trigger.publish(&params).await.unwrap() });
-    let base = rt.block_on(bridge(&inst));
-    sim.add_short_bot(BOT, &format!("{base}/api/wecom/webhook/si"), WECOM_TOKEN, AES_KEY).unwrap();
+    let (host, inst) = bridged_host(&rt, &sim, "si", json!({"enabled": true, "integrationId": "si"}));
 
     let png: Vec<u8> = [b"\x89PNG\r\n\x1a\n".as_slice(), &[7u8; 300]].concat();
     let out = rt.block_on(sim.short_send_image(BOT, "ivy", &png, "pic.png")).unwrap();
@@ -644,26 +654,9 @@ fn gathered_images_are_stored_without_the_encoding_aes_key_and_still_decrypt() {
     use base64::Engine as _;
     let rt = tokio::runtime::Runtime::new().unwrap();
     let sim = std::sync::Arc::new(rt.block_on(Simulator::start(fast_sim())).unwrap());
-    let host = host_sdk::host::TestHost::new();
-    host.set_config("WECOM_API_ORIGINS", &sim.base_url());
-    host.set_config("WECOM_STREAM_THROTTLE_MS", "20");
-    let integration = host_sdk::Integration {
-        id: "sa".into(),
-        name: "sa".into(),
-        provider: "wecom".into(),
-        enabled: true,
-        options: json!({"token": WECOM_TOKEN, "encodingAesKey": AES_KEY, "preferLanguage": "en"}),
-    };
-    host.put_integration(integration);
-    let inst = host.install(&plugin_common::load_wecom(), host_sdk::InstallLevel::Tenant).expect("install");
     // Messages of one user within a second are answered together: they wait in the shared KV.
-    let params = host_sdk::TriggerParams {
-        xpert_id: "x1".into(),
-        config: json!({"enabled": true, "integrationId": "sa", "summaryWindowSeconds": 1}),
-    };
-    host.block_on(async { inst.trigger("wecom").unwrap().trigger.publish(&params).await.unwrap() });
-    let base = rt.block_on(bridge(&inst));
-    sim.add_short_bot(BOT, &format!("{base}/api/wecom/webhook/sa"), WECOM_TOKEN, AES_KEY).unwrap();
+    let trigger = json!({"enabled": true, "integrationId": "sa", "summaryWindowSeconds": 1});
+    let (host, inst) = bridged_host(&rt, &sim, "sa", trigger);
 
     let png: Vec<u8> = [b"\x89PNG\r\n\x1a\n".as_slice(), &[5u8; 300]].concat();
     let image = rt.spawn({

@@ -64,34 +64,30 @@ mod x86 {
         })
     }
 
-    /// One step of the AES-256 key schedule: the next even round key from the previous even
-    /// one and the `aeskeygenassist` of the previous odd one (FIPS 197 §5.2, Intel's
-    /// formulation).
+    /// `w ^ (w << 32) ^ (w << 64) ^ (w << 96)`: each word XORed with all the words before it,
+    /// the chaining step of the key schedule (FIPS 197 §5.2).
+    #[target_feature(enable = "sse2")]
+    fn chain_words(w: __m128i) -> __m128i {
+        let mut key = w;
+        let mut shifted = _mm_slli_si128::<4>(w);
+        key = _mm_xor_si128(key, shifted);
+        shifted = _mm_slli_si128::<4>(shifted);
+        key = _mm_xor_si128(key, shifted);
+        shifted = _mm_slli_si128::<4>(shifted);
+        _mm_xor_si128(key, shifted)
+    }
+
+    /// The next even round key of AES-256 from the previous even one and the
+    /// `aeskeygenassist` of the previous odd one (Intel's formulation of FIPS 197 §5.2).
     #[target_feature(enable = "aes,sse2")]
     fn even_round_key(previous: __m128i, assist: __m128i) -> __m128i {
-        let assist = _mm_shuffle_epi32::<0xff>(assist);
-        let mut key = previous;
-        let mut shifted = _mm_slli_si128::<4>(previous);
-        key = _mm_xor_si128(key, shifted);
-        shifted = _mm_slli_si128::<4>(shifted);
-        key = _mm_xor_si128(key, shifted);
-        shifted = _mm_slli_si128::<4>(shifted);
-        key = _mm_xor_si128(key, shifted);
-        _mm_xor_si128(key, assist)
+        _mm_xor_si128(chain_words(previous), _mm_shuffle_epi32::<0xff>(assist))
     }
 
     /// The next odd round key from the previous odd one and the new even one.
     #[target_feature(enable = "aes,sse2")]
     fn odd_round_key(previous: __m128i, even: __m128i) -> __m128i {
-        let assist = _mm_shuffle_epi32::<0xaa>(_mm_aeskeygenassist_si128::<0>(even));
-        let mut key = previous;
-        let mut shifted = _mm_slli_si128::<4>(previous);
-        key = _mm_xor_si128(key, shifted);
-        shifted = _mm_slli_si128::<4>(shifted);
-        key = _mm_xor_si128(key, shifted);
-        shifted = _mm_slli_si128::<4>(shifted);
-        key = _mm_xor_si128(key, shifted);
-        _mm_xor_si128(key, assist)
+        _mm_xor_si128(chain_words(previous), _mm_shuffle_epi32::<0xaa>(_mm_aeskeygenassist_si128::<0>(even)))
     }
 
     /// The 15 round keys of the equivalent inverse cipher (what `aesdec` expects): the
