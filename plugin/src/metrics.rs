@@ -33,7 +33,8 @@ pub struct Metrics {
     pub callbacks: IntCounterVec,
     /// Messages seen before (a redelivery or a retry), by integration.
     pub dedup_hits: IntCounterVec,
-    /// From a callback's arrival to its first answer frame (the thinking frame).
+    /// From a callback's arrival to its first answer frame (the thinking frame) being accepted:
+    /// acknowledged by WeCom on the long connection, handed to the passive answer on the short.
     pub first_frame_seconds: Histogram,
     /// The shared store's round trip for a message's dedup key: the one store call before the
     /// thinking frame, so the part of [`Metrics::first_frame_seconds`] that is the store's.
@@ -96,7 +97,7 @@ impl Metrics {
             first_frame_seconds: plain_histogram(
                 r,
                 "wecom_first_frame_seconds",
-                "From a callback's arrival to its first answer frame.",
+                "From a callback's arrival to its first answer frame being accepted (long connection: acknowledged).",
             ),
             dedup_seconds: plain_histogram(
                 r,
