@@ -285,6 +285,22 @@ impl Simulator {
         self.state.core.connected_count()
     }
 
+    /// How many subscribed sockets each bot has open now (bots with none are left out).
+    pub fn sockets_per_bot(&self) -> std::collections::HashMap<String, usize> {
+        self.state.core.sockets_per_bot()
+    }
+
+    /// The most subscribed sockets one bot ever had open at once, and that bot: more than one
+    /// means two clients held the bot together, however briefly.
+    pub fn most_sockets_of_one_bot(&self) -> (usize, String) {
+        self.state.core.most_sockets_of_one_bot()
+    }
+
+    /// How many subscribes displaced a live socket of the same bot (kicks).
+    pub fn kicks(&self) -> u64 {
+        self.state.core.kicks()
+    }
+
     /// Waits until `cond` holds for the simulator (re-checked on every change), up to `timeout`.
     pub async fn wait_until(&self, timeout: Duration, mut cond: impl FnMut(&Simulator) -> bool) -> bool {
         self.state.core.wait_until(timeout, |_| cond(self)).await

@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use super::actor::{self, ActorContext, ActorExit, StopSignal};
+use super::balance::Balancer;
 use super::settings::LongSettings;
 use crate::config::LongConfig;
 use crate::keys;
@@ -40,6 +41,7 @@ pub struct Supervisor {
     state: Arc<PluginState>,
     settings: Arc<LongSettings>,
     pipeline: Arc<Pipeline>,
+    balancer: Arc<Balancer>,
     running: Mutex<HashMap<String, Running>>,
     started: std::sync::atomic::AtomicBool,
 }
@@ -47,10 +49,13 @@ pub struct Supervisor {
 impl Supervisor {
     /// A supervisor over an installation's state.
     pub fn new(state: Arc<PluginState>, settings: Arc<LongSettings>, pipeline: Arc<Pipeline>) -> Arc<Self> {
+        let balancer =
+            Arc::new(Balancer::new(state.scope.clone(), settings.instance_id.clone(), settings.balance.clone()));
         let supervisor = Arc::new(Supervisor {
             state,
             settings,
             pipeline,
+            balancer,
             running: Mutex::new(HashMap::new()),
             started: std::sync::atomic::AtomicBool::new(false),
         });
@@ -69,6 +74,10 @@ impl Supervisor {
         }
         let this = self.clone();
         let spawned = self.state.scope.spawn(async move { this.run().await });
+        if spawned.is_ok() {
+            let balancer = self.balancer.clone();
+            let _ = self.state.scope.spawn(async move { balancer.run().await });
+        }
         if spawned.is_err() {
             self.started.store(false, std::sync::atomic::Ordering::Release);
         }
@@ -78,6 +87,9 @@ impl Supervisor {
     async fn run(self: Arc<Self>) {
         let cancelled = self.state.scope.cancellation();
         let wake = self.state.supervisor_wake.clone();
+        // Announce this instance and learn the others before taking any bot, so that hosts
+        // started together spread their bots from the start instead of after a hand-off.
+        self.balancer.beat().await;
         loop {
             if let Err(e) = self.reconcile().await {
                 tracing::warn!(error = %e, "reconciling the long connections failed; trying again");
@@ -172,6 +184,7 @@ impl Supervisor {
             pipeline: self.pipeline.clone(),
             current: Default::default(),
             metrics: self.state.metrics.clone(),
+            balancer: self.balancer.clone(),
         };
         let actor_stop = stop.clone();
         let spawned = self.state.scope.spawn(async move {
@@ -195,6 +208,11 @@ impl Supervisor {
             running.stop.stop(why);
             let _ = tokio::time::timeout(Duration::from_secs(5), running.exit).await;
         }
+    }
+
+    /// This installation's view of the live instances.
+    pub fn balancer(&self) -> &Arc<Balancer> {
+        &self.balancer
     }
 
     /// How many actors run here (for tests and the benchmark).
