@@ -209,7 +209,7 @@ async fn serve_socket(core: Arc<Core>, socket: WebSocket) {
                     Message::Text(t) => t.to_string(),
                     Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
                     Message::Close(frame) => {
-                        core.client_closing(conn, frame.as_ref().map(|f| f.code.into()));
+                        core.client_closing(conn, frame.as_ref().map(|f| f.code));
                         let _ = tx.send(Outgoing::EchoClose);
                         let _ = tokio::time::timeout(Duration::from_secs(1), &mut writer).await;
                         break DisconnectReason::ClientClose { code: frame.map(|f| f.code) };

@@ -310,9 +310,11 @@ async fn acquire(ctx: &ActorContext, key: &str, stop: &StopSignal, gauge: &mut S
 /// refused, or failed for so long that the lease may have expired.
 ///
 /// After a renewal it also asks the balancer whether the bot should move to its preferred
-/// instance; if so (and a hand-off slot is free) it sets `handing_off` and cancels `lost`, so the
-/// session drains and closes its socket, and keeps renewing until then: the lease stays ours
-/// until the socket is closed, and is released only after.
+/// instance; if so it books the installation's next hand-off slot (slots are spaced by the
+/// hand-off interval, so many bots wanting to move leave one by one) and, when the slot comes and
+/// the move is still wanted, sets `handing_off` and cancels `lost`: the session drains and closes
+/// its socket while this keeps renewing, so the lease stays ours until the socket is closed and is
+/// released only after.
 async fn keep_lease(
     ctx: &ActorContext,
     key: &str,
@@ -322,30 +324,42 @@ async fn keep_lease(
 ) {
     let ttl = ctx.settings.lease_ttl;
     let margin = ttl / 6;
+    let every = ctx.settings.lease_renew_interval();
     let held_since = tokio::time::Instant::now();
     let mut last_ok = held_since;
+    let mut next_renew = held_since + every;
+    let mut slot: Option<tokio::time::Instant> = None;
     loop {
-        tokio::time::sleep(ctx.settings.lease_renew_interval()).await;
-        let current = lease.lock().clone();
-        match Box::pin(ctx.scope.host().leases().renew(&current, ttl.as_millis() as u64)).await {
-            Ok(Some(renewed)) => {
-                *lease.lock() = renewed;
-                last_ok = tokio::time::Instant::now();
-                if !lost.is_cancelled() {
-                    if let Some(target) = ctx.balancer.hand_off_target(&ctx.config.bot_id, held_since.elapsed()) {
-                        if ctx.balancer.take_hand_off_slot() {
-                            tracing::info!(integration_id = %ctx.integration.id, to = %target, "handing the bot over to its preferred instance");
-                            handing_off.store(true, std::sync::atomic::Ordering::Release);
-                            lost.cancel();
-                        }
+        tokio::time::sleep_until(slot.map_or(next_renew, |s| s.min(next_renew))).await;
+        let now = tokio::time::Instant::now();
+        if now >= next_renew {
+            next_renew = now + every;
+            let current = lease.lock().clone();
+            match Box::pin(ctx.scope.host().leases().renew(&current, ttl.as_millis() as u64)).await {
+                Ok(Some(renewed)) => {
+                    *lease.lock() = renewed;
+                    last_ok = tokio::time::Instant::now();
+                    let wanted = ctx.balancer.hand_off_target(&ctx.config.bot_id, held_since.elapsed()).is_some();
+                    if wanted && slot.is_none() && !lost.is_cancelled() {
+                        slot = Some(ctx.balancer.book_hand_off_slot());
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(integration_id = %ctx.integration.id, key, error = %e, "renewing the bot's lease failed");
+                    if last_ok.elapsed() + every >= ttl.saturating_sub(margin) {
+                        break;
                     }
                 }
             }
-            Ok(None) => break,
-            Err(e) => {
-                tracing::warn!(integration_id = %ctx.integration.id, key, error = %e, "renewing the bot's lease failed");
-                if last_ok.elapsed() + ctx.settings.lease_renew_interval() >= ttl.saturating_sub(margin) {
-                    break;
+        }
+        if slot.is_some_and(|s| tokio::time::Instant::now() >= s) {
+            slot = None;
+            if let Some(target) = ctx.balancer.hand_off_target(&ctx.config.bot_id, held_since.elapsed()) {
+                if !lost.is_cancelled() {
+                    tracing::info!(integration_id = %ctx.integration.id, to = %target, "handing the bot over to its preferred instance");
+                    handing_off.store(true, std::sync::atomic::Ordering::Release);
+                    lost.cancel();
                 }
             }
         }

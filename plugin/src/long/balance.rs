@@ -4,7 +4,13 @@
 //! namespace and re-reads the others' at the same period: that is the set of live instances as
 //! this tenant sees it (every host restores every tenant's installation, so each tenant sees every
 //! host). A bot's preferred instance is chosen by rendezvous hashing of its bot id with each live
-//! instance id: stable, and when an instance comes or goes only the bots it gains or loses move.
+//! instance id, with bounded loads: bots are taken in a fixed order (their own hash), and each
+//! goes to the highest-scoring instance that has fewer than `ceil(bots / instances)` so far. Every
+//! instance computes the same assignment from the same bots and live instances, no instance is
+//! preferred by more than its fair share, and when an instance comes or goes few bots move
+//! besides the ones it gains or loses. The bots are those of the tenant's integrations that
+//! should connect (the supervisor tells after each reconcile); a bot not known yet falls back to
+//! plain rendezvous.
 //!
 //! The lease still decides who holds a bot; this only steers who takes it:
 //!
@@ -56,11 +62,56 @@ pub fn preferred<'a>(bot_id: &str, instances: impl IntoIterator<Item = &'a str>)
     instances.into_iter().max_by_key(|i| (score(bot_id, i), *i))
 }
 
-/// What this installation knows of the live instances.
+/// Assigns each bot to an instance: rendezvous hashing with bounded loads (see the module
+/// documentation). Deterministic: the same bots and instances give the same assignment in every
+/// process, whatever their order.
+pub fn assign(bots: &[String], instances: &[String]) -> HashMap<String, String> {
+    let mut assignment = HashMap::with_capacity(bots.len());
+    if instances.is_empty() {
+        return assignment;
+    }
+    let mut order: Vec<&String> = bots.iter().collect();
+    order.sort_by_key(|b| (score(b, ""), b.as_str()));
+    order.dedup();
+    let capacity = order.len().div_ceil(instances.len());
+    let mut load: HashMap<&str, usize> = instances.iter().map(|i| (i.as_str(), 0)).collect();
+    let mut ranked: Vec<&str> = Vec::with_capacity(instances.len());
+    for bot in order {
+        ranked.clear();
+        ranked.extend(instances.iter().map(String::as_str));
+        ranked.sort_by_key(|i| std::cmp::Reverse((score(bot, i), *i)));
+        if let Some(chosen) = ranked.iter().find(|i| load[**i] < capacity) {
+            *load.get_mut(chosen).expect("every instance has a load") += 1;
+            assignment.insert(bot.clone(), chosen.to_string());
+        }
+    }
+    assignment
+}
+
+/// What this installation knows of the live instances and the bots to spread over them.
 #[derive(Default)]
 struct View {
     /// Live instance → when this installation first saw it alive (without a gap since).
     live: HashMap<String, Instant>,
+    /// The bots that should connect, sorted.
+    bots: Vec<String>,
+    /// Bot → preferred instance, recomputed when `live` or `bots` change.
+    assignment: HashMap<String, String>,
+}
+
+impl View {
+    fn recompute(&mut self) {
+        let mut instances: Vec<String> = self.live.keys().cloned().collect();
+        instances.sort();
+        self.assignment = assign(&self.bots, &instances);
+        let mut shares: Vec<(&str, usize)> = instances.iter().map(|i| (i.as_str(), 0)).collect();
+        for target in self.assignment.values() {
+            if let Some(share) = shares.iter_mut().find(|(i, _)| *i == target) {
+                share.1 += 1;
+            }
+        }
+        tracing::info!(bots = self.bots.len(), shares = ?shares, "bots spread over the live instances");
+    }
 }
 
 /// One installation's balancing: its heartbeat, its view of the live instances, and the
@@ -154,7 +205,11 @@ impl Balancer {
             for id in seen {
                 view.live.entry(id).or_insert(now);
             }
-            kept != before || view.live.len() != kept
+            let changed = kept != before || view.live.len() != kept;
+            if changed {
+                view.recompute();
+            }
+            changed
         };
         if changed {
             let live: Vec<String> = self.live();
@@ -180,10 +235,28 @@ impl Balancer {
         self.changed.subscribe()
     }
 
+    /// Tells which bots should connect (the tenant's long-connection integrations that are not
+    /// blocked); the assignment is recomputed when they change.
+    pub fn set_bots(&self, mut bots: Vec<String>) {
+        bots.sort();
+        bots.dedup();
+        let mut view = self.view.lock();
+        if view.bots != bots {
+            view.bots = bots;
+            view.recompute();
+            drop(view);
+            self.changed.send_modify(|v| *v += 1);
+        }
+    }
+
     /// The instance a bot prefers among the live ones.
     pub fn preferred_of(&self, bot_id: &str) -> Option<String> {
         let view = self.view.lock();
-        preferred(bot_id, view.live.keys().map(String::as_str)).map(str::to_string)
+        view.assignment
+            .get(bot_id)
+            .cloned()
+            .filter(|i| view.live.contains_key(i))
+            .or_else(|| preferred(bot_id, view.live.keys().map(String::as_str)).map(str::to_string))
     }
 
     /// Whether this instance is the bot's preferred one.
@@ -207,25 +280,22 @@ impl Balancer {
         if self.draining.load(Ordering::Acquire) || held_for < self.settings.settle {
             return None;
         }
-        let view = self.view.lock();
-        let target = preferred(bot_id, view.live.keys().map(String::as_str))?;
+        let target = self.preferred_of(bot_id)?;
         if target == self.instance_id {
             return None;
         }
-        let seen_since = view.live.get(target)?;
-        (seen_since.elapsed() >= self.settings.settle).then(|| target.to_string())
+        let seen_since = *self.view.lock().live.get(&target)?;
+        (seen_since.elapsed() >= self.settings.settle).then_some(target)
     }
 
-    /// Takes this installation's next hand-off slot if one is free now (at most one hand-off per
-    /// `handoff_interval`).
-    pub fn take_hand_off_slot(&self) -> bool {
+    /// Books this installation's next free hand-off slot and returns when it begins: slots are
+    /// `handoff_interval` apart, so bots that want to move at the same moment leave one by one.
+    pub fn book_hand_off_slot(&self) -> Instant {
         let now = Instant::now();
         let mut next = self.next_handoff.lock();
-        if now < *next {
-            return false;
-        }
-        *next = now + self.settings.handoff_interval;
-        true
+        let slot = (*next).max(now);
+        *next = slot + self.settings.handoff_interval;
+        slot
     }
 
     /// Runs the heartbeat until the installation stops, then withdraws: the heartbeat key is
@@ -247,7 +317,11 @@ impl Balancer {
         if self.draining.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.view.lock().live.remove(&self.instance_id);
+        {
+            let mut view = self.view.lock();
+            view.live.remove(&self.instance_id);
+            view.recompute();
+        }
         if let Err(e) = self.scope.host().kv().delete(&heartbeat_key(&self.instance_id)).await {
             tracing::warn!(error = %e, "deleting this instance's heartbeat failed");
         }
@@ -282,6 +356,44 @@ mod tests {
         for (instance, count) in counts {
             assert!((850..=1150).contains(&count), "{instance} is preferred by {count} of 3000 bots");
         }
+    }
+
+    fn bots(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("BOT{i:05}")).collect()
+    }
+
+    fn ids(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_assignment_gives_no_instance_more_than_its_fair_share_whatever_the_order() {
+        let all = bots(1000);
+        let instances = ids(&["host:4242:9f1c2e3a", "host:4243:00aa11bb", "other:77:deadbeef"]);
+        let a = assign(&all, &instances);
+        assert_eq!(a.len(), 1000, "every bot is assigned");
+        for i in &instances {
+            let n = a.values().filter(|v| *v == i).count();
+            assert!(n <= 334, "{i} is preferred by {n} of 1000 bots; its fair share is 334");
+        }
+        let mut shuffled = all.clone();
+        shuffled.reverse();
+        let mut reversed = instances.clone();
+        reversed.reverse();
+        assert_eq!(assign(&shuffled, &reversed), a, "every process computes the same assignment");
+    }
+
+    #[test]
+    fn an_instance_joining_takes_about_its_share_and_few_others_move() {
+        let all = bots(999);
+        let two = ids(&["a:1:x", "b:2:y"]);
+        let three = ids(&["a:1:x", "b:2:y", "c:3:z"]);
+        let before = assign(&all, &two);
+        let after = assign(&all, &three);
+        let to_c = after.values().filter(|v| *v == "c:3:z").count();
+        let moved_between_old = all.iter().filter(|b| after[*b] != "c:3:z" && after[*b] != before[*b]).count();
+        assert_eq!(to_c, 333);
+        assert!(moved_between_old <= 100, "{moved_between_old} bots moved between the two old instances");
     }
 
     #[test]

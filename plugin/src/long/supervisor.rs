@@ -114,6 +114,8 @@ impl Supervisor {
         let intents = self.state.scan_all(&keys::desired("")).await?;
         let statuses = self.state.scan_all(&keys::status("")).await?;
         let mut seen = std::collections::HashSet::with_capacity(integrations.len());
+        let mut connecting = Vec::with_capacity(integrations.len());
+        let mut planned = Vec::with_capacity(integrations.len());
         for integration in integrations {
             seen.insert(integration.id.clone());
             let desired: desired::DesiredState =
@@ -122,7 +124,17 @@ impl Supervisor {
                 statuses.get(&integration.id).and_then(|raw| serde_json::from_str(raw).ok());
             let bound = bindings.contains_key(&integration.id);
             let blocking = blocking_reason_of(&integration, &desired, observed.as_ref(), bound);
-            self.apply(integration, desired.generation, blocking).await;
+            if blocking.is_none() {
+                if let Ok(config) = LongConfig::from_options(&integration.options) {
+                    connecting.push(config.bot_id);
+                }
+            }
+            planned.push((integration, desired.generation, blocking));
+        }
+        // The balancer knows the bots before any actor asks where its bot should go.
+        self.balancer.set_bots(connecting);
+        for (integration, generation, blocking) in planned {
+            self.apply(integration, generation, blocking).await;
         }
         let gone: Vec<String> = self.running.lock().keys().filter(|id| !seen.contains(*id)).cloned().collect();
         for id in gone {
