@@ -285,6 +285,8 @@ async fn wait_balanced(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hosts_share_a_thousand_bots_with_one_socket_each_through_kill_reconnect_and_rolling_restart() {
     let Some(mut backends) = Backends::start().await else { return };
+    let began = Instant::now();
+    let phase = |name: &str| eprintln!("several hosts: {name} at {:.1} s", began.elapsed().as_secs_f64());
     let sim = Arc::new(Simulator::start(SimConfig::default()).await.unwrap());
     for n in 0..BOTS {
         sim.add_bot(&bot(n), "scale-s3cret");
@@ -330,6 +332,7 @@ async fn three_hosts_share_a_thousand_bots_with_one_socket_each_through_kill_rec
         sim.connected_count()
     );
 
+    phase("1,000 bots connected on the first host");
     // Two more hosts: once they have settled, bots are handed over to them until each host holds
     // at most its fair share; every move is a release, never a kick.
     let (second, third) =
@@ -343,6 +346,7 @@ async fn three_hosts_share_a_thousand_bots_with_one_socket_each_through_kill_rec
     assert!(sockets.len() == BOTS && sockets.values().all(|n| *n == 1), "one socket per bot once spread");
     assert_eq!(sim.kicks(), 0, "bots moved by hand-off, never by a kick");
 
+    phase("spread over three hosts");
     // The Status tab on every host names the true owner (the lease holder in Redis).
     let sample: Vec<String> = (0..BOTS).step_by(97).map(bot).collect();
     for b in &sample {
@@ -375,6 +379,7 @@ async fn three_hosts_share_a_thousand_bots_with_one_socket_each_through_kill_rec
     );
     assert!(sim.is_connected(b));
 
+    phase("status and reconnect checked");
     // SIGKILL of the host owning a bot: another host holds it within 15 s, and messages sent to
     // that host's bots meanwhile are answered exactly once.
     let victim = 2;
@@ -416,6 +421,7 @@ async fn three_hosts_share_a_thousand_bots_with_one_socket_each_through_kill_rec
     hosts[victim] = start_host(&backends, &sim, dirs[victim].path()).await;
     pids[victim] = hosts[victim].server.pid().unwrap();
 
+    phase("failover checked");
     // A rolling restart of all three with SIGTERM while messages keep coming: each drain releases
     // its leases, so its bots are held elsewhere before the old leases could have expired; no
     // message is lost, none is answered twice.
@@ -484,6 +490,7 @@ async fn three_hosts_share_a_thousand_bots_with_one_socket_each_through_kill_rec
         assert_eq!(got.len(), 1, "{b}/{user}: answered exactly once through the rolling restart: {got:?}");
     }
 
+    phase("rolling restart done");
     // Settled again: spread over the three new processes, still one socket per bot.
     wait_balanced(&mut backends, &hosts, &pids, Duration::from_secs(45)).await;
     assert!(sim.wait_until(Duration::from_secs(10), |s| s.connected_count() == BOTS).await);

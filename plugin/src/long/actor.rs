@@ -615,6 +615,10 @@ async fn serve(
     // Every callback task holds a clone: the count above one is the answers in flight.
     let in_flight = Arc::new(());
     let mut draining: Option<(Draining, tokio::time::Instant)> = None;
+    // Callbacks that arrive while the installation stops, answered inside this task.
+    let mut kept: futures_util::stream::FuturesUnordered<
+        std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    > = futures_util::stream::FuturesUnordered::new();
     // Once per heartbeat: lastPingAt and lastCallbackAt reach the store within one interval, and
     // thousands of idle bots do not wake every few seconds for nothing.
     let mut status_tick = tokio::time::interval(ctx.settings.heartbeat);
@@ -654,7 +658,11 @@ async fn serve(
                             pipeline.handle(*event, reply).await;
                             drop(answering);
                         };
-                        if let Err(e) = ctx.scope.spawn(task) {
+                        if ctx.scope.is_stopping() {
+                            // Draining for a shutdown: the installation takes no new task, but
+                            // a callback that reached this socket is still answered on it.
+                            kept.push(Box::pin(task));
+                        } else if let Err(e) = ctx.scope.spawn(task) {
                             tracing::warn!(integration_id = %integration_id, error = %e, "a callback was not handled: the installation is stopping");
                         }
                     }
@@ -693,6 +701,7 @@ async fn serve(
                 reporter.status.last_disconnected_at = Some(reporter.now());
                 return Served::Return(SessionEnd::LeaseLost);
             }
+            Some(()) = futures_util::StreamExt::next(&mut kept), if !kept.is_empty() => {}
             () = tokio::time::sleep(DRAIN_CHECK), if draining.is_some() => {
                 let Some((why, deadline)) = draining else { continue };
                 let answering = Arc::strong_count(&in_flight) - 1;
