@@ -175,6 +175,25 @@ impl Setup {
         post(&format!("/api/xpert/{xpert}/publish"), json!({})).await;
     }
 
+    /// Waits until every bot is connected and no host holds more than its fair share plus 2 %
+    /// (hand-offs after a start are spaced: five a second per host by default).
+    async fn wait_balanced(&mut self, n: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let fair = n.div_ceil(self.hosts.len());
+        loop {
+            let leases = self.leases.read().await;
+            let mut per: HashMap<u32, usize> = HashMap::new();
+            for (o, _) in leases.values() {
+                *per.entry(pid_of(o)).or_insert(0) += 1;
+            }
+            if leases.len() == n && per.values().all(|c| *c <= fair + fair / 50) && self.sim.connected_count() == n {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{}: not balanced in {limit:?}: {per:?}", self.name);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
     /// Waits until every bot is connected and every running host holds some.
     async fn wait_spread(&mut self, n: usize, limit: Duration) -> HashMap<String, (String, i64)> {
         let deadline = Instant::now() + limit;
@@ -257,7 +276,13 @@ async fn renewals(table: &mut LeaseTable, window: Duration) -> f64 {
             }
         }
     }
-    moves as f64 / started.elapsed().as_secs_f64()
+    let rate = moves as f64 / started.elapsed().as_secs_f64();
+    eprintln!(
+        "lease renewals: {moves} expiry moves of {} leases in {:.1} s",
+        last.len(),
+        started.elapsed().as_secs_f64()
+    );
+    rate
 }
 
 #[tokio::main]
@@ -324,8 +349,10 @@ async fn main() {
     }
     one.wait_spread(n, Duration::from_secs(120)).await;
     three.wait_spread(n, Duration::from_secs(180)).await;
-    eprintln!("both set-ups connected; letting three hosts settle");
-    tokio::time::sleep(Duration::from_millis(settle.parse::<u64>().unwrap_or(5000) * 2 + 5000)).await;
+    eprintln!("both set-ups connected; waiting until the three hosts have spread the bots");
+    let spreading = Instant::now();
+    three.wait_balanced(n, Duration::from_secs(600)).await;
+    eprintln!("spread in {:.0} s", spreading.elapsed().as_secs_f64());
 
     let mut answered: [Vec<f64>; 2] = Default::default();
     let mut p50: [Vec<f64>; 2] = Default::default();

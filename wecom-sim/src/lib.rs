@@ -16,7 +16,8 @@
 //! (text, voice, image, file, video, mixed, with an optional `quote`; 409 `bot_not_connected` with
 //! `"delivered": false` when the bot has no live socket), `POST /sim/events`, `GET /sim/transcript`,
 //! `GET /sim/violations`, `GET /sim/frames`, `GET /sim/disconnects` (every socket that ended and
-//! why), `GET /sim/responses`, `POST /sim/faults` (see [`FaultSpec`]), `POST /sim/drop`,
+//! why), `GET /sim/sockets` (connected bots, the most sockets one bot had at once, kicks),
+//! `GET /sim/responses`, `POST /sim/faults` (see [`FaultSpec`]), `POST /sim/drop`,
 //! `POST /sim/restart`, `POST /sim/short/{bots,verify,messages}`.
 //!
 //! ```no_run

@@ -212,6 +212,7 @@ pub fn run(ctx: ActorContext, stop: StopSignal) -> impl std::future::Future<Outp
                         }
                     }
                     tracing::info!(integration_id = %integration_id, "handed the bot over to its preferred instance");
+                    reporter.gauge.set("standby");
                     continue;
                 }
                 SessionEnd::LeaseLost => {
