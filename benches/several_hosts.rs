@@ -5,8 +5,8 @@
 //! - callbacks answered per second: 3,000 messages pushed at once (three per bot, each from a new
 //!   user), until every answer's stream is sealed;
 //! - callback → thinking frame p50 / p99: 2,000 callbacks at 500/s (`support/latency.rs`);
-//! - lease renewals per second: every lease's expiry sampled every 100 ms for 15 s (each renewal
-//!   moves it), read from Redis or from the SQLite file;
+//! - lease renewals per second: every lease's expiry sampled every 100 ms for 30 s, three renewal
+//!   periods (each renewal moves it), read from Redis or from the SQLite file;
 //! - failover after SIGKILL (three hosts only), ten times: the host holding most bots is killed,
 //!   and the time until every one of its bots is subscribed again from another host is taken;
 //!   the killed host is started again before the next round;
@@ -364,7 +364,7 @@ async fn main() {
             let lat = latency::first_frame_latencies(&setup.sim, 2000, &format!("lat{round}u"), |k| bot(k % n)).await;
             p50[s].push(percentile(&lat, 0.50));
             p99[s].push(percentile(&lat, 0.99));
-            renew[s].push(renewals(&mut setup.leases, Duration::from_secs(15)).await);
+            renew[s].push(renewals(&mut setup.leases, Duration::from_secs(30)).await);
             eprintln!("{}: round {round} done", setup.name);
         }
     }

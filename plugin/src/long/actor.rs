@@ -328,7 +328,10 @@ async fn keep_lease(
     let every = ctx.settings.lease_renew_interval();
     let held_since = tokio::time::Instant::now();
     let mut last_ok = held_since;
-    let mut next_renew = held_since + every;
+    // The first renewal comes a random half to whole period after taking the lease (earlier is
+    // always safe), so bots taken together (a host start, a failover) do not renew in one burst
+    // every period for ever after.
+    let mut next_renew = held_since + every.mul_f64(0.5 + 0.5 * rand::random::<f64>());
     let mut slot: Option<tokio::time::Instant> = None;
     loop {
         tokio::time::sleep_until(slot.map_or(next_renew, |s| s.min(next_renew))).await;
