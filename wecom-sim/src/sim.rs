@@ -197,6 +197,8 @@ pub(crate) struct Connection {
     pub bot_id: Option<String>,
     /// Why the simulator is ending this socket, once it decided to.
     pub ending: Option<DisconnectReason>,
+    /// Its end is already in the disconnect list (recorded when the client's close frame came).
+    pub recorded: bool,
 }
 
 /// What the writer task of a connection sends.
@@ -302,7 +304,7 @@ impl Core {
     /// Registers a new socket; returns its id.
     pub(crate) fn connect(&self, tx: mpsc::UnboundedSender<Outgoing>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.state.lock().conns.insert(id, Connection { tx, bot_id: None, ending: None });
+        self.state.lock().conns.insert(id, Connection { tx, bot_id: None, ending: None, recorded: false });
         id
     }
 
@@ -317,7 +319,9 @@ impl Core {
         let mut st = self.state.lock();
         if let Some(c) = st.conns.remove(&conn) {
             let reason = c.ending.unwrap_or(seen);
-            st.disconnects.push(Disconnect { bot_id: c.bot_id.clone().unwrap_or_default(), reason });
+            if !c.recorded {
+                st.disconnects.push(Disconnect { bot_id: c.bot_id.clone().unwrap_or_default(), reason });
+            }
             if let Some(bot) = c.bot_id.and_then(|b| st.bots.get_mut(&b).map(|s| (s, b))) {
                 if bot.0.live_conn == Some(conn) {
                     bot.0.live_conn = None;
@@ -333,8 +337,13 @@ impl Core {
     pub(crate) fn client_closing(&self, conn: u64, code: Option<u16>) {
         let mut st = self.state.lock();
         let Some(c) = st.conns.get_mut(&conn) else { return };
-        c.ending.get_or_insert(DisconnectReason::ClientClose { code });
-        if let Some(bot) = c.bot_id.clone() {
+        let reason = c.ending.get_or_insert(DisconnectReason::ClientClose { code }).clone();
+        c.recorded = true;
+        let bot_id = c.bot_id.clone();
+        // Recorded now, as the bot stops counting as connected now: a watcher that sees it
+        // disconnected also sees why.
+        st.disconnects.push(Disconnect { bot_id: bot_id.clone().unwrap_or_default(), reason });
+        if let Some(bot) = bot_id {
             if let Some(b) = st.bots.get_mut(&bot) {
                 if b.live_conn == Some(conn) {
                     b.live_conn = None;
