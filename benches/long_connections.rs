@@ -122,7 +122,7 @@ fn host_child(n: usize) {
     host.set_config("WECOM_STREAM_THROTTLE_MS", "1000");
     host.set_config("XPERT_PLUGIN_LOG_LEVEL", &log_level());
     // The plugin's settings can be tried from the bench's environment.
-    for key in ["WECOM_CONNECT_CONCURRENCY", "WECOM_HEARTBEAT_MS"] {
+    for key in ["WECOM_CONNECT_CONCURRENCY", "WECOM_HEARTBEAT_MS", "WECOM_RECONCILE_MS"] {
         if let Ok(value) = std::env::var(key) {
             host.set_config(key, &value);
         }

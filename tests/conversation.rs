@@ -269,3 +269,43 @@ fn an_answer_whose_connection_dropped_mid_stream_arrives_as_a_message_after_the_
     );
     inst.stop(Duration::from_secs(3)).unwrap();
 }
+
+#[test]
+fn a_voice_message_is_answered_as_its_text_and_a_file_or_video_gets_a_notice_instead_of_silence() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt.block_on(Simulator::start(SimConfig::default())).unwrap();
+    sim.add_bot("BOTV", "s");
+    let host = fast_host(&sim);
+    let mut lv = long("lv", "BOTV", "s");
+    lv.options["preferLanguage"] = "en".into();
+    let inst = installed_and_bound(&host, &lv);
+    wait_status(&host, &inst, &lv, |i| i["state"] == "connected");
+
+    // Voice arrives transcribed: the agent gets the words.
+    let voice = MessageBody { msgtype: Some("voice".into()), ..MessageBody::new("BOTV", "vic", "what time is it") };
+    sim.send_message(voice).unwrap();
+    rt.block_on(sim.wait_transcript("BOTV", "vic", WAIT, |b| b.iter().any(|b| b.from == "bot" && b.finished)));
+    let request = host.agent().requests().pop().expect("the voice message reached the agent");
+    assert_eq!(request.input, "what time is it");
+
+    // A file and a video cannot be read: each gets its own notice, and no agent runs.
+    let runs = host.agent().requests().len();
+    sim.send_message(MessageBody::new("BOTV", "fay", "").media("file", b"%PDF-1.4 report", "report.pdf")).unwrap();
+    sim.send_message(MessageBody::new("BOTV", "fay", "").media("video", b"\x00\x00\x00\x18ftypmp42", "clip.mp4"))
+        .unwrap();
+    let bubbles = rt.block_on(
+        sim.wait_transcript("BOTV", "fay", WAIT, |b| b.iter().filter(|b| b.from == "bot" && b.finished).count() >= 2),
+    );
+    let mut answers: Vec<&str> = bubbles.iter().filter(|b| b.from == "bot").map(|b| b.text.as_str()).collect();
+    answers.sort_unstable(); // the two are answered concurrently
+    assert_eq!(
+        answers,
+        [
+            "Sorry, I cannot read files yet. Please send text, voice or images.",
+            "Sorry, I cannot read videos yet. Please send text, voice or images."
+        ]
+    );
+    assert_eq!(host.agent().requests().len(), runs, "no agent ran for them");
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    inst.stop(Duration::from_secs(3)).unwrap();
+}

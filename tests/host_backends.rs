@@ -355,6 +355,11 @@ async fn either_backend_may_be_set_alone() {
     assert_eq!((status, body), (200, json!("written")));
     assert_eq!(backends.kv("probe/default/redis-only").await.as_deref(), Some("default"));
     assert!(dir.path().join("xpert.db").exists(), "the store is SQLite");
+    let sqlite_kv = rusqlite::Connection::open(dir.path().join("xpert.kv.db")).expect("the SQLite KV file opens");
+    let local: i64 = sqlite_kv
+        .query_row("SELECT COUNT(*) FROM plugin_kv WHERE key = 'probe/default/redis-only'", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(local, 0, "the key went to Redis, not to the SQLite KV file");
     assert!(host.server.stop(Duration::from_secs(20)).await.unwrap().success());
     backends.cleanup().await;
 }

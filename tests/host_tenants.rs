@@ -22,6 +22,11 @@ fn db(dir: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(dir.join("xpert.db")).expect("the host's SQLite file opens")
 }
 
+/// The embedded store's KV and lease file, beside the store's.
+fn kv_db(dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("xpert.kv.db")).expect("the host's SQLite KV file opens")
+}
+
 fn count(conn: &rusqlite::Connection, sql: &str, param: &str) -> i64 {
     conn.query_row(sql, [param], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
@@ -226,9 +231,10 @@ async fn deleting_a_tenant_removes_its_rows_and_kv_data_and_the_admin_still_acts
 
     let kv_of = |tenant: &str| format!("wecom/{tenant}/%");
     let conn = db(dir.path());
+    let kv = kv_db(dir.path());
     let kv_count = "SELECT COUNT(*) FROM plugin_kv WHERE key LIKE ?1";
-    assert!(count(&conn, kv_count, &kv_of(&b_id)) > 0, "B's plugin wrote KV data to remove");
-    let default_kv = count(&conn, kv_count, &kv_of("default"));
+    assert!(count(&kv, kv_count, &kv_of(&b_id)) > 0, "B's plugin wrote KV data to remove");
+    let default_kv = count(&kv, kv_count, &kv_of("default"));
     assert!(default_kv > 0, "default's plugin wrote KV data to keep");
     assert!(count(&conn, "SELECT COUNT(*) FROM messages WHERE conversation_id = ?1", &conversation) > 0);
 
@@ -249,7 +255,7 @@ async fn deleting_a_tenant_removes_its_rows_and_kv_data_and_the_admin_still_acts
         assert_eq!(count(&conn, &sql, &b_id), 0, "{table} kept rows of the deleted tenant");
     }
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM messages WHERE conversation_id = ?1", &conversation), 0);
-    assert_eq!(count(&conn, kv_count, &kv_of(&b_id)), 0, "the deleted tenant's KV data is gone");
+    assert_eq!(count(&kv, kv_count, &kv_of(&b_id)), 0, "the deleted tenant's KV data is gone");
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM tenants WHERE id = ?1", &b_id), 0);
     let webhook = host.http.get(host.url(&format!("/api/wecom/webhook/{doomed_id}"))).send().await.unwrap();
     assert_eq!(webhook.status().as_u16(), 404, "the deleted tenant's webhook is gone");
@@ -259,7 +265,7 @@ async fn deleting_a_tenant_removes_its_rows_and_kv_data_and_the_admin_still_acts
     assert_eq!(me["tenant"]["id"], "default");
     let (status, kept) = host.get(&format!("/api/integration/{kept_id}")).await;
     assert_eq!((status, kept["name"].clone()), (200, json!("aibDefault")));
-    assert!(count(&conn, kv_count, &kv_of("default")) >= default_kv, "default's KV data is kept");
+    assert!(count(&kv, kv_count, &kv_of("default")) >= default_kv, "default's KV data is kept");
     let (_, installed) = host.get("/api/plugins").await;
     assert_eq!(installed[0]["level"], "tenant");
     let (_, tenants) = host.get("/api/tenants").await;
@@ -330,7 +336,7 @@ async fn installations_are_stopped_on_uninstall_reinstall_tenant_deletion_and_sh
     drop_in_probe_plugin(dir.path());
     let mut host = start(dir.path(), &[]).await;
     let (b_id, b) = host.create_tenant("B").await;
-    let conn = db(dir.path());
+    let conn = kv_db(dir.path());
     let install = json!({"name": "probe", "level": "tenant"});
     // The probe's /probe/hold-lease task holds a lease until its installation stops, then
     // releases it and records `released:<key>` in its tenant's KV.

@@ -618,3 +618,77 @@ async fn a_response_url_that_never_answers_is_given_up_after_the_integrations_ti
     assert!(error.contains("did not answer within 3s"), "{status}");
     assert!(!error.contains("secret-code"), "the single-use URL itself is never shown: {status}");
 }
+
+#[tokio::test]
+async fn a_file_gets_a_notice_as_its_passive_answer_also_on_a_retry() {
+    let s = setup(&[]).await;
+    let file = json!({"msgid": "M-FILE", "aibotid": BOT, "chattype": "single", "from": {"userid": "fred"},
+                      "msgtype": "file", "file": {"url": "https://example.invalid/f"}});
+    let (status, reply) = s.sim.short_post(BOT, &file).await.unwrap();
+    assert_eq!(status, 200);
+    let reply = reply.expect("a passive answer, not silence");
+    assert_eq!(reply["stream"]["finish"], true, "{reply}");
+    let content = reply["stream"]["content"].as_str().unwrap_or_default();
+    assert!(
+        content == "Sorry, I cannot read files yet. Please send text, voice or images."
+            || content == "抱歉，我暂时无法读取文件，请发送文字、语音或图片。",
+        "{content}"
+    );
+    // A retry of the same callback gets the same answer.
+    let (_, again) = s.sim.short_post(BOT, &file).await.unwrap();
+    assert_eq!(again.unwrap()["stream"]["content"], content);
+}
+
+#[test]
+fn gathered_images_are_stored_without_the_encoding_aes_key_and_still_decrypt() {
+    use base64::Engine as _;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = std::sync::Arc::new(rt.block_on(Simulator::start(fast_sim())).unwrap());
+    let host = host_sdk::host::TestHost::new();
+    host.set_config("WECOM_API_ORIGINS", &sim.base_url());
+    host.set_config("WECOM_STREAM_THROTTLE_MS", "20");
+    let integration = host_sdk::Integration {
+        id: "sa".into(),
+        name: "sa".into(),
+        provider: "wecom".into(),
+        enabled: true,
+        options: json!({"token": WECOM_TOKEN, "encodingAesKey": AES_KEY, "preferLanguage": "en"}),
+    };
+    host.put_integration(integration);
+    let inst = host.install(&plugin_common::load_wecom(), host_sdk::InstallLevel::Tenant).expect("install");
+    // Messages of one user within a second are answered together: they wait in the shared KV.
+    let params = host_sdk::TriggerParams {
+        xpert_id: "x1".into(),
+        config: json!({"enabled": true, "integrationId": "sa", "summaryWindowSeconds": 1}),
+    };
+    host.block_on(async { inst.trigger("wecom").unwrap().trigger.publish(&params).await.unwrap() });
+    let base = rt.block_on(bridge(&inst));
+    sim.add_short_bot(BOT, &format!("{base}/api/wecom/webhook/sa"), WECOM_TOKEN, AES_KEY).unwrap();
+
+    let png: Vec<u8> = [b"\x89PNG\r\n\x1a\n".as_slice(), &[5u8; 300]].concat();
+    let image = rt.spawn({
+        let sim = sim.clone();
+        let png = png.clone();
+        async move { sim.short_send_image(BOT, "gus", &png, "pic.png").await }
+    });
+    // While the image waits to be answered, what the store holds for it has no EncodingAESKey.
+    let deadline = std::time::Instant::now() + WAIT;
+    let gathered = loop {
+        let entries = host.kv().snapshot();
+        if let Some(agg) = entries.iter().find(|e| e.key.contains("agg:sa:") && e.value.contains("url")) {
+            break agg.value.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "the image was never gathered: {entries:?}");
+        std::thread::yield_now();
+    };
+    assert!(!gathered.contains(AES_KEY), "the stored image carries no EncodingAESKey: {gathered}");
+    assert!(host.kv().snapshot().iter().all(|e| !e.value.contains(AES_KEY)), "no stored value holds it");
+    let out = rt.block_on(image).unwrap().unwrap();
+    assert!(out.finished, "{out:?}");
+    // Answered after the window, decrypted with the answering event's key.
+    let request = host.agent().requests().pop().expect("the agent ran");
+    assert_eq!(request.files.len(), 1, "{request:?}");
+    let encoded = request.files[0].url.strip_prefix("data:image/png;base64,").expect("a data URL");
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap(), png);
+    inst.stop(Duration::from_secs(3)).unwrap();
+}

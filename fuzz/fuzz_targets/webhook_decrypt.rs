@@ -10,16 +10,24 @@
 
 use libfuzzer_sys::fuzz_target;
 use plugin_wecom::crypto;
-use plugin_wecom::protocol::callback;
+use plugin_wecom::protocol::{callback, message_json};
 use plugin_wecom::short::webhook;
 
 /// The EncodingAESKey of WeCom's documentation example.
 const ENCODING_AES_KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
 
+/// Both parsers on a plaintext; whenever the fast one types a message, the lenient tree parser
+/// must type it the same.
 fn parse_plaintext(plain: &str) {
+    let fast = message_json::parse_message_json(plain);
     if let Ok(body) = serde_json::from_str::<serde_json::Value>(plain) {
-        let _ = callback::parse_message(&body);
+        let tree = callback::parse_message(&body);
+        if let Some(fast) = fast {
+            assert_eq!(Ok(fast), tree, "the fast parser disagrees with the tree parser");
+        }
         let _ = callback::parse_event(&body);
+    } else {
+        assert!(fast.is_none(), "the fast parser typed what is not JSON");
     }
 }
 
@@ -39,8 +47,11 @@ fuzz_target!(|data: &[u8]| {
                 None => (call, &[][..]),
             };
             let query = String::from_utf8_lossy(query);
-            if let Ok((callback, _nonce)) = webhook::open_callback("QDG6eK", &key, &query, body) {
-                parse_plaintext(&callback.to_string());
+            let prepared = crypto::CallbackKey::new(&key);
+            if let Ok((webhook::OpenedCallback::Tree(tree), _nonce)) =
+                webhook::open_callback("QDG6eK", &prepared, &query, body)
+            {
+                parse_plaintext(&tree.to_string());
             }
         }
         _ => {

@@ -4,7 +4,8 @@
 //! [`ffi`] alone; everything else is plain Rust that knows nothing of abi_stable:
 //!
 //! - [`config`]: the two connection types' options and their validation;
-//! - [`crypto`]: the EncodingAESKey and WXBizMsgCrypt primitives;
+//! - [`crypto`]: the EncodingAESKey and WXBizMsgCrypt primitives; [`aes_cbc`]: AES-256-CBC
+//!   decryption (VAES where the CPU has it);
 //! - [`descriptors`]: what operators see (schemas with en/zh labels, help links);
 //! - [`providers`]: the `wecom` (short) and `wecom_long` (long) integration providers;
 //! - [`trigger`]: the WeCom Trigger binding an integration to one Digital Expert;
@@ -22,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+pub mod aes_cbc;
 pub mod config;
 pub mod crypto;
 pub mod descriptors;

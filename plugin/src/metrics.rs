@@ -35,6 +35,9 @@ pub struct Metrics {
     pub dedup_hits: IntCounterVec,
     /// From a callback's arrival to its first answer frame (the thinking frame).
     pub first_frame_seconds: Histogram,
+    /// The shared store's round trip for a message's dedup key: the one store call before the
+    /// thinking frame, so the part of [`Metrics::first_frame_seconds`] that is the store's.
+    pub dedup_seconds: Histogram,
     /// Agent runs by outcome (`ok`, `failed`, `timeout`).
     pub agent_run_seconds: HistogramVec,
     /// Streams sealed before their lifetime, or refused as expired (846608), by integration.
@@ -55,6 +58,13 @@ fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntC
 
 fn plain_counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
     let metric = IntCounter::new(name, help).expect("a valid counter definition");
+    registry.register(Box::new(metric.clone())).expect("each metric is registered once");
+    metric
+}
+
+fn plain_histogram(registry: &Registry, name: &str, help: &str) -> Histogram {
+    let opts = HistogramOpts::new(name, help).buckets(BUCKETS.to_vec());
+    let metric = Histogram::with_opts(opts).expect("a valid histogram definition");
     registry.register(Box::new(metric.clone())).expect("each metric is registered once");
     metric
 }
@@ -83,16 +93,16 @@ impl Metrics {
             auth_failures: plain_counter(r, "wecom_auth_failures_total", "Subscribes refused (853000)."),
             callbacks: counter(r, "wecom_callbacks_total", "Callbacks received.", &["integration", "kind"]),
             dedup_hits: counter(r, "wecom_dedup_hits_total", "Messages seen before.", &["integration"]),
-            first_frame_seconds: {
-                let opts = HistogramOpts::new(
-                    "wecom_first_frame_seconds",
-                    "From a callback's arrival to its first answer frame.",
-                )
-                .buckets(BUCKETS.to_vec());
-                let metric = Histogram::with_opts(opts).expect("a valid histogram definition");
-                r.register(Box::new(metric.clone())).expect("registered once");
-                metric
-            },
+            first_frame_seconds: plain_histogram(
+                r,
+                "wecom_first_frame_seconds",
+                "From a callback's arrival to its first answer frame.",
+            ),
+            dedup_seconds: plain_histogram(
+                r,
+                "wecom_dedup_seconds",
+                "The shared store's round trip for a message's dedup key.",
+            ),
             agent_run_seconds: histogram(r, "wecom_agent_run_seconds", "Agent run duration.", &["outcome"]),
             stream_expiries: counter(
                 r,

@@ -33,6 +33,9 @@ impl RouteImpl for PingRoute {
 /// carry a literal one). `None` when an escape is malformed (`%zz`, a trailing `%`) or the decoded
 /// bytes are not UTF-8.
 pub fn percent_decode(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return Some(s.to_owned());
+    }
     // `percent_encoding` passes malformed escapes through unchanged; a query we cannot read exactly
     // is refused instead, so check every `%` is followed by two hex digits first.
     let bytes = s.as_bytes();

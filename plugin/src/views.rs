@@ -69,7 +69,7 @@ pub(crate) fn refresh_action() -> ViewAction {
 fn status_manifest() -> ViewManifest {
     status_tab(
         vec![
-            field("connectionMode", "Connection mode", "连接模式", FieldKind::Text),
+            field("connectionModeText", "Connection mode", "连接模式", FieldKind::Text),
             field("stateText", "State", "状态", FieldKind::Text),
             field("reason", "Why", "原因", FieldKind::Text),
             field("botId", "Bot ID", "Bot ID", FieldKind::Text),
@@ -217,6 +217,7 @@ async fn status_item(state: &PluginState, integration: &Integration) -> Result<V
     let history = observed.as_ref();
     Ok(json!({
         "connectionMode": "long_connection",
+        "connectionModeText": crate::i18n::connection_mode("long_connection"),
         "state": state_name,
         "stateText": state_words(state_name),
         "reason": words,
@@ -250,7 +251,18 @@ async fn data(
         "status" => Ok(ViewData::Stats { item: crate::short::status_view::item(state, integration).await? }),
         "sessions" => {
             let (items, total) = sessions::query(state, &integration.id, query).await?;
-            let items = items.into_iter().map(|s| serde_json::to_value(s).unwrap_or(Value::Null)).collect();
+            let items = items
+                .into_iter()
+                .map(|s| {
+                    let mut row = serde_json::to_value(s).unwrap_or(Value::Null);
+                    // Words for the chat type next to its code (the UI shows `<key>Text` when present).
+                    let words = row.get("chatType").and_then(Value::as_str).map(crate::i18n::chat_type);
+                    if let (Value::Object(map), Some(words)) = (&mut row, words) {
+                        map.insert("chatTypeText".into(), serde_json::to_value(words).unwrap_or(Value::Null));
+                    }
+                    row
+                })
+                .collect();
             Ok(ViewData::Table { items, total: total as u64 })
         }
         other => Err(Error::not_found(format!("no view {other:?} for a {} integration", integration.provider))),

@@ -9,7 +9,7 @@ use host_sdk::{Integration, LifecycleEvent};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ApiError, ApiResult, AppState, Caller, JsonBody, PathParams};
+use super::{localize, ApiError, ApiResult, AppState, Caller, JsonBody, PathParams};
 use crate::clock::now_rfc3339;
 use crate::shown;
 use crate::store::IntegrationRecord;
@@ -55,18 +55,30 @@ pub fn to_json(record: &IntegrationRecord, provider: Option<&RegisteredProvider>
 fn provider_not_found(name: &str) -> ApiError {
     // Only WeCom's own providers come from the WeCom plugin: for any other name, say which
     // provider was asked for and that no installed plugin provides it.
-    let message = if matches!(name, "wecom" | "wecom_long") {
-        format!(
-            "integration provider {:?} is not registered: the WeCom plugin must be installed at tenant level (POST /api/plugins/install with level \"tenant\") to provide it",
-            shown::id(name)
+    let shown = shown::id(name);
+    if matches!(name, "wecom" | "wecom_long") {
+        ApiError::not_found(
+            "PROVIDER_NOT_FOUND",
+            format!(
+                "integration provider {shown:?} is not registered: the WeCom plugin must be installed at tenant level (POST /api/plugins/install with level \"tenant\") to provide it"
+            ),
         )
+        .en(format!(
+            "The integration provider \"{shown}\" is not registered: install the WeCom plugin at tenant level (Plugins page)."
+        ))
+        .zh(format!("集成类型“{shown}”未注册：请在“插件”页面以租户级别安装企业微信插件。"))
     } else {
-        format!(
-            "integration provider {:?} is not provided by any plugin installed at tenant level in this tenant",
-            shown::id(name)
+        ApiError::not_found(
+            "PROVIDER_NOT_FOUND",
+            format!(
+                "integration provider {shown:?} is not provided by any plugin installed at tenant level in this tenant"
+            ),
         )
-    };
-    ApiError::not_found("PROVIDER_NOT_FOUND", message)
+        .en(format!(
+            "No plugin installed at tenant level in this tenant provides the integration provider \"{shown}\"."
+        ))
+        .zh(format!("本租户以租户级别安装的插件中，没有提供集成类型“{shown}”的插件。"))
+    }
 }
 
 /// `GET /api/integration/providers`.
@@ -116,6 +128,14 @@ async fn notify(
     }
 }
 
+/// The provider's `validate_config`, its refusal in both languages naming the field.
+fn validate(provider: &RegisteredProvider, record: &IntegrationRecord) -> ApiResult<host_sdk::contract::SetupInfo> {
+    provider
+        .provider
+        .validate_config(&record.to_integration())
+        .map_err(|e| localize::config_error(e.into(), &provider.descriptor.schema, &record.options))
+}
+
 /// `POST /api/integration`.
 pub async fn create(
     State(state): State<AppState>,
@@ -135,7 +155,7 @@ pub async fn create(
         created_at: now.clone(),
         updated_at: now,
     };
-    let setup = provider.provider.validate_config(&record.to_integration())?;
+    let setup = validate(&provider, &record)?;
     if !state.store.put_integration(record.clone()).await.map_err(ApiError::storage)? {
         return Err(ApiError::tenant_gone());
     }
@@ -152,6 +172,8 @@ pub async fn create(
 /// 404 `INTEGRATION_NOT_FOUND` (also for another tenant's integration).
 fn integration_not_found(id: &str) -> ApiError {
     ApiError::not_found("INTEGRATION_NOT_FOUND", format!("integration {} does not exist", shown::id(id)))
+        .en("This integration does not exist (it may have been deleted).")
+        .zh("该集成不存在（可能已被删除）。")
 }
 
 /// Loads an integration of the caller's tenant or answers 404 `INTEGRATION_NOT_FOUND`, the same
@@ -217,7 +239,7 @@ pub async fn update(
         created_at: previous.created_at.clone(),
         updated_at: now_rfc3339(),
     };
-    let setup = provider.provider.validate_config(&record.to_integration())?;
+    let setup = validate(&provider, &record)?;
     if !state.store.put_integration(record.clone()).await.map_err(ApiError::storage)? {
         return Err(integration_not_found(&id));
     }
@@ -245,6 +267,31 @@ pub async fn delete(
     PathParams(id): PathParams<String>,
 ) -> ApiResult<Response> {
     let record = load(&state, &caller, &id).await?;
+    // Refused while a published Digital Expert serves it: deleting would leave that expert
+    // "Published" with a trigger pointing at nothing. The operator unpublishes or rebinds first.
+    let users = published_users(&state, &caller.tenant, &id).await?;
+    if !users.is_empty() {
+        let names: Vec<String> = users.iter().map(|(_, n)| format!("\"{n}\"")).collect();
+        let names_zh: Vec<String> = users.iter().map(|(_, n)| format!("“{n}”")).collect();
+        let (list, list_zh) = (names.join(", "), names_zh.join("、"));
+        let mut err = ApiError::new(
+            StatusCode::CONFLICT,
+            "INTEGRATION_IN_USE",
+            format!(
+                "The integration \"{}\" is used by the published Digital Expert {list}. Unpublish {list} or bind its WeCom Trigger to another integration, then delete it.",
+                record.name
+            ),
+        )
+        .zh(format!(
+            "集成“{}”正被已发布的数字专家{list_zh}使用。请先取消发布{list_zh}，或将其企业微信触发器改绑到其他集成，然后再删除。",
+            record.name
+        ));
+        err.extra = Some((
+            "experts".into(),
+            Value::Array(users.into_iter().map(|(id, name)| json!({"id": id, "name": name})).collect()),
+        ));
+        return Err(err);
+    }
     if !state.store.delete_integration(caller.tenant.clone(), id.clone()).await.map_err(ApiError::storage)? {
         return Err(integration_not_found(&id));
     }
@@ -253,6 +300,26 @@ pub async fn delete(
     }
     tracing::info!(tenant = %caller.tenant, integration_id = %record.id, "integration deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The published Digital Experts of a tenant whose published triggers name this integration:
+/// `(id, name)`.
+pub(super) async fn published_users(
+    state: &AppState,
+    tenant: &str,
+    integration_id: &str,
+) -> ApiResult<Vec<(String, String)>> {
+    let experts = state.store.list_xperts(tenant.to_string()).await.map_err(ApiError::storage)?;
+    Ok(experts
+        .into_iter()
+        .filter(|x| {
+            x.published
+                && crate::store::TriggerDraft::list(&x.published_triggers)
+                    .iter()
+                    .any(|t| t.config.get("integrationId").and_then(Value::as_str) == Some(integration_id))
+        })
+        .map(|x| (x.id, x.name))
+        .collect())
 }
 
 /// Test body.
@@ -295,6 +362,10 @@ pub async fn test(
         enabled: true,
         options,
     };
-    let answer = provider.provider.test(&integration).await?;
+    let answer = provider
+        .provider
+        .test(&integration)
+        .await
+        .map_err(|e| localize::config_error(e.into(), &provider.descriptor.schema, &integration.options))?;
     Ok(Json(answer).into_response())
 }

@@ -4,6 +4,7 @@
 mod errors;
 mod experts;
 mod integrations;
+mod localize;
 mod metrics;
 mod plugin_routes;
 mod plugins;
@@ -101,13 +102,16 @@ impl Caller {
         if self.admin {
             Ok(())
         } else {
-            Err(ApiError::new(StatusCode::FORBIDDEN, "FORBIDDEN", "this route needs the admin token"))
+            Err(ApiError::new(StatusCode::FORBIDDEN, "FORBIDDEN", "this route needs the admin token")
+                .zh("此操作需要管理员令牌。"))
         }
     }
 }
 
 fn unauthorized() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "missing or invalid bearer token")
+        .en("The token is missing or was rejected. Sign in with the admin token or a tenant's token.")
+        .zh("令牌缺失或无效。请使用管理员令牌或租户令牌登录。")
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
@@ -276,11 +280,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/integration/{id}/views/{view}/actions/{action}", post(views::action))
         .route("/api/xpert", get(experts::list).post(experts::create))
         .route("/api/xpert/triggers", get(experts::trigger_descriptors))
-        .route("/api/xpert/{id}", get(experts::read))
+        .route("/api/xpert/{id}", get(experts::read).delete(experts::delete))
         .route("/api/xpert/{id}/triggers", put(experts::set_triggers))
         .route("/api/xpert/{id}/publish", post(experts::publish))
         .route("/api/xpert/{id}/unpublish", post(experts::unpublish))
         .route("/api/xpert/{id}/chat", post(experts::chat))
+        .route("/api/xpert/{id}/chat/stream", post(experts::chat_stream))
         .route("/api/{*rest}", axum::routing::any(plugin_routes::dispatch))
         .route("/metrics", get(metrics::serve))
         .fallback(not_found);

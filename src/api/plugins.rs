@@ -15,14 +15,20 @@ impl From<InstallError> for ApiError {
     fn from(e: InstallError) -> Self {
         let message = e.to_string();
         match e {
-            InstallError::NotAvailable(_) | InstallError::NotInstalled(_) => {
-                ApiError::not_found("PLUGIN_NOT_FOUND", message)
-            }
-            InstallError::LoadFailed { .. } => {
+            InstallError::NotAvailable(name) => ApiError::not_found("PLUGIN_NOT_FOUND", message)
+                .zh(format!("插件目录中没有插件 {}。", crate::shown::id(&name))),
+            InstallError::NotInstalled(name) => ApiError::not_found("PLUGIN_NOT_FOUND", message)
+                .zh(format!("本租户未安装插件 {}。", crate::shown::id(&name))),
+            InstallError::LoadFailed { name, .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "PLUGIN_LOAD_FAILED", message)
+                    .zh(format!("插件 {} 无法加载，详情见英文说明或主机日志。", crate::shown::id(&name)))
             }
-            InstallError::Downgrade(_) => {
-                ApiError::new(StatusCode::CONFLICT, "PLUGIN_INSTALLED_AT_TENANT_LEVEL", message)
+            InstallError::Downgrade(name) => {
+                ApiError::new(StatusCode::CONFLICT, "PLUGIN_INSTALLED_AT_TENANT_LEVEL", message.clone())
+                    .en(format!(
+                        "{name} is installed at tenant level in this tenant: uninstall it first to install it at a lower level."
+                    ))
+                    .zh(format!("{name} 已在本租户以租户级别安装：如需以更低级别安装，请先卸载。"))
             }
             InstallError::TenantGone => ApiError::tenant_gone(),
             InstallError::Register(e) => e.into(),

@@ -164,6 +164,12 @@ pub async fn integrations_and_xperts(s: &dyn Store) {
     assert_eq!(s.xpert_agent("other-tenant".into(), "xa".into()).await.expect("agent"), None);
     assert_eq!(s.get_xpert(t.into(), "xa".into()).await.expect("get"), Some(x));
     assert_eq!(s.get_xpert(t.into(), "nope".into()).await.expect("get"), None);
+    // Deleted once, only in its own tenant.
+    assert!(!s.delete_xpert("other-tenant".into(), "xb".into()).await.expect("delete"), "another tenant's id");
+    assert!(s.delete_xpert(t.into(), "xb".into()).await.expect("delete"));
+    assert!(!s.delete_xpert(t.into(), "xb".into()).await.expect("delete"), "gone already");
+    assert_eq!(s.get_xpert(t.into(), "xb".into()).await.expect("get"), None);
+    assert_eq!(s.list_xperts(t.into()).await.expect("list").len(), 1);
 }
 
 /// Installs: saved (a re-install replaces), listed by tenant then name, deleted once.

@@ -1,10 +1,11 @@
 //! The host's persistent state behind one trait, so a PostgreSQL/Redis backend can replace the
 //! embedded SQLite file without touching the API layer. Every method is async (a network backend
-//! needs it); the SQLite implementation runs its statements on its storage thread.
+//! needs it); the SQLite implementation runs its statements on its storage thread, and its KV
+//! and leases on the caller's thread in a file of their own.
 //!
 //! Two places hold state: the [`Store`] (SQLite by default, PostgreSQL with
 //! `XPERT_DATABASE_URL`) and the plugins' KV and leases ([`SharedState`]): the store's own
-//! tables by default, Redis with `XPERT_REDIS_URL`. Either may be set alone.
+//! tables (a SQLite file beside the store's) by default, Redis with `XPERT_REDIS_URL`. Either may be set alone.
 
 mod adapter;
 #[cfg(test)]
@@ -14,6 +15,7 @@ mod outage;
 pub mod postgres;
 pub mod redis;
 mod sqlite;
+mod sqlite_kv;
 
 use host_sdk::{BoxFuture, SessionPage, SessionQuery, SessionRecord};
 use serde::{Deserialize, Serialize};
@@ -247,6 +249,8 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts or replaces a Digital Expert of `record.tenant_id`; false (nothing written) when the
     /// id belongs to another tenant or the tenant does not exist.
     fn put_xpert(&self, record: XpertRecord) -> BoxFuture<'static, StoreResult<bool>>;
+    /// Deletes a Digital Expert of a tenant; false when it did not exist there.
+    fn delete_xpert(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<bool>>;
 
     /// Creates a conversation of an expert in a tenant (nothing when the tenant does not exist).
     fn create_conversation(

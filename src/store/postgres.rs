@@ -639,6 +639,15 @@ impl Store for PgStore {
         })
     }
 
+    fn delete_xpert(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<bool>> {
+        self.run(move |c| {
+            Box::pin(async move {
+                let n = c.execute("DELETE FROM xperts WHERE tenant_id = $1 AND id = $2", &[&tenant, &id]).await?;
+                Ok(n > 0)
+            })
+        })
+    }
+
     fn put_xpert(&self, r: XpertRecord) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
             Box::pin(async move {

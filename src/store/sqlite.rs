@@ -5,6 +5,7 @@ use std::path::Path;
 use host_sdk::{BoxFuture, Lease, SessionPage, SessionQuery, SessionRecord, SessionSort};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::sqlite_kv::{self, SqliteKv};
 use super::{
     InstallRecord, IntegrationRecord, MessageRecord, Store, StoreError, StoreResult, TenantRecord, XpertRecord,
     DEFAULT_TENANT,
@@ -59,7 +60,21 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_id, integration_id, session_key));
     CREATE INDEX sessions_updated ON sessions (tenant_id, integration_id, updated_at_ms, session_key);
     "#,
+    // v4: the plugin KV and the leases move to a file of their own (`sqlite_kv`); their rows are
+    // copied there first (`sqlite_kv::move_rows_from_store`, see `SqliteStore::open`).
+    r#"
+    DROP TABLE plugin_kv;
+    DROP TABLE plugin_leases;
+    "#,
 ];
+
+/// The migration that moves the KV and leases out of the store file (index into [`MIGRATIONS`]).
+const KV_MOVED: usize = 3;
+
+/// A result already computed (the KV runs on the caller's thread), as the trait's future.
+fn ready<T: Send + 'static>(result: StoreResult<T>) -> BoxFuture<'static, StoreResult<T>> {
+    Box::pin(std::future::ready(result))
+}
 
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError::new(e.to_string())
@@ -72,6 +87,9 @@ type Reply = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 /// Work for the storage thread: runs its statements with the connection.
 type Job = Box<dyn FnOnce(&mut Connection) -> Reply + Send>;
 
+/// Prepared statements kept per connection: more than the store has distinct statements.
+pub(super) const STATEMENT_CACHE: usize = 64;
+
 /// The most jobs committed together.
 const MAX_BATCH: usize = 256;
 
@@ -82,38 +100,63 @@ const MAX_BATCH: usize = 256;
 /// run in one transaction (group commit), and each caller hears back only after that commit:
 /// under load a commit is paid once per batch, not once per statement. Jobs needing their own
 /// atomicity use savepoints, which nest inside the batch.
+///
+/// The plugin KV and the leases live in a file of their own ([`SqliteKv`]) and run on the
+/// caller's thread: the one store call before a thinking frame never queues here.
 #[derive(Clone)]
 pub struct SqliteStore {
     jobs: std::sync::mpsc::Sender<Job>,
-    /// Dropped with the last handle: ends the checkpoint thread.
-    _checkpoints: std::sync::Arc<std::sync::mpsc::Sender<()>>,
+    kv: std::sync::Arc<SqliteKv>,
+    /// Dropped with the last handle: ends the maintenance thread.
+    _maintenance: std::sync::Arc<std::sync::mpsc::Sender<()>>,
 }
 
-/// How often the WAL is copied back into the database file, off the storage thread.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often the WALs are copied back and expired KV keys swept.
+const MAINTAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Copies the WAL back into the database file every [`CHECKPOINT_EVERY`] on a connection of its
-/// own (`PASSIVE`: it never waits for the writer), so that the storage thread never stalls on a
-/// checkpoint's writes and fsync in the middle of someone's statement. Ends when `stop` hangs up.
-fn checkpoint_thread(path: &Path, stop: std::sync::mpsc::Receiver<()>) -> StoreResult<()> {
-    let conn = Connection::open(path).map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+/// The most expired KV keys swept per [`MAINTAIN_EVERY`] (a day of 500 new keys a second
+/// expires at most that fast).
+const SWEEP_PER_TICK: usize = 4096;
+
+/// Every [`MAINTAIN_EVERY`], on a thread of its own: copies both WALs back into their database
+/// files on connections of its own (`PASSIVE`: never waiting for a writer), so that no caller's
+/// statement stalls on a checkpoint's writes and fsync, and sweeps expired KV keys in small
+/// batches. Ends when `stop` hangs up.
+fn maintenance_thread(
+    path: &Path,
+    kv: std::sync::Arc<SqliteKv>,
+    stop: std::sync::mpsc::Receiver<()>,
+) -> StoreResult<()> {
+    let open = |path: &Path| -> StoreResult<Connection> {
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        Ok(conn)
+    };
+    let checkpoints = [open(path)?, open(kv.path())?];
     std::thread::Builder::new()
-        .name("sqlite-checkpoint".into())
+        .name("sqlite-maintain".into())
         .spawn(move || {
-            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "checkpointing the SQLite WAL failed");
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(MAINTAIN_EVERY) {
+                for conn in &checkpoints {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        tracing::warn!(error = %e, "checkpointing a SQLite WAL failed");
+                    }
+                }
+                if let Err(e) = kv.sweep_expired(crate::clock::now_ms(), SWEEP_PER_TICK) {
+                    tracing::warn!(error = %e, "sweeping expired KV keys failed");
                 }
             }
         })
-        .map_err(|e| StoreError::new(format!("cannot start the checkpoint thread: {e}")))?;
+        .map_err(|e| StoreError::new(format!("cannot start the maintenance thread: {e}")))?;
     Ok(())
 }
 
 impl SqliteStore {
-    /// Opens (or creates) the database file and applies pending migrations.
+    /// Opens (or creates) the database file and its KV file beside it
+    /// ([`sqlite_kv::kv_path`]) and applies pending migrations.
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let kv_file = sqlite_kv::kv_path(path);
+        let kv = std::sync::Arc::new(SqliteKv::open(&kv_file)?);
         let conn =
             Connection::open(path).map_err(|e| StoreError::new(format!("cannot open {}: {e}", path.display())))?;
         // Checkpoints run on their own thread (see `checkpoint_thread`), not inside commits.
@@ -123,14 +166,26 @@ impl SqliteStore {
         )
         .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        // Every statement the store runs stays prepared (the SQL is parsed once, not per call).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").map_err(err)?;
         let applied: i64 =
             conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0)).map_err(err)?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+            if i == KV_MOVED {
+                // ATTACH cannot run inside a transaction.
+                conn.execute("ATTACH DATABASE ?1 AS kv", [kv_file.to_string_lossy()]).map_err(err)?;
+            }
             let tx = conn.unchecked_transaction().map_err(err)?;
+            if i == KV_MOVED {
+                sqlite_kv::move_rows_from_store(&tx).map_err(err)?;
+            }
             tx.execute_batch(sql).map_err(err)?;
             tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [i as i64 + 1]).map_err(err)?;
             tx.commit().map_err(err)?;
+            if i == KV_MOVED {
+                conn.execute_batch("DETACH DATABASE kv").map_err(err)?;
+            }
         }
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
@@ -150,9 +205,9 @@ impl SqliteStore {
                 }
             })
             .map_err(|e| StoreError::new(format!("cannot start the storage thread: {e}")))?;
-        let (checkpoints, stop) = std::sync::mpsc::channel();
-        checkpoint_thread(path, stop)?;
-        Ok(SqliteStore { jobs, _checkpoints: std::sync::Arc::new(checkpoints) })
+        let (maintenance, stop) = std::sync::mpsc::channel();
+        maintenance_thread(path, kv.clone(), stop)?;
+        Ok(SqliteStore { jobs, kv, _maintenance: std::sync::Arc::new(maintenance) })
     }
 
     /// The schema version after migrations.
@@ -262,19 +317,6 @@ fn tenant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TenantRecord> {
     Ok(TenantRecord { id: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? })
 }
 
-fn live_value(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
-        "SELECT value FROM plugin_kv WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
-        params![key, now],
-        |r| r.get(0),
-    )
-    .optional()
-}
-
-fn lease_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Lease> {
-    Ok(Lease { key: r.get(0)?, owner: r.get(1)?, token: r.get::<_, i64>(2)? as u64, expires_at_ms: r.get(3)? })
-}
-
 const SESSION_COLUMNS: &str =
     "integration_id, session_key, chat_type, chat_id, sender_id, xpert_id, conversation_id, updated_at_ms";
 
@@ -338,28 +380,33 @@ impl Store for SqliteStore {
 
     fn get_tenant(&self, id: String) -> BoxFuture<'static, StoreResult<Option<TenantRecord>>> {
         self.run(move |c| {
-            c.query_row("SELECT id, name, created_at FROM tenants WHERE id = ?1", [id], tenant_row).optional()
+            c.prepare_cached("SELECT id, name, created_at FROM tenants WHERE id = ?1")?
+                .query_row([id], tenant_row)
+                .optional()
         })
     }
 
     fn tenant_by_token_hash(&self, hash: String) -> BoxFuture<'static, StoreResult<Option<TenantRecord>>> {
         self.run(move |c| {
-            c.query_row("SELECT id, name, created_at FROM tenants WHERE token_hash = ?1", [hash], tenant_row).optional()
+            c.prepare_cached("SELECT id, name, created_at FROM tenants WHERE token_hash = ?1")?
+                .query_row([hash], tenant_row)
+                .optional()
         })
     }
 
     fn create_tenant(&self, t: TenantRecord, token_hash: String) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO tenants (id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT DO NOTHING",
-                params![t.id, t.name, token_hash, t.created_at],
-            )
+            )?
+            .execute(params![t.id, t.name, token_hash, t.created_at])
             .map(|n| n > 0)
         })
     }
 
     fn delete_tenant(&self, id: String) -> BoxFuture<'static, StoreResult<bool>> {
+        let kv = self.kv.clone();
         self.run(move |c| {
             if id == DEFAULT_TENANT {
                 return Ok(false);
@@ -377,13 +424,12 @@ impl Store for SqliteStore {
             tx.execute("DELETE FROM xperts WHERE tenant_id = ?1", [&id])?;
             tx.execute("DELETE FROM plugin_installs WHERE tenant_id = ?1", [&id])?;
             tx.execute("DELETE FROM sessions WHERE tenant_id = ?1", [&id])?;
-            // KV keys are `<plugin>/<tenant>/…`: the segment after the first `/` names the tenant.
-            tx.execute(
-                "DELETE FROM plugin_kv
-                 WHERE instr(key, '/') > 0 AND substr(key, instr(key, '/') + 1, length(?1) + 1) = ?1 || '/'",
-                [&id],
-            )?;
             tx.commit()?;
+            // The tenant's KV keys, in the KV file (a key left by a crash right here is orphaned,
+            // not visible: nothing reads a deleted tenant's keys).
+            if let Err(e) = kv.delete_tenant_keys(&id) {
+                tracing::warn!(tenant = %id, error = %e, "deleting a deleted tenant's KV keys failed");
+            }
             Ok(true)
         })
     }
@@ -401,17 +447,18 @@ impl Store for SqliteStore {
 
     fn save_install(&self, record: InstallRecord) -> BoxFuture<'static, StoreResult<()>> {
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT OR REPLACE INTO plugin_installs (name, tenant_id, level, installed_at) VALUES (?1, ?2, ?3, ?4)",
-                params![record.name, record.tenant_id, record.level, record.installed_at],
-            )
+            )?
+            .execute(params![record.name, record.tenant_id, record.level, record.installed_at])
             .map(|_| ())
         })
     }
 
     fn delete_install(&self, tenant: String, name: String) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
-            c.execute("DELETE FROM plugin_installs WHERE tenant_id = ?1 AND name = ?2", params![tenant, name])
+            c.prepare_cached("DELETE FROM plugin_installs WHERE tenant_id = ?1 AND name = ?2")?
+                .execute(params![tenant, name])
                 .map(|n| n > 0)
         })
     }
@@ -432,43 +479,42 @@ impl Store for SqliteStore {
         id: String,
     ) -> BoxFuture<'static, StoreResult<Option<IntegrationRecord>>> {
         self.run(move |c| {
-            c.query_row(
-                &format!("SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE tenant_id = ?1 AND id = ?2"),
-                params![tenant, id],
-                integration_row,
-            )
+            c.prepare_cached(&format!(
+                "SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE tenant_id = ?1 AND id = ?2"
+            ))?
+            .query_row(params![tenant, id], integration_row)
             .optional()
         })
     }
 
     fn integration_tenant(&self, id: String) -> BoxFuture<'static, StoreResult<Option<String>>> {
         self.run(move |c| {
-            c.query_row("SELECT tenant_id FROM integrations WHERE id = ?1", [id], |r| r.get(0)).optional()
+            c.prepare_cached("SELECT tenant_id FROM integrations WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()
         })
     }
 
     fn put_integration(&self, r: IntegrationRecord) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
-            c.execute(
-                &format!(
-                    "INSERT INTO integrations ({INTEGRATION_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+            c.prepare_cached(&format!(
+                "INSERT INTO integrations ({INTEGRATION_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
                      WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?8)
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, provider = excluded.provider,
                        enabled = excluded.enabled, options = excluded.options, created_at = excluded.created_at,
                        updated_at = excluded.updated_at
                      WHERE integrations.tenant_id = excluded.tenant_id"
-                ),
-                params![
-                    r.id,
-                    r.name,
-                    r.provider,
-                    r.enabled as i64,
-                    r.options.to_string(),
-                    r.created_at,
-                    r.updated_at,
-                    r.tenant_id
-                ],
-            )
+            ))?
+            .execute(params![
+                r.id,
+                r.name,
+                r.provider,
+                r.enabled as i64,
+                r.options.to_string(),
+                r.created_at,
+                r.updated_at,
+                r.tenant_id
+            ])
             .map(|n| n > 0)
         })
     }
@@ -496,48 +542,52 @@ impl Store for SqliteStore {
 
     fn get_xpert(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<Option<XpertRecord>>> {
         self.run(move |c| {
-            c.query_row(
-                &format!("SELECT {XPERT_COLUMNS} FROM xperts WHERE tenant_id = ?1 AND id = ?2"),
-                params![tenant, id],
-                xpert_row,
-            )
-            .optional()
+            c.prepare_cached(&format!("SELECT {XPERT_COLUMNS} FROM xperts WHERE tenant_id = ?1 AND id = ?2"))?
+                .query_row(params![tenant, id], xpert_row)
+                .optional()
         })
     }
 
     fn xpert_agent(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<Option<serde_json::Value>>> {
         self.run(move |c| {
-            c.query_row("SELECT agent FROM xperts WHERE tenant_id = ?1 AND id = ?2", params![tenant, id], |r| {
-                Ok(serde_json::from_str(&r.get::<_, String>(0)?).unwrap_or(serde_json::Value::Null))
-            })
-            .optional()
+            c.prepare_cached("SELECT agent FROM xperts WHERE tenant_id = ?1 AND id = ?2")?
+                .query_row(params![tenant, id], |r| {
+                    Ok(serde_json::from_str(&r.get::<_, String>(0)?).unwrap_or(serde_json::Value::Null))
+                })
+                .optional()
+        })
+    }
+
+    fn delete_xpert(&self, tenant: String, id: String) -> BoxFuture<'static, StoreResult<bool>> {
+        self.run(move |c| {
+            c.prepare_cached("DELETE FROM xperts WHERE tenant_id = ?1 AND id = ?2")?
+                .execute(params![tenant, id])
+                .map(|n| n > 0)
         })
     }
 
     fn put_xpert(&self, r: XpertRecord) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
-            c.execute(
-                &format!(
-                    "INSERT INTO xperts ({XPERT_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+            c.prepare_cached(&format!(
+                "INSERT INTO xperts ({XPERT_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
                      WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?9)
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, agent = excluded.agent,
                        triggers = excluded.triggers, published = excluded.published,
                        published_triggers = excluded.published_triggers, created_at = excluded.created_at,
                        updated_at = excluded.updated_at
                      WHERE xperts.tenant_id = excluded.tenant_id"
-                ),
-                params![
-                    r.id,
-                    r.name,
-                    r.agent.to_string(),
-                    r.triggers.to_string(),
-                    r.published as i64,
-                    r.published_triggers.to_string(),
-                    r.created_at,
-                    r.updated_at,
-                    r.tenant_id
-                ],
-            )
+            ))?
+            .execute(params![
+                r.id,
+                r.name,
+                r.agent.to_string(),
+                r.triggers.to_string(),
+                r.published as i64,
+                r.published_triggers.to_string(),
+                r.created_at,
+                r.updated_at,
+                r.tenant_id
+            ])
             .map(|n| n > 0)
         })
     }
@@ -550,11 +600,11 @@ impl Store for SqliteStore {
         now: String,
     ) -> BoxFuture<'static, StoreResult<()>> {
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO conversations (id, xpert_id, created_at, tenant_id) SELECT ?1, ?2, ?3, ?4
                  WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?4)",
-                params![id, xpert_id, now, tenant],
-            )
+            )?
+            .execute(params![id, xpert_id, now, tenant])
             .map(|_| ())
         })
     }
@@ -566,13 +616,10 @@ impl Store for SqliteStore {
         xpert_id: String,
     ) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
-            c.query_row(
-                "SELECT 1 FROM conversations WHERE tenant_id = ?1 AND id = ?2 AND xpert_id = ?3",
-                params![tenant, id, xpert_id],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|r| r.is_some())
+            c.prepare_cached("SELECT 1 FROM conversations WHERE tenant_id = ?1 AND id = ?2 AND xpert_id = ?3")?
+                .query_row(params![tenant, id, xpert_id], |_| Ok(()))
+                .optional()
+                .map(|r| r.is_some())
         })
     }
 
@@ -583,12 +630,12 @@ impl Store for SqliteStore {
         m: MessageRecord,
     ) -> BoxFuture<'static, StoreResult<()>> {
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO messages (conversation_id, seq, role, content)
                  SELECT ?2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation_id = ?2), ?3, ?4
                  WHERE EXISTS (SELECT 1 FROM conversations WHERE id = ?2 AND tenant_id = ?1)",
-                params![tenant, conversation_id, m.role, m.content],
-            )
+            )?
+            .execute(params![tenant, conversation_id, m.role, m.content])
             .map(|_| ())
         })
     }
@@ -608,27 +655,25 @@ impl Store for SqliteStore {
 
     fn session_put(&self, tenant: String, r: SessionRecord) -> BoxFuture<'static, StoreResult<()>> {
         self.run(move |c| {
-            c.execute(
-                &format!(
-                    "INSERT INTO sessions (tenant_id, {SESSION_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+            c.prepare_cached(&format!(
+                "INSERT INTO sessions (tenant_id, {SESSION_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
                      WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?1)
                      ON CONFLICT (tenant_id, integration_id, session_key) DO UPDATE SET
                        chat_type = excluded.chat_type, chat_id = excluded.chat_id, sender_id = excluded.sender_id,
                        xpert_id = excluded.xpert_id, conversation_id = excluded.conversation_id,
                        updated_at_ms = excluded.updated_at_ms"
-                ),
-                params![
-                    tenant,
-                    r.integration_id,
-                    r.session_key,
-                    r.chat_type,
-                    r.chat_id,
-                    r.sender_id,
-                    r.xpert_id,
-                    r.conversation_id,
-                    r.updated_at_ms
-                ],
-            )
+            ))?
+            .execute(params![
+                tenant,
+                r.integration_id,
+                r.session_key,
+                r.chat_type,
+                r.chat_id,
+                r.sender_id,
+                r.xpert_id,
+                r.conversation_id,
+                r.updated_at_ms
+            ])
             .map(|_| ())
         })
     }
@@ -640,14 +685,11 @@ impl Store for SqliteStore {
         session_key: String,
     ) -> BoxFuture<'static, StoreResult<Option<SessionRecord>>> {
         self.run(move |c| {
-            c.query_row(
-                &format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions
+            c.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions
                      WHERE tenant_id = ?1 AND integration_id = ?2 AND session_key = ?3"
-                ),
-                params![tenant, integration_id, session_key],
-                session_row,
-            )
+            ))?
+            .query_row(params![tenant, integration_id, session_key], session_row)
             .optional()
         })
     }
@@ -659,11 +701,9 @@ impl Store for SqliteStore {
         session_key: String,
     ) -> BoxFuture<'static, StoreResult<bool>> {
         self.run(move |c| {
-            c.execute(
-                "DELETE FROM sessions WHERE tenant_id = ?1 AND integration_id = ?2 AND session_key = ?3",
-                params![tenant, integration_id, session_key],
-            )
-            .map(|n| n > 0)
+            c.prepare_cached("DELETE FROM sessions WHERE tenant_id = ?1 AND integration_id = ?2 AND session_key = ?3")?
+                .execute(params![tenant, integration_id, session_key])
+                .map(|n| n > 0)
         })
     }
 
@@ -673,11 +713,9 @@ impl Store for SqliteStore {
         integration_id: String,
     ) -> BoxFuture<'static, StoreResult<u64>> {
         self.run(move |c| {
-            c.execute(
-                "DELETE FROM sessions WHERE tenant_id = ?1 AND integration_id = ?2",
-                params![tenant, integration_id],
-            )
-            .map(|n| n as u64)
+            c.prepare_cached("DELETE FROM sessions WHERE tenant_id = ?1 AND integration_id = ?2")?
+                .execute(params![tenant, integration_id])
+                .map(|n| n as u64)
         })
     }
 
@@ -710,17 +748,11 @@ impl Store for SqliteStore {
     }
 
     fn kv_get(&self, key: String, now: i64) -> BoxFuture<'static, StoreResult<Option<String>>> {
-        self.run(move |c| live_value(c, &key, now))
+        ready(self.kv.get(&key, now))
     }
 
     fn kv_set(&self, key: String, value: String, expires_at: Option<i64>) -> BoxFuture<'static, StoreResult<()>> {
-        self.run(move |c| {
-            c.execute(
-                "INSERT OR REPLACE INTO plugin_kv (key, value, expires_at) VALUES (?1, ?2, ?3)",
-                params![key, value, expires_at],
-            )
-            .map(|_| ())
-        })
+        ready(self.kv.set(&key, &value, expires_at))
     }
 
     fn kv_cas(
@@ -731,39 +763,11 @@ impl Store for SqliteStore {
         expires_at: Option<i64>,
         now: i64,
     ) -> BoxFuture<'static, StoreResult<bool>> {
-        self.run(move |c| {
-            let tx = c.savepoint()?;
-            if live_value(&tx, &key, now)? != expected {
-                return Ok(false);
-            }
-            tx.execute(
-                "INSERT OR REPLACE INTO plugin_kv (key, value, expires_at) VALUES (?1, ?2, ?3)",
-                params![key, value, expires_at],
-            )?;
-            tx.commit()?;
-            Ok(true)
-        })
+        ready(self.kv.compare_and_swap(&key, expected.as_deref(), &value, expires_at, now))
     }
 
     fn kv_delete(&self, key: String, expected: Option<String>, now: i64) -> BoxFuture<'static, StoreResult<bool>> {
-        self.run(move |c| {
-            let tx = c.savepoint()?;
-            let current = live_value(&tx, &key, now)?;
-            let matches = match (&current, &expected) {
-                (Some(_), None) => true,
-                (Some(v), Some(e)) => v == e,
-                (None, _) => false,
-            };
-            tx.execute(
-                "DELETE FROM plugin_kv WHERE key = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2",
-                params![key, now],
-            )?;
-            if matches {
-                tx.execute("DELETE FROM plugin_kv WHERE key = ?1", [&key])?;
-            }
-            tx.commit()?;
-            Ok(matches)
-        })
+        ready(self.kv.delete(&key, expected.as_deref(), now))
     }
 
     fn kv_scan(
@@ -773,18 +777,7 @@ impl Store for SqliteStore {
         limit: u32,
         now: i64,
     ) -> BoxFuture<'static, StoreResult<Vec<(String, String)>>> {
-        self.run(move |c| {
-            // Keys under the prefix are >= prefix and < prefix with its last byte incremented;
-            // comparing with substr keeps it correct for any byte.
-            let mut stmt = c.prepare(
-                "SELECT key, value FROM plugin_kv
-                 WHERE key >= ?1 AND substr(key, 1, length(?1)) = ?1 AND key > ?2
-                   AND (expires_at IS NULL OR expires_at > ?3)
-                 ORDER BY key LIMIT ?4",
-            )?;
-            let rows = stmt.query_map(params![prefix, after, now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
-        })
+        ready(self.kv.scan(&prefix, &after, limit, now))
     }
 
     fn lease_acquire(
@@ -794,70 +787,23 @@ impl Store for SqliteStore {
         ttl_ms: u64,
         now: i64,
     ) -> BoxFuture<'static, StoreResult<Option<Lease>>> {
-        self.run(move |c| {
-            let tx = c.savepoint()?;
-            let held: Option<Lease> = tx
-                .query_row("SELECT key, owner, token, expires_at FROM plugin_leases WHERE key = ?1", [&key], lease_row)
-                .optional()?;
-            let expires = now.saturating_add(ttl_ms as i64);
-            let lease = match held {
-                Some(l) if l.expires_at_ms > now && l.owner != owner => return Ok(None),
-                Some(l) if l.expires_at_ms > now => Lease { expires_at_ms: expires, ..l },
-                Some(l) => Lease { key: key.clone(), owner, token: l.token + 1, expires_at_ms: expires },
-                None => Lease { key: key.clone(), owner, token: 1, expires_at_ms: expires },
-            };
-            tx.execute(
-                "INSERT OR REPLACE INTO plugin_leases (key, owner, token, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                params![lease.key, lease.owner, lease.token as i64, lease.expires_at_ms],
-            )?;
-            tx.commit()?;
-            Ok(Some(lease))
-        })
+        ready(self.kv.lease_acquire(&key, &owner, ttl_ms, now))
     }
 
     fn lease_renew(&self, lease: Lease, ttl_ms: u64, now: i64) -> BoxFuture<'static, StoreResult<Option<Lease>>> {
-        self.run(move |c| {
-            let expires = now.saturating_add(ttl_ms as i64);
-            let n = c.execute(
-                "UPDATE plugin_leases SET expires_at = ?1 WHERE key = ?2 AND owner = ?3 AND token = ?4 AND expires_at > ?5",
-                params![expires, lease.key, lease.owner, lease.token as i64, now],
-            )?;
-            Ok((n > 0).then_some(Lease { expires_at_ms: expires, ..lease }))
-        })
+        ready(self.kv.lease_renew(lease, ttl_ms, now))
     }
 
     fn lease_release(&self, lease: Lease, now: i64) -> BoxFuture<'static, StoreResult<bool>> {
-        self.run(move |c| {
-            // Keep the row (and its token) so the next holder gets a larger token.
-            let n = c.execute(
-                "UPDATE plugin_leases SET expires_at = 0 WHERE key = ?1 AND owner = ?2 AND token = ?3 AND expires_at > ?4",
-                params![lease.key, lease.owner, lease.token as i64, now],
-            )?;
-            Ok(n > 0)
-        })
+        ready(self.kv.lease_release(&lease, now))
     }
 
     fn lease_current(&self, key: String, now: i64) -> BoxFuture<'static, StoreResult<Option<Lease>>> {
-        self.run(move |c| {
-            c.query_row(
-                "SELECT key, owner, token, expires_at FROM plugin_leases WHERE key = ?1 AND expires_at > ?2",
-                params![key, now],
-                lease_row,
-            )
-            .optional()
-        })
+        ready(self.kv.lease_current(&key, now))
     }
 
     fn lease_release_owner(&self, owner: String) -> BoxFuture<'static, StoreResult<usize>> {
-        self.run(move |c| {
-            // A plugin may qualify its owner names (`<instance>#<what holds it>`): those are the
-            // instance's too.
-            c.execute(
-                "UPDATE plugin_leases SET expires_at = 0
-                 WHERE (owner = ?1 OR substr(owner, 1, length(?1) + 1) = ?1 || '#') AND expires_at > 0",
-                [owner],
-            )
-        })
+        ready(self.kv.lease_release_owner(&owner))
     }
 }
 
@@ -930,12 +876,21 @@ mod tests {
         }
     }
 
+    fn install(i: usize) -> InstallRecord {
+        InstallRecord {
+            name: format!("p{i:03}"),
+            tenant_id: DEFAULT_TENANT.into(),
+            level: "tenant".into(),
+            installed_at: format!("t{i}"),
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_burst_of_writes_is_committed_in_batches_and_a_panicking_job_fails_alone() {
         let (dir, s) = open();
-        let writes: Vec<_> = (0..500).map(|i| s.kv_set(format!("k{i:03}"), format!("v{i}"), None)).collect();
+        let writes: Vec<_> = (0..500).map(|i| s.save_install(install(i))).collect();
         let panicking = s.run(|_| -> Result<(), rusqlite::Error> { panic!("a statement that panics") });
-        let after: Vec<_> = (500..600).map(|i| s.kv_set(format!("k{i:03}"), format!("v{i}"), None)).collect();
+        let after: Vec<_> = (500..600).map(|i| s.save_install(install(i))).collect();
         for w in writes {
             w.await.unwrap();
         }
@@ -947,8 +902,73 @@ mod tests {
         // Every acknowledged write is on disk: a second connection reads them all.
         drop(s);
         let reopened = SqliteStore::open(&dir.path().join("t.db")).unwrap();
-        let all = reopened.kv_scan("k".into(), String::new(), 1000, 0).await.unwrap();
+        let all = reopened.list_installs().await.unwrap();
         assert_eq!(all.len(), 600);
-        assert_eq!(all[599], ("k599".to_string(), "v599".to_string()));
+        assert_eq!((all[599].name.as_str(), all[599].installed_at.as_str()), ("p599", "t599"));
+    }
+
+    #[tokio::test]
+    async fn kv_rows_and_leases_kept_in_the_store_file_move_to_the_kv_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        {
+            // A store file as version 3 left it, with KV keys and a lease that changed hands.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL)").unwrap();
+            for (i, sql) in MIGRATIONS[..KV_MOVED].iter().enumerate() {
+                conn.execute_batch(sql).unwrap();
+                conn.execute("INSERT INTO schema_version VALUES (?1)", [i as i64 + 1]).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO plugin_kv VALUES ('wecom/default/a', 'kept', NULL);
+                 INSERT INTO plugin_kv VALUES ('wecom/default/b', 'expiring', 9999999999999);
+                 INSERT INTO plugin_leases VALUES ('bot:B1', 'host-a', 7, 0);",
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.schema_version(), MIGRATIONS.len() as i64);
+        assert_eq!(s.kv_get("wecom/default/a".into(), 0).await.unwrap().as_deref(), Some("kept"));
+        assert_eq!(s.kv_get("wecom/default/b".into(), 0).await.unwrap().as_deref(), Some("expiring"));
+        let lease = s.lease_acquire("bot:B1".into(), "host-b".into(), 1000, 1).await.unwrap().expect("expired");
+        assert_eq!(lease.token, 8, "the next holder's token is larger than the moved one");
+        assert!(dir.path().join("t.kv.db").exists());
+        let tables: i64 = s
+            .run_blocking(|c| {
+                c.prepare_cached("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('plugin_kv', 'plugin_leases')")?
+                    .query_row([], |r| r.get(0))
+            })
+            .unwrap();
+        assert_eq!(tables, 0, "the store file no longer has them");
+        drop(s);
+        let again = SqliteStore::open(&path).unwrap();
+        assert_eq!(again.kv_get("wecom/default/a".into(), 0).await.unwrap().as_deref(), Some("kept"));
+    }
+
+    #[tokio::test]
+    async fn a_kv_write_does_not_wait_for_the_storage_thread() {
+        let (_dir, s) = open();
+        // Hold the storage thread; the KV still answers.
+        let (hold, release) = std::sync::mpsc::channel::<()>();
+        let blocked = s.run(move |_| {
+            let _ = release.recv();
+            Ok(())
+        });
+        assert!(s.kv_cas("dedup:m1".into(), None, "1".into(), None, 0).await.unwrap());
+        assert!(!s.kv_cas("dedup:m1".into(), None, "1".into(), None, 0).await.unwrap());
+        hold.send(()).unwrap();
+        blocked.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn deleting_a_tenant_deletes_its_kv_keys_in_the_kv_file() {
+        let (_dir, s) = open();
+        let tenant = TenantRecord { id: "t1".into(), name: "one".into(), created_at: "now".into() };
+        assert!(s.create_tenant(tenant, "hash".into()).await.unwrap());
+        s.kv_set("wecom/t1/x".into(), "v".into(), None).await.unwrap();
+        s.kv_set("wecom/default/x".into(), "v".into(), None).await.unwrap();
+        assert!(s.delete_tenant("t1".into()).await.unwrap());
+        assert_eq!(s.kv_get("wecom/t1/x".into(), 0).await.unwrap(), None);
+        assert_eq!(s.kv_get("wecom/default/x".into(), 0).await.unwrap().as_deref(), Some("v"));
     }
 }

@@ -309,6 +309,51 @@ impl Page {
         Ok(v.as_str().unwrap_or_default().to_string())
     }
 
+    /// Sets the viewport's size in CSS pixels (`mobile`: a phone's viewport, meta viewport
+    /// honoured) and waits for the page to lay itself out again.
+    pub async fn set_viewport(&self, width: u32, height: u32, mobile: bool) -> Result<(), BrowserError> {
+        let metrics = json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile});
+        self.call("Emulation.setDeviceMetricsOverride", metrics).await?;
+        self.eval("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))")
+            .await
+            .map(|_| ())
+    }
+
+    /// Presses a key as a person would (trusted key events): `Tab`, `Shift+Tab`, `Enter`,
+    /// `Escape`, `Space`, `ArrowLeft`, `ArrowRight`, `Home`, `End`.
+    pub async fn press(&self, key: &str) -> Result<(), BrowserError> {
+        let (shift, key) = match key.strip_prefix("Shift+") {
+            Some(k) => (true, k),
+            None => (false, key),
+        };
+        let (key_name, code, vk, text) = match key {
+            "Tab" => ("Tab", "Tab", 9, ""),
+            "Enter" => ("Enter", "Enter", 13, "\r"),
+            "Escape" => ("Escape", "Escape", 27, ""),
+            "Space" => (" ", "Space", 32, " "),
+            "ArrowLeft" => ("ArrowLeft", "ArrowLeft", 37, ""),
+            "ArrowRight" => ("ArrowRight", "ArrowRight", 39, ""),
+            "Home" => ("Home", "Home", 36, ""),
+            "End" => ("End", "End", 35, ""),
+            other => return Err(BrowserError::Protocol(format!("press: unknown key {other}"))),
+        };
+        let modifiers = if shift { 8 } else { 0 };
+        let mut down = json!({"type": "keyDown", "key": key_name, "code": code, "windowsVirtualKeyCode": vk,
+            "nativeVirtualKeyCode": vk, "modifiers": modifiers});
+        if !text.is_empty() {
+            down["text"] = json!(text);
+        }
+        self.call("Input.dispatchKeyEvent", down).await?;
+        let up = json!({"type": "keyUp", "key": key_name, "code": code, "windowsVirtualKeyCode": vk,
+            "nativeVirtualKeyCode": vk, "modifiers": modifiers});
+        self.call("Input.dispatchKeyEvent", up).await.map(|_| ())
+    }
+
+    /// Types text into the focused element as a person would (input events fire).
+    pub async fn type_text(&self, text: &str) -> Result<(), BrowserError> {
+        self.call("Input.insertText", json!({"text": text})).await.map(|_| ())
+    }
+
     /// Saves a PNG screenshot of the viewport.
     pub async fn screenshot(&self, path: &Path) -> Result<(), BrowserError> {
         let r = self.call("Page.captureScreenshot", json!({"format": "png"})).await?;

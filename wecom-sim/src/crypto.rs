@@ -85,7 +85,7 @@ pub fn seal(key: &[u8; 32], data: &[u8]) -> Vec<u8> {
 
 /// Reverses [`seal`], checking the padding strictly.
 pub fn open(key: &[u8; 32], data: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    if data.is_empty() || data.len() % 16 != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(16) {
         return Err(CryptoError::Padding);
     }
     let mut buf = data.to_vec();

@@ -2,7 +2,7 @@
 
 /// The page, served at `/` (plain HTML and JavaScript over the control API; no build step).
 pub const CHAT_PAGE: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>wecom-sim chat</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>wecom-sim chat</title>
 <style>
 body{font-family:system-ui,"Noto Sans CJK SC",sans-serif;margin:0;background:#ededed}
 header{background:#2b2b2b;color:#fff;padding:.6rem 1rem;display:flex;gap:.8rem;align-items:center;flex-wrap:wrap}
@@ -10,9 +10,12 @@ header input,header select{padding:.3rem}
 #log{padding:1rem;display:flex;flex-direction:column;gap:.6rem;max-width:760px;margin:0 auto;min-height:60vh}
 .b{max-width:75%;padding:.55rem .8rem;border-radius:8px;white-space:pre-wrap;box-shadow:0 1px 1px #0001}
 .user{align-self:flex-end;background:#95ec69}.bot{align-self:flex-start;background:#fff}
-.thinking{color:#888;font-style:italic}.card{border:1px solid #ddd}.card h4{margin:.2rem 0}
+.thinking{color:#666;font-style:italic}.card{border:1px solid #ddd}.card h4{margin:.2rem 0}
 .card button{margin:.3rem .3rem 0 0}form{display:flex;gap:.5rem;max-width:760px;margin:0 auto;padding:1rem}
-form input{flex:1;padding:.5rem}.meta{font-size:.75rem;color:#999}
+form input{flex:1;min-width:0;padding:.5rem}.meta{font-size:.75rem;color:#6b6b6b}
+html,body{max-width:100%;overflow-wrap:anywhere}
+@media (max-width:600px){header{padding:.5rem .7rem;gap:.5rem}header label{display:flex;gap:.3rem;align-items:center}
+header input{width:7.5rem}#log{padding:.7rem}.b{max-width:88%}form{padding:.7rem}}
 .undelivered{opacity:.8;border:1px dashed #c0392b}.undelivered .meta{color:#c0392b}.undelivered button{margin-left:.5rem}
 </style></head><body>
 <header><strong>wecom-sim</strong>
@@ -21,7 +24,7 @@ form input{flex:1;padding:.5rem}.meta{font-size:.75rem;color:#999}
 <label>Group chatid <input id="group" data-testid="group" placeholder="(single chat)" size="12"></label>
 <span id="conn" data-testid="conn"></span></header>
 <div id="log" data-testid="log"></div>
-<form id="f"><input id="msg" data-testid="msg" placeholder="Type a message" autocomplete="off"><button data-testid="send">Send</button></form>
+<form id="f"><input id="msg" data-testid="msg" placeholder="Type a message" aria-label="Message" autocomplete="off"><button data-testid="send">Send</button></form>
 <script>
 const $ = (id) => document.getElementById(id);
 const chatKey = () => $('group').value.trim() || $('user').value.trim();

@@ -49,6 +49,12 @@ pub fn classify(
             text: text_at(body, &["text", "content"]).unwrap_or_default().to_string(),
             images: Vec::new(),
         },
+        // Voice arrives already transcribed.
+        ("aibot_msg_callback", "voice") => InboundKind::Text {
+            msgid,
+            text: text_at(body, &["voice", "content"]).unwrap_or_default().to_string(),
+            images: Vec::new(),
+        },
         ("aibot_msg_callback", "image") => {
             InboundKind::Text { msgid, text: String::new(), images: image_at(&body["image"]).into_iter().collect() }
         }
@@ -67,6 +73,9 @@ pub fn classify(
         },
         ("aibot_event_callback", _) if event_type == "feedback_event" => InboundKind::Feedback,
         ("aibot_event_callback", _) => InboundKind::Other { kind: format!("event:{event_type}") },
+        ("aibot_msg_callback", msgtype) => {
+            InboundKind::Unreadable { msgid, msgtype: msgtype.chars().take(32).collect() }
+        }
         (_, msgtype) => InboundKind::Other { kind: format!("message:{msgtype}") },
     };
     Classified::Event(Box::new(InboundEvent {
@@ -78,6 +87,8 @@ pub fn classify(
         lang,
         arrival,
         received: std::time::Instant::now(),
+        media_key: None,
+        deduplicated: false,
         kind,
     }))
 }

@@ -116,7 +116,12 @@ impl Supervisor {
         let mut seen = std::collections::HashSet::with_capacity(integrations.len());
         let mut connecting = Vec::with_capacity(integrations.len());
         let mut planned = Vec::with_capacity(integrations.len());
-        for integration in integrations {
+        for (n, integration) in integrations.into_iter().enumerate() {
+            // A pass over thousands of integrations must not hold this runtime thread (and the
+            // callbacks queued behind it) for milliseconds: let other tasks run now and then.
+            if n % 64 == 63 {
+                tokio::task::yield_now().await;
+            }
             seen.insert(integration.id.clone());
             let desired: desired::DesiredState =
                 intents.get(&integration.id).and_then(|raw| serde_json::from_str(raw).ok()).unwrap_or_default();
@@ -133,7 +138,10 @@ impl Supervisor {
         }
         // The balancer knows the bots before any actor asks where its bot should go.
         self.balancer.set_bots(connecting);
-        for (integration, generation, blocking) in planned {
+        for (n, (integration, generation, blocking)) in planned.into_iter().enumerate() {
+            if n % 64 == 63 {
+                tokio::task::yield_now().await;
+            }
             self.apply(integration, generation, blocking).await;
         }
         let gone: Vec<String> = self.running.lock().keys().filter(|id| !seen.contains(*id)).cloned().collect();

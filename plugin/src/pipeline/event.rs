@@ -12,15 +12,41 @@ pub enum ChatKind {
     Group,
 }
 
-/// An image sent with a message: where to download it and the key it is encrypted with. Its
-/// `Debug` never shows the key (in short mode it is the integration's EncodingAESKey).
+/// An image sent with a message: where to download it and its own key, if it has one. Images
+/// are kept in the shared store while messages are gathered, so this never holds the
+/// integration's EncodingAESKey (that travels as the event's [`InboundEvent::media_key`]). Its
+/// `Debug` never shows the key.
 #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ImageRef {
     /// The download URL (valid for a few minutes).
     pub url: String,
-    /// The per-URL AES key (Base64, padded or not); `None` when the transport encrypts with its
-    /// own key (the short connection's EncodingAESKey).
+    /// The image's own AES key (Base64, padded or not: the long connection's per-URL key);
+    /// `None` when it is encrypted with the event's media key.
     pub aeskey: Option<String>,
+}
+
+/// The key an integration's media are encrypted with when they carry none of their own (the
+/// short connection's EncodingAESKey). A secret: its `Debug` shows nothing, and it is never
+/// serialized.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MediaKey(String);
+
+impl MediaKey {
+    /// Wraps the key (Base64, as configured).
+    pub fn new(key: String) -> Self {
+        MediaKey(key)
+    }
+
+    /// The key, for decrypting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for MediaKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MediaKey(******)")
+    }
 }
 
 impl std::fmt::Debug for ImageRef {
@@ -55,7 +81,15 @@ pub enum InboundKind {
     },
     /// The user rated an answer (`feedback_event`): acknowledged with nothing.
     Feedback,
-    /// Anything the pipeline does not handle yet (kept so it can be logged).
+    /// A message the bot cannot read (a file, a video, a message type it does not know): the
+    /// user is told so rather than left without an answer.
+    Unreadable {
+        /// WeCom's message id.
+        msgid: String,
+        /// Its msgtype (`file`, `video`, …).
+        msgtype: String,
+    },
+    /// An event the pipeline does not handle (kept so it can be logged).
     Other {
         /// The message type or event type.
         kind: String,
@@ -82,6 +116,14 @@ pub struct InboundEvent {
     pub arrival: (i64, u64),
     /// When the transport received it (monotonic): the first frame's latency is measured from it.
     pub received: std::time::Instant,
+    /// The key of this integration's media that carry none of their own, if the transport has
+    /// one (never stored: gathered images are stored without it and decrypted with the answering
+    /// event's key, which is the same integration's).
+    pub media_key: Option<MediaKey>,
+    /// Whether the transport has already taken this message's msgid in the shared store (the
+    /// short connection's passive-answer key does so for every delivery): then the pipeline
+    /// does not take it a second time.
+    pub deduplicated: bool,
     /// What happened.
     pub kind: InboundKind,
 }

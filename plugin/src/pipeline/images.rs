@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use host_sdk::AgentFile;
 
-use super::event::ImageRef;
+use super::event::{ImageRef, MediaKey};
 use crate::crypto;
 use crate::http_client::HttpClient;
 
@@ -54,12 +54,18 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// Downloads, decrypts and identifies image number `n` of a message.
-pub async fn fetch(client: Result<&HttpClient, String>, image: &ImageRef, n: usize) -> Result<AgentFile, ImageError> {
+/// Downloads, decrypts (with its own key, else `media_key`) and identifies image number `n` of
+/// a message.
+pub async fn fetch(
+    client: Result<&HttpClient, String>,
+    image: &ImageRef,
+    media_key: Option<&MediaKey>,
+    n: usize,
+) -> Result<AgentFile, ImageError> {
     let client = client.map_err(ImageError::NoClient)?;
     let download =
         client.download(&image.url, MAX_IMAGE_BYTES).await.map_err(|e| ImageError::Download(e.to_string()))?;
-    let bytes = match &image.aeskey {
+    let bytes = match image.aeskey.as_deref().or(media_key.map(MediaKey::expose)) {
         Some(aeskey) => {
             let key = crypto::decode_media_key(aeskey).map_err(|_| ImageError::Decrypt)?;
             crypto::decrypt_raw(&key, &download.body).map_err(|_| ImageError::Decrypt)?

@@ -21,7 +21,7 @@ mod reply;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use event::{ChatKind, ImageRef, InboundEvent, InboundKind};
+pub use event::{ChatKind, ImageRef, InboundEvent, InboundKind, MediaKey};
 pub use render::StreamRenderer;
 pub use reply::{ReplyChannel, ReplyError};
 
@@ -81,6 +81,7 @@ impl Pipeline {
             InboundKind::EnterChat => "enter_chat",
             InboundKind::CardClick { .. } => "card_click",
             InboundKind::Feedback => "feedback",
+            InboundKind::Unreadable { .. } => "unreadable",
             InboundKind::Other { .. } => "other",
         };
         self.state.metrics.callbacks.with_label_values(&[integration_id.as_str(), kind]).inc();
@@ -116,6 +117,16 @@ impl Pipeline {
             InboundKind::Feedback => {
                 tracing::debug!(integration_id = %integration_id, "feedback on an answer: acknowledged with nothing");
             }
+            InboundKind::Unreadable { msgid, msgtype } => {
+                if !event.deduplicated && !msgid.is_empty() && !self.first_delivery(&integration_id, msgid).await {
+                    self.state.metrics.dedup_hits.with_label_values(&[integration_id.as_str()]).inc();
+                    return;
+                }
+                tracing::info!(integration_id = %integration_id, msgtype = %msgtype, "a message the bot cannot read: the user is told");
+                let mut renderer = StreamRenderer::new(reply, event.stream_id.clone(), self.throttle, event.lang)
+                    .observed_by(self.state.metrics.clone(), &integration_id);
+                renderer.notice(&unreadable_notice(event.lang, msgtype)).await;
+            }
             InboundKind::Other { kind } => {
                 tracing::debug!(integration_id = %integration_id, kind = %kind, "event not handled yet");
             }
@@ -126,7 +137,7 @@ impl Pipeline {
         let integration_id = &event.integration_id;
         let lang = event.lang;
         if let InboundKind::Text { msgid, .. } = &event.kind {
-            if !msgid.is_empty() && !self.first_delivery(integration_id, msgid).await {
+            if !event.deduplicated && !msgid.is_empty() && !self.first_delivery(integration_id, msgid).await {
                 tracing::info!(integration_id = %integration_id, msgid = %msgid, "a message seen before: not answered twice");
                 self.state.metrics.dedup_hits.with_label_values(&[integration_id.as_str()]).inc();
                 return;
@@ -233,7 +244,7 @@ impl Pipeline {
             self.current_conversation(integration_id, &session_id, binding.session_timeout_seconds).await;
         let mut files = Vec::new();
         for (n, image) in images.iter().enumerate() {
-            match images::fetch(self.media(), image, n + 1).await {
+            match images::fetch(self.media(), image, event.media_key.as_ref(), n + 1).await {
                 Ok(file) => files.push(file),
                 Err(e) => {
                     tracing::warn!(integration_id = %integration_id, image = n + 1, error = %e, "an image could not be read");
@@ -312,7 +323,10 @@ impl Pipeline {
     /// was taken before: a redelivery after a reconnect, or a retry.
     async fn first_delivery(&self, integration_id: &str, msgid: &str) -> bool {
         const DAY_MS: u64 = 24 * 3600 * 1000;
-        match self.state.host().kv().set_if_absent(&keys::dedup(integration_id, msgid), "1", DAY_MS).await {
+        let started = std::time::Instant::now();
+        let taken = self.state.host().kv().set_if_absent(&keys::dedup(integration_id, msgid), "1", DAY_MS).await;
+        self.state.metrics.dedup_seconds.observe(started.elapsed().as_secs_f64());
+        match taken {
             Ok(first) => first,
             Err(e) => {
                 // Better a rare double answer than a lost message when the store is unavailable.
@@ -415,6 +429,19 @@ impl std::fmt::Debug for Pipeline {
 /// The language of the messages the pipeline writes for an integration.
 pub fn language_of(options: &serde_json::Value) -> Lang {
     Lang::from_preference(options.get("preferLanguage").and_then(serde_json::Value::as_str))
+}
+
+/// What a user who sent something the bot cannot read is told, naming what it was.
+fn unreadable_notice(lang: Lang, msgtype: &str) -> String {
+    let (en, zh) = match msgtype {
+        "file" => ("files", "文件"),
+        "video" => ("videos", "视频"),
+        _ => ("this kind of message", "这类消息"),
+    };
+    match lang {
+        Lang::En => format!("Sorry, I cannot read {en} yet. Please send text, voice or images."),
+        Lang::Zh => format!("抱歉，我暂时无法读取{zh}，请发送文字、语音或图片。"),
+    }
 }
 
 #[cfg(test)]

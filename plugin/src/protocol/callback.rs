@@ -31,7 +31,7 @@ pub enum ChatType {
 }
 
 impl ChatType {
-    fn parse(s: &str) -> Self {
+    pub(crate) fn parse(s: &str) -> Self {
         match s {
             "single" => ChatType::Single,
             "group" => ChatType::Group,

@@ -1,6 +1,8 @@
 //! The envelopes of the short connection (protocol §1.5–§1.6): the signed query and the
 //! `encrypt` field of a callback, and the signed, encrypted passive answer.
 
+use std::borrow::Cow;
+
 use serde_json::{json, Value};
 
 use crate::crypto;
@@ -23,28 +25,36 @@ pub enum EnvelopeError {
     Malformed,
 }
 
-/// The signature parameters of a callback's query.
+/// The signature parameters of a callback's query, borrowed from it unless escaped.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Signed {
+pub struct Signed<'a> {
     /// `msg_signature` (aliases `msgsignature`, `signature`).
-    pub signature: String,
+    pub signature: Cow<'a, str>,
     /// `timestamp` as sent (seconds).
-    pub timestamp: String,
+    pub timestamp: Cow<'a, str>,
     /// `nonce`: the passive answer must carry the same.
-    pub nonce: String,
+    pub nonce: Cow<'a, str>,
+}
+
+/// `s` with its %-escapes decoded, borrowed when it has none; `None` when malformed.
+fn decoded(s: &str) -> Option<Cow<'_, str>> {
+    if s.as_bytes().contains(&b'%') {
+        percent_decode(s).map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(s))
+    }
 }
 
 /// Reads the signature parameters of a callback's query string (the first value of each; only
 /// these three are decoded, so other parameters cost nothing).
-pub fn signed_query(query: &str) -> Result<Signed, EnvelopeError> {
+pub fn signed_query<'a>(query: &'a str) -> Result<Signed<'a>, EnvelopeError> {
     let (mut signature, mut alias, mut timestamp, mut nonce) = (None, None, None, None);
     for part in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = part.split_once('=').unwrap_or((part, ""));
-        let key = if key.contains('%') {
-            std::borrow::Cow::Owned(percent_decode(key).ok_or(EnvelopeError::MalformedQuery)?)
-        } else {
-            std::borrow::Cow::Borrowed(key)
+        let (key, value) = match part.as_bytes().iter().position(|&b| b == b'=') {
+            Some(at) => (&part[..at], &part[at + 1..]),
+            None => (part, ""),
         };
+        let key = decoded(key).ok_or(EnvelopeError::MalformedQuery)?;
         let slot = match key.as_ref() {
             "msg_signature" => &mut signature,
             "msgsignature" | "signature" => &mut alias,
@@ -53,10 +63,10 @@ pub fn signed_query(query: &str) -> Result<Signed, EnvelopeError> {
             _ => continue,
         };
         if slot.is_none() {
-            *slot = Some(percent_decode(value).ok_or(EnvelopeError::MalformedQuery)?);
+            *slot = Some(decoded(value).ok_or(EnvelopeError::MalformedQuery)?);
         }
     }
-    let present = |v: Option<String>| v.filter(|v| !v.is_empty());
+    let present = |v: Option<Cow<'a, str>>| v.filter(|v| !v.is_empty());
     match (present(signature).or(present(alias)), present(timestamp), present(nonce)) {
         (Some(signature), Some(timestamp), Some(nonce)) => Ok(Signed { signature, timestamp, nonce }),
         _ => Err(EnvelopeError::Unsigned),
@@ -65,7 +75,10 @@ pub fn signed_query(query: &str) -> Result<Signed, EnvelopeError> {
 
 /// The `encrypt` field of a callback body: JSON `{"encrypt"}` (or `Encrypt`), or tolerated XML
 /// `<xml><Encrypt>…</Encrypt></xml>` (with or without CDATA).
-pub fn encrypt_field(body: &[u8]) -> Result<String, EnvelopeError> {
+pub fn encrypt_field(body: &[u8]) -> Result<Cow<'_, [u8]>, EnvelopeError> {
+    if let Some(encrypt) = exact_json_envelope(body) {
+        return Ok(Cow::Borrowed(encrypt));
+    }
     let text = std::str::from_utf8(body).map_err(|_| EnvelopeError::Malformed)?.trim();
     if text.is_empty() {
         return Err(EnvelopeError::NoEncrypt);
@@ -77,7 +90,7 @@ pub fn encrypt_field(body: &[u8]) -> Result<String, EnvelopeError> {
     // JSON escapes a character); anything unusual is looked at as a tree to say what is wrong.
     if let Ok(fast) = serde_json::from_str::<JsonEnvelope<'_>>(text) {
         if let Some(encrypt) = fast.encrypt.or(fast.encrypt_upper).filter(|e| !e.is_empty()) {
-            return Ok(encrypt.into_owned());
+            return Ok(bytes(encrypt));
         }
     }
     let value: Value = serde_json::from_str(text).map_err(|_| EnvelopeError::Malformed)?;
@@ -89,20 +102,36 @@ pub fn encrypt_field(body: &[u8]) -> Result<String, EnvelopeError> {
         .or_else(|| value.get("Encrypt"))
         .and_then(Value::as_str)
         .filter(|e| !e.is_empty())
-        .map(str::to_string)
+        .map(|e| Cow::Owned(e.as_bytes().to_vec()))
         .ok_or(EnvelopeError::NoEncrypt)
+}
+
+fn bytes(s: Cow<'_, str>) -> Cow<'_, [u8]> {
+    match s {
+        Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+    }
+}
+
+/// The value of a body that is exactly `{"encrypt":"…"}`, as WeCom sends it, when the value is
+/// printable ASCII with no quote or backslash: then the JSON string is its own text and no parser
+/// needs to look at it (one pass, a fold without early exit that the compiler vectorizes).
+fn exact_json_envelope(body: &[u8]) -> Option<&[u8]> {
+    let inner = body.strip_prefix(br#"{"encrypt":""#)?.strip_suffix(br#""}"#)?;
+    let literal = inner.iter().fold(true, |ok, &b| ok & (0x20..0x7f).contains(&b) & (b != b'"') & (b != b'\\'));
+    (literal && !inner.is_empty()).then_some(inner)
 }
 
 /// A JSON envelope whose `encrypt` (or `Encrypt`) is a string.
 #[derive(serde::Deserialize)]
 struct JsonEnvelope<'a> {
     #[serde(borrow, default)]
-    encrypt: Option<std::borrow::Cow<'a, str>>,
+    encrypt: Option<Cow<'a, str>>,
     #[serde(borrow, default, rename = "Encrypt")]
-    encrypt_upper: Option<std::borrow::Cow<'a, str>>,
+    encrypt_upper: Option<Cow<'a, str>>,
 }
 
-fn xml_encrypt(text: &str) -> Result<String, EnvelopeError> {
+fn xml_encrypt(text: &str) -> Result<Cow<'_, [u8]>, EnvelopeError> {
     let start = text.find("<Encrypt>").ok_or(EnvelopeError::NoEncrypt)? + "<Encrypt>".len();
     let len = text[start..].find("</Encrypt>").ok_or(EnvelopeError::Malformed)?;
     let inner = text[start..start + len].trim();
@@ -110,7 +139,7 @@ fn xml_encrypt(text: &str) -> Result<String, EnvelopeError> {
     if inner.is_empty() {
         return Err(EnvelopeError::NoEncrypt);
     }
-    Ok(inner.to_string())
+    Ok(Cow::Borrowed(inner.as_bytes()))
 }
 
 /// The passive answer carrying `plain` (a reply body's JSON text): encrypted with `key` and
@@ -125,6 +154,11 @@ pub fn passive(token: &str, key: &[u8; 32], plain: &str, timestamp_secs: i64, no
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`encrypt_field`] as text, for comparisons.
+    fn field(body: &[u8]) -> Result<String, EnvelopeError> {
+        encrypt_field(body).map(|e| String::from_utf8(e.into_owned()).expect("UTF-8"))
+    }
 
     #[test]
     fn the_signed_query_needs_all_three_and_accepts_the_aliases() {
@@ -143,27 +177,39 @@ mod tests {
 
     #[test]
     fn the_encrypt_field_is_found_in_json_and_in_tolerated_xml() {
-        assert_eq!(encrypt_field(br#"{"encrypt":"AAA="}"#).unwrap(), "AAA=");
-        assert_eq!(encrypt_field(br#" {"Encrypt":"BBB="} "#).unwrap(), "BBB=");
-        assert_eq!(encrypt_field(br#"{"encrypt":"a\/b+c=","tousername":"x","agentid":1}"#).unwrap(), "a/b+c=");
-        assert_eq!(encrypt_field(b"<xml><Encrypt><![CDATA[CCC=]]></Encrypt></xml>").unwrap(), "CCC=");
-        assert_eq!(encrypt_field(b"<xml><Encrypt>DDD=</Encrypt></xml>").unwrap(), "DDD=");
+        assert_eq!(field(br#"{"encrypt":"AAA="}"#).unwrap(), "AAA=");
+        assert_eq!(exact_json_envelope(br#"{"encrypt":"AAA="}"#), Some(&b"AAA="[..]), "the exact form needs no parser");
+        // Anything else goes through the JSON parser, which reads it as JSON reads it.
+        assert_eq!(exact_json_envelope(br#"{"encrypt":"a\/b"}"#), None);
+        assert_eq!(exact_json_envelope(br#"{"encrypt":"a","x":"b"}"#), None);
+        assert_eq!(field(br#"{"encrypt":"a","x":"b"}"#).unwrap(), "a");
+        assert_eq!(exact_json_envelope(b"{\"encrypt\":\"a\x01b\"}"), None);
+        assert_eq!(field(b"{\"encrypt\":\"a\x01b\"}"), Err(EnvelopeError::Malformed));
+        assert_eq!(exact_json_envelope("{\"encrypt\":\"é\"}".as_bytes()), None, "non-ASCII takes the parser");
+        assert_eq!(field("{\"encrypt\":\"é\"}".as_bytes()).unwrap(), "é");
+        assert_eq!(exact_json_envelope(b"{\"encrypt\":\"\xff\"}"), None);
+        assert_eq!(field(b"{\"encrypt\":\"\xff\"}"), Err(EnvelopeError::Malformed));
+        assert_eq!(exact_json_envelope(br#"{"encrypt":""}"#), None);
+        assert_eq!(field(br#" {"Encrypt":"BBB="} "#).unwrap(), "BBB=");
+        assert_eq!(field(br#"{"encrypt":"a\/b+c=","tousername":"x","agentid":1}"#).unwrap(), "a/b+c=");
+        assert_eq!(field(b"<xml><Encrypt><![CDATA[CCC=]]></Encrypt></xml>").unwrap(), "CCC=");
+        assert_eq!(field(b"<xml><Encrypt>DDD=</Encrypt></xml>").unwrap(), "DDD=");
         // Plaintext callbacks (the original plugin's gap) are never read.
-        assert_eq!(encrypt_field(br#"{"msgtype":"text","text":{"content":"hi"}}"#), Err(EnvelopeError::NoEncrypt));
-        assert_eq!(encrypt_field(br#"{"encrypt":""}"#), Err(EnvelopeError::NoEncrypt));
-        assert_eq!(encrypt_field(br#"{"encrypt":42}"#), Err(EnvelopeError::NoEncrypt));
-        assert_eq!(encrypt_field(b""), Err(EnvelopeError::NoEncrypt));
-        assert_eq!(encrypt_field(b"<xml><MsgType>text</MsgType></xml>"), Err(EnvelopeError::NoEncrypt));
-        assert_eq!(encrypt_field(b"<xml><Encrypt>EEE="), Err(EnvelopeError::Malformed));
-        assert_eq!(encrypt_field(b"hello"), Err(EnvelopeError::Malformed));
-        assert_eq!(encrypt_field(b"[1,2]"), Err(EnvelopeError::Malformed));
-        assert_eq!(encrypt_field(&[0xff, 0xfe]), Err(EnvelopeError::Malformed));
+        assert_eq!(field(br#"{"msgtype":"text","text":{"content":"hi"}}"#), Err(EnvelopeError::NoEncrypt));
+        assert_eq!(field(br#"{"encrypt":""}"#), Err(EnvelopeError::NoEncrypt));
+        assert_eq!(field(br#"{"encrypt":42}"#), Err(EnvelopeError::NoEncrypt));
+        assert_eq!(field(b""), Err(EnvelopeError::NoEncrypt));
+        assert_eq!(field(b"<xml><MsgType>text</MsgType></xml>"), Err(EnvelopeError::NoEncrypt));
+        assert_eq!(field(b"<xml><Encrypt>EEE="), Err(EnvelopeError::Malformed));
+        assert_eq!(field(b"hello"), Err(EnvelopeError::Malformed));
+        assert_eq!(field(b"[1,2]"), Err(EnvelopeError::Malformed));
+        assert_eq!(field(&[0xff, 0xfe]), Err(EnvelopeError::Malformed));
     }
 
     #[test]
     fn the_official_xml_sample_envelope_opens() {
         let xml = "<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName>\n<Encrypt><![CDATA[Kl7kjoSf6DMD1zh7rtrHjFaDapSCkaOnwu3bqLc5tAybhhMl9pFeK8NslNPVdMwmBQTNoW4mY7AIjeLvEl3NyeTkAgGzBhzTtRLNshw2AEew+kkYcD+Fq72Kt00fT0WnN87hGrW8SqGc+NcT3mu87Ha3dz1pSDi6GaUA6A0sqfde0VJPQbZ9U+3JWcoD4Z5jaU0y9GSh010wsHF8KZD24YhmZH4ch4Ka7ilEbjbfvhKkNL65HHL0J6EYJIZUC2pFrdkJ7MhmEbU2qARR4iQHE7wy24qy0cRX3Mfp6iELcDNfSsPGjUQVDGxQDCWjayJOpcwocugux082f49HKYg84EpHSGXAyh+/oxwaWbvL6aSDPOYuPDGOCI8jmnKiypE+]]></Encrypt>\n<AgentID><![CDATA[1000002]]></AgentID>\n</xml>";
-        let encrypt = encrypt_field(xml.as_bytes()).unwrap();
+        let encrypt = field(xml.as_bytes()).unwrap();
         let token = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo";
         let signed = signed_query(
             "msg_signature=0c3914025cb4b4d68103f6bfc8db550f79dcf48e&timestamp=1476422779&nonce=1597212914",

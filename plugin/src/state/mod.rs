@@ -124,7 +124,10 @@ impl PluginState {
     /// Every value under `prefix` in the KV store, by the rest of its key (paged, so a tenant
     /// with thousands of integrations costs a few calls instead of one per integration).
     pub async fn scan_all(&self, prefix: &str) -> Result<std::collections::HashMap<String, String>, Error> {
-        const PAGE: u32 = 500;
+        // Small pages, with a yield between them: a backend that answers at once (the embedded
+        // KV runs on the caller's thread, under its lock) would otherwise keep this thread, and
+        // every message's dedup key waiting for that lock, for the whole scan.
+        const PAGE: u32 = 128;
         let mut all = std::collections::HashMap::new();
         let mut after = String::new();
         loop {
@@ -140,6 +143,7 @@ impl PluginState {
             if !full {
                 return Ok(all);
             }
+            tokio::task::yield_now().await;
         }
     }
 

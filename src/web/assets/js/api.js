@@ -10,6 +10,10 @@ export class ApiError extends Error {
     super((envelope && envelope.message) || (typeof body === 'string' && body.trim()) || `HTTP ${status}`);
     this.status = status;
     this.code = (envelope && envelope.code) || '';
+    /** `{en_US, zh_Hans}`: the server's words for people. */
+    this.localized = (envelope && envelope.localized) || null;
+    /** `[{key, message:{en_US, zh_Hans}}]`: the inputs that were wrong. */
+    this.fields = (envelope && Array.isArray(envelope.fields)) ? envelope.fields : [];
     this.body = body;
   }
 }
@@ -48,6 +52,45 @@ export async function api(method, path, body) {
   }
   if (!resp.ok) throw new ApiError(resp.status, data);
   return data;
+}
+
+/**
+ * POSTs and reads an answer of one JSON object per line as it arrives, calling `onLine` with
+ * each; rejects with an ApiError for an error answer.
+ */
+export async function postStream(path, body, onLine, signal) {
+  let resp;
+  try {
+    resp = await fetch(path, {
+      method: 'POST', signal,
+      headers: { Authorization: `Bearer ${token()}`, 'Content-Type': 'application/json', Accept: 'application/x-ndjson' },
+      body: JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, { error: { code: 'NETWORK', message: `POST ${path}: ${e.message}` } });
+  }
+  if (!resp.ok) {
+    const text = await resp.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+    const err = new ApiError(resp.status, data);
+    if (resp.status === 401) onUnauthorized(err);
+    throw err;
+  }
+  const reader = resp.body.getReader();
+  const decoder = new TextDecoder();
+  let buffered = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (value) buffered += decoder.decode(value, { stream: true });
+    let nl;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      if (line) onLine(JSON.parse(line));
+    }
+    if (done) break;
+  }
 }
 
 /** GET shorthand. */

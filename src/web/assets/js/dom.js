@@ -1,4 +1,8 @@
-// Tiny DOM helpers: an element builder and the page-wide notice line.
+// Tiny DOM helpers: an element builder, the page-wide notice line (messages that clear
+// themselves), error boxes in the reader's language, an in-page confirmation dialog, copy
+// buttons and scrolling table frames.
+
+import { t, errorText } from './i18n.js';
 
 /**
  * Builds an element: `h('button', {class: 'primary', testid: 'save', onclick}, 'text', child, [more])`.
@@ -28,22 +32,34 @@ function append(el, children) {
 }
 
 const notice = () => document.getElementById('notice');
+let noticeTimer = null;
+
+/** How long a notice stays before it clears itself, by kind (errors stay until closed or the page changes). */
+const NOTICE_MS = { ok: 6000, warn: 15000 };
 
 /**
- * Shows a page-wide message (`kind`: 'ok', 'warn' or 'error'; `text` a string or a list of
- * lines); an empty text clears it.
+ * Shows a page-wide message (`kind`: 'ok', 'warn' or 'error'; `text` a string, a node or a list
+ * of lines); an empty text clears it. A newer message replaces the older one, success and
+ * warning messages clear themselves, and navigating or switching the language clears them all,
+ * so a notice never contradicts the page.
  */
 export function say(kind, text) {
   const box = notice();
+  clearTimeout(noticeTimer);
   if (!text || (Array.isArray(text) && !text.length)) { box.replaceChildren(); return; }
-  const body = Array.isArray(text) ? h('div', {}, text.map((line) => h('div', {}, line))) : text;
-  box.replaceChildren(h('div', { class: kind, testid: `notice-${kind}` }, body,
-    h('button', { class: 'close', 'aria-label': '×', onclick: () => box.replaceChildren() }, '×')));
+  const body = Array.isArray(text) ? h('div', {}, text.map((line) => h('div', {}, line))) : h('div', {}, text);
+  box.replaceChildren(h('div', { class: kind, testid: `notice-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, body,
+    h('button', { type: 'button', class: 'close', 'aria-label': t('close'), title: t('close'), onclick: () => box.replaceChildren() }, '×')));
+  if (NOTICE_MS[kind]) noticeTimer = setTimeout(() => box.replaceChildren(), NOTICE_MS[kind]);
 }
 
-/** An inline error box for an API error: message plus its code. */
+/** An API error as a notice, in the reader's language. */
+export const sayError = (err) => say('error', errorText(err));
+
+/** An inline error box for an API error: its words in the reader's language, its code small beside them. */
 export function errorBox(err, testid = 'form-error') {
-  return h('div', { class: 'error', testid, role: 'alert' }, err.message, err.code ? h('code', { class: 'code' }, err.code) : '');
+  return h('div', { class: 'error', testid, role: 'alert' }, errorText(err),
+    err.code && err.code !== 'NETWORK' ? h('code', { class: 'code', title: 'code' }, err.code) : '');
 }
 
 /** A yes/no-style badge. */
@@ -64,4 +80,66 @@ export function showFlash() {
 export function mount(el, ...children) {
   el.replaceChildren();
   append(el, children);
+}
+
+/**
+ * A table in a frame that scrolls sideways by itself on narrow screens (the page never does);
+ * the frame is focusable and named (`label`), so it can be scrolled with the keyboard.
+ */
+export const tableFrame = (table, label) => h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': label }, table);
+
+/**
+ * An in-page confirmation dialog (a modal `<dialog>`: focus stays inside, Escape cancels, focus
+ * returns to where it was). Resolves true when confirmed. `body` says what will happen.
+ */
+export function confirmDialog({ title, body, confirm, danger = true, cancel = t('dialogCancel'), testid = 'dialog' }) {
+  return new Promise((resolve) => {
+    const before = document.activeElement;
+    const titleId = `dialog-title-${Date.now()}`;
+    const bodyId = `${titleId}-body`;
+    let answered = false;
+    const finish = (yes) => {
+      if (answered) return;
+      answered = true;
+      if (dialog.open) dialog.close();
+      dialog.remove();
+      if (before && before.isConnected && typeof before.focus === 'function') before.focus();
+      resolve(yes);
+    };
+    const ok = confirm
+      ? h('button', { type: 'button', class: danger ? 'danger-solid' : 'primary', testid: `${testid}-confirm`, onclick: () => finish(true) }, confirm)
+      : '';
+    const no = h('button', { type: 'button', testid: `${testid}-cancel`, onclick: () => finish(false) }, confirm ? cancel : t('close'));
+    const dialog = h('dialog', { class: 'dialog', testid, 'aria-labelledby': titleId, 'aria-describedby': bodyId },
+      h('h2', { id: titleId }, title),
+      h('div', { id: bodyId, class: 'dialog-body' }, body),
+      h('div', { class: 'row dialog-buttons' }, no, ok));
+    dialog.addEventListener('cancel', (e) => { e.preventDefault(); finish(false); });
+    document.body.append(dialog);
+    dialog.showModal();
+    // The safe choice has the focus: Enter on an unread dialog cancels.
+    no.focus();
+  });
+}
+
+/** A button that copies `value` to the clipboard and says so. */
+export function copyButton(value, testid) {
+  const copy = async () => {
+    try {
+      if (navigator.clipboard && window.isSecureContext) await navigator.clipboard.writeText(value);
+      else {
+        const area = h('textarea', { 'aria-hidden': 'true', style: 'position:fixed;top:-100px;opacity:0' });
+        area.value = value;
+        document.body.append(area);
+        area.select();
+        const done = document.execCommand('copy');
+        area.remove();
+        if (!done) throw new Error('copy refused');
+      }
+      say('ok', t('copied'));
+    } catch {
+      say('warn', t('copyFailed'));
+    }
+  };
+  return h('button', { type: 'button', class: 'small', testid, onclick: copy, 'data-copy': value }, t('copy'));
 }

@@ -1,12 +1,16 @@
 // The integration detail page: its setup info and the tabs plugins contribute, rendered
 // generically from GET /api/integration/{id}/views — `stats` tabs as a key/value grid, `table`
-// tabs with paging, search and sorting — with toolbar and row actions (confirmed when the action
-// carries a confirm text; the answer's message shown in the chosen language; `refresh` reloads).
+// tabs with paging, search and sorting — with toolbar and row actions (confirmed in an in-page
+// dialog when the action carries a confirm text; the answer's message shown in the chosen
+// language; `refresh` reloads). Digital Experts in tables are shown by name.
 
-import { get, post, del } from '../api.js';
-import { h, mount, say, flash, errorBox, badge } from '../dom.js';
+import { get, post } from '../api.js';
+import { h, mount, say, sayError, flash, errorBox, badge, confirmDialog, tableFrame } from '../dom.js';
 import { t, L, formatDateTime } from '../i18n.js';
-import { setupCard } from './integrations.js';
+import { setupCard, deleteIntegration } from './integrations.js';
+
+/** Digital Expert names by id, for tables that carry `xpertId`. */
+let expertNames = new Map();
 
 const STATE_KINDS = {
   connected: 'ok', running: 'ok', ok: 'ok', connecting: 'warn', reconnecting: 'warn', idle: '', stopped: '',
@@ -21,6 +25,7 @@ function display(type, value, key) {
   }
   if (type === 'datetime' || type === 'date') return formatDateTime(value);
   if (value === null || value === undefined || value === '') return '—';
+  if (key === 'xpertId' && expertNames.has(value)) return h('a', { href: `#/experts/${value}`, title: value }, expertNames.get(value));
   if (typeof value === 'boolean') return value ? t('yes') : t('no');
   if (typeof value === 'object') return L(value) || JSON.stringify(value);
   return String(value);
@@ -29,14 +34,14 @@ function display(type, value, key) {
 /** Runs a view action; returns true when the tab should reload. */
 async function runAction(base, action, targetId) {
   const confirmText = L(action.confirm);
-  if (confirmText && !window.confirm(confirmText)) return false;
+  if (confirmText && !(await confirmDialog({ title: L(action.label) || t('actionConfirmTitle'), body: confirmText, confirm: L(action.label) || t('actionDone') }))) return false;
   try {
     const res = await post(`${base}/actions/${encodeURIComponent(action.key)}`, targetId !== undefined ? { targetId } : {});
     const ok = res?.success !== false;
     say(ok ? 'ok' : 'error', L(res?.message) || (ok ? t('actionDone') : t('actionFailed')));
     return Boolean(res?.refresh);
   } catch (err) {
-    say('error', err.message);
+    sayError(err);
     return false;
   }
 }
@@ -70,7 +75,7 @@ class TabView {
 
   toolbar(extra = []) {
     const buttons = actionsOf(this.tab, 'toolbar').map((a) => h('button', {
-      testid: `action-${this.tab.key}-${a.key}`, class: a.danger || a.confirm ? 'danger' : '',
+      type: 'button', testid: `action-${this.tab.key}-${a.key}`, class: a.danger || a.confirm ? 'danger' : '',
       onclick: async () => { if (await runAction(this.base, a)) await this.load(); },
     }, L(a.label) || a.key));
     return h('div', { class: 'row toolbar' }, buttons, extra);
@@ -124,22 +129,28 @@ class TabView {
     const header = h('tr', {}, columns.map((c) => {
       const sortable = c.sortable !== false;
       const arrow = s.sortBy === c.key ? (s.sortDirection === 'asc' ? ' ▲' : ' ▼') : '';
+      const title = L(c.label || c.title) || c.key;
+      const sort = () => {
+        s.sortDirection = s.sortBy === c.key && s.sortDirection === 'asc' ? 'desc' : 'asc';
+        s.sortBy = c.key;
+        s.page = 1;
+        reload();
+      };
       return h('th', {
-        class: sortable ? 'sortable' : '', testid: `th-${tab.key}-${c.key}`,
+        scope: 'col', class: sortable ? 'sortable' : '', testid: `th-${tab.key}-${c.key}`,
         'aria-sort': s.sortBy === c.key ? (s.sortDirection === 'asc' ? 'ascending' : 'descending') : undefined,
-        onclick: sortable ? () => {
-          s.sortDirection = s.sortBy === c.key && s.sortDirection === 'asc' ? 'desc' : 'asc';
-          s.sortBy = c.key;
-          s.page = 1;
-          reload();
-        } : undefined,
-      }, L(c.label || c.title) || c.key, arrow);
-    }), rowActions.length ? h('th', {}) : '');
+        onclick: sortable ? (e) => { if (e.target === e.currentTarget) sort(); } : undefined,
+      }, sortable ? h('button', { type: 'button', class: 'sort', onclick: sort }, title, arrow) : title);
+    }), rowActions.length ? h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, t('actionConfirmTitle'))) : '');
 
     const body = rows.map((row, i) => h('tr', { testid: `row-${tab.key}-${row[rowKey] ?? i}` },
-      columns.map((c) => h('td', {}, display(c.type, row[c.key], c.key))),
+      // A plugin may send words for a code beside it as `<key>Text` ({en_US, zh_Hans}): shown instead.
+      columns.map((c) => {
+        const words = row[`${c.key}Text`];
+        return h('td', {}, words && typeof words === 'object' ? L(words) : display(c.type, row[c.key], c.key));
+      }),
       rowActions.length ? h('td', { class: 'actions' }, rowActions.map((a) => h('button', {
-        class: a.confirm ? 'danger' : '', testid: `row-action-${tab.key}-${a.key}`,
+        type: 'button', class: a.confirm ? 'danger' : '', testid: `row-action-${tab.key}-${a.key}`,
         onclick: async () => { if (await runAction(this.base, a, row[rowKey])) await reload(); },
       }, L(a.label) || a.key))) : ''));
 
@@ -148,12 +159,12 @@ class TabView {
     size.addEventListener('change', () => { s.pageSize = Number(size.value); s.page = 1; reload(); });
 
     this.el.replaceChildren(this.toolbar([search]),
-      h('table', { testid: `table-${tab.key}` }, h('thead', {}, header),
-        h('tbody', {}, body.length ? body : h('tr', {}, h('td', { colspan: columns.length + (rowActions.length ? 1 : 0), class: 'empty' }, t('none'))))),
+      tableFrame(h('table', { testid: `table-${tab.key}` }, h('thead', {}, header),
+        h('tbody', {}, body.length ? body : h('tr', {}, h('td', { colspan: columns.length + (rowActions.length ? 1 : 0), class: 'empty' }, t('none'))))), L(tab.title) || tab.key),
       h('div', { class: 'row pager' },
-        h('button', { testid: `prev-${tab.key}`, disabled: s.page <= 1, onclick: () => { s.page -= 1; reload(); } }, t('prev')),
+        h('button', { type: 'button', testid: `prev-${tab.key}`, disabled: s.page <= 1, onclick: () => { s.page -= 1; reload(); } }, t('prev')),
         h('span', { testid: `page-${tab.key}` }, t('pageOf', { page: s.page, pages, total })),
-        h('button', { testid: `next-${tab.key}`, disabled: s.page >= pages, onclick: () => { s.page += 1; reload(); } }, t('next')),
+        h('button', { type: 'button', testid: `next-${tab.key}`, disabled: s.page >= pages, onclick: () => { s.page += 1; reload(); } }, t('next')),
         h('label', { class: 'inline-label' }, t('pageSize'), ' ', size)));
   }
 }
@@ -161,11 +172,13 @@ class TabView {
 /** Renders the detail page of integration `id`, opening tab `tabKey` (or the first). */
 export async function render(main, id, tabKey) {
   const enc = encodeURIComponent(id);
-  const [integration, tabsAnswer, provs] = await Promise.all([
+  const [integration, tabsAnswer, provs, xperts] = await Promise.all([
     get(`/api/integration/${enc}`),
     get(`/api/integration/${enc}/views`).catch((err) => ({ error: err })),
     get('/api/integration/providers').catch(() => []),
+    get('/api/xpert').catch(() => []),
   ]);
+  expertNames = new Map((Array.isArray(xperts) ? xperts : []).map((x) => [x.id, x.name]));
   const provider = provs.find((p) => p.name === integration.provider);
   let setup = integration.setup;
   const stashed = sessionStorage.getItem(`xpert.setup.${id}`);
@@ -173,34 +186,56 @@ export async function render(main, id, tabKey) {
 
   const tabs = Array.isArray(tabsAnswer) ? [...tabsAnswer].sort((a, b) => (a.order ?? 0) - (b.order ?? 0)) : [];
   const views = new Map(tabs.map((tab) => [tab.key, new TabView(id, tab)]));
-  const content = h('div', { class: 'tab-content', testid: 'tab-content' });
-  const tabBar = h('div', { class: 'tabs', role: 'tablist', testid: 'tabs' });
+  const content = h('div', { class: 'tab-content', id: 'tab-panel', role: 'tabpanel', testid: 'tab-content' });
+  const tabBar = h('div', { class: 'tabs', role: 'tablist', 'aria-label': t('integrations'), testid: 'tabs' });
   const open = async (key) => {
-    for (const b of tabBar.children) b.classList.toggle('active', b.dataset.key === key);
+    for (const b of tabBar.children) {
+      const here = b.dataset.key === key;
+      b.classList.toggle('active', here);
+      b.setAttribute('aria-selected', String(here));
+      b.tabIndex = here ? 0 : -1;
+    }
     const view = views.get(key);
     content.replaceChildren(view.el);
+    content.setAttribute('aria-labelledby', `tab-${key}`);
     if (location.hash.startsWith(`#/integrations/${id}`)) history.replaceState(null, '', `#/integrations/${id}/tab/${key}`);
     await view.load();
   };
   for (const tab of tabs) {
-    const b = h('button', { role: 'tab', testid: `tab-${tab.key}`, onclick: () => open(tab.key) }, L(tab.title) || tab.key);
+    const b = h('button', {
+      type: 'button', role: 'tab', id: `tab-${tab.key}`, testid: `tab-${tab.key}`, 'aria-controls': 'tab-panel',
+      'aria-selected': 'false', onclick: () => open(tab.key),
+    }, L(tab.title) || tab.key);
     b.dataset.key = tab.key;
     tabBar.append(b);
   }
+  // Arrow keys move between tabs, as in any tab list.
+  tabBar.addEventListener('keydown', (e) => {
+    if (!['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(e.key)) return;
+    const buttons = [...tabBar.children];
+    const at = buttons.indexOf(document.activeElement);
+    const next = e.key === 'Home' ? 0 : e.key === 'End' ? buttons.length - 1
+      : (at + (e.key === 'ArrowRight' ? 1 : -1) + buttons.length) % buttons.length;
+    buttons[next].focus();
+    open(buttons[next].dataset.key);
+    e.preventDefault();
+  });
   const remove = async () => {
-    if (!window.confirm(t('confirmDelete', { name: integration.name }))) return;
-    try { await del(`/api/integration/${enc}`); flash('ok', t('deleted')); location.hash = '#/integrations'; } catch (err) { say('error', err.message); }
+    if (await deleteIntegration(integration)) {
+      flash('ok', t('deleted', { name: integration.name }));
+      location.hash = '#/integrations';
+    }
   };
 
-  mount(main, 
-    h('div', { class: 'crumbs' }, h('a', { href: '#/integrations' }, t('integrations')), ' → ', integration.name),
+  mount(main,
+    h('nav', { class: 'crumbs', 'aria-label': t('integrations') }, h('a', { href: '#/integrations' }, t('integrations')), ' → ', integration.name),
     h('div', { class: 'row between' },
       h('h1', { testid: 'integration-title' }, integration.name, ' ',
         badge(provider ? L(provider.label) : integration.provider, 'provider'), ' ',
-        badge(integration.enabled ? t('enabled') : t('no'), integration.enabled ? 'ok' : '', 'integration-enabled')),
+        badge(integration.enabled ? t('enabled') : t('disabled'), integration.enabled ? 'ok' : '', 'integration-enabled')),
       h('div', { class: 'row' },
-        h('button', { testid: 'edit-integration', onclick: () => { location.hash = `#/integrations/${id}/edit`; } }, t('edit')),
-        h('button', { class: 'danger', testid: 'delete-integration', onclick: remove }, t('delete')))),
+        h('a', { class: 'button', testid: 'edit-integration', href: `#/integrations/${id}/edit` }, t('edit')),
+        h('button', { type: 'button', class: 'danger', testid: 'delete-integration', onclick: remove }, t('delete')))),
     setupCard(setup),
     tabsAnswer.error ? errorBox(tabsAnswer.error, 'tabs-error') : '',
     tabs.length ? [tabBar, content] : (tabsAnswer.error ? '' : h('p', { class: 'hint' }, t('noTabs'))));
