@@ -21,6 +21,9 @@
 //!   holder has held the bot for as long; hand-offs are rate-limited per installation;
 //! - a stopping installation deletes its heartbeat first, so the others stop preferring it.
 //!
+//! An installation announces itself only while its tenant has bots that should connect: one with
+//! no long connection to run writes nothing.
+//!
 //! Nothing here kicks: the only way a bot changes hands is a released or expired lease.
 
 use std::collections::HashMap;
@@ -125,6 +128,9 @@ pub struct Balancer {
     changed: watch::Sender<u64>,
     next_handoff: Mutex<Instant>,
     draining: AtomicBool,
+    /// Whether this installation has written its heartbeat yet (it does only while it has bots
+    /// to spread: an installation with no long connection to run writes nothing).
+    announced: AtomicBool,
     withdrawn: CancellationToken,
 }
 
@@ -141,6 +147,7 @@ impl Balancer {
             changed: watch::channel(0).0,
             next_handoff: Mutex::new(Instant::now()),
             draining: AtomicBool::new(false),
+            announced: AtomicBool::new(false),
             withdrawn: CancellationToken::new(),
         }
     }
@@ -155,11 +162,22 @@ impl Balancer {
         &self.settings
     }
 
+    /// Whether there are bots to spread (integrations of the tenant that should connect).
+    pub fn has_bots(&self) -> bool {
+        !self.view.lock().bots.is_empty()
+    }
+
+    /// Whether this installation has announced itself yet.
+    pub fn has_announced(&self) -> bool {
+        self.announced.load(Ordering::Acquire)
+    }
+
     /// Writes the heartbeat and re-reads the live instances, once.
     pub async fn beat(&self) {
         if self.draining.load(Ordering::Acquire) {
             return;
         }
+        self.announced.store(true, Ordering::Release);
         let kv = self.scope.host().kv();
         let ttl = self.settings.instance_ttl.as_millis() as u64;
         if let Err(e) = kv.set(&heartbeat_key(&self.instance_id), &self.instance_id, ttl).await {
@@ -306,7 +324,11 @@ impl Balancer {
         loop {
             tokio::select! {
                 () = cancelled.cancelled() => break,
-                () = tokio::time::sleep(self.settings.heartbeat) => self.beat().await,
+                () = tokio::time::sleep(self.settings.heartbeat) => {
+                    if self.has_bots() {
+                        self.beat().await;
+                    }
+                }
             }
         }
         self.withdraw().await;
@@ -322,8 +344,10 @@ impl Balancer {
             view.live.remove(&self.instance_id);
             view.recompute();
         }
-        if let Err(e) = self.scope.host().kv().delete(&heartbeat_key(&self.instance_id)).await {
-            tracing::warn!(error = %e, "deleting this instance's heartbeat failed");
+        if self.has_announced() {
+            if let Err(e) = self.scope.host().kv().delete(&heartbeat_key(&self.instance_id)).await {
+                tracing::warn!(error = %e, "deleting this instance's heartbeat failed");
+            }
         }
         self.withdrawn.cancel();
     }

@@ -87,9 +87,6 @@ impl Supervisor {
     async fn run(self: Arc<Self>) {
         let cancelled = self.state.scope.cancellation();
         let wake = self.state.supervisor_wake.clone();
-        // Announce this instance and learn the others before taking any bot, so that hosts
-        // started together spread their bots from the start instead of after a hand-off.
-        self.balancer.beat().await;
         loop {
             if let Err(e) = self.reconcile().await {
                 tracing::warn!(error = %e, "reconciling the long connections failed; trying again");
@@ -136,8 +133,13 @@ impl Supervisor {
             }
             planned.push((integration, desired.generation, blocking));
         }
-        // The balancer knows the bots before any actor asks where its bot should go.
+        // The balancer knows the bots before any actor asks where its bot should go, and this
+        // instance has announced itself (and learnt the others) before it takes any: hosts
+        // started together spread their bots from the start instead of after a hand-off.
         self.balancer.set_bots(connecting);
+        if self.balancer.has_bots() && !self.balancer.has_announced() {
+            self.balancer.beat().await;
+        }
         for (n, (integration, generation, blocking)) in planned.into_iter().enumerate() {
             if n % 64 == 63 {
                 tokio::task::yield_now().await;
