@@ -16,7 +16,8 @@
 //! (text, voice, image, file, video, mixed, with an optional `quote`; 409 `bot_not_connected` with
 //! `"delivered": false` when the bot has no live socket), `POST /sim/events`, `GET /sim/transcript`,
 //! `GET /sim/violations`, `GET /sim/frames`, `GET /sim/disconnects` (every socket that ended and
-//! why), `GET /sim/responses`, `POST /sim/faults` (see [`FaultSpec`]), `POST /sim/drop`,
+//! why), `GET /sim/sockets` (connected bots, the most sockets one bot had at once, kicks),
+//! `GET /sim/responses`, `POST /sim/faults` (see [`FaultSpec`]), `POST /sim/drop`,
 //! `POST /sim/restart`, `POST /sim/short/{bots,verify,messages}`.
 //!
 //! ```no_run
@@ -283,6 +284,22 @@ impl Simulator {
     /// How many bots have a live subscribed connection.
     pub fn connected_count(&self) -> usize {
         self.state.core.connected_count()
+    }
+
+    /// How many subscribed sockets each bot has open now (bots with none are left out).
+    pub fn sockets_per_bot(&self) -> std::collections::HashMap<String, usize> {
+        self.state.core.sockets_per_bot()
+    }
+
+    /// The most subscribed sockets one bot ever had open at once, and that bot: more than one
+    /// means two clients held the bot together, however briefly.
+    pub fn most_sockets_of_one_bot(&self) -> (usize, String) {
+        self.state.core.most_sockets_of_one_bot()
+    }
+
+    /// How many subscribes displaced a live socket of the same bot (kicks).
+    pub fn kicks(&self) -> u64 {
+        self.state.core.kicks()
     }
 
     /// Waits until `cond` holds for the simulator (re-checked on every change), up to `timeout`.

@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sim/transcript", get(transcript))
         .route("/sim/violations", get(violations))
         .route("/sim/disconnects", get(disconnects))
+        .route("/sim/sockets", get(sockets))
         .route("/sim/frames", get(frames))
         .route("/sim/responses", get(responses))
         .route("/sim/faults", post(faults))
@@ -209,6 +210,7 @@ async fn serve_socket(core: Arc<Core>, socket: WebSocket) {
                     Message::Text(t) => t.to_string(),
                     Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
                     Message::Close(frame) => {
+                        core.client_closing(conn, frame.as_ref().map(|f| f.code));
                         let _ = tx.send(Outgoing::EchoClose);
                         let _ = tokio::time::timeout(Duration::from_secs(1), &mut writer).await;
                         break DisconnectReason::ClientClose { code: frame.map(|f| f.code) };
@@ -492,6 +494,19 @@ async fn transcript(State(state): State<AppState>, Query(q): Query<ChatQuery>) -
 
 async fn violations(State(state): State<AppState>) -> Response {
     Json(state.core.violations()).into_response()
+}
+
+/// `GET /sim/sockets`: how many bots have a live connection, the most sockets one bot ever had
+/// at once (more than one: two clients held it together), and the kicks so far.
+async fn sockets(State(state): State<AppState>) -> Response {
+    let (most, bot) = state.core.most_sockets_of_one_bot();
+    Json(json!({
+        "connected": state.core.connected_count(),
+        "mostSocketsOfOneBot": most,
+        "thatBot": bot,
+        "kicks": state.core.kicks(),
+    }))
+    .into_response()
 }
 
 async fn disconnects(State(state): State<AppState>, Query(q): Query<FramesQuery>) -> Response {

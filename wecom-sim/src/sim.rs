@@ -197,6 +197,8 @@ pub(crate) struct Connection {
     pub bot_id: Option<String>,
     /// Why the simulator is ending this socket, once it decided to.
     pub ending: Option<DisconnectReason>,
+    /// Its end is already in the disconnect list (recorded when the client's close frame came).
+    pub recorded: bool,
 }
 
 /// What the writer task of a connection sends.
@@ -235,6 +237,11 @@ struct State {
     /// (bot, is_group, userid or chatid) of every chat that messaged the bot.
     spoken: HashSet<(String, bool, String)>,
     disconnects: Vec<Disconnect>,
+    /// The most subscribed sockets one bot had at once (a subscribe while another socket of the
+    /// same bot is still open counts both), and that bot.
+    most_sockets: (usize, String),
+    /// Subscribes that displaced a live socket of the same bot (kicks).
+    kicks: u64,
     rate: HashMap<(String, String), VecDeque<Instant>>,
     callbacks_sent: u64,
     uploads: crate::upload::Uploads,
@@ -297,7 +304,7 @@ impl Core {
     /// Registers a new socket; returns its id.
     pub(crate) fn connect(&self, tx: mpsc::UnboundedSender<Outgoing>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.state.lock().conns.insert(id, Connection { tx, bot_id: None, ending: None });
+        self.state.lock().conns.insert(id, Connection { tx, bot_id: None, ending: None, recorded: false });
         id
     }
 
@@ -312,7 +319,9 @@ impl Core {
         let mut st = self.state.lock();
         if let Some(c) = st.conns.remove(&conn) {
             let reason = c.ending.unwrap_or(seen);
-            st.disconnects.push(Disconnect { bot_id: c.bot_id.clone().unwrap_or_default(), reason });
+            if !c.recorded {
+                st.disconnects.push(Disconnect { bot_id: c.bot_id.clone().unwrap_or_default(), reason });
+            }
             if let Some(bot) = c.bot_id.and_then(|b| st.bots.get_mut(&b).map(|s| (s, b))) {
                 if bot.0.live_conn == Some(conn) {
                     bot.0.live_conn = None;
@@ -321,6 +330,53 @@ impl Core {
         }
         drop(st);
         self.bump();
+    }
+
+    /// The client sent a close frame: from now on the socket is no longer the bot's live one
+    /// (a callback pushed now would be lost with it), even before the close handshake finishes.
+    pub(crate) fn client_closing(&self, conn: u64, code: Option<u16>) {
+        let mut st = self.state.lock();
+        let Some(c) = st.conns.get_mut(&conn) else { return };
+        let reason = c.ending.get_or_insert(DisconnectReason::ClientClose { code }).clone();
+        c.recorded = true;
+        let bot_id = c.bot_id.clone();
+        // Recorded now, as the bot stops counting as connected now: a watcher that sees it
+        // disconnected also sees why.
+        st.disconnects.push(Disconnect { bot_id: bot_id.clone().unwrap_or_default(), reason });
+        if let Some(bot) = bot_id {
+            if let Some(b) = st.bots.get_mut(&bot) {
+                if b.live_conn == Some(conn) {
+                    b.live_conn = None;
+                }
+            }
+        }
+        drop(st);
+        self.bump();
+    }
+
+    /// How many subscribed sockets each bot has open now (sockets the simulator or the client is
+    /// already closing do not count). Bots with none are left out.
+    pub fn sockets_per_bot(&self) -> HashMap<String, usize> {
+        let st = self.state.lock();
+        let mut counts = HashMap::new();
+        for c in st.conns.values().filter(|c| c.ending.is_none()) {
+            if let Some(bot) = &c.bot_id {
+                *counts.entry(bot.clone()).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    /// The most subscribed sockets one bot ever had open at once, and that bot (`(0, "")` before
+    /// any subscribe). More than one means two clients held the bot together.
+    pub fn most_sockets_of_one_bot(&self) -> (usize, String) {
+        self.state.lock().most_sockets.clone()
+    }
+
+    /// How many subscribes displaced a live socket of the same bot (each sent that socket a
+    /// `disconnected_event`).
+    pub fn kicks(&self) -> u64 {
+        self.state.lock().kicks
     }
 
     /// Every socket that ended so far, in order.
@@ -530,8 +586,18 @@ impl Core {
             // WeCom leaves the socket open after a failed subscribe.
             return (errcode::INVALID_CREDENTIALS, "invalid bot_id or secret".into());
         }
+        let open = st
+            .conns
+            .iter()
+            .filter(|(id, c)| **id != conn && c.ending.is_none() && c.bot_id.as_deref() == Some(bot_id.as_str()))
+            .count()
+            + 1;
+        if open > st.most_sockets.0 {
+            st.most_sockets = (open, bot_id.clone());
+        }
         let old = st.bots.get(&bot_id).and_then(|b| b.live_conn).filter(|c| *c != conn);
         if let Some(old) = old {
+            st.kicks += 1;
             if let Some(c) = st.conns.get_mut(&old) {
                 c.ending.get_or_insert(DisconnectReason::Displaced);
                 let ev = json!({"cmd": "aibot_event_callback", "headers": {"req_id": self.id("disc_")},

@@ -8,6 +8,11 @@
 //! the integration is `unhealthy` with `config_invalid`. The lease is renewed while connected and
 //! while reconnecting, and the socket is closed as soon as a renewal fails for long enough that
 //! another instance could take over.
+//!
+//! Across host instances the actor follows the [`Balancer`]: as a standby it leaves a free lease
+//! to the bot's preferred instance for a while, and as the holder it hands the bot over on purpose
+//! (serving its in-flight answers, closing its socket, then releasing the lease) once the preferred
+//! instance has settled. Stopping with the installation (host shutdown) drains the same way.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +22,7 @@ use host_sdk::{Integration, Lease};
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use super::balance::Balancer;
 use super::client::{self, ClientConfig, CommandError, ConnectionEnd};
 use super::inbound::{classify, Classified};
 use super::reply::{CurrentClient, LongReply, ReplyTarget};
@@ -48,6 +54,8 @@ pub struct ActorContext {
     pub current: CurrentClient,
     /// The installation's metrics.
     pub metrics: Arc<Metrics>,
+    /// The installation's view of the live instances, which steers who takes the bot.
+    pub balancer: Arc<Balancer>,
 }
 
 /// How an actor ended.
@@ -181,12 +189,32 @@ pub fn run(ctx: ActorContext, stop: StopSignal) -> impl std::future::Future<Outp
             tracing::info!(integration_id = %integration_id, token = lease.token, "took the bot's lease");
             let lease = Arc::new(Mutex::new(lease));
             let lost = CancellationToken::new();
+            let handing_off = std::sync::atomic::AtomicBool::new(false);
             let outcome = tokio::select! {
-                outcome = session(&ctx, &mut reporter, &lease, &stop, &lost) => outcome,
-                () = keep_lease(&ctx, &lease_key, &lease, &lost) => SessionEnd::LeaseLost,
+                outcome = session(&ctx, &mut reporter, &lease, &stop, &lost, &handing_off) => outcome,
+                () = keep_lease(&ctx, &lease_key, &lease, &lost, &handing_off) => SessionEnd::LeaseLost,
             };
             let held = lease.lock().clone();
+            let outcome = match outcome {
+                SessionEnd::LeaseLost if handing_off.load(std::sync::atomic::Ordering::Acquire) => {
+                    SessionEnd::HandedOff
+                }
+                other => other,
+            };
             match outcome {
+                SessionEnd::HandedOff => {
+                    // The socket is closed and the lease still ours: release it so the preferred
+                    // instance takes the bot at once; this actor stands by again.
+                    match Box::pin(host.leases().release(&held)).await {
+                        Ok(_) => ctx.metrics.lease_changes.with_label_values(&["handed_off"]).inc(),
+                        Err(e) => {
+                            tracing::warn!(integration_id = %integration_id, error = %e, "releasing the bot's lease for a hand-off failed")
+                        }
+                    }
+                    tracing::info!(integration_id = %integration_id, "handed the bot over to its preferred instance");
+                    reporter.gauge.set("standby");
+                    continue;
+                }
                 SessionEnd::LeaseLost => {
                     ctx.metrics.lease_changes.with_label_values(&["lost"]).inc();
                     tracing::warn!(integration_id = %integration_id, "lost the bot's lease: closed the socket, waiting to take it again");
@@ -198,6 +226,11 @@ pub fn run(ctx: ActorContext, stop: StopSignal) -> impl std::future::Future<Outp
                         reporter.status.stop_reason = Some(why.to_string());
                         reporter.status.next_reconnect_at = None;
                         reporter.write(&held).await;
+                    }
+                    if why == reason::INSTALLATION_STOPPED {
+                        // Draining: the others stop preferring this instance before the lease is
+                        // free, so the bot's preferred survivor takes it without holding back.
+                        ctx.balancer.withdrawn(Duration::from_secs(1)).await;
                     }
                     match Box::pin(host.leases().release(&held)).await {
                         Ok(_) => ctx.metrics.lease_changes.with_label_values(&["released"]).inc(),
@@ -214,41 +247,123 @@ pub fn run(ctx: ActorContext, stop: StopSignal) -> impl std::future::Future<Outp
 }
 
 /// Takes the bot's lease, waiting (standby) while another instance or integration holds it.
+///
+/// The bot's preferred instance tries at every takeover poll. Another standby only looks at the
+/// lease (every renew interval, or every takeover poll once the lease is free or its holder's
+/// instance has left the live set) and leaves a free lease to the preferred instance for the
+/// hold-back period, unless that instance is gone. Every change of the live set wakes it.
 async fn acquire(ctx: &ActorContext, key: &str, stop: &StopSignal, gauge: &mut StateGauge) -> Option<Lease> {
     let ttl = ctx.settings.lease_ttl.as_millis() as u64;
     let owner = keys::lease_owner(&ctx.settings.instance_id, ctx.scope.tenant_id(), &ctx.integration.id);
+    let balance = ctx.balancer.settings();
+    let mut live_changed = ctx.balancer.subscribe();
+    let mut free_since: Option<tokio::time::Instant> = None;
     loop {
-        match ctx.scope.host().leases().acquire(key, &owner, ttl).await {
-            Ok(Some(lease)) => return Some(lease),
-            Ok(None) => gauge.set("standby"),
-            Err(e) => tracing::warn!(integration_id = %ctx.integration.id, error = %e, "taking the bot's lease failed"),
+        if stop.token.is_cancelled() || ctx.balancer.is_draining() {
+            return None; // a stopping installation takes no new bot
         }
+        let bot = &ctx.config.bot_id;
+        let mut soon = true;
+        let take = match ctx.balancer.preferred_of(bot) {
+            Some(preferred) if preferred != ctx.settings.instance_id => {
+                match ctx.scope.host().leases().current(key).await {
+                    Ok(Some(holder)) => {
+                        free_since = None;
+                        gauge.set("standby");
+                        // A holder whose instance left the live set is likely dead: watch closely.
+                        soon = !ctx.balancer.is_live(keys::owner_instance(&holder.owner));
+                        false
+                    }
+                    Ok(None) => {
+                        let since = *free_since.get_or_insert_with(tokio::time::Instant::now);
+                        since.elapsed() >= balance.hold_back || !ctx.balancer.is_alive_now(&preferred).await
+                    }
+                    Err(e) => {
+                        tracing::warn!(integration_id = %ctx.integration.id, error = %e, "reading the bot's lease failed");
+                        false
+                    }
+                }
+            }
+            _ => true,
+        };
+        if take {
+            match ctx.scope.host().leases().acquire(key, &owner, ttl).await {
+                Ok(Some(lease)) => return Some(lease),
+                Ok(None) => {
+                    free_since = None;
+                    gauge.set("standby");
+                }
+                Err(e) => {
+                    tracing::warn!(integration_id = %ctx.integration.id, error = %e, "taking the bot's lease failed")
+                }
+            }
+        }
+        let pause = if soon { balance.takeover_poll } else { ctx.settings.lease_renew_interval() };
         tokio::select! {
             () = stop.token.cancelled() => return None,
-            () = tokio::time::sleep(ctx.settings.lease_renew_interval()) => {}
+            () = tokio::time::sleep(pause) => {}
+            _ = live_changed.changed() => {}
         }
     }
 }
 
 /// Renews the lease every third of its lifetime; returns (and cancels `lost`) once a renewal was
 /// refused, or failed for so long that the lease may have expired.
-async fn keep_lease(ctx: &ActorContext, key: &str, lease: &Mutex<Lease>, lost: &CancellationToken) {
+///
+/// After a renewal it also asks the balancer whether the bot should move to its preferred
+/// instance; if so it books the installation's next hand-off slot (slots are spaced by the
+/// hand-off interval, so many bots wanting to move leave one by one) and, when the slot comes and
+/// the move is still wanted, sets `handing_off` and cancels `lost`: the session drains and closes
+/// its socket while this keeps renewing, so the lease stays ours until the socket is closed and is
+/// released only after.
+async fn keep_lease(
+    ctx: &ActorContext,
+    key: &str,
+    lease: &Mutex<Lease>,
+    lost: &CancellationToken,
+    handing_off: &std::sync::atomic::AtomicBool,
+) {
     let ttl = ctx.settings.lease_ttl;
     let margin = ttl / 6;
-    let mut last_ok = tokio::time::Instant::now();
+    let every = ctx.settings.lease_renew_interval();
+    let held_since = tokio::time::Instant::now();
+    let mut last_ok = held_since;
+    // The first renewal comes a random half to whole period after taking the lease (earlier is
+    // always safe), so bots taken together (a host start, a failover) do not renew in one burst
+    // every period for ever after.
+    let mut next_renew = held_since + every.mul_f64(0.5 + 0.5 * rand::random::<f64>());
+    let mut slot: Option<tokio::time::Instant> = None;
     loop {
-        tokio::time::sleep(ctx.settings.lease_renew_interval()).await;
-        let current = lease.lock().clone();
-        match Box::pin(ctx.scope.host().leases().renew(&current, ttl.as_millis() as u64)).await {
-            Ok(Some(renewed)) => {
-                *lease.lock() = renewed;
-                last_ok = tokio::time::Instant::now();
+        tokio::time::sleep_until(slot.map_or(next_renew, |s| s.min(next_renew))).await;
+        let now = tokio::time::Instant::now();
+        if now >= next_renew {
+            next_renew = now + every;
+            let current = lease.lock().clone();
+            match Box::pin(ctx.scope.host().leases().renew(&current, ttl.as_millis() as u64)).await {
+                Ok(Some(renewed)) => {
+                    *lease.lock() = renewed;
+                    last_ok = tokio::time::Instant::now();
+                    let wanted = ctx.balancer.hand_off_target(&ctx.config.bot_id, held_since.elapsed()).is_some();
+                    if wanted && slot.is_none() && !lost.is_cancelled() {
+                        slot = Some(ctx.balancer.book_hand_off_slot());
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(integration_id = %ctx.integration.id, key, error = %e, "renewing the bot's lease failed");
+                    if last_ok.elapsed() + every >= ttl.saturating_sub(margin) {
+                        break;
+                    }
+                }
             }
-            Ok(None) => break,
-            Err(e) => {
-                tracing::warn!(integration_id = %ctx.integration.id, key, error = %e, "renewing the bot's lease failed");
-                if last_ok.elapsed() + ctx.settings.lease_renew_interval() >= ttl.saturating_sub(margin) {
-                    break;
+        }
+        if slot.is_some_and(|s| tokio::time::Instant::now() >= s) {
+            slot = None;
+            if let Some(target) = ctx.balancer.hand_off_target(&ctx.config.bot_id, held_since.elapsed()) {
+                if !lost.is_cancelled() {
+                    tracing::info!(integration_id = %ctx.integration.id, to = %target, "handing the bot over to its preferred instance");
+                    handing_off.store(true, std::sync::atomic::Ordering::Release);
+                    lost.cancel();
                 }
             }
         }
@@ -285,6 +400,8 @@ impl Link {
 enum SessionEnd {
     /// The lease was lost: take it again.
     LeaseLost,
+    /// The socket was closed to hand the bot over: release the lease, then stand by.
+    HandedOff,
     /// The actor ends: its exit, the state and the reason to record.
     Exit(ActorExit, ConnectionState, &'static str),
 }
@@ -296,6 +413,7 @@ async fn session(
     lease: &Mutex<Lease>,
     stop: &StopSignal,
     lost: &CancellationToken,
+    handing_off: &std::sync::atomic::AtomicBool,
 ) -> SessionEnd {
     let integration_id = ctx.integration.id.clone();
     let lang = crate::i18n::Lang::from_preference(ctx.config.prefer_language.as_deref());
@@ -352,7 +470,8 @@ async fn session(
                 tracing::info!(integration_id = %integration_id, bot_id = %ctx.config.bot_id, "subscribed");
                 ctx.metrics.subscribes.inc();
                 ctx.current.set(Some(link.client.clone()));
-                let served = serve(ctx, reporter, lease, stop, lost, &mut link, &mut inbound, lang).await;
+                let tenure = Tenure { lease, lost, handing_off };
+                let served = serve(ctx, reporter, tenure, stop, &mut link, &mut inbound, lang).await;
                 ctx.current.set(None);
                 match served {
                     Served::Ended(end) => {
@@ -462,20 +581,48 @@ enum Served {
     Return(SessionEnd),
 }
 
+/// The lease a session serves under, and how its end was asked for.
+struct Tenure<'a> {
+    lease: &'a Mutex<Lease>,
+    /// Cancelled when the socket must close: the lease is lost, or the bot is being handed off.
+    lost: &'a CancellationToken,
+    /// Set (before `lost` is cancelled) when the end is a hand-off on purpose, not a loss.
+    handing_off: &'a std::sync::atomic::AtomicBool,
+}
+
+/// Why a draining connection will close once its answers are served.
+#[derive(Clone, Copy)]
+enum Draining {
+    /// The installation stops (host shutdown).
+    Stopping,
+    /// The bot moves to its preferred instance.
+    HandingOff,
+}
+
 /// Serves a subscribed connection: callbacks to the pipeline, status with the last ping, until
 /// the connection ends, the actor is stopped, the bot is taken over, or the lease is lost.
-#[allow(clippy::too_many_arguments)]
+///
+/// A connection given up on purpose (the installation stops, or the bot is handed off) drains
+/// first: it keeps serving until the answers it has in flight are sent, for at most the drain
+/// time, then closes. A lost lease or an operator's stop closes at once.
 async fn serve(
     ctx: &ActorContext,
     reporter: &mut Reporter,
-    lease: &Mutex<Lease>,
+    tenure: Tenure<'_>,
     stop: &StopSignal,
-    lost: &CancellationToken,
     link: &mut Link,
     inbound: &mut client::Inbox,
     lang: crate::i18n::Lang,
 ) -> Served {
+    let Tenure { lease, lost, handing_off } = tenure;
     let integration_id = ctx.integration.id.clone();
+    // Every callback task holds a clone: the count above one is the answers in flight.
+    let in_flight = Arc::new(());
+    let mut draining: Option<(Draining, tokio::time::Instant)> = None;
+    // Callbacks that arrive while the installation stops, answered inside this task.
+    let mut kept: futures_util::stream::FuturesUnordered<
+        std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    > = futures_util::stream::FuturesUnordered::new();
     // Once per heartbeat: lastPingAt and lastCallbackAt reach the store within one interval, and
     // thousands of idle bots do not wake every few seconds for nothing.
     let mut status_tick = tokio::time::interval(ctx.settings.heartbeat);
@@ -501,6 +648,7 @@ async fn serve(
                     }
                     Classified::Event(event) => {
                         let pipeline = ctx.pipeline.clone();
+                        let answering = in_flight.clone();
                         let target = ReplyTarget { chat_id: event.chat_id.clone(), chat_kind: event.chat_kind };
                         let reply = Arc::new(LongReply::new(
                             link.client.clone(),
@@ -510,7 +658,15 @@ async fn serve(
                             ctx.settings.stream_lifetime,
                             ctx.settings.backoff_max + ctx.settings.connect_timeout,
                         ));
-                        if let Err(e) = ctx.scope.spawn(async move { pipeline.handle(*event, reply).await }) {
+                        let task = async move {
+                            pipeline.handle(*event, reply).await;
+                            drop(answering);
+                        };
+                        if ctx.scope.is_stopping() {
+                            // Draining for a shutdown: the installation takes no new task, but
+                            // a callback that reached this socket is still answered on it.
+                            kept.push(Box::pin(task));
+                        } else if let Err(e) = ctx.scope.spawn(task) {
                             tracing::warn!(integration_id = %integration_id, error = %e, "a callback was not handled: the installation is stopping");
                         }
                     }
@@ -531,19 +687,49 @@ async fn serve(
                     return Served::Return(SessionEnd::LeaseLost);
                 }
             }
-            () = stop.token.cancelled() => {
+            () = stop.token.cancelled(), if draining.is_none() => {
+                if stop.reason() == reason::INSTALLATION_STOPPED {
+                    draining = Some((Draining::Stopping, tokio::time::Instant::now() + ctx.settings.drain));
+                    continue;
+                }
                 link.close().await;
                 reporter.status.last_disconnected_at = Some(reporter.now());
                 return Served::Return(SessionEnd::Exit(ActorExit::Stopped, ConnectionState::Stopped, stop.reason()));
             }
-            () = lost.cancelled() => {
+            () = lost.cancelled(), if draining.is_none() => {
+                if handing_off.load(std::sync::atomic::Ordering::Acquire) {
+                    draining = Some((Draining::HandingOff, tokio::time::Instant::now() + ctx.settings.drain));
+                    continue;
+                }
                 link.close().await;
                 reporter.status.last_disconnected_at = Some(reporter.now());
                 return Served::Return(SessionEnd::LeaseLost);
             }
+            Some(()) = futures_util::StreamExt::next(&mut kept), if !kept.is_empty() => {}
+            () = tokio::time::sleep(DRAIN_CHECK), if draining.is_some() => {
+                let Some((why, deadline)) = draining else { continue };
+                let answering = Arc::strong_count(&in_flight) - 1;
+                if answering > 0 && tokio::time::Instant::now() < deadline {
+                    continue;
+                }
+                if answering > 0 {
+                    tracing::warn!(integration_id = %integration_id, answering, "closing with answers still in flight: the drain time is over");
+                }
+                link.close().await;
+                reporter.status.last_disconnected_at = Some(reporter.now());
+                return Served::Return(match why {
+                    Draining::Stopping => {
+                        SessionEnd::Exit(ActorExit::Stopped, ConnectionState::Stopped, stop.reason())
+                    }
+                    Draining::HandingOff => SessionEnd::LeaseLost,
+                });
+            }
         }
     }
 }
+
+/// How often a draining connection looks whether its answers are all sent.
+const DRAIN_CHECK: Duration = Duration::from_millis(10);
 
 /// WeCom's message up to its first comma or bracket (the rest is a hint with the caller's IP).
 fn first_clause(errmsg: &str) -> &str {

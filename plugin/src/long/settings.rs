@@ -52,7 +52,54 @@ pub struct LongSettings {
     /// ones wait out TCP's one-second retransmission, so the last percent of them arrive a second
     /// late (measured with 1 000 bots against the simulator). Connected bots hold no slot.
     pub connect_gate: Arc<Semaphore>,
+    /// How bots are spread over the live host instances (see [`super::balance`]).
+    pub balance: BalanceSettings,
+    /// How long a connection that is being given up on purpose (host shutdown, hand-off to
+    /// another instance) keeps serving the answers it has in flight before it closes
+    /// (`WECOM_DRAIN_MS`, 2 000: well inside the host's 5 s stop timeout).
+    pub drain: Duration,
 }
+
+/// The timings of bot balancing across host instances; each has a production default and a
+/// `WECOM_*` setting so that tests run fast.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BalanceSettings {
+    /// How often an instance writes its heartbeat key and re-reads the live instances
+    /// (`WECOM_INSTANCE_HEARTBEAT_MS`, 5 000).
+    pub heartbeat: Duration,
+    /// The heartbeat key's lifetime: an instance unheard of for this long is gone
+    /// (`WECOM_INSTANCE_TTL_MS`, 15 000; at least two heartbeats). Shorter than the lease TTL, so
+    /// that a dead instance has left every view by the time its leases expire.
+    pub instance_ttl: Duration,
+    /// How long an instance must have been seen alive, and a holder must have held a bot, before
+    /// the bot is handed over to it on purpose (`WECOM_SETTLE_MS`, 60 000).
+    pub settle: Duration,
+    /// Least time between two hand-offs by one installation (`WECOM_HANDOFF_INTERVAL_MS`, 200:
+    /// five bots a second), so that an instance joining never makes many bots deaf at once.
+    pub handoff_interval: Duration,
+    /// How long a standby that is not a bot's preferred instance leaves a free lease to the
+    /// preferred one before taking it itself (`WECOM_HOLD_BACK_MS`, 3 000).
+    pub hold_back: Duration,
+    /// How often a standby polls a lease it should take soon: it is the bot's preferred instance,
+    /// the lease is free, or its holder's instance is gone (`WECOM_TAKEOVER_POLL_MS`, 1 000).
+    pub takeover_poll: Duration,
+}
+
+impl Default for BalanceSettings {
+    fn default() -> Self {
+        BalanceSettings {
+            heartbeat: Duration::from_secs(5),
+            instance_ttl: Duration::from_secs(15),
+            settle: Duration::from_secs(60),
+            handoff_interval: Duration::from_millis(200),
+            hold_back: Duration::from_secs(3),
+            takeover_poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The shortest heartbeat or poll period accepted (a zero would spin).
+const MIN_PERIOD: Duration = Duration::from_millis(10);
 
 /// A setting that could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +140,19 @@ impl LongSettings {
             stream_lifetime: ms("WECOM_STREAM_LIFETIME_MS", 600_000)?,
             agent_idle_timeout: ms("WECOM_AGENT_IDLE_TIMEOUT_MS", 300_000)?,
             connect_gate: Arc::new(Semaphore::new(number("WECOM_CONNECT_CONCURRENCY", 128)?.clamp(1, 65_536) as usize)),
+            balance: {
+                let d = BalanceSettings::default();
+                let heartbeat = ms("WECOM_INSTANCE_HEARTBEAT_MS", d.heartbeat.as_millis() as u64)?.max(MIN_PERIOD);
+                BalanceSettings {
+                    heartbeat,
+                    instance_ttl: ms("WECOM_INSTANCE_TTL_MS", d.instance_ttl.as_millis() as u64)?.max(heartbeat * 2),
+                    settle: ms("WECOM_SETTLE_MS", d.settle.as_millis() as u64)?,
+                    handoff_interval: ms("WECOM_HANDOFF_INTERVAL_MS", d.handoff_interval.as_millis() as u64)?,
+                    hold_back: ms("WECOM_HOLD_BACK_MS", d.hold_back.as_millis() as u64)?,
+                    takeover_poll: ms("WECOM_TAKEOVER_POLL_MS", d.takeover_poll.as_millis() as u64)?.max(MIN_PERIOD),
+                }
+            },
+            drain: ms("WECOM_DRAIN_MS", 2_000)?,
         })
     }
 
@@ -129,6 +189,10 @@ mod tests {
         assert_eq!((s.max_missed_pings, s.auth_failure_limit), (2, 5));
         assert_eq!((s.backoff_base, s.backoff_max), (Duration::from_secs(1), Duration::from_secs(30)));
         assert_eq!(s.connect_gate.available_permits(), 128);
+        assert_eq!(s.balance, BalanceSettings::default());
+        assert_eq!((s.balance.settle, s.drain), (Duration::from_secs(60), Duration::from_secs(2)));
+        let s = settings(&[("WECOM_INSTANCE_HEARTBEAT_MS", "500"), ("WECOM_INSTANCE_TTL_MS", "100")]).unwrap();
+        assert_eq!(s.balance.instance_ttl, Duration::from_secs(1), "an instance lives at least two heartbeats");
         let s = settings(&[("WECOM_CONNECT_CONCURRENCY", "0")]).unwrap();
         assert_eq!(s.connect_gate.available_permits(), 1, "at least one connection may open");
         let s = settings(&[("WECOM_HEARTBEAT_MS", "100"), ("WECOM_WS_URL", "ws://127.0.0.1:9")]).unwrap();

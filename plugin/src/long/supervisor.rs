@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use super::actor::{self, ActorContext, ActorExit, StopSignal};
+use super::balance::Balancer;
 use super::settings::LongSettings;
 use crate::config::LongConfig;
 use crate::keys;
@@ -40,6 +41,7 @@ pub struct Supervisor {
     state: Arc<PluginState>,
     settings: Arc<LongSettings>,
     pipeline: Arc<Pipeline>,
+    balancer: Arc<Balancer>,
     running: Mutex<HashMap<String, Running>>,
     started: std::sync::atomic::AtomicBool,
 }
@@ -47,10 +49,13 @@ pub struct Supervisor {
 impl Supervisor {
     /// A supervisor over an installation's state.
     pub fn new(state: Arc<PluginState>, settings: Arc<LongSettings>, pipeline: Arc<Pipeline>) -> Arc<Self> {
+        let balancer =
+            Arc::new(Balancer::new(state.scope.clone(), settings.instance_id.clone(), settings.balance.clone()));
         let supervisor = Arc::new(Supervisor {
             state,
             settings,
             pipeline,
+            balancer,
             running: Mutex::new(HashMap::new()),
             started: std::sync::atomic::AtomicBool::new(false),
         });
@@ -69,6 +74,10 @@ impl Supervisor {
         }
         let this = self.clone();
         let spawned = self.state.scope.spawn(async move { this.run().await });
+        if spawned.is_ok() {
+            let balancer = self.balancer.clone();
+            let _ = self.state.scope.spawn(async move { balancer.run().await });
+        }
         if spawned.is_err() {
             self.started.store(false, std::sync::atomic::Ordering::Release);
         }
@@ -102,6 +111,8 @@ impl Supervisor {
         let intents = self.state.scan_all(&keys::desired("")).await?;
         let statuses = self.state.scan_all(&keys::status("")).await?;
         let mut seen = std::collections::HashSet::with_capacity(integrations.len());
+        let mut connecting = Vec::with_capacity(integrations.len());
+        let mut planned = Vec::with_capacity(integrations.len());
         for (n, integration) in integrations.into_iter().enumerate() {
             // A pass over thousands of integrations must not hold this runtime thread (and the
             // callbacks queued behind it) for milliseconds: let other tasks run now and then.
@@ -115,7 +126,25 @@ impl Supervisor {
                 statuses.get(&integration.id).and_then(|raw| serde_json::from_str(raw).ok());
             let bound = bindings.contains_key(&integration.id);
             let blocking = blocking_reason_of(&integration, &desired, observed.as_ref(), bound);
-            self.apply(integration, desired.generation, blocking).await;
+            if blocking.is_none() {
+                if let Ok(config) = LongConfig::from_options(&integration.options) {
+                    connecting.push(config.bot_id);
+                }
+            }
+            planned.push((integration, desired.generation, blocking));
+        }
+        // The balancer knows the bots before any actor asks where its bot should go, and this
+        // instance has announced itself (and learnt the others) before it takes any: hosts
+        // started together spread their bots from the start instead of after a hand-off.
+        self.balancer.set_bots(connecting);
+        if self.balancer.has_bots() && !self.balancer.has_announced() {
+            self.balancer.beat().await;
+        }
+        for (n, (integration, generation, blocking)) in planned.into_iter().enumerate() {
+            if n % 64 == 63 {
+                tokio::task::yield_now().await;
+            }
+            self.apply(integration, generation, blocking).await;
         }
         let gone: Vec<String> = self.running.lock().keys().filter(|id| !seen.contains(*id)).cloned().collect();
         for id in gone {
@@ -177,6 +206,7 @@ impl Supervisor {
             pipeline: self.pipeline.clone(),
             current: Default::default(),
             metrics: self.state.metrics.clone(),
+            balancer: self.balancer.clone(),
         };
         let actor_stop = stop.clone();
         let spawned = self.state.scope.spawn(async move {
@@ -200,6 +230,11 @@ impl Supervisor {
             running.stop.stop(why);
             let _ = tokio::time::timeout(Duration::from_secs(5), running.exit).await;
         }
+    }
+
+    /// This installation's view of the live instances.
+    pub fn balancer(&self) -> &Arc<Balancer> {
+        &self.balancer
     }
 
     /// How many actors run here (for tests and the benchmark).
