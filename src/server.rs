@@ -156,6 +156,12 @@ pub async fn run(config: Config, demo: bool) -> Result<(), String> {
         tokio::spawn(async move { demo.set_up(&base, &token).await });
     }
 
+    // Answers (a webhook's passive answer above all) leave as they are written, not after the
+    // peer acknowledged the previous segment (Nagle).
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, api::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -135,6 +135,12 @@ impl Simulator {
                 (server, Some(acceptor), Some(material.ca_pem))
             }
             None => {
+                // Frames go out as they are written (no Nagle delay behind an unacknowledged one),
+                // as a latency measurement through the simulator needs.
+                use axum::serve::ListenerExt as _;
+                let listener = listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
                 let server = tokio::spawn(async move {
                     let _ = axum::serve(listener, app).await;
                 });

@@ -105,6 +105,7 @@ pub(crate) fn listen(
                 tokio::time::sleep(Duration::from_millis(10)).await; // e.g. out of file descriptors
                 continue;
             };
+            let _ = stream.set_nodelay(true);
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             tokio::spawn(async move {
                 // A client that does not trust the CA aborts here; nothing reaches the router.
