@@ -55,6 +55,10 @@ pub struct Config {
     pub wecom_heartbeat_ms: u64,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// `XPERT_PEER_SYNC_MS` (10 000; 0: never): how often the host looks in the store for
+    /// integrations created or enabled through another host sharing it (see
+    /// [`crate::revival::follow_peers`]).
+    pub peer_sync_ms: u64,
     /// Extra values passed through to plugins as config (see [`PLUGIN_PASSTHROUGH`]).
     pub plugin_config: BTreeMap<String, String>,
     /// `XPERT_DATABASE_URL`: the store on PostgreSQL instead of the SQLite file.
@@ -216,6 +220,7 @@ impl Config {
         };
         let wecom_heartbeat_ms = number("WECOM_HEARTBEAT_MS", 30_000)?;
         let max_body_bytes = number("XPERT_MAX_BODY_BYTES", 1024 * 1024)? as usize;
+        let peer_sync_ms = number("XPERT_PEER_SYNC_MS", 10_000)?;
         let api_base_url = get("API_BASE_URL").map(|u| u.trim().trim_end_matches('/').to_string());
         if let Some(url) = &api_base_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -236,6 +241,7 @@ impl Config {
             wecom_api_origins: get("WECOM_API_ORIGINS").unwrap_or_else(|| "https://qyapi.weixin.qq.com".into()),
             wecom_heartbeat_ms,
             max_body_bytes,
+            peer_sync_ms,
             plugin_config,
             database_url: get("XPERT_DATABASE_URL").map(|u| SecretUrl::new(u.trim())),
             redis_url: get("XPERT_REDIS_URL").map(|u| SecretUrl::new(u.trim())),

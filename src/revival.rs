@@ -1,14 +1,19 @@
 //! Giving plugin runtimes back their life, per tenant with that tenant's installation: enabled
 //! integrations hear `Enabled` again and published Digital Experts' triggers are published
-//! again. Runs at start for every tenant, and after a tenant-level install for that tenant.
+//! again. Runs at start for every tenant, and after a tenant-level install for that tenant; and
+//! [`follow_peers`] passes on what other hosts sharing the store enabled meanwhile.
 //!
 //! It sits between the API and the server (both call it) and uses only the store and the plugin
 //! manager, so neither of them has to reach into the other.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
 use host_sdk::{LifecycleEvent, TriggerParams};
 
 use crate::plugins::PluginManager;
-use crate::store::{Store, TriggerDraft};
+use crate::store::{IntegrationRecord, Store, TriggerDraft};
 
 /// Revives one tenant: `Enabled` for each enabled integration, then `publish` for each trigger
 /// of each published Digital Expert. Failures are logged; the rest goes on.
@@ -56,5 +61,51 @@ pub async fn revive_all(store: &dyn Store, plugins: &PluginManager) {
             }
         }
         Err(e) => tracing::warn!("cannot list the tenants to revive: {e}"),
+    }
+}
+
+/// The enabled integrations of every tenant that has an integration provider here, by
+/// (tenant, id); `None` when the store cannot be read (nothing is concluded from that).
+async fn enabled_integrations(
+    store: &dyn Store,
+    plugins: &PluginManager,
+) -> Option<HashMap<(String, String), IntegrationRecord>> {
+    let tenants = store.list_tenants().await.ok()?;
+    let mut enabled = HashMap::new();
+    for tenant in tenants {
+        if plugins.providers(&tenant.id).is_empty() {
+            continue;
+        }
+        for record in store.list_integrations(tenant.id.clone()).await.ok()? {
+            if record.enabled {
+                enabled.insert((tenant.id.clone(), record.id.clone()), record);
+            }
+        }
+    }
+    Some(enabled)
+}
+
+/// Lets this host's plugins hear about integrations that another host sharing the store created
+/// or enabled: every `every`, each enabled integration not enabled at the last look hears
+/// `Enabled`, as it would at a restart. A host hears lifecycle events only for its own API calls;
+/// without this, one started before an integration existed would never run (or stand by for)
+/// its connection, and could not take over when the host running it dies. Starts from what
+/// exists now (revived at start); runs until the task is aborted.
+pub async fn follow_peers(store: Arc<dyn Store>, plugins: Arc<PluginManager>, every: Duration) {
+    let mut known = enabled_integrations(store.as_ref(), &plugins).await.unwrap_or_default();
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(now) = enabled_integrations(store.as_ref(), &plugins).await else { continue };
+        for ((tenant, id), record) in &now {
+            if known.contains_key(&(tenant.clone(), id.clone())) {
+                continue;
+            }
+            let Some(p) = plugins.provider(tenant, &record.provider) else { continue };
+            tracing::info!(tenant = %tenant, integration_id = %id, "an integration enabled through another host");
+            if let Err(e) = p.provider.on_lifecycle(LifecycleEvent::Enabled, &record.to_integration(), None).await {
+                tracing::warn!(tenant = %tenant, integration_id = %id, "passing on an integration failed: {}", e.message);
+            }
+        }
+        known = now;
     }
 }

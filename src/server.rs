@@ -147,6 +147,10 @@ pub async fn run(config: Config, demo: bool) -> Result<(), String> {
         agents,
     };
     crate::revival::revive_all(store.as_ref(), &plugins).await;
+    let peers = (config.peer_sync_ms > 0).then(|| {
+        let every = std::time::Duration::from_millis(config.peer_sync_ms);
+        tokio::spawn(crate::revival::follow_peers(store.clone(), plugins.clone(), every))
+    });
     tracing::info!(%addr, instance = %instance, restored, "xpert-host started");
     println!("listening on http://{addr}");
     use std::io::Write as _;
@@ -167,6 +171,9 @@ pub async fn run(config: Config, demo: bool) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
 
+    if let Some(peers) = peers {
+        peers.abort();
+    }
     let failures = tokio::task::spawn_blocking(move || plugins.shutdown_all(STOP_TIMEOUT)).await.unwrap_or_default();
     for f in failures {
         tracing::warn!("{f}");

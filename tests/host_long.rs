@@ -15,6 +15,11 @@ use wecom_sim::{DisconnectReason, MessageBody, SimConfig, Simulator};
 /// integration of `bot`; returns the integration's id.
 async fn publish_long_integration(host: &Host, bot: &str, secret: &str) -> String {
     host.install_wecom().await;
+    create_and_publish(host, bot, secret).await
+}
+
+/// A `wecom_long` integration for `bot` and an echo Digital Expert bound to it, published.
+async fn create_and_publish(host: &Host, bot: &str, secret: &str) -> String {
     let (_, integration) = host
         .post(
             "/api/integration",
@@ -134,4 +139,53 @@ async fn metrics_show_connections_callbacks_and_latency_behind_the_admin_token_a
     assert_eq!(text.matches("# TYPE wecom_connections ").count(), 1, "each family once");
     assert!(!text.contains("metric-s3cret") && !text.contains("METRICBOT"), "no secret, no bot id in labels");
     drop(host);
+}
+
+#[tokio::test]
+async fn a_host_started_before_its_integration_existed_stands_by_and_takes_over_when_the_owner_dies() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    sim.add_bot("PEERBOT", "peer-secret");
+    let ws = sim.ws_url();
+    let env = [
+        ("WECOM_WS_URL", ws.as_str()),
+        ("WECOM_RECONCILE_MS", "100"),
+        ("WECOM_HEARTBEAT_MS", "200"),
+        ("WECOM_LEASE_TTL_MS", "2000"),
+        ("WECOM_TAKEOVER_POLL_MS", "100"),
+        ("XPERT_PEER_SYNC_MS", "100"),
+    ];
+    // Two host processes on one data directory (one store); B starts after the plugin is
+    // installed and before the integration exists, so it hears no event about it.
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(dir.path(), &env).await;
+    a.install_wecom().await;
+    let b = start(dir.path(), &env).await;
+    let id = create_and_publish(&a, "PEERBOT", "peer-secret").await;
+    assert!(sim.wait_connected("PEERBOT", true, Duration::from_secs(10)).await, "A connects the bot");
+
+    // B finds the integration in the store and stands by for it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let standby = |text: &str| {
+        text.lines()
+            .any(|l| l.starts_with("wecom_connections{") && l.contains(r#"state="standby""#) && l.ends_with(" 1"))
+    };
+    loop {
+        let text = b.http.get(b.url("/metrics")).bearer_auth(TOKEN).send().await.unwrap().text().await.unwrap();
+        if standby(&text) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "B never stood by for the bot:\n{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sim.sockets_per_bot().get("PEERBOT"), Some(&1), "one socket, A's");
+
+    // A dies without a word: B takes the bot once A's lease has expired.
+    let pid = a.server.pid().expect("A runs").to_string();
+    assert!(std::process::Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+    assert!(sim.wait_connected("PEERBOT", false, Duration::from_secs(5)).await, "A's socket is gone");
+    assert!(sim.wait_connected("PEERBOT", true, Duration::from_secs(15)).await, "B takes the bot over");
+    let view =
+        b.wait_json(&format!("/api/integration/{id}/views/status/data"), |v| v["item"]["state"] == "connected").await;
+    assert_eq!(view["item"]["state"], "connected", "B's Status tab: {view}");
+    drop(a);
 }
