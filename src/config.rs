@@ -56,7 +56,7 @@ pub struct Config {
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// `XPERT_PEER_SYNC_MS` (10 000; 0: never): how often the host looks in the store for
-    /// integrations created or enabled through another host sharing it (see
+    /// plugin installs and integrations changed through another host sharing it (see
     /// [`crate::revival::follow_peers`]).
     pub peer_sync_ms: u64,
     /// Extra values passed through to plugins as config (see [`PLUGIN_PASSTHROUGH`]).

@@ -35,7 +35,7 @@ XPERT_PLUGIN_LOG_LEVEL (debug), XPERT_MAX_BODY_BYTES (1048576), \
 XPERT_DATABASE_URL (none: SQLite in the data dir; postgres://user[:password]@host:port/database puts the store on PostgreSQL), \
 XPERT_REDIS_URL (none: the plugin KV and leases stay in the store; redis://host:port[/db] puts them on Redis), \
 XPERT_REDIS_PREFIX (xpert:), \
-XPERT_PEER_SYNC_MS (10000: how often integrations enabled through other hosts sharing the store are looked for; 0: never). \
+XPERT_PEER_SYNC_MS (10000: how often installs and integrations changed through other hosts sharing the store are followed; 0: never). \
 Logs go to stderr; RUST_LOG sets their levels."
 )]
 struct Cli {

@@ -378,6 +378,60 @@ impl PluginManager {
         store.delete_tenant(tenant.to_string()).await
     }
 
+    /// Makes this host's installations match the store's install records after installs and
+    /// uninstalls made through another host sharing the store: a record with no installation
+    /// here (or one at another level) is installed, an installation whose record is gone is
+    /// stopped and removed. Records of plugins this host has not loaded are left alone. Returns
+    /// the tenants that gained an installation (the caller revives them).
+    pub async fn follow_installs(&self, store: &dyn Store) -> Result<Vec<String>, StoreError> {
+        let _changing = self.changing.lock().await;
+        let records = store.list_installs().await?;
+        let recorded: std::collections::HashSet<(String, String)> =
+            records.iter().map(|r| (r.name.clone(), r.tenant_id.clone())).collect();
+        let (missing, gone) = {
+            let registry = self.registry.read();
+            let missing: Vec<_> = records
+                .iter()
+                .filter(|r| registry.loaded(&r.name).is_some())
+                .filter(|r| {
+                    registry.installation(&r.name, &r.tenant_id).map(|i| i.level.as_str()) != Some(r.level.as_str())
+                })
+                .cloned()
+                .collect();
+            let gone: Vec<(String, String)> = registry
+                .installations()
+                .map(|i| (i.plugin.clone(), i.tenant_id.clone()))
+                .filter(|key| !recorded.contains(key))
+                .collect();
+            (missing, gone)
+        };
+        let removed: Vec<Installation> = {
+            let mut registry = self.registry.write();
+            let mut removed: Vec<Installation> =
+                gone.iter().filter_map(|(name, tenant)| registry.remove(name, tenant)).collect();
+            removed.extend(missing.iter().filter_map(|r| registry.remove(&r.name, &r.tenant_id)));
+            removed
+        };
+        for (name, tenant) in &gone {
+            tracing::info!(plugin = %name, tenant = %tenant, "uninstalled through another host: stopping it here");
+        }
+        stop_installations(removed).await;
+        let mut gained = Vec::new();
+        for record in missing {
+            let Ok(level) = record.level.parse::<InstallLevel>() else { continue };
+            match self.register(&record.tenant_id, &record.name, level) {
+                Ok(_) => {
+                    tracing::info!(plugin = %record.name, tenant = %record.tenant_id, "installed through another host: running it here");
+                    gained.push(record.tenant_id);
+                }
+                Err(e) => {
+                    tracing::warn!(plugin = %record.name, tenant = %record.tenant_id, "cannot follow an install made elsewhere: {e}")
+                }
+            }
+        }
+        Ok(gained)
+    }
+
     /// Re-installs what the store says was installed, in every tenant (at start).
     pub async fn restore(&self, store: &dyn Store) -> Result<usize, StoreError> {
         let installs = store.list_installs().await?;

@@ -85,9 +85,10 @@ async fn enabled_integrations(
     Some(enabled)
 }
 
-/// Lets this host's plugins hear about integrations that another host sharing the store created
-/// or enabled: every `every`, each enabled integration not enabled at the last look hears
-/// `Enabled`, as it would at a restart. A host hears lifecycle events only for its own API calls;
+/// Lets this host follow what another host sharing the store changed: every `every`, plugin
+/// installs and uninstalls made there are applied here ([`PluginManager::follow_installs`], a
+/// tenant that gained an installation is revived), and each enabled integration not enabled at
+/// the last look hears `Enabled`, as it would at a restart. A host hears lifecycle events only for its own API calls;
 /// without this, one started before an integration existed would never run (or stand by for)
 /// its connection, and could not take over when the host running it dies. Starts from what
 /// exists now (revived at start); runs until the task is aborted.
@@ -95,6 +96,14 @@ pub async fn follow_peers(store: Arc<dyn Store>, plugins: Arc<PluginManager>, ev
     let mut known = enabled_integrations(store.as_ref(), &plugins).await.unwrap_or_default();
     loop {
         tokio::time::sleep(every).await;
+        match plugins.follow_installs(store.as_ref()).await {
+            Ok(gained) => {
+                for tenant in gained {
+                    revive_tenant(store.as_ref(), &plugins, &tenant).await;
+                }
+            }
+            Err(e) => tracing::warn!("cannot read the plugin installs to follow other hosts: {e}"),
+        }
         let Some(now) = enabled_integrations(store.as_ref(), &plugins).await else { continue };
         for ((tenant, id), record) in &now {
             if known.contains_key(&(tenant.clone(), id.clone())) {

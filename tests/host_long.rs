@@ -189,3 +189,26 @@ async fn a_host_started_before_its_integration_existed_stands_by_and_takes_over_
     assert_eq!(view["item"]["state"], "connected", "B's Status tab: {view}");
     drop(a);
 }
+
+#[tokio::test]
+async fn an_install_and_an_uninstall_through_one_host_are_followed_by_the_other() {
+    let env = [("XPERT_PEER_SYNC_MS", "100")];
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(dir.path(), &env).await;
+    let b = start(dir.path(), &env).await;
+    let installed = |v: &serde_json::Value| v.as_array().is_some_and(|a| a.iter().any(|p| p["name"] == "wecom"));
+    let (_, before) = b.get("/api/plugins").await;
+    assert!(!installed(&before), "{before}");
+
+    a.install_wecom().await;
+    let seen = b.wait_json("/api/plugins", installed).await;
+    assert!(installed(&seen), "B runs the installation made through A: {seen}");
+    // B's installation serves: its routes answer (the plugin's ping needs the admin token).
+    let (status, _) = b.get("/api/wecom/ping").await;
+    assert_eq!(status, 200);
+
+    let (status, body) = a.call("DELETE", "/api/plugins/wecom", None).await;
+    assert!(status == 200 || status == 204, "{status} {body}");
+    let after = b.wait_json("/api/plugins", |v| !installed(v)).await;
+    assert!(!installed(&after), "B stopped it once A uninstalled it: {after}");
+}
