@@ -413,6 +413,16 @@ pub struct ChatBody {
     conversation_id: Option<String>,
 }
 
+/// The agent run a "Try it" (or a script) asks of expert `id`.
+fn trial_request(id: String, body: ChatBody) -> host_sdk::AgentRequest {
+    host_sdk::AgentRequest {
+        xpert_id: id,
+        conversation_id: body.conversation_id,
+        input: body.input,
+        ..Default::default()
+    }
+}
+
 /// `POST /api/xpert/{id}/chat`: runs the expert's agent once and answers with the whole turn
 /// (`{conversationId, text, status, error, events}`); for trying an expert from the UI or a script.
 pub async fn chat(
@@ -422,12 +432,7 @@ pub async fn chat(
     JsonBody(body): JsonBody<ChatBody>,
 ) -> ApiResult<Response> {
     load(&state, &caller, &id).await?;
-    let request = host_sdk::AgentRequest {
-        xpert_id: id,
-        conversation_id: body.conversation_id,
-        input: body.input,
-        ..Default::default()
-    };
+    let request = trial_request(id, body);
     let mut events = state.agents.start(&caller.tenant, request).await?;
     let (mut text, mut conversation_id, mut status, mut error, mut kinds) =
         (String::new(), Value::Null, "success", Value::Null, Vec::new());
@@ -481,12 +486,7 @@ pub async fn chat_stream(
     JsonBody(body): JsonBody<ChatBody>,
 ) -> ApiResult<Response> {
     load(&state, &caller, &id).await?;
-    let request = host_sdk::AgentRequest {
-        xpert_id: id,
-        conversation_id: body.conversation_id,
-        input: body.input,
-        ..Default::default()
-    };
+    let request = trial_request(id, body);
     let events = state.agents.start(&caller.tenant, request).await?;
     let lines = futures_util::stream::unfold((events, false), |(mut events, finished)| async move {
         if finished {
