@@ -9,7 +9,9 @@
 //!    second reaching the simulator, host CPU per frame, host memory per active conversation.
 //!
 //! Run: `cargo bench --bench conversation` (`CONVERSATION_BENCH_BOTS`, default 100;
-//! `CONVERSATION_BENCH_CONVERSATIONS`, default 1000). BENCHMARKS.md records a run.
+//! `CONVERSATION_BENCH_CONVERSATIONS`, default 1000). The host inherits the bench's environment:
+//! with `XPERT_DATABASE_URL` / `XPERT_REDIS_URL` set it runs on PostgreSQL / Redis instead.
+//! BENCHMARKS.md records runs.
 
 #[path = "../tests/host_common/mod.rs"]
 mod host_common;
@@ -76,6 +78,14 @@ fn finished_streams(sim: &Simulator, bots: usize, users: usize, prefix: &str) ->
         .count()
 }
 
+/// Where the host keeps its state: the embedded SQLite store unless the environment the host
+/// inherits from the bench names PostgreSQL and/or Redis.
+fn backends() -> String {
+    let store = if std::env::var_os("XPERT_DATABASE_URL").is_some() { "PostgreSQL" } else { "SQLite" };
+    let kv = if std::env::var_os("XPERT_REDIS_URL").is_some() { "Redis" } else { "the store" };
+    format!("store on {store}, KV and leases on {kv}")
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let bots = env_or("CONVERSATION_BENCH_BOTS", 100);
@@ -94,7 +104,8 @@ async fn main() {
 
     let (p50, p99, answered, total) = thinking_latency(&sim, bots).await;
     println!(
-        "callback → thinking frame over {bots} bots at 500 callbacks/s (SQLite store): p50 {p50:.2} ms, p99 {p99:.2} ms ({answered} of {total})"
+        "callback → thinking frame over {bots} bots at 500 callbacks/s ({}): p50 {p50:.2} ms, p99 {p99:.2} ms ({answered} of {total})",
+        backends()
     );
     // The same latency as the plugin measures it inside the host (callback classified → thinking
     // frame sent), from its own histogram: what the host's path costs without the simulator's
