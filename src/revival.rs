@@ -64,9 +64,14 @@ pub async fn revive_all(store: &dyn Store, plugins: &PluginManager) {
     }
 }
 
+/// What [`follow_peers`] starts from: the enabled integrations of every tenant that has an
+/// integration provider here, by (tenant, id). Taken before the start's revival, so that an
+/// integration created meanwhile (through another host) is passed on too, not taken for known.
+pub type Known = HashMap<(String, String), IntegrationRecord>;
+
 /// The enabled integrations of every tenant that has an integration provider here, by
 /// (tenant, id); `None` when the store cannot be read (nothing is concluded from that).
-async fn enabled_integrations(
+pub async fn enabled_integrations(
     store: &dyn Store,
     plugins: &PluginManager,
 ) -> Option<HashMap<(String, String), IntegrationRecord>> {
@@ -88,12 +93,11 @@ async fn enabled_integrations(
 /// Lets this host follow what another host sharing the store changed: every `every`, plugin
 /// installs and uninstalls made there are applied here ([`PluginManager::follow_installs`], a
 /// tenant that gained an installation is revived), and each enabled integration not enabled at
-/// the last look hears `Enabled`, as it would at a restart. A host hears lifecycle events only for its own API calls;
-/// without this, one started before an integration existed would never run (or stand by for)
-/// its connection, and could not take over when the host running it dies. Starts from what
-/// exists now (revived at start); runs until the task is aborted.
-pub async fn follow_peers(store: Arc<dyn Store>, plugins: Arc<PluginManager>, every: Duration) {
-    let mut known = enabled_integrations(store.as_ref(), &plugins).await.unwrap_or_default();
+/// the last look hears `Enabled`, as it would at a restart. A host hears lifecycle events only
+/// for its own API calls; without this, one started before an integration existed would never
+/// run (or stand by for) its connection, and could not take over when the host running it dies.
+/// Starts from `known` (see [`Known`]); runs until the task is aborted.
+pub async fn follow_peers(store: Arc<dyn Store>, plugins: Arc<PluginManager>, every: Duration, mut known: Known) {
     loop {
         tokio::time::sleep(every).await;
         match plugins.follow_installs(store.as_ref()).await {

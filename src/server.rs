@@ -146,10 +146,12 @@ pub async fn run(config: Config, demo: bool) -> Result<(), String> {
         max_body_bytes: config.max_body_bytes,
         agents,
     };
+    // What other hosts change from now on is followed; what exists is revived here.
+    let known = crate::revival::enabled_integrations(store.as_ref(), &plugins).await.unwrap_or_default();
     crate::revival::revive_all(store.as_ref(), &plugins).await;
     let peers = (config.peer_sync_ms > 0).then(|| {
         let every = std::time::Duration::from_millis(config.peer_sync_ms);
-        tokio::spawn(crate::revival::follow_peers(store.clone(), plugins.clone(), every))
+        tokio::spawn(crate::revival::follow_peers(store.clone(), plugins.clone(), every, known))
     });
     tracing::info!(%addr, instance = %instance, restored, "xpert-host started");
     println!("listening on http://{addr}");
