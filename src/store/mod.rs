@@ -14,6 +14,7 @@ pub mod conformance;
 mod outage;
 pub mod postgres;
 pub mod redis;
+mod sql;
 mod sqlite;
 mod sqlite_kv;
 

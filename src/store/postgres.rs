@@ -11,9 +11,10 @@
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use host_sdk::{BoxFuture, Lease, SessionPage, SessionQuery, SessionRecord, SessionSort};
+use host_sdk::{BoxFuture, Lease, SessionPage, SessionQuery, SessionRecord};
 use tokio_postgres::{NoTls, Row};
 
+use super::sql::{like_contains, session_sort_column, INTEGRATION_COLUMNS, SESSION_COLUMNS, XPERT_COLUMNS};
 use super::{
     InstallRecord, IntegrationRecord, MessageRecord, Store, StoreError, StoreResult, TenantRecord, XpertRecord,
     DEFAULT_TENANT,
@@ -333,38 +334,6 @@ fn session_row(r: &Row) -> PgResult<SessionRecord> {
 
 fn rows<T>(rows: Vec<Row>, f: fn(&Row) -> PgResult<T>) -> PgResult<Vec<T>> {
     rows.iter().map(f).collect()
-}
-
-const SESSION_COLUMNS: &str =
-    "integration_id, session_key, chat_type, chat_id, sender_id, xpert_id, conversation_id, updated_at_ms";
-const XPERT_COLUMNS: &str =
-    "id, name, agent, triggers, published, published_triggers, created_at, updated_at, tenant_id";
-const INTEGRATION_COLUMNS: &str = "id, name, provider, enabled, options, created_at, updated_at, tenant_id";
-
-/// The column a sort names: a fixed whitelist, so no caller text ever reaches `ORDER BY`.
-fn session_sort_column(sort: SessionSort) -> &'static str {
-    match sort {
-        SessionSort::UpdatedAt => "updated_at_ms",
-        SessionSort::ChatType => "chat_type",
-        SessionSort::ChatId => "chat_id",
-        SessionSort::SenderId => "sender_id",
-        SessionSort::XpertId => "xpert_id",
-        SessionSort::ConversationId => "conversation_id",
-    }
-}
-
-/// An `ILIKE … ESCAPE '\'` pattern matching `text` anywhere: `%`, `_` and `\` in it are literal.
-fn like_contains(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
 }
 
 /// The filter of a session query: $1 tenant, $2 integration, $3 the pattern or NULL. `ILIKE` on

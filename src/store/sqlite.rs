@@ -2,9 +2,10 @@
 
 use std::path::Path;
 
-use host_sdk::{BoxFuture, Lease, SessionPage, SessionQuery, SessionRecord, SessionSort};
+use host_sdk::{BoxFuture, Lease, SessionPage, SessionQuery, SessionRecord};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::sql::{like_contains, session_sort_column, INTEGRATION_COLUMNS, SESSION_COLUMNS, XPERT_COLUMNS};
 use super::sqlite_kv::{self, SqliteKv};
 use super::{
     InstallRecord, IntegrationRecord, MessageRecord, Store, StoreError, StoreResult, TenantRecord, XpertRecord,
@@ -317,9 +318,6 @@ fn tenant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TenantRecord> {
     Ok(TenantRecord { id: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? })
 }
 
-const SESSION_COLUMNS: &str =
-    "integration_id, session_key, chat_type, chat_id, sender_id, xpert_id, conversation_id, updated_at_ms";
-
 fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
         integration_id: r.get(0)?,
@@ -333,40 +331,10 @@ fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     })
 }
 
-/// The column a sort names: a fixed whitelist, so no caller text ever reaches `ORDER BY`.
-fn session_sort_column(sort: SessionSort) -> &'static str {
-    match sort {
-        SessionSort::UpdatedAt => "updated_at_ms",
-        SessionSort::ChatType => "chat_type",
-        SessionSort::ChatId => "chat_id",
-        SessionSort::SenderId => "sender_id",
-        SessionSort::XpertId => "xpert_id",
-        SessionSort::ConversationId => "conversation_id",
-    }
-}
-
-/// A `LIKE … ESCAPE '\'` pattern matching `text` anywhere: `%`, `_` and `\` in it are literal.
-fn like_contains(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 /// The filter of a session query: ?1 tenant, ?2 integration, ?3 the LIKE pattern or NULL.
 const SESSION_FILTER: &str = "tenant_id = ?1 AND integration_id = ?2 AND (?3 IS NULL
     OR chat_type LIKE ?3 ESCAPE '\\' OR chat_id LIKE ?3 ESCAPE '\\' OR sender_id LIKE ?3 ESCAPE '\\'
     OR xpert_id LIKE ?3 ESCAPE '\\' OR conversation_id LIKE ?3 ESCAPE '\\')";
-
-const XPERT_COLUMNS: &str =
-    "id, name, agent, triggers, published, published_triggers, created_at, updated_at, tenant_id";
-const INTEGRATION_COLUMNS: &str = "id, name, provider, enabled, options, created_at, updated_at, tenant_id";
 
 impl Store for SqliteStore {
     fn list_tenants(&self) -> BoxFuture<'static, StoreResult<Vec<TenantRecord>>> {
