@@ -384,6 +384,19 @@ async fn installations_are_stopped_on_uninstall_reinstall_tenant_deletion_and_sh
     assert_eq!(probe_kv(&conn, "default", "released:shutdown").as_deref(), Some("1"));
 }
 
+/// Installs WeCom and the probe plugin in the tenant of `token` and creates a `wecom_long`
+/// integration for `bot` there; its id.
+async fn with_probe_and_bot(host: &Host, token: &str, bot: &str) -> String {
+    host.install_wecom_as(token).await;
+    let probe = json!({"name": "probe", "level": "tenant"});
+    let (status, _) = host.call_as(token, "POST", "/api/plugins/install", Some(probe)).await;
+    assert_eq!(status, 200);
+    let body = json!({"name": bot, "provider": "wecom_long", "options": {"botId": bot, "secret": "s"}});
+    let (status, created) = host.call_as(token, "POST", "/api/integration", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    created["id"].as_str().unwrap().to_string()
+}
+
 #[tokio::test]
 async fn a_tenants_installation_sees_only_that_tenants_integrations() {
     let dir = tempfile::tempdir().unwrap();
@@ -391,17 +404,7 @@ async fn a_tenants_installation_sees_only_that_tenants_integrations() {
     let host = start(dir.path(), &[]).await;
     let (_, a) = host.create_tenant("A").await;
     let (_, b) = host.create_tenant("B").await;
-    let mut ids = Vec::new();
-    for (token, bot) in [(&a, "aibA"), (&b, "aibB")] {
-        host.install_wecom_as(token).await;
-        let probe = json!({"name": "probe", "level": "tenant"});
-        let (status, _) = host.call_as(token, "POST", "/api/plugins/install", Some(probe)).await;
-        assert_eq!(status, 200);
-        let body = json!({"name": bot, "provider": "wecom_long", "options": {"botId": bot, "secret": "s"}});
-        let (status, created) = host.call_as(token, "POST", "/api/integration", Some(body)).await;
-        assert_eq!(status, 201, "{created}");
-        ids.push(created["id"].as_str().unwrap().to_string());
-    }
+    let ids = [with_probe_and_bot(&host, &a, "aibA").await, with_probe_and_bot(&host, &b, "aibB").await];
     let look = |token: &str, id: &str| {
         let path = format!("/api/probe/look?id={id}&provider=wecom_long");
         let token = token.to_string();
@@ -423,17 +426,7 @@ async fn plugin_sessions_live_in_sqlite_per_tenant_and_leave_with_their_integrat
     let host = start(dir.path(), &[]).await;
     let (a_id, a) = host.create_tenant("A").await;
     let (b_id, b) = host.create_tenant("B").await;
-    let mut ids = Vec::new();
-    for (token, bot) in [(&a, "aibA"), (&b, "aibB")] {
-        host.install_wecom_as(token).await;
-        let probe = json!({"name": "probe", "level": "tenant"});
-        let (status, _) = host.call_as(token, "POST", "/api/plugins/install", Some(probe)).await;
-        assert_eq!(status, 200);
-        let body = json!({"name": bot, "provider": "wecom_long", "options": {"botId": bot, "secret": "s"}});
-        let (status, created) = host.call_as(token, "POST", "/api/integration", Some(body)).await;
-        assert_eq!(status, 201, "{created}");
-        ids.push(created["id"].as_str().unwrap().to_string());
-    }
+    let ids = [with_probe_and_bot(&host, &a, "aibA").await, with_probe_and_bot(&host, &b, "aibB").await];
     // The probe plugin drives the sessions service from inside its loaded library.
     let op = |token: &str, query: String| {
         let (token, path) = (token.to_string(), format!("/api/probe/sessions?{query}"));
