@@ -575,14 +575,15 @@ fn an_image_reaches_the_agent_decrypted_with_the_encoding_aes_key() {
 
 #[tokio::test]
 async fn a_response_url_refused_by_wecom_is_reported_with_its_errcode() {
-    let sim = SimConfig { refresh_window: Duration::from_millis(1000), response_url_ttl: Duration::ZERO, ..fast_sim() };
+    // A margin wide enough that a loaded CI machine seals in time (300 ms of 1 s was not, once).
+    let sim = SimConfig { refresh_window: Duration::from_millis(2500), response_url_ttl: Duration::ZERO, ..fast_sim() };
     let s = setup_with(
         sim,
-        &[("WECOM_SHORT_STREAM_WINDOW_MS", "1000"), ("WECOM_SHORT_STREAM_MARGIN_MS", "300")],
+        &[("WECOM_SHORT_STREAM_WINDOW_MS", "2500"), ("WECOM_SHORT_STREAM_MARGIN_MS", "1000")],
         json!({"kind": "echo"}),
     )
     .await;
-    let out = s.sim.short_send_text(BOT, "hal", Chat::Single, "/slow 2").await.unwrap();
+    let out = s.sim.short_send_text(BOT, "hal", Chat::Single, "/slow 4").await.unwrap();
     // The pipeline seals the stream before its window ends, saying the answer goes on; the rest
     // would follow through response_url.
     assert!(
