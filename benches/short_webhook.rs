@@ -10,7 +10,10 @@
 //!
 //! Callbacks are signed and encrypted before each round (the client's crypto is not measured).
 //! Run: `cargo bench --bench short_webhook`. Rounds are interleaved so machine noise hits the
-//! routes alike; medians of the rounds are printed.
+//! routes alike; medians of the rounds are printed, with the host process's own CPU time per
+//! request (from `/proc`, so the client's share of the shared cores is told apart).
+//! `SHORT_BENCH_ROUTES=0,1` runs only the routes named by their index and `SHORT_BENCH_ROUNDS`
+//! sets the rounds (for a profiler).
 
 use std::time::Instant;
 
@@ -23,6 +26,7 @@ const WECOM_TOKEN: &str = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo";
 const AES_KEY: &str = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt";
 const CONCURRENCY: usize = 16;
 const REQUESTS: usize = 4_000;
+/// Rounds per route (`SHORT_BENCH_ROUNDS` overrides it, e.g. to give a profiler time).
 const ROUNDS: usize = 5;
 
 /// One prepared request: a GET (the floor) or a signed POST.
@@ -30,6 +34,18 @@ const ROUNDS: usize = 5;
 enum Call {
     Get(String),
     Post(String, String),
+}
+
+/// The CPU time the process `pid`'s live threads have run so far, in µs (from each thread's
+/// `schedstat`, in nanoseconds: `/proc/<pid>/stat` counts in 10 ms ticks, too coarse for a round).
+fn cpu_us(pid: u32) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0.0 };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next().and_then(|ns| ns.parse::<f64>().ok()))
+        .sum::<f64>()
+        / 1e3
 }
 
 /// Runs the calls over `CONCURRENCY` keep-alive connections; returns (rps, latencies µs).
@@ -156,36 +172,51 @@ async fn main() {
             })
             .collect()
     };
+    let routes: Vec<usize> = match std::env::var("SHORT_BENCH_ROUTES") {
+        Ok(list) => list.split(',').filter_map(|r| r.trim().parse().ok()).filter(|r| *r < 3).collect(),
+        Err(_) => (0..3).collect(),
+    };
+    let pid = server.pid().expect("the host's pid");
     let names = [
         "floor: GET /api/_bench/floor",
         "message callback (verify, decrypt, parse, dedup, passive answer)",
         "stream refresh callback (verify, decrypt, parse, KV read, passive answer)",
     ];
-    for route in 0..names.len() {
+    for &route in &routes {
         round(&client, prepare(route)).await; // warm-up
     }
     let mut rps: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut lat: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
-    for _ in 0..ROUNDS {
-        for route in 0..names.len() {
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    let rounds = std::env::var("SHORT_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(ROUNDS);
+    for _ in 0..rounds {
+        for &route in &routes {
             let calls = prepare(route);
+            let before = cpu_us(pid);
             let (r, l) = round(&client, calls).await;
+            // Work a round left behind (a pipeline finishing after its passive answer) is
+            // counted in the next round of another route; interleaving spreads it alike.
+            cpu[route].push((cpu_us(pid) - before) / l.len() as f64);
             rps[route].push(r);
             lat[route].extend(l);
         }
     }
-    println!("{CONCURRENCY} keep-alive connections, {REQUESTS} requests per round, {ROUNDS} interleaved rounds\n");
-    println!("| route | requests/s (median of rounds) | p50 | p99 | cost per request vs floor |");
-    println!("|---|---|---|---|---|");
-    let floor_rps = median(rps[0].clone());
-    for (i, name) in names.iter().enumerate() {
+    println!("{CONCURRENCY} keep-alive connections, {REQUESTS} requests per round, {rounds} interleaved rounds\n");
+    println!(
+        "| route | requests/s (median of rounds) | p50 | p99 | host CPU per request | cost per request vs floor |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let floor_rps = if rps[0].is_empty() { f64::NAN } else { median(rps[0].clone()) };
+    for &i in &routes {
         let mut l = lat[i].clone();
         l.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let r = median(rps[i].clone());
         println!(
-            "| {name} | {r:.0} | {:.0} µs | {:.0} µs | {:.2}× |",
+            "| {} | {r:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {:.2}× |",
+            names[i],
             percentile(&l, 0.5),
             percentile(&l, 0.99),
+            median(cpu[i].clone()),
             floor_rps / r
         );
     }

@@ -145,6 +145,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), String> {
         instance_id: Arc::new(instance.clone()),
         max_body_bytes: config.max_body_bytes,
         agents,
+        integration_tenants: Default::default(),
     };
     // What other hosts change from now on is followed; what exists is revived here.
     let known = crate::revival::enabled_integrations(store.as_ref(), &plugins).await.unwrap_or_default();

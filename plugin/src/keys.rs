@@ -57,14 +57,14 @@ pub fn short_stream(integration_id: &str, stream_id: &str) -> String {
     format!("short:stream:{integration_id}:{stream_id}")
 }
 
-/// Prefix of the short-connection streams of an integration that are not sealed yet.
+/// Prefix of the counts of an integration's short-connection streams not sealed yet.
 pub fn short_inflight_prefix(integration_id: &str) -> String {
     format!("short:inflight:{integration_id}:")
 }
 
-/// Marks a short-connection stream as not sealed yet (expires with its window).
-pub fn short_inflight(integration_id: &str, stream_id: &str) -> String {
-    format!("short:inflight:{integration_id}:{stream_id}")
+/// One instance's count of an integration's short-connection streams not sealed yet.
+pub fn short_inflight(integration_id: &str, instance: &str) -> String {
+    format!("short:inflight:{integration_id}:{instance}")
 }
 
 /// Prefix of the short connection's last-event fields of an integration (one key per field, so

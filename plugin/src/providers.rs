@@ -15,6 +15,7 @@ use crate::config::{LongConfig, ShortConfig};
 use crate::long::client::{self, ClientConfig, CommandError};
 use crate::long::settings::LongSettings;
 use crate::long::supervisor::Supervisor;
+use crate::short::integrations::IntegrationCache;
 use crate::state::{desired, observed, PluginState};
 use crate::{keys, sessions, DEFAULT_WS_URL};
 
@@ -132,12 +133,14 @@ fn format_checked(
 /// The short-connection provider.
 pub struct ShortProvider {
     state: Arc<PluginState>,
+    /// The webhook's cache of integrations, told of every change made through this host.
+    integrations: Arc<IntegrationCache>,
 }
 
 impl ShortProvider {
-    /// A provider over an installation's state.
-    pub fn new(state: Arc<PluginState>) -> Self {
-        ShortProvider { state }
+    /// A provider over an installation's state and the webhook's integration cache.
+    pub fn new(state: Arc<PluginState>, integrations: Arc<IntegrationCache>) -> Self {
+        ShortProvider { state, integrations }
     }
 
     /// The setup information for an integration: the callback URL to paste into WeCom.
@@ -181,6 +184,8 @@ impl ProviderImpl for ShortProvider {
         _previous: Option<Integration>,
     ) -> BoxFuture<'static, Result<(), Error>> {
         let state = self.state.clone();
+        // The host calls this after storing the change: the next callback reads it afresh.
+        self.integrations.forget(&integration.id);
         Box::pin(async move {
             tracing::debug!(integration_id = %integration.id, event = event.as_str(), "wecom lifecycle");
             if event == LifecycleEvent::Deleted {

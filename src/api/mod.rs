@@ -50,6 +50,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Runs agents (for `POST /api/xpert/{id}/chat`).
     pub agents: crate::agents::AgentRunner,
+    /// Which tenant owns an integration, remembered for public plugin routes.
+    pub integration_tenants: Arc<plugin_routes::IntegrationTenants>,
 }
 
 /// Reads a body up to the limit (413 beyond it).

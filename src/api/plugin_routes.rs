@@ -18,12 +18,39 @@ use crate::store::DEFAULT_TENANT;
 /// The path parameter that names an integration.
 const INTEGRATION_PARAM: &str = "integrationId";
 
+/// Which tenant owns an integration, as found in the store: an integration never moves to
+/// another tenant, so a webhook's every call after the first skips the store read. An entry of a
+/// deleted integration leads to its former tenant's installation, which finds no integration.
+#[derive(Default)]
+pub struct IntegrationTenants(parking_lot::Mutex<std::collections::HashMap<String, String>>);
+
+/// The most integrations whose tenant is remembered; past it, the map starts over.
+const REMEMBERED_TENANTS: usize = 16_384;
+
+impl IntegrationTenants {
+    /// The tenant of integration `id`, from memory or the store (absence is not remembered).
+    async fn of(&self, store: &dyn crate::store::Store, id: &str) -> ApiResult<Option<String>> {
+        if let Some(tenant) = self.0.lock().get(id) {
+            return Ok(Some(tenant.clone()));
+        }
+        let tenant = store.integration_tenant(id.to_string()).await.map_err(ApiError::storage)?;
+        if let Some(tenant) = &tenant {
+            let mut known = self.0.lock();
+            if known.len() >= REMEMBERED_TENANTS {
+                known.clear();
+            }
+            known.insert(id.to_string(), tenant.clone());
+        }
+        Ok(tenant)
+    }
+}
+
 /// The tenant whose installation serves a request for `path` (below `/api`).
 async fn serving_tenant(state: &AppState, caller: Option<&Caller>, method: &str, path: &str) -> ApiResult<String> {
     let route = state.plugins.match_any_route(method, path);
     if let Some(route) = route.filter(|r| r.public) {
         if let Some((_, id)) = route.params.iter().find(|(name, _)| name == INTEGRATION_PARAM) {
-            return state.store.integration_tenant(id.clone()).await.map_err(ApiError::storage)?.ok_or_else(|| {
+            return state.integration_tenants.of(state.store.as_ref(), id).await?.ok_or_else(|| {
                 ApiError::not_found("INTEGRATION_NOT_FOUND", format!("integration {} does not exist", shown::id(id)))
             });
         }

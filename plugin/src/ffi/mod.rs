@@ -12,6 +12,7 @@ use crate::long::supervisor::Supervisor;
 use crate::pipeline::Pipeline;
 use crate::providers::{LongProvider, ShortProvider};
 use crate::routes::{PingRoute, WebhookVerifyRoute};
+use crate::short::integrations::IntegrationCache;
 use crate::short::webhook::WebhookRoute;
 use crate::short::ShortSettings;
 use crate::state::PluginState;
@@ -35,7 +36,13 @@ pub fn register(registrar: &mut PluginRegistrar<'_>, scope: &InstallationScope) 
     let settings = LongSettings::from_config(|key| scope.host().config(key))
         .map_err(|e| Error::invalid_config(format!("WeCom plugin settings: {e}")))?;
     let settings = Arc::new(settings);
-    registrar.add_integration_provider(&descriptors::short_provider(), Arc::new(ShortProvider::new(state.clone())))?;
+    let short_settings = ShortSettings::from_config(|key| scope.host().config(key), settings.tls.clone())
+        .map_err(|e| Error::invalid_config(format!("WeCom plugin settings: {e}")))?;
+    let integrations = IntegrationCache::new(short_settings.integration_cache);
+    registrar.add_integration_provider(
+        &descriptors::short_provider(),
+        Arc::new(ShortProvider::new(state.clone(), integrations.clone())),
+    )?;
     // Below tenant level the host keeps no provider, so the supervisor it holds goes with it:
     // no long connection runs for such an installation.
     let pipeline = Arc::new(Pipeline::new(
@@ -44,9 +51,7 @@ pub fn register(registrar: &mut PluginRegistrar<'_>, scope: &InstallationScope) 
         settings.agent_idle_timeout,
         settings.tls.clone(),
     ));
-    let short_settings = ShortSettings::from_config(|key| scope.host().config(key), settings.tls.clone())
-        .map_err(|e| Error::invalid_config(format!("WeCom plugin settings: {e}")))?;
-    let webhook = WebhookRoute::new(state.clone(), Arc::new(short_settings), pipeline.clone());
+    let webhook = WebhookRoute::new(state.clone(), Arc::new(short_settings), pipeline.clone(), integrations);
     let supervisor = Supervisor::new(state.clone(), settings.clone(), pipeline);
     let long = LongProvider::new(state.clone(), settings.clone(), supervisor);
     registrar.add_integration_provider(&descriptors::long_provider(), Arc::new(long))?;

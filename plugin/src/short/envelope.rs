@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::crypto;
 use crate::routes::percent_decode;
@@ -143,12 +143,23 @@ fn xml_encrypt(text: &str) -> Result<Cow<'_, [u8]>, EnvelopeError> {
 }
 
 /// The passive answer carrying `plain` (a reply body's JSON text): encrypted with `key` and
-/// receive id `""`, signed with `token` over the callback's own `nonce` (protocol §1.6).
-pub fn passive(token: &str, key: &[u8; 32], plain: &str, timestamp_secs: i64, nonce: &str) -> Value {
+/// receive id `""`, signed with `token` over the callback's own `nonce` (protocol §1.6); its JSON
+/// text, written straight from its four fields (no JSON tree per answer).
+pub fn passive(token: &str, key: &[u8; 32], plain: &str, timestamp_secs: i64, nonce: &str) -> String {
+    /// The answer's fields, in WeCom's order.
+    #[derive(serde::Serialize)]
+    struct Passive<'a> {
+        encrypt: &'a str,
+        msgsignature: &'a str,
+        timestamp: i64,
+        nonce: &'a str,
+    }
     let encrypt = crypto::encrypt(key, plain, "");
     let timestamp = timestamp_secs.to_string();
     let signature = crypto::signature(token, &timestamp, nonce, &encrypt);
-    json!({"encrypt": encrypt, "msgsignature": signature, "timestamp": timestamp_secs, "nonce": nonce})
+    let answer = Passive { encrypt: &encrypt, msgsignature: &signature, timestamp: timestamp_secs, nonce };
+    // Four strings and a number: serializing cannot fail.
+    serde_json::to_string(&answer).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -224,11 +235,12 @@ mod tests {
     #[test]
     fn a_passive_answer_is_signed_over_the_callbacks_nonce_and_decrypts_with_an_empty_receive_id() {
         let key = crypto::decode_encoding_aes_key("6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt").unwrap();
-        let answer = passive("tok", &key, r#"{"msgtype":"stream"}"#, 1_700_000_000, "n1");
-        assert_eq!(answer["nonce"], "n1");
+        let answer: Value =
+            serde_json::from_str(&passive("tok", &key, r#"{"msgtype":"stream"}"#, 1_700_000_000, "n\"1")).unwrap();
+        assert_eq!(answer["nonce"], "n\"1", "escaped where JSON needs it");
         assert_eq!(answer["timestamp"], 1_700_000_000);
         let encrypt = answer["encrypt"].as_str().unwrap();
-        assert_eq!(answer["msgsignature"], crypto::signature("tok", "1700000000", "n1", encrypt));
+        assert_eq!(answer["msgsignature"], crypto::signature("tok", "1700000000", "n\"1", encrypt));
         assert_eq!(crypto::decrypt(&key, encrypt, "").unwrap(), r#"{"msgtype":"stream"}"#);
     }
 }

@@ -10,9 +10,10 @@
 //!   store so every instance adds to it; [`status_view`]: the tab itself.
 //!
 //! Nothing is kept in process memory alone: a retry, a refresh poll or the Status tab may reach
-//! any host instance.
+//! any host instance. ([`integrations`] keeps a short read cache of the host's integrations.)
 
 pub mod envelope;
+pub mod integrations;
 pub mod reply;
 pub mod status;
 pub mod status_view;
@@ -50,6 +51,10 @@ pub struct ShortSettings {
     pub status_flush: Duration,
     /// This host instance (`INSTANCE_ID`): whose counters these are.
     pub instance_id: String,
+    /// How long the webhook keeps an integration it read from the host
+    /// (`WECOM_SHORT_INTEGRATION_CACHE_MS`, 1 000; 0: not at all). Changes made through this
+    /// host reach it at once; changes made through another host process within this time.
+    pub integration_cache: Duration,
 }
 
 impl ShortSettings {
@@ -76,6 +81,7 @@ impl ShortSettings {
             tls,
             status_flush: ms("WECOM_SHORT_STATUS_FLUSH_MS", 1_000)?,
             instance_id: lookup("INSTANCE_ID").filter(|i| !i.trim().is_empty()).unwrap_or_else(|| "instance".into()),
+            integration_cache: ms("WECOM_SHORT_INTEGRATION_CACHE_MS", 1_000)?,
         })
     }
 
@@ -106,6 +112,7 @@ mod tests {
         assert_eq!(s.stream_margin, Duration::from_secs(30));
         assert_eq!(s.passive_wait, Duration::from_secs(3));
         assert_eq!(s.api_origins, vec![DEFAULT_API_ORIGIN.to_string()]);
+        assert_eq!(s.integration_cache, Duration::from_secs(1));
         let s = settings(&[
             ("WECOM_SHORT_STREAM_WINDOW_MS", "2000"),
             ("WECOM_API_ORIGINS", "http://127.0.0.1:9/, https://a.example"),

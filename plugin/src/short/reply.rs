@@ -45,6 +45,8 @@ pub struct ShortReplyParams {
 pub struct ShortReply {
     state: Arc<PluginState>,
     settings: Arc<ShortSettings>,
+    /// Where the stream's being in flight is counted.
+    recorder: Arc<status::Recorder>,
     params: ShortReplyParams,
     /// The webhook waiting for the passive answer (taken by the first answer).
     first: Mutex<Option<oneshot::Sender<String>>>,
@@ -61,6 +63,7 @@ impl ShortReply {
     pub fn new(
         state: Arc<PluginState>,
         settings: Arc<ShortSettings>,
+        recorder: Arc<status::Recorder>,
         mut params: ShortReplyParams,
         first: oneshot::Sender<String>,
     ) -> Self {
@@ -68,6 +71,7 @@ impl ShortReply {
         ShortReply {
             state,
             settings,
+            recorder,
             params,
             first: Mutex::new(Some(first)),
             response_url: Mutex::new(response_url),
@@ -89,8 +93,8 @@ impl ShortReply {
         }
     }
 
-    /// Stores a snapshot of the main stream for refreshes, and keeps the in-flight mark (set
-    /// at the first open frame, removed at the seal).
+    /// Stores a snapshot of the main stream for refreshes, and counts the stream in flight
+    /// from its first open frame to its seal.
     async fn snapshot(&self, body: &Value, finish: bool, ttl_ms: u64) {
         use std::sync::atomic::Ordering;
         let this = &self.params;
@@ -99,11 +103,16 @@ impl ShortReply {
             tracing::warn!(integration_id = %this.integration_id, error = %e, "storing a stream snapshot failed");
         }
         if finish {
-            if self.in_flight.swap(false, Ordering::AcqRel) {
-                status::stream_closed(&self.state, &this.integration_id, &this.stream_id).await;
-            }
+            self.sealed();
         } else if !self.in_flight.swap(true, Ordering::AcqRel) {
-            status::stream_open(&self.state, &this.integration_id, &this.stream_id, ttl_ms).await;
+            self.recorder.stream_opened(&this.integration_id);
+        }
+    }
+
+    /// The stream is no longer in flight (sealed, or out of WeCom's polling window).
+    fn sealed(&self) {
+        if self.in_flight.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            self.recorder.stream_sealed(&self.params.integration_id);
         }
     }
 
@@ -134,9 +143,7 @@ impl ShortReply {
                 // WeCom stopped polling: the sealing frame can only reach the user through
                 // response_url (once). The pipeline seals before the window ends when it can
                 // (`stream_lifetime`); this catches an answer that outlived it anyway.
-                if this.in_flight.swap(false, std::sync::atomic::Ordering::AcqRel) {
-                    status::stream_closed(&this.state, &this.params.integration_id, &this.params.stream_id).await;
-                }
+                this.sealed();
                 let content = body["stream"]["content"].as_str().unwrap_or_default().to_string();
                 return this.post_markdown(&content).await;
             }
@@ -213,6 +220,14 @@ impl ShortReply {
                 Err(ReplyError::Failed(message))
             }
         }
+    }
+}
+
+impl Drop for ShortReply {
+    /// A pipeline that ended (or was cancelled) without sealing the stream leaves nothing in
+    /// flight: nothing will write to the stream any more.
+    fn drop(&mut self) {
+        self.sealed();
     }
 }
 

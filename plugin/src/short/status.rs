@@ -1,13 +1,13 @@
 //! What the operator sees of an integration's short connection, kept in the shared KV store:
 //! the last verification, callback, refusal and error (one key per field), callback counters per
 //! minute, outcome and instance (each instance writes only its own, so no two ever contend;
-//! they expire after the hour they are shown for), and the streams not sealed yet (one expiring
-//! key per stream).
+//! they expire after the hour they are shown for), and the streams not sealed yet (a count per
+//! instance, which expires when its instance is gone).
 //!
-//! Callbacks are counted by a [`Recorder`] in the installation's memory and written to the store
-//! every `WECOM_SHORT_STATUS_FLUSH_MS` (and when the installation stops): a callback costs no
-//! store write for its bookkeeping, and the tab lags by at most that interval. Recording never
-//! fails a callback: a store error is logged and the callback goes on.
+//! Callbacks and open streams are counted by a [`Recorder`] in the installation's memory and
+//! written to the store every `WECOM_SHORT_STATUS_FLUSH_MS` (and when the installation stops): a
+//! callback costs no store write for its bookkeeping, and the tab lags by at most that interval.
+//! Recording never fails a callback: a store error is logged and the callback goes on.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +27,9 @@ const MINUTE_MS: i64 = 60_000;
 const COUNT_TTL_MS: u64 = 62 * 60_000;
 /// The last-event fields live a month.
 const FIELD_TTL_MS: u64 = 31 * 24 * 3600 * 1000;
+/// How long an instance's count of open streams outlives its last write: a count is written
+/// again at least every third of it while it is not zero, so only a vanished instance's expires.
+const INFLIGHT_TTL_MS: i64 = 60_000;
 
 /// Why a callback was refused: a stable code (logs, counters, the Status tab), its HTTP status
 /// and a description that never includes a secret or a value from the request.
@@ -117,6 +120,16 @@ struct Pending {
     fields: HashMap<(String, &'static str), String>,
     /// This instance's totals: (integration, minute, outcome) → (count, written?).
     counts: HashMap<(String, i64, String), (u64, bool)>,
+    /// This instance's streams opened and not sealed yet, per integration.
+    open_streams: HashMap<String, OpenStreams>,
+}
+
+/// An integration's open streams on this instance, and when their count was last written.
+#[derive(Default)]
+struct OpenStreams {
+    count: u64,
+    /// Host clock (Unix ms) of the last write; `None`: the count changed since.
+    written_at: Option<i64>,
 }
 
 impl Recorder {
@@ -179,7 +192,7 @@ impl Recorder {
                     () = tokio::time::sleep(this.interval) => false,
                     () = stopping.cancelled() => true,
                 };
-                this.flush().await;
+                this.flush(stop).await;
                 if stop {
                     return;
                 }
@@ -191,9 +204,32 @@ impl Recorder {
         }
     }
 
-    /// Writes what changed since the last flush.
-    pub async fn flush(&self) {
-        let now_minute = self.state.host().now_ms().div_euclid(MINUTE_MS);
+    /// A stream of `integration_id` got its first open frame: it is in flight until sealed.
+    pub fn stream_opened(self: &Arc<Self>, integration_id: &str) {
+        {
+            let mut pending = self.pending.lock();
+            let open = pending.open_streams.entry(integration_id.to_string()).or_default();
+            open.count += 1;
+            open.written_at = None;
+        }
+        self.start_flusher();
+    }
+
+    /// A stream of `integration_id` that was in flight is sealed (or can no longer be polled).
+    pub fn stream_sealed(self: &Arc<Self>, integration_id: &str) {
+        if let Some(open) = self.pending.lock().open_streams.get_mut(integration_id) {
+            open.count = open.count.saturating_sub(1);
+            open.written_at = None;
+        }
+        self.start_flusher();
+    }
+
+    /// Writes what changed since the last flush. `stopping`: the installation's tasks are ending,
+    /// so none of its streams is in flight any more.
+    pub async fn flush(&self, stopping: bool) {
+        let now = self.state.host().now_ms();
+        let now_minute = now.div_euclid(MINUTE_MS);
+        let open_streams = self.open_streams_due(now, stopping);
         let (fields, counts) = {
             let mut pending = self.pending.lock();
             let fields: Vec<_> = pending.fields.drain().collect();
@@ -219,6 +255,37 @@ impl Recorder {
                 tracing::debug!(integration_id, error = %e, "writing the callback counters failed");
             }
         }
+        for (integration_id, count) in open_streams {
+            let key = keys::short_inflight(&integration_id, &self.instance);
+            let written = if count == 0 {
+                kv.delete(&key).await.map(drop)
+            } else {
+                kv.set(&key, &count.to_string(), INFLIGHT_TTL_MS as u64).await
+            };
+            if let Err(e) = written {
+                tracing::debug!(integration_id, error = %e, "writing the count of streams in flight failed");
+            }
+        }
+    }
+
+    /// The open-stream counts to write now: changed ones, and non-zero ones whose last write is
+    /// a third of their expiry old. Zero counts are forgotten once taken.
+    fn open_streams_due(&self, now: i64, stopping: bool) -> Vec<(String, u64)> {
+        let mut pending = self.pending.lock();
+        let mut due = Vec::new();
+        pending.open_streams.retain(|integration_id, open| {
+            if stopping {
+                open.count = 0;
+                open.written_at = None;
+            }
+            let stale = open.written_at.is_none_or(|at| now - at >= INFLIGHT_TTL_MS / 3);
+            if stale {
+                due.push((integration_id.clone(), open.count));
+                open.written_at = Some(now);
+            }
+            open.count > 0
+        });
+        due
     }
 }
 
@@ -235,23 +302,6 @@ pub async fn verification(state: &PluginState, integration_id: &str, result: Res
 pub async fn error(state: &PluginState, integration_id: &str, message: &str) {
     set_field(state, integration_id, "lastError", message).await;
     set_field(state, integration_id, "lastErrorAt", &state.now_rfc3339()).await;
-}
-
-/// Marks a stream as not sealed yet, for as long as WeCom may still poll it.
-pub async fn stream_open(state: &PluginState, integration_id: &str, stream_id: &str, ttl_ms: u64) {
-    if ttl_ms == 0 {
-        return;
-    }
-    if let Err(e) = state.host().kv().set(&keys::short_inflight(integration_id, stream_id), "1", ttl_ms).await {
-        tracing::debug!(integration_id, error = %e, "recording a stream in flight failed");
-    }
-}
-
-/// Marks a stream as sealed.
-pub async fn stream_closed(state: &PluginState, integration_id: &str, stream_id: &str) {
-    if let Err(e) = state.host().kv().delete(&keys::short_inflight(integration_id, stream_id)).await {
-        tracing::debug!(integration_id, error = %e, "recording a sealed stream failed");
-    }
 }
 
 /// The Status tab's item of a `wecom` integration.
@@ -274,7 +324,13 @@ pub async fn read(state: &PluginState, integration_id: &str, enabled: bool, boun
         let target = if side == "refused" { &mut refused } else { &mut accepted };
         *target.entry(what.to_string()).or_default() += n;
     }
-    let in_flight = state.scan_all(&keys::short_inflight_prefix(integration_id)).await?.len();
+    // One count per instance (keys of earlier versions, one per stream, hold "1").
+    let in_flight: u64 = state
+        .scan_all(&keys::short_inflight_prefix(integration_id))
+        .await?
+        .values()
+        .map(|v| v.parse::<u64>().unwrap_or(0))
+        .sum();
     let (state_name, state_text) = match (enabled, bound) {
         (false, _) => (
             "disabled",

@@ -24,6 +24,7 @@ use sha1::{Digest, Sha1};
 use tokio::sync::oneshot;
 
 use super::envelope::{self, EnvelopeError};
+use super::integrations::IntegrationCache;
 use super::reply::{unknown_stream_body, ShortChannel, ShortReply, ShortReplyParams};
 use super::status::{self, Refusal};
 use super::ShortSettings;
@@ -53,13 +54,20 @@ struct Inner {
     settings: Arc<ShortSettings>,
     pipeline: Arc<Pipeline>,
     recorder: Arc<status::Recorder>,
+    integrations: Arc<IntegrationCache>,
     arrivals: AtomicU64,
     prepared: parking_lot::Mutex<std::collections::HashMap<String, Arc<Prepared>>>,
 }
 
 impl WebhookRoute {
-    /// The route over an installation's state, handing events to `pipeline`.
-    pub fn new(state: Arc<PluginState>, settings: Arc<ShortSettings>, pipeline: Arc<Pipeline>) -> Self {
+    /// The route over an installation's state, handing events to `pipeline`; `integrations` is
+    /// the cache the provider's lifecycle hooks keep current.
+    pub fn new(
+        state: Arc<PluginState>,
+        settings: Arc<ShortSettings>,
+        pipeline: Arc<Pipeline>,
+        integrations: Arc<IntegrationCache>,
+    ) -> Self {
         let recorder = status::Recorder::new(state.clone(), settings.instance_id.clone(), settings.status_flush);
         WebhookRoute {
             inner: Arc::new(Inner {
@@ -67,6 +75,7 @@ impl WebhookRoute {
                 settings,
                 pipeline,
                 recorder,
+                integrations,
                 arrivals: AtomicU64::new(0),
                 prepared: Default::default(),
             }),
@@ -159,7 +168,7 @@ pub fn open_callback(
 impl Inner {
     async fn receive(&self, request: HttpRequest) -> Result<HttpResponse, Error> {
         let id = request.path_param("integrationId").unwrap_or_default().to_string();
-        let integration = self.state.host().integrations().get(&id).await?.filter(|i| i.provider == PROVIDER_SHORT);
+        let integration = self.integrations.get(&self.state, &id).await?.filter(|i| i.provider == PROVIDER_SHORT);
         let Some(integration) = integration else {
             // The id is the caller's: shown cut, so a long one cannot flood the log.
             let shown: String = id.chars().take(64).collect();
@@ -255,7 +264,7 @@ impl Inner {
             now_secs,
             &opened.nonce,
         );
-        HttpResponse::json(200, &answer)
+        HttpResponse::new(200, "application/json; charset=utf-8", answer)
     }
 
     async fn refresh(&self, integration_id: &str, opened: &Opened, stream_id: &str) -> HttpResponse {
@@ -427,7 +436,13 @@ impl Inner {
         }
         self.recorder.accepted(&integration_id, kind);
         let (tx, rx) = oneshot::channel();
-        let reply = ShortChannel(Arc::new(ShortReply::new(self.state.clone(), self.settings.clone(), params, tx)));
+        let reply = ShortChannel(Arc::new(ShortReply::new(
+            self.state.clone(),
+            self.settings.clone(),
+            self.recorder.clone(),
+            params,
+            tx,
+        )));
         let pipeline = self.pipeline.clone();
         if let Err(e) = self.state.scope.spawn(async move { pipeline.handle(event, Arc::new(reply)).await }) {
             // The installation is stopping: let WeCom retry (on another instance, or after restart).
