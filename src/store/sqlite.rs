@@ -716,11 +716,11 @@ impl Store for SqliteStore {
     }
 
     fn kv_get(&self, key: String, now: i64) -> BoxFuture<'static, StoreResult<Option<String>>> {
-        ready(self.kv.get(&key, now))
+        self.kv.read(move |c| sqlite_kv::get(c, &key, now))
     }
 
     fn kv_set(&self, key: String, value: String, expires_at: Option<i64>) -> BoxFuture<'static, StoreResult<()>> {
-        ready(self.kv.set(&key, &value, expires_at))
+        self.kv.run(move |c| sqlite_kv::set(c, &key, &value, expires_at))
     }
 
     fn kv_cas(
@@ -731,11 +731,11 @@ impl Store for SqliteStore {
         expires_at: Option<i64>,
         now: i64,
     ) -> BoxFuture<'static, StoreResult<bool>> {
-        ready(self.kv.compare_and_swap(&key, expected.as_deref(), &value, expires_at, now))
+        self.kv.run(move |c| sqlite_kv::compare_and_swap(c, &key, expected.as_deref(), &value, expires_at, now))
     }
 
     fn kv_delete(&self, key: String, expected: Option<String>, now: i64) -> BoxFuture<'static, StoreResult<bool>> {
-        ready(self.kv.delete(&key, expected.as_deref(), now))
+        self.kv.run(move |c| sqlite_kv::delete(c, &key, expected.as_deref(), now))
     }
 
     fn kv_scan(
@@ -745,7 +745,7 @@ impl Store for SqliteStore {
         limit: u32,
         now: i64,
     ) -> BoxFuture<'static, StoreResult<Vec<(String, String)>>> {
-        ready(self.kv.scan(&prefix, &after, limit, now))
+        self.kv.read(move |c| sqlite_kv::scan(c, &prefix, &after, limit, now))
     }
 
     fn lease_acquire(
@@ -755,19 +755,19 @@ impl Store for SqliteStore {
         ttl_ms: u64,
         now: i64,
     ) -> BoxFuture<'static, StoreResult<Option<Lease>>> {
-        ready(self.kv.lease_acquire(&key, &owner, ttl_ms, now))
+        self.kv.run(move |c| sqlite_kv::lease_acquire(c, &key, &owner, ttl_ms, now))
     }
 
     fn lease_renew(&self, lease: Lease, ttl_ms: u64, now: i64) -> BoxFuture<'static, StoreResult<Option<Lease>>> {
-        ready(self.kv.lease_renew(lease, ttl_ms, now))
+        self.kv.run(move |c| sqlite_kv::lease_renew(c, lease, ttl_ms, now))
     }
 
     fn lease_release(&self, lease: Lease, now: i64) -> BoxFuture<'static, StoreResult<bool>> {
-        ready(self.kv.lease_release(&lease, now))
+        self.kv.run(move |c| sqlite_kv::lease_release(c, &lease, now))
     }
 
     fn lease_current(&self, key: String, now: i64) -> BoxFuture<'static, StoreResult<Option<Lease>>> {
-        ready(self.kv.lease_current(&key, now))
+        self.kv.read(move |c| sqlite_kv::lease_current(c, &key, now))
     }
 
     fn lease_release_owner(&self, owner: String) -> BoxFuture<'static, StoreResult<usize>> {

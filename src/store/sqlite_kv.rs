@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use host_sdk::Lease;
+use host_sdk::{BoxFuture, Lease};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
@@ -48,10 +48,73 @@ pub fn kv_path(store_path: &Path) -> PathBuf {
 
 /// The plugin KV and leases of the embedded store (see the module documentation).
 pub struct SqliteKv {
+    /// Writes (in batches) and the host's own maintenance.
     conn: Mutex<Connection>,
+    /// Point reads and scans: in WAL mode a reader never waits for a writer's batch, and it sees
+    /// every batch committed before it began (so every write already answered).
+    reader: Mutex<Connection>,
     path: PathBuf,
+    /// Statements waiting for the caller that runs the next batch.
+    queue: Mutex<Queue>,
     /// Where the sweep goes on (a rowid): it walks the table a batch at a time, round and round.
     sweep_from: std::sync::atomic::AtomicI64,
+}
+
+/// The statements waiting for a batch, and whether a caller is running batches now.
+#[derive(Default)]
+struct Queue {
+    jobs: Vec<Box<dyn Job>>,
+    leading: bool,
+}
+
+/// One caller's statements, run inside a batch's transaction.
+trait Job: Send {
+    /// Runs the statements; what it returns tells the caller the outcome once the batch's
+    /// transaction is committed (`None`) or has failed (why).
+    fn run(self: Box<Self>, conn: &Connection) -> Finish;
+    /// Tells the caller its statements could not run.
+    fn fail(self: Box<Self>, error: StoreError);
+}
+
+/// Tells a caller the outcome of its statements after the batch's commit.
+type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
+/// A [`Job`] answering through a oneshot channel.
+struct Statements<T, F> {
+    f: F,
+    answer: tokio::sync::oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Job for Statements<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> rusqlite::Result<T> + Send,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> Finish {
+        let Statements { f, answer } = *self;
+        let result = f(conn).map_err(err);
+        Box::new(move |failed| {
+            let _ = answer.send(match failed {
+                Some(e) => Err(e.clone()),
+                None => result,
+            });
+        })
+    }
+
+    fn fail(self: Box<Self>, error: StoreError) {
+        let _ = self.answer.send(Err(error));
+    }
+}
+
+/// Clears the leader's mark if a batch panics, so that the next caller leads instead.
+struct Leading<'a>(&'a Mutex<Queue>);
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.lock().leading = false;
+        }
+    }
 }
 
 impl SqliteKv {
@@ -78,7 +141,16 @@ impl SqliteKv {
             tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [i as i64 + 1]).map_err(err)?;
             tx.commit().map_err(err)?;
         }
-        Ok(SqliteKv { conn: Mutex::new(conn), path: path.to_path_buf(), sweep_from: Default::default() })
+        let reader = Connection::open(path).map_err(|e| StoreError::new(format!("cannot open {}: {e}", path.display())))?;
+        reader.set_prepared_statement_cache_capacity(super::sqlite::STATEMENT_CACHE);
+        reader.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        Ok(SqliteKv {
+            conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
+            path: path.to_path_buf(),
+            queue: Mutex::default(),
+            sweep_from: Default::default(),
+        })
     }
 
     /// Where the file is (the maintenance thread opens its own connection on it).
@@ -86,7 +158,7 @@ impl SqliteKv {
         &self.path
     }
 
-    /// Runs `f` with the connection, on this thread.
+    /// Runs `f` with the connection, on this thread, outside any batch.
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
         f(&mut self.conn.lock()).map_err(err)
     }
@@ -102,73 +174,94 @@ impl SqliteKv {
         })
     }
 
-    /// The live value of `key`.
-    pub fn get(&self, key: &str, now: i64) -> StoreResult<Option<String>> {
-        self.with(|c| live_value(c, key, now))
-    }
-
-    /// Sets `key` unconditionally.
-    pub fn set(&self, key: &str, value: &str, expires_at: Option<i64>) -> StoreResult<()> {
-        self.with(|c| {
-            c.prepare_cached("INSERT OR REPLACE INTO plugin_kv (key, value, expires_at) VALUES (?1, ?2, ?3)")?
-                .execute(params![key, value, expires_at])
-                .map(drop)
-        })
-    }
-
-    /// Sets `key` when its live value is `expected` (`None`: absent or expired); whether it did.
-    pub fn compare_and_swap(
+    /// Runs `f` (a read: [`get`], [`scan`], [`lease_current`]) at once on this thread, on the
+    /// reading connection.
+    pub fn read<T: Send + 'static>(
         &self,
-        key: &str,
-        expected: Option<&str>,
-        value: &str,
-        expires_at: Option<i64>,
-        now: i64,
-    ) -> StoreResult<bool> {
-        self.atomically(|tx| {
-            if live_value(tx, key, now)?.as_deref() != expected {
-                return Ok(false);
-            }
-            tx.prepare_cached("INSERT OR REPLACE INTO plugin_kv (key, value, expires_at) VALUES (?1, ?2, ?3)")?
-                .execute(params![key, value, expires_at])?;
-            Ok(true)
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> BoxFuture<'static, StoreResult<T>> {
+        let result = f(&self.reader.lock()).map_err(err);
+        Box::pin(std::future::ready(result))
+    }
+
+    /// Runs `f` (one of this module's statement functions) in the next batch: one transaction
+    /// that holds the write lock from its start, so a read-then-write is atomic also against
+    /// other processes on the file. The answer comes once the batch is committed.
+    ///
+    /// Group commit without a thread of its own: the caller that finds no batch running runs
+    /// batches on its own thread until nothing waits; callers arriving meanwhile only queue and
+    /// wait for their answer (they never block a thread on the connection). Under load a
+    /// transaction's locks, WAL frames and commit are paid once per batch, not per statement.
+    pub fn run<T, F>(&self, f: F) -> BoxFuture<'static, StoreResult<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.enqueue(Box::new(Statements { f, answer }));
+        Box::pin(async move {
+            answered.await.unwrap_or_else(|_| Err(StoreError::new("a KV statement ended without an answer")))
         })
     }
 
-    /// Deletes `key` when it is live (and equals `expected`, when given); whether it did. An
-    /// expired row of `key` is deleted in any case.
-    pub fn delete(&self, key: &str, expected: Option<&str>, now: i64) -> StoreResult<bool> {
-        self.atomically(|tx| {
-            let matches = match (live_value(tx, key, now)?, expected) {
-                (Some(_), None) => true,
-                (Some(v), Some(e)) => v == e,
-                (None, _) => false,
+    /// Queues `job`, and runs batches until none waits when no other caller does.
+    fn enqueue(&self, job: Box<dyn Job>) {
+        {
+            let mut queue = self.queue.lock();
+            queue.jobs.push(job);
+            if queue.leading {
+                return;
+            }
+            queue.leading = true;
+        }
+        let _leading = Leading(&self.queue);
+        loop {
+            let jobs = {
+                let mut queue = self.queue.lock();
+                if queue.jobs.is_empty() {
+                    queue.leading = false;
+                    return;
+                }
+                std::mem::take(&mut queue.jobs)
             };
-            if matches {
-                tx.prepare_cached("DELETE FROM plugin_kv WHERE key = ?1")?.execute([key])?;
-            } else {
-                tx.prepare_cached(
-                    "DELETE FROM plugin_kv WHERE key = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2",
-                )?
-                .execute(params![key, now])?;
-            }
-            Ok(matches)
-        })
+            self.run_batch(&self.conn.lock(), jobs);
+        }
     }
 
-    /// Live keys under `prefix` after `after`, in key order, at most `limit`.
-    pub fn scan(&self, prefix: &str, after: &str, limit: u32, now: i64) -> StoreResult<Vec<(String, String)>> {
-        self.with(|c| {
-            // Keys under the prefix are >= prefix; comparing with substr keeps it right for any byte.
-            let mut stmt = c.prepare_cached(
-                "SELECT key, value FROM plugin_kv
-                 WHERE key >= ?1 AND substr(key, 1, length(?1)) = ?1 AND key > ?2
-                   AND (expires_at IS NULL OR expires_at > ?3)
-                 ORDER BY key LIMIT ?4",
-            )?;
-            let rows = stmt.query_map(params![prefix, after, now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
-        })
+    /// Runs `jobs` in one transaction and tells each caller its outcome after the commit.
+    fn run_batch(&self, conn: &Connection, jobs: Vec<Box<dyn Job>>) {
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let e = err(e);
+            for job in jobs {
+                job.fail(e.clone());
+            }
+            return;
+        }
+        let mut finishes = Vec::with_capacity(jobs.len());
+        let mut jobs = jobs.into_iter();
+        while let Some(job) = jobs.next() {
+            finishes.push(job.run(conn));
+            if conn.is_autocommit() {
+                // A failed statement (a full disk, an I/O error) rolled the whole transaction
+                // back: what ran before it is undone, and the rest run one by one.
+                let e = StoreError::new("the KV transaction was rolled back after a statement failed");
+                for finish in finishes {
+                    finish(Some(&e));
+                }
+                for job in jobs {
+                    self.run_batch(conn, vec![job]);
+                }
+                return;
+            }
+        }
+        match conn.execute_batch("COMMIT") {
+            Ok(()) => finishes.into_iter().for_each(|finish| finish(None)),
+            Err(e) => {
+                let e = err(e);
+                let _ = conn.execute_batch("ROLLBACK");
+                finishes.into_iter().for_each(|finish| finish(Some(&e)));
+            }
+        }
     }
 
     /// Walks up to `max_rows` rows from where the last sweep stopped ([`SWEEP_BATCH`] per lock
@@ -227,64 +320,6 @@ impl SqliteKv {
         })
     }
 
-    /// Takes `key` for `owner` when it is free or expired (a larger token than any before) or
-    /// already `owner`'s (extended, same token); `None` while someone else holds it.
-    pub fn lease_acquire(&self, key: &str, owner: &str, ttl_ms: u64, now: i64) -> StoreResult<Option<Lease>> {
-        self.atomically(|tx| {
-            let held: Option<Lease> = tx
-                .prepare_cached("SELECT key, owner, token, expires_at FROM plugin_leases WHERE key = ?1")?
-                .query_row([key], lease_row)
-                .optional()?;
-            let expires = now.saturating_add(ttl_ms.min(i64::MAX as u64) as i64);
-            let lease = match held {
-                Some(l) if l.expires_at_ms > now && l.owner != owner => return Ok(None),
-                Some(l) if l.expires_at_ms > now => Lease { expires_at_ms: expires, ..l },
-                Some(l) => Lease { key: key.into(), owner: owner.into(), token: l.token + 1, expires_at_ms: expires },
-                None => Lease { key: key.into(), owner: owner.into(), token: 1, expires_at_ms: expires },
-            };
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO plugin_leases (key, owner, token, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![lease.key, lease.owner, lease.token as i64, lease.expires_at_ms])?;
-            Ok(Some(lease))
-        })
-    }
-
-    /// Extends a live lease still held under its token; `None` once it expired or changed hands.
-    pub fn lease_renew(&self, lease: Lease, ttl_ms: u64, now: i64) -> StoreResult<Option<Lease>> {
-        let expires = now.saturating_add(ttl_ms.min(i64::MAX as u64) as i64);
-        let n = self.with(|c| {
-            c.prepare_cached(
-                "UPDATE plugin_leases SET expires_at = ?1
-                 WHERE key = ?2 AND owner = ?3 AND token = ?4 AND expires_at > ?5",
-            )?
-            .execute(params![expires, lease.key, lease.owner, lease.token as i64, now])
-        })?;
-        Ok((n > 0).then_some(Lease { expires_at_ms: expires, ..lease }))
-    }
-
-    /// Ends a live lease held under its token; whether it did. The row (and its token) stays.
-    pub fn lease_release(&self, lease: &Lease, now: i64) -> StoreResult<bool> {
-        let n = self.with(|c| {
-            c.prepare_cached(
-                "UPDATE plugin_leases SET expires_at = 0 WHERE key = ?1 AND owner = ?2 AND token = ?3 AND expires_at > ?4",
-            )?
-            .execute(params![lease.key, lease.owner, lease.token as i64, now])
-        })?;
-        Ok(n > 0)
-    }
-
-    /// The live lease on `key`.
-    pub fn lease_current(&self, key: &str, now: i64) -> StoreResult<Option<Lease>> {
-        self.with(|c| {
-            c.prepare_cached(
-                "SELECT key, owner, token, expires_at FROM plugin_leases WHERE key = ?1 AND expires_at > ?2",
-            )?
-            .query_row(params![key, now], lease_row)
-            .optional()
-        })
-    }
-
     /// Releases every live lease of `owner`, including owners named `<owner>#…`; how many.
     pub fn lease_release_owner(&self, owner: &str) -> StoreResult<usize> {
         self.with(|c| {
@@ -295,6 +330,114 @@ impl SqliteKv {
             )
         })
     }
+}
+
+// The statements, each run by [`SqliteKv::run`] inside a batch's transaction.
+
+/// The live value of `key`.
+pub fn get(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<Option<String>> {
+    live_value(conn, key, now)
+}
+
+/// Sets `key` unconditionally.
+pub fn set(conn: &Connection, key: &str, value: &str, expires_at: Option<i64>) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT OR REPLACE INTO plugin_kv (key, value, expires_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![key, value, expires_at])
+        .map(drop)
+}
+
+/// Sets `key` when its live value is `expected` (`None`: absent or expired); whether it did.
+pub fn compare_and_swap(
+    conn: &Connection,
+    key: &str,
+    expected: Option<&str>,
+    value: &str,
+    expires_at: Option<i64>,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    if live_value(conn, key, now)?.as_deref() != expected {
+        return Ok(false);
+    }
+    set(conn, key, value, expires_at)?;
+    Ok(true)
+}
+
+/// Deletes `key` when it is live (and equals `expected`, when given); whether it did. An
+/// expired row of `key` is deleted in any case.
+pub fn delete(conn: &Connection, key: &str, expected: Option<&str>, now: i64) -> rusqlite::Result<bool> {
+    let matches = match (live_value(conn, key, now)?, expected) {
+        (Some(_), None) => true,
+        (Some(v), Some(e)) => v == e,
+        (None, _) => false,
+    };
+    if matches {
+        conn.prepare_cached("DELETE FROM plugin_kv WHERE key = ?1")?.execute([key])?;
+    } else {
+        conn.prepare_cached("DELETE FROM plugin_kv WHERE key = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2")?
+            .execute(params![key, now])?;
+    }
+    Ok(matches)
+}
+
+/// Live keys under `prefix` after `after`, in key order, at most `limit`.
+pub fn scan(conn: &Connection, prefix: &str, after: &str, limit: u32, now: i64) -> rusqlite::Result<Vec<(String, String)>> {
+    // Keys under the prefix are >= prefix; comparing with substr keeps it right for any byte.
+    let mut stmt = conn.prepare_cached(
+        "SELECT key, value FROM plugin_kv
+         WHERE key >= ?1 AND substr(key, 1, length(?1)) = ?1 AND key > ?2
+           AND (expires_at IS NULL OR expires_at > ?3)
+         ORDER BY key LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(params![prefix, after, now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// Takes `key` for `owner` when it is free or expired (a larger token than any before) or
+/// already `owner`'s (extended, same token); `None` while someone else holds it.
+pub fn lease_acquire(conn: &Connection, key: &str, owner: &str, ttl_ms: u64, now: i64) -> rusqlite::Result<Option<Lease>> {
+    let held: Option<Lease> = conn
+        .prepare_cached("SELECT key, owner, token, expires_at FROM plugin_leases WHERE key = ?1")?
+        .query_row([key], lease_row)
+        .optional()?;
+    let expires = now.saturating_add(ttl_ms.min(i64::MAX as u64) as i64);
+    let lease = match held {
+        Some(l) if l.expires_at_ms > now && l.owner != owner => return Ok(None),
+        Some(l) if l.expires_at_ms > now => Lease { expires_at_ms: expires, ..l },
+        Some(l) => Lease { key: key.into(), owner: owner.into(), token: l.token + 1, expires_at_ms: expires },
+        None => Lease { key: key.into(), owner: owner.into(), token: 1, expires_at_ms: expires },
+    };
+    conn.prepare_cached("INSERT OR REPLACE INTO plugin_leases (key, owner, token, expires_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![lease.key, lease.owner, lease.token as i64, lease.expires_at_ms])?;
+    Ok(Some(lease))
+}
+
+/// Extends a live lease still held under its token; `None` once it expired or changed hands.
+pub fn lease_renew(conn: &Connection, lease: Lease, ttl_ms: u64, now: i64) -> rusqlite::Result<Option<Lease>> {
+    let expires = now.saturating_add(ttl_ms.min(i64::MAX as u64) as i64);
+    let n = conn
+        .prepare_cached(
+            "UPDATE plugin_leases SET expires_at = ?1
+             WHERE key = ?2 AND owner = ?3 AND token = ?4 AND expires_at > ?5",
+        )?
+        .execute(params![expires, lease.key, lease.owner, lease.token as i64, now])?;
+    Ok((n > 0).then_some(Lease { expires_at_ms: expires, ..lease }))
+}
+
+/// Ends a live lease held under its token; whether it did. The row (and its token) stays.
+pub fn lease_release(conn: &Connection, lease: &Lease, now: i64) -> rusqlite::Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE plugin_leases SET expires_at = 0 WHERE key = ?1 AND owner = ?2 AND token = ?3 AND expires_at > ?4",
+        )?
+        .execute(params![lease.key, lease.owner, lease.token as i64, now])?;
+    Ok(n > 0)
+}
+
+/// The live lease on `key`.
+pub fn lease_current(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<Option<Lease>> {
+    conn.prepare_cached("SELECT key, owner, token, expires_at FROM plugin_leases WHERE key = ?1 AND expires_at > ?2")?
+        .query_row(params![key, now], lease_row)
+        .optional()
 }
 
 fn live_value(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<Option<String>> {
@@ -346,20 +489,33 @@ mod tests {
         assert_eq!(size, 1024);
     }
 
+    /// Runs one statement function through the batches, on a runtime of its own.
+    fn run<T: Send + 'static>(
+        kv: &SqliteKv,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        block(kv.run(f))
+    }
+
+    /// Waits for `f` on this thread.
+    fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
     #[test]
     fn the_sweep_deletes_expired_keys_only_walking_the_table_in_rounds() {
         let (_dir, kv) = open();
-        kv.set("later", "v", Some(5_000)).unwrap();
+        run(&kv, |c| set(c, "later", "v", Some(5_000))).unwrap();
         for i in 0..600 {
-            kv.set(&format!("old{i:03}"), "v", Some(1_000)).unwrap();
+            run(&kv, move |c| set(c, &format!("old{i:03}"), "v", Some(1_000))).unwrap();
         }
-        kv.set("forever", "v", None).unwrap();
+        run(&kv, |c| set(c, "forever", "v", None)).unwrap();
         assert_eq!(kv.sweep_expired(2_000, 500).unwrap(), 499, "500 rows walked, the first one live");
         assert_eq!(kv.sweep_expired(2_000, 10_000).unwrap(), 101, "the rest, then round to the start");
         assert_eq!(kv.sweep_expired(2_000, 10_000).unwrap(), 0);
         let left = kv.with(|c| c.query_row("SELECT COUNT(*) FROM plugin_kv", [], |r| r.get::<_, i64>(0))).unwrap();
         assert_eq!(left, 2, "the live keys stay");
-        assert_eq!(kv.get("later", 2_000).unwrap().as_deref(), Some("v"));
+        assert_eq!(run(&kv, |c| get(c, "later", 2_000)).unwrap().as_deref(), Some("v"));
     }
 
     #[test]
@@ -368,12 +524,85 @@ mod tests {
         // stay atomic across them.
         let (dir, a) = open();
         let b = SqliteKv::open(&dir.path().join("t.kv.db")).unwrap();
-        assert!(a.compare_and_swap("dedup:m1", None, "1", None, 0).unwrap());
-        assert!(!b.compare_and_swap("dedup:m1", None, "1", None, 0).unwrap(), "taken by the other connection");
-        let lease = a.lease_acquire("bot", "host-a", 10_000, 0).unwrap().expect("free");
-        assert_eq!(b.lease_acquire("bot", "host-b", 10_000, 1).unwrap(), None);
-        assert!(a.lease_release(&lease, 2).unwrap());
-        let taken = b.lease_acquire("bot", "host-b", 10_000, 3).unwrap().expect("released");
+        assert!(run(&a, |c| compare_and_swap(c, "dedup:m1", None, "1", None, 0)).unwrap());
+        assert!(!run(&b, |c| compare_and_swap(c, "dedup:m1", None, "1", None, 0)).unwrap(), "taken by the other");
+        let lease = run(&a, |c| lease_acquire(c, "bot", "host-a", 10_000, 0)).unwrap().expect("free");
+        assert_eq!(run(&b, |c| lease_acquire(c, "bot", "host-b", 10_000, 1)).unwrap(), None);
+        let held = lease.clone();
+        assert!(run(&a, move |c| lease_release(c, &held, 2)).unwrap());
+        let taken = run(&b, |c| lease_acquire(c, "bot", "host-b", 10_000, 3)).unwrap().expect("released");
         assert!(taken.token > lease.token, "fencing tokens only grow");
+    }
+
+    #[test]
+    fn concurrent_callers_share_batches_and_each_gets_its_own_answer() {
+        // Eight threads race read-modify-writes on one counter and set-if-absent on shared keys:
+        // whichever caller runs a batch, every statement is applied once, in a transaction, and
+        // answered to its own caller.
+        let (_dir, kv) = open();
+        let kv = std::sync::Arc::new(kv);
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let kv = kv.clone();
+                std::thread::spawn(move || {
+                    let mut taken = 0;
+                    for i in 0..50 {
+                        loop {
+                            let now = run(&kv, |c| get(c, "counter", 0)).unwrap();
+                            let next = now.as_deref().map_or(1, |n| n.parse::<u64>().unwrap() + 1).to_string();
+                            if run(&kv, move |c| compare_and_swap(c, "counter", now.as_deref(), &next, None, 0)).unwrap() {
+                                break;
+                            }
+                        }
+                        if run(&kv, move |c| compare_and_swap(c, &format!("m{i}"), None, &t.to_string(), None, 0)).unwrap()
+                        {
+                            taken += 1;
+                        }
+                    }
+                    taken
+                })
+            })
+            .collect();
+        let taken: u32 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(taken, 50, "each key is taken by exactly one caller");
+        assert_eq!(run(&kv, |c| get(c, "counter", 0)).unwrap().as_deref(), Some("400"), "no increment lost");
+    }
+
+    #[test]
+    fn a_statement_that_fails_in_a_batch_fails_alone() {
+        // A statement error that leaves the transaction open (here: a table that does not exist)
+        // is its caller's only; the batch's other statements commit.
+        let (_dir, kv) = open();
+        let kv = std::sync::Arc::new(kv);
+        let (answers, failing) = {
+            // Queue three jobs behind a batch that is held open, so they run as one batch.
+            let conn = kv.conn.lock();
+            kv.queue.lock().leading = true;
+            let a = kv.run(|c| set(c, "a", "1", None));
+            let bad = kv.run(|c| c.execute("INSERT INTO nowhere VALUES (1)", []).map(drop));
+            let b = kv.run(|c| set(c, "b", "2", None));
+            let jobs = std::mem::take(&mut kv.queue.lock().jobs);
+            assert_eq!(jobs.len(), 3, "queued behind the running batch");
+            kv.run_batch(&conn, jobs);
+            kv.queue.lock().leading = false;
+            ((a, b), bad)
+        };
+        assert!(block(answers.0).is_ok() && block(answers.1).is_ok());
+        assert!(block(failing).unwrap_err().message.contains("nowhere"));
+        assert_eq!(run(&kv, |c| get(c, "b", 0)).unwrap().as_deref(), Some("2"), "committed");
+    }
+
+    #[test]
+    fn a_batch_that_cannot_take_the_write_lock_fails_its_callers_and_changes_nothing() {
+        // Another process holds the write lock past the busy timeout.
+        let (dir, kv) = open();
+        kv.with(|c| c.busy_timeout(std::time::Duration::from_millis(50))).unwrap();
+        let other = Connection::open(dir.path().join("t.kv.db")).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let e = run(&kv, |c| set(c, "k", "v", None)).unwrap_err();
+        assert!(e.message.contains("locked"), "{e}");
+        other.execute_batch("ROLLBACK").unwrap();
+        assert_eq!(run(&kv, |c| get(c, "k", 0)).unwrap(), None);
+        assert!(!kv.queue.lock().leading, "the next caller leads again");
     }
 }
