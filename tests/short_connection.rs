@@ -455,7 +455,13 @@ async fn two_host_processes_answer_refreshes_of_one_stream() {
 
     let (status, first) = s.sim.short_post(BOT, &text_callback("M-TWO", "gus", "/slow 1.5")).await.unwrap();
     assert_eq!(status, 200);
-    let stream_id = first.unwrap()["stream"]["id"].as_str().unwrap().to_string();
+    let first = first.unwrap();
+    let stream_id = first["stream"]["id"].as_str().unwrap().to_string();
+    // Before the agent's first words, a refresh on the other instance gets the stream's first
+    // frame (the stored passive answer), still open.
+    let (_, early) = s.sim.short_post("OTHER", &refresh_callback("gus", &stream_id)).await.unwrap();
+    let early = early.unwrap();
+    assert_eq!((&early["stream"]["content"], &early["stream"]["finish"]), (&first["stream"]["content"], &json!(false)));
     let status = s.status_when(|st| st["streamsInFlight"] == 1).await;
     assert_eq!(status["streamsInFlight"], 1, "the answer being streamed shows: {status}");
     // Refreshes alternate between the instances; the one that did not take the message answers

@@ -46,9 +46,10 @@ pub fn owner_instance(owner: &str) -> &str {
 }
 
 /// The short connection's passive answer to a callback (`pending` while the first delivery is
-/// still being answered): WeCom's retries of the same `msgid` get the same answer from it.
-pub fn short_passive(integration_id: &str, msgid: &str) -> String {
-    format!("short:passive:{integration_id}:{msgid}")
+/// still being answered), named by the stream its `msgid` opens: WeCom's retries of the same
+/// `msgid` get the same answer from it, and a refresh finds the stream's first frame in it.
+pub fn short_passive(integration_id: &str, stream_id: &str) -> String {
+    format!("short:passive:{integration_id}:{stream_id}")
 }
 
 /// The current snapshot of a short-connection stream (the plaintext reply body), read by

@@ -141,7 +141,8 @@ impl SqliteKv {
             tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [i as i64 + 1]).map_err(err)?;
             tx.commit().map_err(err)?;
         }
-        let reader = Connection::open(path).map_err(|e| StoreError::new(format!("cannot open {}: {e}", path.display())))?;
+        let reader =
+            Connection::open(path).map_err(|e| StoreError::new(format!("cannot open {}: {e}", path.display())))?;
         reader.set_prepared_statement_cache_capacity(super::sqlite::STATEMENT_CACHE);
         reader.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
         Ok(SqliteKv {
@@ -380,7 +381,13 @@ pub fn delete(conn: &Connection, key: &str, expected: Option<&str>, now: i64) ->
 }
 
 /// Live keys under `prefix` after `after`, in key order, at most `limit`.
-pub fn scan(conn: &Connection, prefix: &str, after: &str, limit: u32, now: i64) -> rusqlite::Result<Vec<(String, String)>> {
+pub fn scan(
+    conn: &Connection,
+    prefix: &str,
+    after: &str,
+    limit: u32,
+    now: i64,
+) -> rusqlite::Result<Vec<(String, String)>> {
     // Keys under the prefix are >= prefix; comparing with substr keeps it right for any byte.
     let mut stmt = conn.prepare_cached(
         "SELECT key, value FROM plugin_kv
@@ -394,7 +401,13 @@ pub fn scan(conn: &Connection, prefix: &str, after: &str, limit: u32, now: i64) 
 
 /// Takes `key` for `owner` when it is free or expired (a larger token than any before) or
 /// already `owner`'s (extended, same token); `None` while someone else holds it.
-pub fn lease_acquire(conn: &Connection, key: &str, owner: &str, ttl_ms: u64, now: i64) -> rusqlite::Result<Option<Lease>> {
+pub fn lease_acquire(
+    conn: &Connection,
+    key: &str,
+    owner: &str,
+    ttl_ms: u64,
+    now: i64,
+) -> rusqlite::Result<Option<Lease>> {
     let held: Option<Lease> = conn
         .prepare_cached("SELECT key, owner, token, expires_at FROM plugin_leases WHERE key = ?1")?
         .query_row([key], lease_row)
@@ -406,8 +419,10 @@ pub fn lease_acquire(conn: &Connection, key: &str, owner: &str, ttl_ms: u64, now
         Some(l) => Lease { key: key.into(), owner: owner.into(), token: l.token + 1, expires_at_ms: expires },
         None => Lease { key: key.into(), owner: owner.into(), token: 1, expires_at_ms: expires },
     };
-    conn.prepare_cached("INSERT OR REPLACE INTO plugin_leases (key, owner, token, expires_at) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![lease.key, lease.owner, lease.token as i64, lease.expires_at_ms])?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO plugin_leases (key, owner, token, expires_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![lease.key, lease.owner, lease.token as i64, lease.expires_at_ms])?;
     Ok(Some(lease))
 }
 
@@ -550,11 +565,14 @@ mod tests {
                         loop {
                             let now = run(&kv, |c| get(c, "counter", 0)).unwrap();
                             let next = now.as_deref().map_or(1, |n| n.parse::<u64>().unwrap() + 1).to_string();
-                            if run(&kv, move |c| compare_and_swap(c, "counter", now.as_deref(), &next, None, 0)).unwrap() {
+                            if run(&kv, move |c| compare_and_swap(c, "counter", now.as_deref(), &next, None, 0))
+                                .unwrap()
+                            {
                                 break;
                             }
                         }
-                        if run(&kv, move |c| compare_and_swap(c, &format!("m{i}"), None, &t.to_string(), None, 0)).unwrap()
+                        if run(&kv, move |c| compare_and_swap(c, &format!("m{i}"), None, &t.to_string(), None, 0))
+                            .unwrap()
                         {
                             taken += 1;
                         }

@@ -1,7 +1,8 @@
 //! The short connection's [`ReplyChannel`]. WeCom's HTTP call waits for the first answer: the
 //! pipeline's first frame is handed to the waiting webhook (a oneshot) and becomes the passive
-//! answer. Every stream snapshot is also written to the shared KV store, where WeCom's refresh
-//! callbacks find it on whichever instance they land. What a stream can no longer carry (its
+//! answer, which the webhook stores. Every later frame of the stream is written to the shared KV
+//! store as its snapshot; WeCom's refresh callbacks find the snapshot (or, before the second
+//! frame, the stored first one) on whichever instance they land. What a stream can no longer carry (its
 //! window passed, or a continuation stream WeCom never heard of) goes to the callback's
 //! `response_url`, which works once.
 
@@ -96,7 +97,6 @@ impl ShortReply {
     /// Stores a snapshot of the main stream for refreshes, and counts the stream in flight
     /// from its first open frame to its seal.
     async fn snapshot(&self, body: &Value, finish: bool, ttl_ms: u64) {
-        use std::sync::atomic::Ordering;
         let this = &self.params;
         let key = keys::short_stream(&this.integration_id, &this.stream_id);
         if let Err(e) = self.state.host().kv().set(&key, &body.to_string(), ttl_ms.max(1)).await {
@@ -104,8 +104,15 @@ impl ShortReply {
         }
         if finish {
             self.sealed();
-        } else if !self.in_flight.swap(true, Ordering::AcqRel) {
-            self.recorder.stream_opened(&this.integration_id);
+        } else {
+            self.opened();
+        }
+    }
+
+    /// The stream is in flight (from its first open frame).
+    fn opened(&self) {
+        if !self.in_flight.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            self.recorder.stream_opened(&self.params.integration_id);
         }
     }
 
@@ -152,15 +159,17 @@ impl ShortReply {
                     "WeCom no longer polls this stream: its window since the user's message has passed".into(),
                 ));
             }
-            let plain = body.to_string();
-            // A stream sealed by its first frame is never polled: the passive answer is all.
-            if finish && this.answer_first(&plain) {
+            // The first frame is the passive answer: the webhook stores it (as every retry's
+            // answer) before it answers WeCom, and refreshes find it there until a later frame
+            // is stored as the stream's snapshot.
+            if this.answer_first(&body.to_string()) {
+                if !finish {
+                    this.opened();
+                }
                 return Ok(());
             }
-            // Kept a minute past the window: a last refresh may still be under way. Stored before
-            // the passive answer goes out, so that the first refresh finds it.
+            // Kept a minute past the window: a last refresh may still be under way.
             this.snapshot(&body, finish, left as u64 + 60_000).await;
-            this.answer_first(&plain);
             Ok(())
         })
     }

@@ -7,11 +7,12 @@
 //!    id `""`, the plaintext typed. Anything else is refused with a 4xx, one log line naming the
 //!    reason (never a secret), a counter on the Status tab, and nothing else changes.
 //! 3. A disabled integration gets an empty 200: WeCom takes it as delivered and does not retry.
-//! 4. A stream refresh is answered from the shared KV store (an unknown stream with `finish:true`).
+//! 4. A stream refresh is answered from the shared KV store: the stream's snapshot, else its
+//!    first frame (the stored passive answer), else, for an unknown stream, `finish:true`.
 //! 5. A message or event is taken once per `msgid` (set-if-absent in the shared store): the
 //!    pipeline runs in a task of the installation and its first answer becomes the passive
 //!    answer, awaited at most `WECOM_SHORT_PASSIVE_WAIT_MS` (well within WeCom's 5 s). The
-//!    answer is stored under the `msgid`, so every retry of the callback gets the same one.
+//!    answer is stored under the stream its `msgid` opens, so every retry gets the same one.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -269,22 +270,34 @@ impl Inner {
 
     async fn refresh(&self, integration_id: &str, opened: &Opened, stream_id: &str) -> HttpResponse {
         self.recorder.accepted(integration_id, "refresh");
-        let stored = if stream_id.is_empty() {
-            None
-        } else {
-            match self.state.host().kv().get(&keys::short_stream(integration_id, stream_id)).await {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::warn!(integration_id, error = %e, "reading a stream snapshot failed");
-                    None
-                }
-            }
-        };
+        let stored = if stream_id.is_empty() { None } else { self.snapshot(integration_id, stream_id).await };
         let plain = stored.unwrap_or_else(|| {
             tracing::debug!(integration_id, "refresh of a stream nobody knows: sealed empty");
             unknown_stream_body(stream_id).to_string()
         });
         self.passive(opened, &plain)
+    }
+
+    /// The stream's latest frame: its snapshot once the pipeline wrote a second frame, else the
+    /// first frame, which is the stored passive answer (an empty open frame while that is
+    /// still pending).
+    async fn snapshot(&self, integration_id: &str, stream_id: &str) -> Option<String> {
+        let kv = self.state.host().kv();
+        let read = |what: &'static str, result: Result<Option<String>, Error>| {
+            result.unwrap_or_else(|e| {
+                tracing::warn!(integration_id, error = %e, "reading a stream's {what} failed");
+                None
+            })
+        };
+        if let Some(snapshot) = read("snapshot", kv.get(&keys::short_stream(integration_id, stream_id)).await) {
+            return Some(snapshot);
+        }
+        match read("first frame", kv.get(&keys::short_passive(integration_id, stream_id)).await)? {
+            first if first == PENDING => Some(stream_body(stream_id, "", false).to_string()),
+            // An empty passive answer opened no stream.
+            first if first.is_empty() => None,
+            first => Some(first),
+        }
     }
 
     /// When the user sent it (Unix ms): WeCom's `create_time`, kept within the window before now.
@@ -419,7 +432,8 @@ impl Inner {
         let stream_id = params.stream_id.clone();
         let kv = self.state.host().kv();
         let ttl_ms = (self.settings.stream_window + Duration::from_secs(600)).as_millis() as u64;
-        let key = msgid.map(|m| keys::short_passive(&integration_id, m));
+        // Named by the stream (derived from the msgid): a refresh finds the first frame in it.
+        let key = msgid.map(|_| keys::short_passive(&integration_id, &stream_id));
         if let Some(key) = &key {
             match kv.set_if_absent(key, PENDING, ttl_ms).await {
                 Ok(true) => {}
@@ -459,10 +473,13 @@ impl Inner {
             Err(_) if streams => {
                 tracing::info!(integration_id = %integration_id, "the first frame is late: answering with an empty stream frame");
                 let placeholder = stream_body(&stream_id, "", false).to_string();
-                // Never over a snapshot the pipeline has written meanwhile.
-                let snapshot = keys::short_stream(&integration_id, &stream_id);
-                if let Err(e) = kv.set_if_absent(&snapshot, &placeholder, ttl_ms).await {
-                    tracing::warn!(integration_id = %integration_id, error = %e, "storing a stream snapshot failed");
+                if key.is_none() {
+                    // No passive answer is stored for refreshes to fall back on: the placeholder
+                    // is the snapshot, unless the pipeline has written one meanwhile.
+                    let snapshot = keys::short_stream(&integration_id, &stream_id);
+                    if let Err(e) = kv.set_if_absent(&snapshot, &placeholder, ttl_ms).await {
+                        tracing::warn!(integration_id = %integration_id, error = %e, "storing a stream snapshot failed");
+                    }
                 }
                 placeholder
             }
