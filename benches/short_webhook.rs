@@ -48,6 +48,21 @@ fn cpu_us(pid: u32) -> f64 {
         / 1e3
 }
 
+/// [`cpu_us`] once the host has gone quiet: less than 1 ms of CPU in a 50 ms window (its
+/// timers and status flushes cost far less), or after two seconds.
+async fn settled_cpu_us(pid: u32) -> f64 {
+    let mut last = cpu_us(pid);
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let now = cpu_us(pid);
+        if now - last < 1_000.0 {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
 /// Runs the calls over `CONCURRENCY` keep-alive connections; returns (rps, latencies µs).
 async fn round(client: &reqwest::Client, calls: Vec<Call>) -> (f64, Vec<f64>) {
     let per_task = calls.len() / CONCURRENCY;
@@ -194,9 +209,9 @@ async fn main() {
             let calls = prepare(route);
             let before = cpu_us(pid);
             let (r, l) = round(&client, calls).await;
-            // Work a round left behind (a pipeline finishing after its passive answer) is
-            // counted in the next round of another route; interleaving spreads it alike.
-            cpu[route].push((cpu_us(pid) - before) / l.len() as f64);
+            // The work a round leaves behind (a pipeline finishing after its passive answer) is
+            // the round's too: its CPU is counted until the host is idle again.
+            cpu[route].push((settled_cpu_us(pid).await - before) / l.len() as f64);
             rps[route].push(r);
             lat[route].extend(l);
         }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use event::{ChatKind, ImageRef, InboundEvent, InboundKind, MediaKey};
-pub use render::StreamRenderer;
+pub use render::{thinking_text, StreamRenderer};
 pub use reply::{ReplyChannel, ReplyError};
 
 use host_sdk::{AgentEvent, AgentRequest, Error};

@@ -33,6 +33,11 @@ fn split_utf8(text: &str, max: usize) -> Vec<&str> {
     parts
 }
 
+/// The thinking frame's text: the first frame of every text message's answer.
+pub fn thinking_text(lang: Lang) -> &'static str {
+    lang.pick("Thinking…", "思考中…")
+}
+
 /// Where the answer goes next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -144,8 +149,7 @@ impl StreamRenderer {
 
     /// The thinking frame, sent before the agent starts.
     pub async fn thinking(&mut self) {
-        let text = self.lang.pick("Thinking…", "思考中…").to_string();
-        self.frame(&text, false, None).await;
+        self.frame(thinking_text(self.lang), false, None).await;
     }
 
     /// Adds visible text; sends a snapshot when the throttle allows (and when the first frame's

@@ -28,6 +28,15 @@ pub fn unknown_stream_body(stream_id: &str) -> Value {
     stream_body(stream_id, "", true)
 }
 
+/// How a callback's first answer reaches WeCom.
+pub enum FirstAnswer {
+    /// The webhook waits for the pipeline's first frame (it becomes the passive answer).
+    Awaited(oneshot::Sender<String>),
+    /// The webhook already answered with this frame (the stream's opening, which the pipeline
+    /// sends first as well): the pipeline's first frame, when identical, needs nothing more.
+    Given(String),
+}
+
 /// What one callback's answer needs besides the installation.
 pub struct ShortReplyParams {
     /// The integration.
@@ -51,6 +60,9 @@ pub struct ShortReply {
     params: ShortReplyParams,
     /// The webhook waiting for the passive answer (taken by the first answer).
     first: Mutex<Option<oneshot::Sender<String>>>,
+    /// The first frame the webhook already gave WeCom as the passive answer (and stored), so
+    /// the pipeline's identical first frame has nothing left to do.
+    given: Mutex<Option<String>>,
     /// The `response_url`, taken by its one use.
     response_url: Mutex<Option<String>>,
     /// Whether the stream is marked in flight (between its first open frame and its seal).
@@ -66,15 +78,20 @@ impl ShortReply {
         settings: Arc<ShortSettings>,
         recorder: Arc<status::Recorder>,
         mut params: ShortReplyParams,
-        first: oneshot::Sender<String>,
+        first: FirstAnswer,
     ) -> Self {
+        let (first, given) = match first {
+            FirstAnswer::Awaited(tx) => (Some(tx), None),
+            FirstAnswer::Given(body) => (None, Some(body)),
+        };
         let response_url = params.response_url.take();
         ShortReply {
             state,
             settings,
             recorder,
             params,
-            first: Mutex::new(Some(first)),
+            first: Mutex::new(first),
+            given: Mutex::new(given),
             response_url: Mutex::new(response_url),
             in_flight: std::sync::atomic::AtomicBool::new(false),
             first_frame_ms: std::sync::atomic::AtomicI64::new(0),
@@ -84,6 +101,16 @@ impl ShortReply {
     /// When WeCom stops polling the stream (Unix ms).
     fn window_end_ms(&self) -> i64 {
         self.params.started_ms.saturating_add(self.settings.stream_window.as_millis() as i64)
+    }
+
+    /// Whether `plain` is the first frame the webhook already gave (true once).
+    fn already_given(&self, plain: &str) -> bool {
+        let mut given = self.given.lock();
+        if given.as_deref() == Some(plain) {
+            *given = None;
+            return true;
+        }
+        false
     }
 
     /// Hands `plain` to the waiting webhook; false when it no longer waits (or already answered).
@@ -162,7 +189,8 @@ impl ShortReply {
             // The first frame is the passive answer: the webhook stores it (as every retry's
             // answer) before it answers WeCom, and refreshes find it there until a later frame
             // is stored as the stream's snapshot.
-            if this.answer_first(&body.to_string()) {
+            let plain = body.to_string();
+            if this.already_given(&plain) || this.answer_first(&plain) {
                 if !finish {
                     this.opened();
                 }

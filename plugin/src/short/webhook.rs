@@ -13,6 +13,8 @@
 //!    pipeline runs in a task of the installation and its first answer becomes the passive
 //!    answer, awaited at most `WECOM_SHORT_PASSIVE_WAIT_MS` (well within WeCom's 5 s). The
 //!    answer is stored under the stream its `msgid` opens, so every retry gets the same one.
+//!    A text message's first answer is known before the pipeline runs (the thinking frame every
+//!    answer opens with): the msgid is taken with it in one write, and WeCom gets it at once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -26,12 +28,12 @@ use tokio::sync::oneshot;
 
 use super::envelope::{self, EnvelopeError};
 use super::integrations::IntegrationCache;
-use super::reply::{unknown_stream_body, ShortChannel, ShortReply, ShortReplyParams};
+use super::reply::{unknown_stream_body, FirstAnswer, ShortChannel, ShortReply, ShortReplyParams};
 use super::status::{self, Refusal};
 use super::ShortSettings;
 use crate::config::ShortConfig;
 use crate::crypto;
-use crate::pipeline::{language_of, ChatKind, ImageRef, InboundEvent, InboundKind, MediaKey, Pipeline};
+use crate::pipeline::{language_of, thinking_text, ChatKind, ImageRef, InboundEvent, InboundKind, MediaKey, Pipeline};
 use crate::protocol::callback::{
     parse_event, parse_message, ChatType, Event, MessageCallback, MessageContent, MixedItem,
 };
@@ -373,7 +375,11 @@ impl Inner {
             response_url: message.response_url.clone(),
             timeout: Duration::from_millis(opened.prepared.config.timeout_ms),
         };
-        self.answer_once(opened, Some(&msgid), event, params, "message", true).await
+        // A text message's answer opens with the thinking frame, whatever the pipeline finds
+        // next: WeCom gets it at once.
+        let opening = matches!(event.kind, InboundKind::Text { .. })
+            .then(|| stream_body(&event.stream_id, thinking_text(event.lang), false).to_string());
+        self.answer_once(opened, Some(&msgid), event, params, "message", true, opening).await
     }
 
     async fn event(&self, integration: &Integration, opened: Opened, tree: &Value) -> HttpResponse {
@@ -413,12 +419,15 @@ impl Inner {
             response_url: callback.response_url.clone(),
             timeout: Duration::from_millis(opened.prepared.config.timeout_ms),
         };
-        self.answer_once(&opened, msgid.as_deref(), event, params, "event", false).await
+        self.answer_once(&opened, msgid.as_deref(), event, params, "event", false, None).await
     }
 
     /// Runs the pipeline once per `msgid` and answers every delivery of the callback with the
     /// first answer. `streams`: the answer is a stream (a placeholder frame stands in when the
-    /// pipeline is slower than the passive wait).
+    /// pipeline is slower than the passive wait). `opening`: the first frame when it is known
+    /// before the pipeline runs (a text message's thinking frame): it is taken with the msgid in
+    /// one write and answered at once, while the pipeline starts in its own task.
+    #[allow(clippy::too_many_arguments)]
     async fn answer_once(
         &self,
         opened: &Opened,
@@ -427,6 +436,7 @@ impl Inner {
         params: ShortReplyParams,
         kind: &'static str,
         streams: bool,
+        opening: Option<String>,
     ) -> HttpResponse {
         let integration_id = params.integration_id.clone();
         let stream_id = params.stream_id.clone();
@@ -434,8 +444,10 @@ impl Inner {
         let ttl_ms = (self.settings.stream_window + Duration::from_secs(600)).as_millis() as u64;
         // Named by the stream (derived from the msgid): a refresh finds the first frame in it.
         let key = msgid.map(|_| keys::short_passive(&integration_id, &stream_id));
+        // What the msgid is taken with: the answer itself when it is known already.
+        let taken_with = opening.clone().unwrap_or_else(|| PENDING.to_string());
         if let Some(key) = &key {
-            match kv.set_if_absent(key, PENDING, ttl_ms).await {
+            match kv.set_if_absent(key, &taken_with, ttl_ms).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::info!(integration_id = %integration_id, "a retry of a callback already taken: answered as the first delivery was");
@@ -449,23 +461,33 @@ impl Inner {
             }
         }
         self.recorder.accepted(&integration_id, kind);
-        let (tx, rx) = oneshot::channel();
+        let (first, rx) = match &opening {
+            Some(body) => (FirstAnswer::Given(body.clone()), None),
+            None => {
+                let (tx, rx) = oneshot::channel();
+                (FirstAnswer::Awaited(tx), Some(rx))
+            }
+        };
         let reply = ShortChannel(Arc::new(ShortReply::new(
             self.state.clone(),
             self.settings.clone(),
             self.recorder.clone(),
             params,
-            tx,
+            first,
         )));
         let pipeline = self.pipeline.clone();
         if let Err(e) = self.state.scope.spawn(async move { pipeline.handle(event, Arc::new(reply)).await }) {
             // The installation is stopping: let WeCom retry (on another instance, or after restart).
             tracing::warn!(integration_id = %integration_id, error = %e, "callback not taken: the plugin is stopping");
             if let Some(key) = &key {
-                let _ = kv.compare_and_delete(key, PENDING).await;
+                let _ = kv.compare_and_delete(key, &taken_with).await;
             }
             return HttpResponse::text(503, "the plugin is stopping; retry later");
         }
+        let Some(rx) = rx else {
+            // The opening is the answer, stored with the msgid.
+            return self.passive(opened, &taken_with);
+        };
         let plain = match tokio::time::timeout(self.settings.passive_wait, rx).await {
             Ok(Ok(plain)) => plain,
             // The pipeline finished without answering (feedback, a redelivery it recognised).
