@@ -2,6 +2,8 @@
 //! and p99 on loopback through the real `xpert-host` for
 //!
 //! - the floor: the same host answering a bare 200 (`GET /api/_bench/floor`);
+//! - a plugin route with no work (`GET /api/wecom/ping`): the floor plus the host's dispatch to
+//!   an installation and the call across the ABI, which every webhook call pays as well;
 //! - message callbacks, each with a fresh msgid, to an integration with no published trigger:
 //!   verify + decrypt + parse + dedup + the pipeline's first (sealing) frame + the encrypted
 //!   passive answer, with no agent run behind it;
@@ -172,6 +174,7 @@ async fn main() {
         (0..REQUESTS)
             .map(|i| match route {
                 0 => Call::Get(format!("{base}/api/_bench/floor")),
+                3 => Call::Get(format!("{base}/api/wecom/ping")),
                 1 => {
                     msg_n += 1;
                     let plain = json!({"msgid": format!("bench-{msg_n}"), "aibotid": "B", "chattype": "single",
@@ -188,14 +191,15 @@ async fn main() {
             .collect()
     };
     let routes: Vec<usize> = match std::env::var("SHORT_BENCH_ROUTES") {
-        Ok(list) => list.split(',').filter_map(|r| r.trim().parse().ok()).filter(|r| *r < 3).collect(),
-        Err(_) => (0..3).collect(),
+        Ok(list) => list.split(',').filter_map(|r| r.trim().parse().ok()).filter(|r| *r < 4).collect(),
+        Err(_) => (0..4).collect(),
     };
     let pid = server.pid().expect("the host's pid");
     let names = [
         "floor: GET /api/_bench/floor",
         "message callback (verify, decrypt, parse, dedup, passive answer)",
         "stream refresh callback (verify, decrypt, parse, KV read, passive answer)",
+        "plugin route with no work: GET /api/wecom/ping",
     ];
     for &route in &routes {
         round(&client, prepare(route)).await; // warm-up
