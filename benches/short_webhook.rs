@@ -1,19 +1,23 @@
 //! Short-connection webhook benchmark (a bench binary, `harness = false`): requests per second
-//! and p99 on loopback through the real `xpert-host` for
+//! and p99 on loopback through the real `xpert-host` for (in the order printed)
 //!
-//! - the floor: the same host answering a bare 200 (`GET /api/_bench/floor`);
-//! - a plugin route with no work (`GET /api/wecom/ping`): the floor plus the host's dispatch to
-//!   an installation and the call across the ABI, which every webhook call pays as well;
-//! - message callbacks, each with a fresh msgid, to an integration with no published trigger:
-//!   verify + decrypt + parse + dedup + the pipeline's first (sealing) frame + the encrypted
-//!   passive answer, with no agent run behind it;
-//! - stream refresh callbacks: verify + decrypt + parse + the snapshot read from the KV store +
-//!   the encrypted passive answer.
+//! 0. the floor: the same host answering a bare 200 (`GET /api/_bench/floor`);
+//! 1. message callbacks, each with a fresh msgid, to an integration with no published trigger:
+//!    verify + decrypt + parse + dedup (the msgid taken with the thinking frame, one durable
+//!    write) + the encrypted passive answer; the pipeline then seals the stream with its
+//!    "not connected" notice in the background (one more write), and that CPU is counted too;
+//! 2. stream refresh callbacks of a sealed stream: verify + decrypt + parse + the snapshot read
+//!    from the KV store + the encrypted passive answer;
+//! 3. a plugin route with no work (`GET /api/wecom/ping`): the floor plus the host's dispatch to
+//!    an installation and the call across the ABI, which every webhook call pays as well;
+//! 4. refreshes of a stream whose answer is still being written on this host (a published echo
+//!    Digital Expert answering `/slow 600`), the common case: answered from the host's memory.
 //!
 //! Callbacks are signed and encrypted before each round (the client's crypto is not measured).
 //! Run: `cargo bench --bench short_webhook`. Rounds are interleaved so machine noise hits the
 //! routes alike; medians of the rounds are printed, with the host process's own CPU time per
-//! request (from `/proc`, so the client's share of the shared cores is told apart).
+//! request (from `/proc`, so the client's share of the shared cores is told apart; a round's
+//! CPU is counted until the host is idle again).
 //! `SHORT_BENCH_ROUTES=0,1` runs only the routes named by their index and `SHORT_BENCH_ROUNDS`
 //! sets the rounds (for a profiler).
 
@@ -169,12 +173,50 @@ async fn main() {
         serde_json::from_str(&crypto::decrypt(&key, answer["encrypt"].as_str().unwrap(), "").unwrap()).unwrap();
     let stream_id = reply["stream"]["id"].as_str().unwrap().to_string();
 
+    // A second integration bound to a published echo Digital Expert, and a message whose answer
+    // streams for ten minutes: its stream stays open (its pipeline writing it on this host) for
+    // the whole bench.
+    let json_of = |r: reqwest::RequestBuilder| async move {
+        let r = r.bearer_auth(TOKEN).send().await.unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+        r.json::<serde_json::Value>().await.unwrap()
+    };
+    let open_id = json_of(client.post(format!("{base}/api/integration")).json(
+        &json!({"name": "bench-open", "provider": "wecom", "options": {"token": WECOM_TOKEN, "encodingAesKey": AES_KEY}}),
+    ))
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let xpert =
+        json_of(client.post(format!("{base}/api/xpert")).json(&json!({"name": "echo", "agent": {"kind": "echo"}})))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let triggers = json!([{"provider": "wecom", "config": {"enabled": true, "integrationId": open_id}}]);
+    json_of(client.put(format!("{base}/api/xpert/{xpert}/triggers")).json(&triggers)).await;
+    json_of(client.post(format!("{base}/api/xpert/{xpert}/publish")).json(&json!({}))).await;
+    let open_hook = format!("{base}/api/wecom/webhook/{open_id}");
+    let slow = json!({"msgid": "bench-open", "aibotid": "B2", "chattype": "single", "from": {"userid": "u"},
+                      "msgtype": "text", "text": {"content": "/slow 600"}});
+    let Call::Post(url, body) = signed(&open_hook, &key, &slow, 0) else { unreachable!() };
+    let answer: serde_json::Value = client.post(url).body(body).send().await.unwrap().json().await.unwrap();
+    let reply: serde_json::Value =
+        serde_json::from_str(&crypto::decrypt(&key, answer["encrypt"].as_str().unwrap(), "").unwrap()).unwrap();
+    let open_stream_id = reply["stream"]["id"].as_str().unwrap().to_string();
+
     let mut msg_n = 0usize;
     let mut prepare = |route: usize| -> Vec<Call> {
         (0..REQUESTS)
             .map(|i| match route {
                 0 => Call::Get(format!("{base}/api/_bench/floor")),
                 3 => Call::Get(format!("{base}/api/wecom/ping")),
+                4 => {
+                    let plain = json!({"msgid": format!("refresh-open-{i}"), "aibotid": "B2", "chattype": "single",
+                        "from": {"userid": "u"}, "msgtype": "stream", "stream": {"id": open_stream_id}});
+                    signed(&open_hook, &key, &plain, i)
+                }
                 1 => {
                     msg_n += 1;
                     let plain = json!({"msgid": format!("bench-{msg_n}"), "aibotid": "B", "chattype": "single",
@@ -191,8 +233,8 @@ async fn main() {
             .collect()
     };
     let routes: Vec<usize> = match std::env::var("SHORT_BENCH_ROUTES") {
-        Ok(list) => list.split(',').filter_map(|r| r.trim().parse().ok()).filter(|r| *r < 4).collect(),
-        Err(_) => (0..4).collect(),
+        Ok(list) => list.split(',').filter_map(|r| r.trim().parse().ok()).filter(|r| *r < 5).collect(),
+        Err(_) => (0..5).collect(),
     };
     let pid = server.pid().expect("the host's pid");
     let names = [
@@ -200,6 +242,7 @@ async fn main() {
         "message callback (verify, decrypt, parse, dedup, passive answer)",
         "stream refresh callback (verify, decrypt, parse, KV read, passive answer)",
         "plugin route with no work: GET /api/wecom/ping",
+        "stream refresh callback, stream still being written on this host (from its memory)",
     ];
     for &route in &routes {
         round(&client, prepare(route)).await; // warm-up

@@ -468,6 +468,9 @@ async fn two_host_processes_answer_refreshes_of_one_stream() {
     // from the shared store as well as the one running the agent.
     let deadline = Instant::now() + WAIT;
     let mut seen_on_other = Vec::new();
+    // Every refresh's answer text, in order, whichever instance gave it (the thinking text as "").
+    let mut seen = vec![String::new()];
+    let thinking = first["stream"]["content"].as_str().unwrap().to_string();
     let mut turn = 0;
     let final_text = loop {
         turn += 1;
@@ -479,6 +482,12 @@ async fn two_host_processes_answer_refreshes_of_one_stream() {
         if bot == "OTHER" {
             seen_on_other.push(content.clone());
         }
+        // The instance running the agent answers from its memory, the other from the store:
+        // neither is ever behind what the other has shown.
+        let text = if content == thinking { String::new() } else { content.clone() };
+        let last = seen.last().unwrap();
+        assert!(text.starts_with(last.as_str()), "refresh {turn} on {bot} went back from {last:?} to {text:?}");
+        seen.push(text);
         if reply["stream"]["finish"] == true {
             break content;
         }

@@ -6,6 +6,7 @@
 //! window passed, or a continuation stream WeCom never heard of) goes to the callback's
 //! `response_url`, which works once.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,12 +52,39 @@ pub struct ShortReplyParams {
     pub timeout: Duration,
 }
 
+/// The latest frame of each stream this instance's pipelines are writing, by its KV key. A
+/// stream has one writer (the pipeline on the instance that took its msgid), so for a refresh
+/// landing on that instance this is the stream's current state, without a store read; refreshes
+/// landing elsewhere, or after the pipeline ended, read the shared store. An entry lives as long
+/// as its [`ShortReply`].
+#[derive(Default)]
+pub struct LocalStreams(Mutex<HashMap<String, Arc<str>>>);
+
+impl LocalStreams {
+    /// The latest frame of `stream_id` when a pipeline of this instance is writing it.
+    pub fn latest(&self, integration_id: &str, stream_id: &str) -> Option<Arc<str>> {
+        self.0.lock().get(&keys::short_stream(integration_id, stream_id)).cloned()
+    }
+
+    fn put(&self, key: &str, frame: &str) {
+        self.0.lock().insert(key.to_string(), Arc::from(frame));
+    }
+
+    fn remove(&self, key: &str) {
+        self.0.lock().remove(key);
+    }
+}
+
 /// Answers one short-connection callback.
 pub struct ShortReply {
     state: Arc<PluginState>,
     settings: Arc<ShortSettings>,
     /// Where the stream's being in flight is counted.
     recorder: Arc<status::Recorder>,
+    /// Where refreshes on this instance find the stream's latest frame.
+    local: Arc<LocalStreams>,
+    /// The stream's snapshot key in the KV store (and in `local`).
+    stream_key: String,
     params: ShortReplyParams,
     /// The webhook waiting for the passive answer (taken by the first answer).
     first: Mutex<Option<oneshot::Sender<String>>>,
@@ -77,18 +105,25 @@ impl ShortReply {
         state: Arc<PluginState>,
         settings: Arc<ShortSettings>,
         recorder: Arc<status::Recorder>,
+        local: Arc<LocalStreams>,
         mut params: ShortReplyParams,
         first: FirstAnswer,
     ) -> Self {
+        let stream_key = keys::short_stream(&params.integration_id, &params.stream_id);
         let (first, given) = match first {
             FirstAnswer::Awaited(tx) => (Some(tx), None),
-            FirstAnswer::Given(body) => (None, Some(body)),
+            FirstAnswer::Given(body) => {
+                local.put(&stream_key, &body);
+                (None, Some(body))
+            }
         };
         let response_url = params.response_url.take();
         ShortReply {
             state,
             settings,
             recorder,
+            local,
+            stream_key,
             params,
             first: Mutex::new(first),
             given: Mutex::new(given),
@@ -115,20 +150,25 @@ impl ShortReply {
 
     /// Hands `plain` to the waiting webhook; false when it no longer waits (or already answered).
     fn answer_first(&self, plain: &str) -> bool {
-        match self.first.lock().take() {
+        let answered = match self.first.lock().take() {
             Some(tx) => tx.send(plain.to_string()).is_ok(),
             None => false,
+        };
+        if answered {
+            self.local.put(&self.stream_key, plain);
         }
+        answered
     }
 
     /// Stores a snapshot of the main stream for refreshes, and counts the stream in flight
     /// from its first open frame to its seal.
     async fn snapshot(&self, body: &Value, finish: bool, ttl_ms: u64) {
         let this = &self.params;
-        let key = keys::short_stream(&this.integration_id, &this.stream_id);
-        if let Err(e) = self.state.host().kv().set(&key, &body.to_string(), ttl_ms.max(1)).await {
+        let body = body.to_string();
+        if let Err(e) = self.state.host().kv().set(&self.stream_key, &body, ttl_ms.max(1)).await {
             tracing::warn!(integration_id = %this.integration_id, error = %e, "storing a stream snapshot failed");
         }
+        self.local.put(&self.stream_key, &body);
         if finish {
             self.sealed();
         } else {
@@ -265,6 +305,8 @@ impl Drop for ShortReply {
     /// flight: nothing will write to the stream any more.
     fn drop(&mut self) {
         self.sealed();
+        // Refreshes from now on read the shared store, where every frame was written.
+        self.local.remove(&self.stream_key);
     }
 }
 

@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 
 use super::envelope::{self, EnvelopeError};
 use super::integrations::IntegrationCache;
-use super::reply::{unknown_stream_body, FirstAnswer, ShortChannel, ShortReply, ShortReplyParams};
+use super::reply::{unknown_stream_body, FirstAnswer, LocalStreams, ShortChannel, ShortReply, ShortReplyParams};
 use super::status::{self, Refusal};
 use super::ShortSettings;
 use crate::config::ShortConfig;
@@ -58,6 +58,8 @@ struct Inner {
     pipeline: Arc<Pipeline>,
     recorder: Arc<status::Recorder>,
     integrations: Arc<IntegrationCache>,
+    /// The streams this instance's pipelines are writing (refreshes of them skip the store).
+    local_streams: Arc<LocalStreams>,
     arrivals: AtomicU64,
     prepared: parking_lot::Mutex<std::collections::HashMap<String, Arc<Prepared>>>,
 }
@@ -79,6 +81,7 @@ impl WebhookRoute {
                 pipeline,
                 recorder,
                 integrations,
+                local_streams: Arc::default(),
                 arrivals: AtomicU64::new(0),
                 prepared: Default::default(),
             }),
@@ -280,10 +283,13 @@ impl Inner {
         self.passive(opened, &plain)
     }
 
-    /// The stream's latest frame: its snapshot once the pipeline wrote a second frame, else the
-    /// first frame, which is the stored passive answer (an empty open frame while that is
-    /// still pending).
+    /// The stream's latest frame: from this instance's memory while its pipeline runs here;
+    /// else its snapshot once the pipeline wrote a second frame, else the first frame, which is
+    /// the stored passive answer (an empty open frame while that is still pending).
     async fn snapshot(&self, integration_id: &str, stream_id: &str) -> Option<String> {
+        if let Some(frame) = self.local_streams.latest(integration_id, stream_id) {
+            return Some(frame.to_string());
+        }
         let kv = self.state.host().kv();
         let read = |what: &'static str, result: Result<Option<String>, Error>| {
             result.unwrap_or_else(|e| {
@@ -472,6 +478,7 @@ impl Inner {
             self.state.clone(),
             self.settings.clone(),
             self.recorder.clone(),
+            self.local_streams.clone(),
             params,
             first,
         )));
