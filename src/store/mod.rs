@@ -1,7 +1,7 @@
 //! The host's persistent state behind one trait, so a PostgreSQL/Redis backend can replace the
 //! embedded SQLite file without touching the API layer. Every method is async (a network backend
 //! needs it); the SQLite implementation runs its statements on its storage thread, and its KV
-//! and leases on the caller's thread in a file of their own.
+//! and leases on the callers' threads in a file of their own (writes in group-committed batches).
 //!
 //! Two places hold state: the [`Store`] (SQLite by default, PostgreSQL with
 //! `XPERT_DATABASE_URL`) and the plugins' KV and leases ([`SharedState`]): the store's own

@@ -103,7 +103,7 @@ const MAX_BATCH: usize = 256;
 /// atomicity use savepoints, which nest inside the batch.
 ///
 /// The plugin KV and the leases live in a file of their own ([`SqliteKv`]) and run on the
-/// caller's thread: the one store call before a thinking frame never queues here.
+/// callers' threads: the one store call before a thinking frame never queues here.
 #[derive(Clone)]
 pub struct SqliteStore {
     jobs: std::sync::mpsc::Sender<Job>,

@@ -1,5 +1,6 @@
 //! The embedded store's plugin KV and bot leases: a SQLite file of their own beside the store's
-//! (`xpert.db` → `xpert.kv.db`), whose statements run on the caller's thread under a mutex.
+//! (`xpert.db` → `xpert.kv.db`), whose statements run on the callers' threads: reads at once on
+//! a reading connection, writes in group-committed batches ([`SqliteKv::run`]).
 //!
 //! Why apart from the store: a message's dedup key is the one store call before its thinking
 //! frame. On the store's storage thread it waited behind whatever batch of agent turns and
@@ -7,7 +8,9 @@
 //! callback → thinking latency. A KV statement is a point read or write of a few hundred bytes
 //! (tens of microseconds), so it runs where it is called, and a file of its own means it never
 //! waits for the store's write lock either — what Redis replaces when `XPERT_REDIS_URL` is set
-//! is exactly this file.
+//! is exactly this file. Why batches: one transaction per write under concurrent callbacks had
+//! worker threads parking on the connection's lock and paid locks, WAL frames and a commit per
+//! statement.
 //!
 //! Expired keys are swept in small batches by [`SqliteKv::sweep_expired`] (the store's
 //! maintenance thread calls it every second), so a day's dedup keys do not stay on disk forever.
