@@ -33,7 +33,7 @@ const AES_KEY: &str = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt";
 const CONCURRENCY: usize = 16;
 const REQUESTS: usize = 4_000;
 /// Rounds per route (`SHORT_BENCH_ROUNDS` overrides it, e.g. to give a profiler time).
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 9;
 
 /// One prepared request: a GET (the floor) or a signed POST.
 #[derive(Clone)]

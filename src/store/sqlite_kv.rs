@@ -147,6 +147,10 @@ impl SqliteKv {
         let reader =
             Connection::open(path).map_err(|e| StoreError::new(format!("cannot open {}: {e}", path.display())))?;
         reader.set_prepared_statement_cache_capacity(super::sqlite::STATEMENT_CACHE);
+        // The writer commits between nearly any two reads, and then SQLite empties the reader's
+        // page cache, walking its whole hash table: a small cache keeps that walk short (a point
+        // read touches a handful of pages).
+        reader.execute_batch("PRAGMA cache_size = 32").map_err(err)?;
         reader.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
         Ok(SqliteKv {
             conn: Mutex::new(conn),
