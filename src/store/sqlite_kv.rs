@@ -127,10 +127,11 @@ impl SqliteKv {
             Connection::open(path).map_err(|e| StoreError::new(format!("cannot open {}: {e}", path.display())))?;
         // Small pages: a KV write changes a row or two, and every page it touches is written to
         // the WAL whole (takes effect when the file is created). Checkpoints run on the store's
-        // maintenance thread, never inside a caller's statement.
+        // maintenance thread, never inside a caller's statement. A modest page cache (256 KiB)
+        // holds the B-tree's upper levels; SQLite walks all of it at every commit.
         conn.execute_batch(
             "PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA wal_autocheckpoint = 0;",
+             PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = 256;",
         )
         .map_err(err)?;
         conn.set_prepared_statement_cache_capacity(super::sqlite::STATEMENT_CACHE);
