@@ -1,6 +1,6 @@
 //! The embedded store's plugin KV and bot leases: a SQLite file of their own beside the store's
-//! (`xpert.db` → `xpert.kv.db`), whose statements run on the callers' threads: reads at once on
-//! a reading connection, writes in group-committed batches ([`SqliteKv::run`]).
+//! (`xpert.db` → `xpert.kv.db`), whose statements run on the callers' threads: reads at once,
+//! writes in group-committed batches ([`SqliteKv::run`]).
 //!
 //! Why apart from the store: a message's dedup key is the one store call before its thinking
 //! frame. On the store's storage thread it waited behind whatever batch of agent turns and
@@ -51,11 +51,8 @@ pub fn kv_path(store_path: &Path) -> PathBuf {
 
 /// The plugin KV and leases of the embedded store (see the module documentation).
 pub struct SqliteKv {
-    /// Writes (in batches) and the host's own maintenance.
+    /// The connection: batches of writes, reads between them, the host's own maintenance.
     conn: Mutex<Connection>,
-    /// Point reads and scans: in WAL mode a reader never waits for a writer's batch, and it sees
-    /// every batch committed before it began (so every write already answered).
-    reader: Mutex<Connection>,
     path: PathBuf,
     /// Statements waiting for the caller that runs the next batch.
     queue: Mutex<Queue>,
@@ -145,17 +142,8 @@ impl SqliteKv {
             tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [i as i64 + 1]).map_err(err)?;
             tx.commit().map_err(err)?;
         }
-        let reader =
-            Connection::open(path).map_err(|e| StoreError::new(format!("cannot open {}: {e}", path.display())))?;
-        reader.set_prepared_statement_cache_capacity(super::sqlite::STATEMENT_CACHE);
-        // The writer commits between nearly any two reads, and then SQLite empties the reader's
-        // page cache, walking its whole hash table: a small cache keeps that walk short (a point
-        // read touches a handful of pages).
-        reader.execute_batch("PRAGMA cache_size = 32").map_err(err)?;
-        reader.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
         Ok(SqliteKv {
             conn: Mutex::new(conn),
-            reader: Mutex::new(reader),
             path: path.to_path_buf(),
             queue: Mutex::default(),
             sweep_from: Default::default(),
@@ -183,13 +171,15 @@ impl SqliteKv {
         })
     }
 
-    /// Runs `f` (a read: [`get`], [`scan`], [`lease_current`]) at once on this thread, on the
-    /// reading connection.
+    /// Runs `f` (a read: [`get`], [`scan`], [`lease_current`]) at once on this thread, between
+    /// batches. (A second, reading connection was tried: SQLite empties a connection's page cache
+    /// whenever another one has committed, and those resets cost more than the short waits for
+    /// a batch they saved.)
     pub fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> BoxFuture<'static, StoreResult<T>> {
-        let result = f(&self.reader.lock()).map_err(err);
+        let result = f(&self.conn.lock()).map_err(err);
         Box::pin(std::future::ready(result))
     }
 
