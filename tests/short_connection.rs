@@ -701,3 +701,22 @@ fn gathered_images_are_stored_without_the_encoding_aes_key_and_still_decrypt() {
     assert_eq!(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap(), png);
     inst.stop(Duration::from_secs(3)).unwrap();
 }
+
+#[tokio::test]
+async fn a_host_stopped_mid_answer_leaves_no_stream_in_flight() {
+    // The answer streams for a minute; the host is stopped (SIGTERM) while it does. Its count of
+    // open streams goes with it: a host started on the same data afterwards shows none in flight
+    // (the stream can no longer progress), instead of one until the polling window ends.
+    let mut s = setup(&[]).await;
+    let (status, first) = s.sim.short_post(BOT, &text_callback("M-STOP", "hal", "/slow 60")).await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(first.unwrap()["stream"]["finish"], false);
+    s.status_when(|st| st["streamsInFlight"] == 1).await;
+    let exit = s.host.server.stop(Duration::from_secs(15)).await.unwrap();
+    assert!(exit.success(), "a graceful stop: {exit:?}");
+    let env = [("WECOM_API_ORIGINS", s.sim.base_url()), ("WECOM_SHORT_STATUS_FLUSH_MS", "20".to_string())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    s.host = start(s._dir.path(), &env).await;
+    let status = s.status().await;
+    assert_eq!(status["streamsInFlight"], 0, "{status}");
+}
