@@ -1,10 +1,12 @@
 //! The short connection's [`ReplyChannel`]. WeCom's HTTP call waits for the first answer: the
 //! pipeline's first frame is handed to the waiting webhook (a oneshot) and becomes the passive
-//! answer, which the webhook stores. Every later frame of the stream is written to the shared KV
+//! answer, which the webhook stores (a text message's thinking frame is given by the webhook
+//! itself, [`FirstAnswer::Given`]). Every later frame of the stream is written to the shared KV
 //! store as its snapshot; WeCom's refresh callbacks find the snapshot (or, before the second
-//! frame, the stored first one) on whichever instance they land. What a stream can no longer carry (its
-//! window passed, or a continuation stream WeCom never heard of) goes to the callback's
-//! `response_url`, which works once.
+//! frame, the stored first one) on whichever instance they land, and on the instance writing the
+//! stream in its memory ([`LocalStreams`]). What a stream can no longer carry (its window passed,
+//! or a continuation stream WeCom never heard of) goes to the callback's `response_url`, which
+//! works once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
