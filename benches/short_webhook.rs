@@ -126,6 +126,15 @@ fn signed(hook: &str, key: &[u8; 32], plain: &serde_json::Value, n: usize) -> Ca
     )
 }
 
+/// Sends one message callback to `hook`; the id of the stream its passive answer opens.
+async fn stream_of(client: &reqwest::Client, hook: &str, key: &[u8; 32], message: &serde_json::Value) -> String {
+    let Call::Post(url, body) = signed(hook, key, message, 0) else { unreachable!() };
+    let answer: serde_json::Value = client.post(url).body(body).send().await.unwrap().json().await.unwrap();
+    let reply: serde_json::Value =
+        serde_json::from_str(&crypto::decrypt(key, answer["encrypt"].as_str().unwrap(), "").unwrap()).unwrap();
+    reply["stream"]["id"].as_str().unwrap().to_string()
+}
+
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
@@ -169,11 +178,7 @@ async fn main() {
     // One message first, so that refreshes find a (sealed) snapshot in the store.
     let first = json!({"msgid": "bench-first", "aibotid": "B", "chattype": "single", "from": {"userid": "u"},
                        "msgtype": "text", "text": {"content": "hello"}});
-    let Call::Post(url, body) = signed(&hook, &key, &first, 0) else { unreachable!() };
-    let answer: serde_json::Value = client.post(url).body(body).send().await.unwrap().json().await.unwrap();
-    let reply: serde_json::Value =
-        serde_json::from_str(&crypto::decrypt(&key, answer["encrypt"].as_str().unwrap(), "").unwrap()).unwrap();
-    let stream_id = reply["stream"]["id"].as_str().unwrap().to_string();
+    let stream_id = stream_of(&client, &hook, &key, &first).await;
 
     // A second integration bound to a published echo Digital Expert, and a message whose answer
     // streams for ten minutes: its stream stays open (its pipeline writing it on this host) for
@@ -202,11 +207,7 @@ async fn main() {
     let open_hook = format!("{base}/api/wecom/webhook/{open_id}");
     let slow = json!({"msgid": "bench-open", "aibotid": "B2", "chattype": "single", "from": {"userid": "u"},
                       "msgtype": "text", "text": {"content": "/slow 600"}});
-    let Call::Post(url, body) = signed(&open_hook, &key, &slow, 0) else { unreachable!() };
-    let answer: serde_json::Value = client.post(url).body(body).send().await.unwrap().json().await.unwrap();
-    let reply: serde_json::Value =
-        serde_json::from_str(&crypto::decrypt(&key, answer["encrypt"].as_str().unwrap(), "").unwrap()).unwrap();
-    let open_stream_id = reply["stream"]["id"].as_str().unwrap().to_string();
+    let open_stream_id = stream_of(&client, &open_hook, &key, &slow).await;
 
     let mut msg_n = 0usize;
     let mut prepare = |route: usize| -> Vec<Call> {
