@@ -157,7 +157,7 @@ impl SqliteStore {
     /// ([`sqlite_kv::kv_path`]) and applies pending migrations.
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
         let kv_file = sqlite_kv::kv_path(path);
-        let kv = std::sync::Arc::new(SqliteKv::open(&kv_file)?);
+        let kv = SqliteKv::open(&kv_file)?;
         let conn =
             Connection::open(path).map_err(|e| StoreError::new(format!("cannot open {}: {e}", path.display())))?;
         // Checkpoints run on their own thread (see `checkpoint_thread`), not inside commits.

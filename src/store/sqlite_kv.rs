@@ -35,6 +35,9 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// How many batches in a row the caller that leads runs before the KV's own thread takes over.
+const LEAD_BATCHES: usize = 4;
+
 /// The most rows the sweep looks at while the lock is held once (well under a millisecond).
 const SWEEP_BATCH: usize = 256;
 
@@ -56,6 +59,10 @@ pub struct SqliteKv {
     path: PathBuf,
     /// Statements waiting for the caller that runs the next batch.
     queue: Mutex<Queue>,
+    /// This KV itself, for its own thread.
+    me: std::sync::Weak<SqliteKv>,
+    /// Wakes the KV's own thread to take the lead over (started at the first hand-off).
+    helper: Mutex<Option<std::sync::mpsc::Sender<()>>>,
     /// Where the sweep goes on (a rowid): it walks the table a batch at a time, round and round.
     sweep_from: std::sync::atomic::AtomicI64,
 }
@@ -119,7 +126,7 @@ impl Drop for Leading<'_> {
 
 impl SqliteKv {
     /// Opens (or creates) the KV file and applies its pending migrations.
-    pub fn open(path: &Path) -> StoreResult<SqliteKv> {
+    pub fn open(path: &Path) -> StoreResult<std::sync::Arc<SqliteKv>> {
         let conn =
             Connection::open(path).map_err(|e| StoreError::new(format!("cannot open {}: {e}", path.display())))?;
         // Small pages: a KV write changes a row or two, and every page it touches is written to
@@ -142,12 +149,14 @@ impl SqliteKv {
             tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [i as i64 + 1]).map_err(err)?;
             tx.commit().map_err(err)?;
         }
-        Ok(SqliteKv {
+        Ok(std::sync::Arc::new_cyclic(|me| SqliteKv {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
             queue: Mutex::default(),
+            me: me.clone(),
+            helper: Mutex::default(),
             sweep_from: Default::default(),
-        })
+        }))
     }
 
     /// Where the file is (the maintenance thread opens its own connection on it).
@@ -203,7 +212,9 @@ impl SqliteKv {
         })
     }
 
-    /// Queues `job`, and runs batches until none waits when no other caller does.
+    /// Queues `job`; when no caller is running batches, this one does: at most [`LEAD_BATCHES`],
+    /// then the KV's own thread goes on while jobs wait, so that a runtime worker is never held
+    /// for long by others' statements.
     fn enqueue(&self, job: Box<dyn Job>) {
         {
             let mut queue = self.queue.lock();
@@ -213,17 +224,60 @@ impl SqliteKv {
             }
             queue.leading = true;
         }
+        if !self.lead(Some(LEAD_BATCHES)) {
+            self.hand_off();
+        }
+    }
+
+    /// Runs batches while jobs wait, at most `max` (`None`: no limit), as the one caller that
+    /// leads. True when none waits any more (and the lead is free again); false when `max`
+    /// batches ran and jobs still wait (the caller still leads).
+    fn lead(&self, max: Option<usize>) -> bool {
         let _leading = Leading(&self.queue);
+        let mut ran = 0;
         loop {
             let jobs = {
                 let mut queue = self.queue.lock();
                 if queue.jobs.is_empty() {
                     queue.leading = false;
-                    return;
+                    return true;
+                }
+                if max.is_some_and(|max| ran >= max) {
+                    return false;
                 }
                 std::mem::take(&mut queue.jobs)
             };
             self.run_batch(&self.conn.lock(), jobs);
+            ran += 1;
+        }
+    }
+
+    /// Hands the lead to the KV's own thread (started the first time), which runs batches until
+    /// none waits. If that thread cannot be started, this caller goes on itself.
+    fn hand_off(&self) {
+        let mut helper = self.helper.lock();
+        if helper.as_ref().is_some_and(|wake| wake.send(()).is_ok()) {
+            return;
+        }
+        let (wake, woken) = std::sync::mpsc::channel::<()>();
+        let me = self.me.clone();
+        let started = std::thread::Builder::new().name("sqlite-kv".into()).spawn(move || {
+            // Each wake is one hand-off of the lead; the thread ends with the KV (its sender).
+            while woken.recv().is_ok() {
+                let Some(kv) = me.upgrade() else { return };
+                kv.lead(None);
+            }
+        });
+        match started {
+            Ok(_) => {
+                let _ = wake.send(());
+                *helper = Some(wake);
+            }
+            Err(e) => {
+                drop(helper);
+                tracing::warn!("cannot start the KV's thread ({e}): this caller runs the waiting statements");
+                self.lead(None);
+            }
         }
     }
 
@@ -483,7 +537,7 @@ pub fn move_rows_from_store(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<
 mod tests {
     use super::*;
 
-    fn open() -> (tempfile::TempDir, SqliteKv) {
+    fn open() -> (tempfile::TempDir, std::sync::Arc<SqliteKv>) {
         let dir = tempfile::tempdir().unwrap();
         let kv = SqliteKv::open(&dir.path().join("t.kv.db")).unwrap();
         (dir, kv)
@@ -512,7 +566,7 @@ mod tests {
 
     /// Waits for `f` on this thread.
     fn block<T>(f: impl std::future::Future<Output = T>) -> T {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+        tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(f)
     }
 
     #[test]
@@ -553,7 +607,6 @@ mod tests {
         // whichever caller runs a batch, every statement is applied once, in a transaction, and
         // answered to its own caller.
         let (_dir, kv) = open();
-        let kv = std::sync::Arc::new(kv);
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let kv = kv.clone();
@@ -589,7 +642,6 @@ mod tests {
         // A statement error that leaves the transaction open (here: a table that does not exist)
         // is its caller's only; the batch's other statements commit.
         let (_dir, kv) = open();
-        let kv = std::sync::Arc::new(kv);
         let (answers, failing) = {
             // Queue three jobs behind a batch that is held open, so they run as one batch.
             let conn = kv.conn.lock();
@@ -606,6 +658,29 @@ mod tests {
         assert!(block(answers.0).is_ok() && block(answers.1).is_ok());
         assert!(block(failing).unwrap_err().message.contains("nowhere"));
         assert_eq!(run(&kv, |c| get(c, "b", 0)).unwrap().as_deref(), Some("2"), "committed");
+    }
+
+    #[test]
+    fn a_caller_leads_its_share_of_batches_then_the_kvs_own_thread_takes_over() {
+        let (_dir, kv) = open();
+        // Statements queue while this test holds the lead; the first one queues another while its
+        // batch runs, so after one batch a statement still waits.
+        kv.queue.lock().leading = true;
+        let inner = kv.clone();
+        let first = kv.run(move |c| {
+            set(c, "a", "1", None)?;
+            Ok(inner.run(|c| set(c, "b", "2", None).map(|()| std::thread::current().name().map(str::to_string))))
+        });
+        assert!(!kv.lead(Some(1)), "one batch ran and a statement still waits");
+        kv.hand_off();
+        let second = block(first).unwrap();
+        let ran_on = block(async { tokio::time::timeout(std::time::Duration::from_secs(5), second).await })
+            .expect("the waiting statement ran")
+            .unwrap();
+        assert_eq!(ran_on.as_deref(), Some("sqlite-kv"), "on the KV's own thread");
+        // The lead is free again: a new caller runs its statement at once.
+        assert_eq!(run(&kv, |c| get(c, "b", 0)).unwrap().as_deref(), Some("2"));
+        assert!(!kv.queue.lock().leading);
     }
 
     #[test]
