@@ -196,10 +196,11 @@ impl SqliteKv {
     /// that holds the write lock from its start, so a read-then-write is atomic also against
     /// other processes on the file. The answer comes once the batch is committed.
     ///
-    /// Group commit without a thread of its own: the caller that finds no batch running runs
-    /// batches on its own thread until nothing waits; callers arriving meanwhile only queue and
-    /// wait for their answer (they never block a thread on the connection). Under load a
-    /// transaction's locks, WAL frames and commit are paid once per batch, not per statement.
+    /// Group commit on the callers' threads: the caller that finds no batch running runs
+    /// batches on its own thread (at most [`LEAD_BATCHES`], then the KV's own thread goes on);
+    /// callers arriving meanwhile only queue and wait for their answer (they never block a
+    /// thread on the connection). Under load a transaction's locks, WAL frames and commit are
+    /// paid once per batch, not per statement.
     pub fn run<T, F>(&self, f: F) -> BoxFuture<'static, StoreResult<T>>
     where
         T: Send + 'static,
@@ -283,6 +284,11 @@ impl SqliteKv {
 
     /// Runs `jobs` in one transaction and tells each caller its outcome after the commit.
     fn run_batch(&self, conn: &Connection, jobs: Vec<Box<dyn Job>>) {
+        if !conn.is_autocommit() {
+            // A batch that panicked half-way left its transaction open: undo it, or no batch
+            // could ever begin again.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             let e = err(e);
             for job in jobs {
@@ -681,6 +687,27 @@ mod tests {
         // The lead is free again: a new caller runs its statement at once.
         assert_eq!(run(&kv, |c| get(c, "b", 0)).unwrap().as_deref(), Some("2"));
         assert!(!kv.queue.lock().leading);
+    }
+
+    #[test]
+    fn a_statement_that_panics_leaves_the_kv_usable() {
+        let (_dir, kv) = open();
+        let inner = kv.clone();
+        let panicked = std::thread::spawn(move || {
+            run(&inner, |c| {
+                set(c, "lost", "1", None)?;
+                if true {
+                    panic!("a statement function that panics");
+                }
+                Ok(())
+            })
+        })
+        .join();
+        assert!(panicked.is_err(), "the panic reached its caller");
+        assert!(!kv.queue.lock().leading, "the lead is free again");
+        run(&kv, |c| set(c, "k", "v", None)).expect("a batch begins again");
+        assert_eq!(run(&kv, |c| get(c, "lost", 0)).unwrap(), None, "the panicked batch was undone");
+        assert_eq!(run(&kv, |c| get(c, "k", 0)).unwrap().as_deref(), Some("v"));
     }
 
     #[test]
