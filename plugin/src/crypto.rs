@@ -190,13 +190,19 @@ pub fn decrypt_raw(key: &[u8; 32], cipher: &[u8]) -> Result<Vec<u8>, CryptoError
 /// Decrypts whole blocks in place and checks the 32-byte PKCS#7 padding; returns the length of
 /// the plaintext at the start of `buf`.
 fn decrypt_in_place(key: &[u8; 32], buf: &mut [u8]) -> Result<usize, CryptoError> {
-    if buf.is_empty() || !buf.len().is_multiple_of(16) {
+    Ok(decrypt_blocks(&crate::aes_cbc::DecryptKey::new(key), iv_of(key), buf)?.len())
+}
+
+/// Decrypts `buf` (whole blocks, at least one) in place and strips its padding: the plaintext.
+fn decrypt_blocks<'b>(
+    key: &crate::aes_cbc::DecryptKey,
+    iv: &[u8; 16],
+    buf: &'b mut [u8],
+) -> Result<&'b [u8], CryptoError> {
+    if buf.is_empty() || !key.decrypt_in_place(iv, buf) {
         return Err(CryptoError::IllegalBuffer);
     }
-    if !crate::aes_cbc::DecryptKey::new(key).decrypt_in_place(iv_of(key), buf) {
-        return Err(CryptoError::IllegalBuffer);
-    }
-    Ok(unpad(buf)?.len())
+    unpad(buf)
 }
 
 /// Encrypts a message with the given 16-byte random prefix; returns the Base64 ciphertext.
@@ -255,13 +261,7 @@ fn decrypt_into<R>(
     read: impl FnOnce(&str) -> R,
 ) -> Result<R, CryptoError> {
     base64_simd::STANDARD.decode_append(encrypt.trim_ascii(), buf).map_err(|_| CryptoError::Base64)?;
-    if buf.is_empty() || !buf.len().is_multiple_of(16) {
-        return Err(CryptoError::IllegalBuffer);
-    }
-    if !key.decrypt.decrypt_in_place(iv_of(&key.key), buf) {
-        return Err(CryptoError::IllegalBuffer);
-    }
-    let plain = unpad(buf)?;
+    let plain = decrypt_blocks(&key.decrypt, iv_of(&key.key), buf)?;
     if plain.len() < 20 {
         return Err(CryptoError::IllegalBuffer);
     }
