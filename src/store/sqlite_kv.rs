@@ -684,9 +684,14 @@ mod tests {
             .expect("the waiting statement ran")
             .unwrap();
         assert_eq!(ran_on.as_deref(), Some("sqlite-kv"), "on the KV's own thread");
-        // The lead is free again: a new caller runs its statement at once.
         assert_eq!(run(&kv, |c| get(c, "b", 0)).unwrap().as_deref(), Some("2"));
-        assert!(!kv.queue.lock().leading);
+        // The KV's thread frees the lead once it finds the queue empty, just after it answered
+        // the last statement: wait for that (no event marks it), within a deadline.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while kv.queue.lock().leading {
+            assert!(std::time::Instant::now() < deadline, "the KV's thread never freed the lead");
+            std::thread::yield_now();
+        }
     }
 
     #[test]
