@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::agents::AgentRunner;
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, AppStateParts};
 use crate::config::Config;
 use crate::plugins::{bundled_library, place_bundled, PluginManager, STOP_TIMEOUT};
 use crate::services::{service_set, HostCore};
@@ -137,7 +137,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), String> {
     }
     let plugins = Arc::new(PluginManager::scan(&config.plugin_dir, services, tokio::runtime::Handle::current()));
     let restored = plugins.restore(store.as_ref()).await.map_err(|e| e.to_string())?;
-    let state = AppState {
+    let state = AppState::new(AppStateParts {
         store: store.clone(),
         shared: shared.admin.clone(),
         plugins: plugins.clone(),
@@ -146,7 +146,7 @@ pub async fn run(config: Config, demo: bool) -> Result<(), String> {
         max_body_bytes: config.max_body_bytes,
         agents,
         integration_tenants: Default::default(),
-    };
+    });
     // What other hosts change from now on is followed; what exists is revived here.
     let known = crate::revival::enabled_integrations(store.as_ref(), &plugins).await.unwrap_or_default();
     crate::revival::revive_all(store.as_ref(), &plugins).await;

@@ -33,9 +33,28 @@ use crate::store::{SharedState, Store, DEFAULT_TENANT};
 /// The longest request target (path and query) the host accepts; longer ones get 414.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 
-/// What every route can reach.
+/// What every route can reach: one shared allocation, so the clone the router and the
+/// middleware make of it for every request is a single reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateParts>);
+
+impl AppState {
+    /// The state over its parts.
+    pub fn new(parts: AppStateParts) -> AppState {
+        AppState(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateParts;
+
+    fn deref(&self) -> &AppStateParts {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct AppStateParts {
     /// The store.
     pub store: Arc<dyn Store>,
     /// The plugins' KV and leases (the store, or Redis).
