@@ -446,6 +446,107 @@ async fn enter_chat_gets_a_welcome_card_a_click_its_update_feedback_nothing_and_
 }
 
 #[tokio::test]
+async fn a_stream_running_when_its_integration_is_disabled_is_answered_to_its_seal() {
+    let s = setup(&[]).await;
+    let (status, first) = s.sim.short_post(BOT, &text_callback("M-RUNNING", "hal", "/slow 1")).await.unwrap();
+    assert_eq!(status, 200);
+    let stream_id = first.unwrap()["stream"]["id"].as_str().unwrap().to_string();
+    let (_, integration) = s.host.get(&format!("/api/integration/{}", s.id)).await;
+    let mut update = integration.clone();
+    update["enabled"] = json!(false);
+    let (code, body) = s.host.call("PUT", &format!("/api/integration/{}", s.id), Some(update)).await;
+    assert_eq!(code, 200, "{body}");
+    // A new message now gets the empty acknowledgement...
+    let (status, reply) = s.sim.short_post(BOT, &text_callback("M-AFTER", "hal", "hello?")).await.unwrap();
+    assert_eq!((status, reply), (200, None));
+    // ...but the stream that was running is still answered, until it is sealed: an empty answer
+    // would leave WeCom polling it until its window ends.
+    let deadline = Instant::now() + WAIT;
+    let last = loop {
+        let (status, reply) = s.sim.short_post(BOT, &refresh_callback("hal", &stream_id)).await.unwrap();
+        assert_eq!(status, 200);
+        let reply = reply.expect("a refresh of a running stream is answered with its frame");
+        assert_eq!(reply["stream"]["id"], stream_id.as_str(), "{reply}");
+        if reply["stream"]["finish"] == true || Instant::now() >= deadline {
+            break reply;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(last["stream"]["finish"], true, "the stream was sealed: {last}");
+    let status = s.status_when(|st| st["acceptedByKind"]["disabled"] == 1).await;
+    assert_eq!(status["acceptedByKind"]["disabled"], 1, "only the new message was turned away: {status}");
+}
+
+#[tokio::test]
+async fn a_refresh_the_store_cannot_answer_is_refused_for_another_call_never_sealed_empty() {
+    // The plugin KV on Redis behind a proxy the test cuts: a store that fails on demand.
+    if std::env::var("XPERT_SKIP_SERVER_TESTS").is_ok_and(|v| v == "1") {
+        return;
+    }
+    let redis = std::env::var("XPERT_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url = reqwest::Url::parse(&redis).expect("XPERT_TEST_REDIS_URL");
+    let upstream =
+        tokio::net::lookup_host((url.host_str().unwrap(), url.port().unwrap_or(6379))).await.unwrap().next().unwrap();
+    let proxy = testkit::proxy::Proxy::start(upstream).await.unwrap();
+    let redis_via_proxy = format!("redis://{}/0", proxy.addr());
+    let prefix = format!("short-{}:", rand_id());
+    let s = setup(&[
+        ("XPERT_REDIS_URL", redis_via_proxy.as_str()),
+        ("XPERT_REDIS_PREFIX", prefix.as_str()),
+        // The plugin's debug lines tell when its status flush failed.
+        ("XPERT_PLUGIN_LOG_LEVEL", "debug"),
+        ("RUST_LOG", "info,plugin=debug"),
+    ])
+    .await;
+    let out = s.sim.short_send_text(BOT, "ivy", Chat::Single, "hello").await.unwrap();
+    assert_eq!(out.final_text.as_deref(), Some("echo: hello"), "{out:?}");
+    let stream_id = out.replies[0]["stream"]["id"].as_str().unwrap().to_string();
+
+    proxy.cut();
+    // While its pipeline still runs, this host answers the stream from memory; after that only
+    // the store knows it, and a store that cannot be read must not answer "unknown stream"
+    // (`finish:true` with no content would seal it empty).
+    let key = simcrypto::aes_key(AES_KEY).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let (status, body) = loop {
+        let encrypt = simcrypto::encrypt(&key, &refresh_callback("ivy", &stream_id).to_string());
+        let (status, body) = raw_post(&s.webhook(), &signed(&encrypt), json!({"encrypt": encrypt}).to_string()).await;
+        if status != 200 || Instant::now() >= deadline {
+            break (status, body);
+        }
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        let plain = simcrypto::decrypt(&key, answer["encrypt"].as_str().unwrap(), "").unwrap();
+        let reply: Value = serde_json::from_str(&plain).unwrap();
+        assert_eq!(reply["stream"]["content"], "echo: hello", "only ever the stream's own frame: {reply}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("store_unavailable"), "{body}");
+    // The refusal's counter cannot be written either; the store comes back only once a flush
+    // has failed, so the counter must survive that failure.
+    let deadline = Instant::now() + WAIT;
+    while !s.host.server.output().await.contains("writing the callback counters failed") {
+        assert!(Instant::now() < deadline, "no status flush failed while the store was cut");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    proxy.restore();
+    let deadline = Instant::now() + WAIT;
+    let reply = loop {
+        let (status, reply) = s.sim.short_post(BOT, &refresh_callback("ivy", &stream_id)).await.unwrap();
+        if status == 200 || Instant::now() >= deadline {
+            break reply;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let reply = reply.expect("the stream's sealed frame, once the store answers again");
+    assert_eq!((&reply["stream"]["content"], &reply["stream"]["finish"]), (&json!("echo: hello"), &json!(true)));
+    // The refusal reached the Status tab although the store was down when it happened.
+    let status = s.status_when(|st| st["refusedByReason"]["store_unavailable"].as_u64() >= Some(1)).await;
+    assert!(status["refusedByReason"]["store_unavailable"].as_u64() >= Some(1), "{status}");
+}
+
+#[tokio::test]
 async fn two_host_processes_answer_refreshes_of_one_stream() {
     let s = setup(&[]).await;
     // A second host process on the same store (the same data directory): another instance.

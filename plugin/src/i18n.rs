@@ -87,6 +87,7 @@ pub fn refusal(code: &str) -> I18nText {
         "decrypt_failed" => I18nText::new("does not decrypt", "无法解密"),
         "bad_payload" => I18nText::new("unknown content", "无法识别的内容"),
         "config_invalid" => I18nText::new("configuration invalid", "配置无效"),
+        "store_unavailable" => I18nText::new("store unavailable", "存储不可用"),
         other => I18nText::new(other, other),
     }
 }

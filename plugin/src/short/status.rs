@@ -53,6 +53,9 @@ pub enum Refusal {
     BadPayload,
     /// The integration's own options are invalid, so nothing can be verified (503).
     ConfigInvalid,
+    /// The shared store could not be read to answer a refresh (503: WeCom calls again). Never
+    /// answered as an unknown stream, which would seal a stream that is still being written.
+    StoreUnavailable,
 }
 
 impl Refusal {
@@ -68,6 +71,7 @@ impl Refusal {
             Refusal::DecryptFailed => "decrypt_failed",
             Refusal::BadPayload => "bad_payload",
             Refusal::ConfigInvalid => "config_invalid",
+            Refusal::StoreUnavailable => "store_unavailable",
         }
     }
 
@@ -77,7 +81,7 @@ impl Refusal {
             Refusal::TooLarge => 413,
             Refusal::Unsigned => 401,
             Refusal::BadSignature => 403,
-            Refusal::ConfigInvalid => 503,
+            Refusal::ConfigInvalid | Refusal::StoreUnavailable => 503,
             _ => 400,
         }
     }
@@ -94,6 +98,7 @@ impl Refusal {
             Refusal::DecryptFailed => "the ciphertext does not decrypt with the integration's EncodingAESKey",
             Refusal::BadPayload => "the decrypted callback is not a WeCom callback",
             Refusal::ConfigInvalid => "the integration's Token or EncodingAESKey is invalid",
+            Refusal::StoreUnavailable => "the shared store could not be read to answer this refresh",
         }
     }
 }
@@ -122,6 +127,20 @@ struct Pending {
     counts: HashMap<(String, i64, String), (u64, bool)>,
     /// This instance's streams opened and not sealed yet, per integration.
     open_streams: HashMap<String, OpenStreams>,
+}
+
+/// What one flush could not write (the store failed), to be marked pending again.
+#[derive(Default)]
+struct Unwritten {
+    fields: Vec<((String, &'static str), String)>,
+    counts: Vec<(String, i64, String)>,
+    open_streams: Vec<String>,
+}
+
+impl Unwritten {
+    fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.counts.is_empty() && self.open_streams.is_empty()
+    }
 }
 
 /// An integration's open streams on this instance, and when their count was last written.
@@ -245,14 +264,22 @@ impl Recorder {
                 .collect();
             (fields, counts)
         };
-        for ((integration_id, field), value) in fields {
-            set_field(&self.state, &integration_id, field, &value).await;
-        }
         let kv = self.state.host().kv();
+        // What could not be written goes back to pending, so the next flush tries again (a
+        // store that blinked must not lose the refusals it caused).
+        let mut unwritten = Unwritten::default();
+        for ((integration_id, field), value) in fields {
+            let key = keys::short_status(&integration_id, field);
+            if let Err(e) = kv.set(&key, &value, FIELD_TTL_MS).await {
+                tracing::debug!(integration_id, field, error = %e, "recording the short connection's status failed");
+                unwritten.fields.push(((integration_id, field), value));
+            }
+        }
         for ((integration_id, minute, outcome), n) in counts {
             let key = keys::short_count(&integration_id, minute, &outcome, &self.instance);
             if let Err(e) = kv.set(&key, &n.to_string(), COUNT_TTL_MS).await {
                 tracing::debug!(integration_id, error = %e, "writing the callback counters failed");
+                unwritten.counts.push((integration_id, minute, outcome));
             }
         }
         for (integration_id, count) in open_streams {
@@ -264,6 +291,25 @@ impl Recorder {
             };
             if let Err(e) = written {
                 tracing::debug!(integration_id, error = %e, "writing the count of streams in flight failed");
+                unwritten.open_streams.push(integration_id);
+            }
+        }
+        if !unwritten.is_empty() {
+            let mut pending = self.pending.lock();
+            for (key, value) in unwritten.fields {
+                // A newer value recorded meanwhile wins.
+                pending.fields.entry(key).or_insert(value);
+            }
+            for key in unwritten.counts {
+                if let Some((_, written)) = pending.counts.get_mut(&key) {
+                    *written = false;
+                }
+            }
+            for integration_id in unwritten.open_streams {
+                // A zero count is gone already; its key expires on its own.
+                if let Some(open) = pending.open_streams.get_mut(&integration_id) {
+                    open.written_at = None;
+                }
             }
         }
     }

@@ -230,31 +230,41 @@ impl Inner {
 
     async fn dispatch(&self, integration: &Integration, mut opened: Opened) -> HttpResponse {
         let id = integration.id.as_str();
-        if !integration.enabled {
-            tracing::info!(integration_id = %id, "callback for a disabled integration: acknowledged with an empty answer");
-            self.recorder.accepted(id, "disabled");
-            return HttpResponse::text(200, "");
-        }
         let typed = match std::mem::replace(&mut opened.callback, OpenedCallback::Tree(Value::Null)) {
             OpenedCallback::Message(message) => Ok(message),
             OpenedCallback::Tree(tree) if tree.get("msgtype").and_then(Value::as_str) == Some("event") => {
+                if !integration.enabled {
+                    return self.disabled(id);
+                }
                 return self.event(integration, opened, &tree).await;
             }
             OpenedCallback::Tree(tree) => parse_message(&tree),
         };
         match typed {
+            // A refresh is answered also once the integration is disabled: a stream that was
+            // already running goes on to its seal, or WeCom would poll it until its window ends.
             Ok(message) => match &message.content {
                 MessageContent::Stream { id: stream_id } => {
                     let stream_id = stream_id.clone();
                     self.refresh(id, &opened, &stream_id).await
                 }
+                _ if !integration.enabled => self.disabled(id),
                 _ => self.message(integration, &opened, message).await,
             },
+            Err(_) if !integration.enabled => self.disabled(id),
             Err(e) => {
                 tracing::debug!(integration_id = %id, "untyped callback: {e}");
                 self.refuse(id, Refusal::BadPayload).await
             }
         }
+    }
+
+    /// A new message or event for a disabled integration: an empty 200, which WeCom takes as
+    /// delivered (it does not retry), and nothing runs.
+    fn disabled(&self, integration_id: &str) -> HttpResponse {
+        tracing::info!(integration_id = %integration_id, "callback for a disabled integration: acknowledged with an empty answer");
+        self.recorder.accepted(integration_id, "disabled");
+        HttpResponse::text(200, "")
     }
 
     /// A passive answer with `plain` (an empty body when `plain` is empty).
@@ -274,8 +284,16 @@ impl Inner {
     }
 
     async fn refresh(&self, integration_id: &str, opened: &Opened, stream_id: &str) -> HttpResponse {
+        let stored = if stream_id.is_empty() { Ok(None) } else { self.snapshot(integration_id, stream_id).await };
+        let stored = match stored {
+            Ok(stored) => stored,
+            Err(e) => {
+                // Not "unknown": that answer seals the stream, which may still be written.
+                tracing::warn!(integration_id, error = %e, "reading a stream for a refresh failed");
+                return self.refuse(integration_id, Refusal::StoreUnavailable).await;
+            }
+        };
         self.recorder.accepted(integration_id, "refresh");
-        let stored = if stream_id.is_empty() { None } else { self.snapshot(integration_id, stream_id).await };
         let plain = stored.unwrap_or_else(|| {
             tracing::debug!(integration_id, "refresh of a stream nobody knows: sealed empty");
             unknown_stream_body(stream_id).to_string()
@@ -285,27 +303,22 @@ impl Inner {
 
     /// The stream's latest frame: from this instance's memory while its pipeline runs here;
     /// else its snapshot once the pipeline wrote a second frame, else the first frame, which is
-    /// the stored passive answer (an empty open frame while that is still pending).
-    async fn snapshot(&self, integration_id: &str, stream_id: &str) -> Option<String> {
+    /// the stored passive answer (an empty open frame while that is still pending). `None`: no
+    /// stream of that id is known; an error: the store could not tell.
+    async fn snapshot(&self, integration_id: &str, stream_id: &str) -> Result<Option<String>, Error> {
         if let Some(frame) = self.local_streams.latest(integration_id, stream_id) {
-            return Some(frame.to_string());
+            return Ok(Some(frame.to_string()));
         }
         let kv = self.state.host().kv();
-        let read = |what: &'static str, result: Result<Option<String>, Error>| {
-            result.unwrap_or_else(|e| {
-                tracing::warn!(integration_id, error = %e, "reading a stream's {what} failed");
-                None
-            })
-        };
-        if let Some(snapshot) = read("snapshot", kv.get(&keys::short_stream(integration_id, stream_id)).await) {
-            return Some(snapshot);
+        if let Some(snapshot) = kv.get(&keys::short_stream(integration_id, stream_id)).await? {
+            return Ok(Some(snapshot));
         }
-        match read("first frame", kv.get(&keys::short_passive(integration_id, stream_id)).await)? {
-            first if first == PENDING => Some(stream_body(stream_id, "", false).to_string()),
+        Ok(match kv.get(&keys::short_passive(integration_id, stream_id)).await? {
+            Some(first) if first == PENDING => Some(stream_body(stream_id, "", false).to_string()),
             // An empty passive answer opened no stream.
-            first if first.is_empty() => None,
-            first => Some(first),
-        }
+            Some(first) if first.is_empty() => None,
+            first => first,
+        })
     }
 
     /// When the user sent it (Unix ms): WeCom's `create_time`, kept within the window before now.
@@ -491,15 +504,24 @@ impl Inner {
             }
             return HttpResponse::text(503, "the plugin is stopping; retry later");
         }
-        let Some(rx) = rx else {
+        let Some(mut rx) = rx else {
             // The opening is the answer, stored with the msgid.
             return self.passive(opened, &taken_with);
         };
-        let plain = match tokio::time::timeout(self.settings.passive_wait, rx).await {
-            Ok(Ok(plain)) => plain,
+        let waited = match tokio::time::timeout(self.settings.passive_wait, &mut rx).await {
+            Ok(answer) => Ok(answer.ok()),
+            // Too late. An answer sent just before the channel closes counts as given for the
+            // pipeline (it stores no snapshot of it), so it is taken, not replaced by a placeholder.
+            Err(_) => {
+                rx.close();
+                rx.try_recv().map(Some).map_err(|_| ())
+            }
+        };
+        let plain = match waited {
+            Ok(Some(plain)) => plain,
             // The pipeline finished without answering (feedback, a redelivery it recognised).
-            Ok(Err(_)) => String::new(),
-            Err(_) if streams => {
+            Ok(None) => String::new(),
+            Err(()) if streams => {
                 tracing::info!(integration_id = %integration_id, "the first frame is late: answering with an empty stream frame");
                 let placeholder = stream_body(&stream_id, "", false).to_string();
                 if key.is_none() {
@@ -512,7 +534,7 @@ impl Inner {
                 }
                 placeholder
             }
-            Err(_) => String::new(),
+            Err(()) => String::new(),
         };
         if let Some(key) = &key {
             if let Err(e) = kv.set(key, &plain, ttl_ms).await {
