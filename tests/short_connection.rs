@@ -161,6 +161,21 @@ async fn verification_then_a_signed_message_streams_to_completion_through_refres
 }
 
 #[tokio::test]
+async fn a_failed_agent_run_seals_its_stream_with_a_stream_answer_alone() {
+    // The pipeline seals a failed run with a reset card; a refresh's answer may carry only a
+    // stream, so the card is left out here (and the simulator checks every answer's type).
+    let s = setup(&[]).await;
+    let out = s.sim.short_send_text(BOT, "jo", Chat::Single, "/fail now").await.unwrap();
+    assert!(out.finished, "{out:?}");
+    let text = out.final_text.unwrap_or_default();
+    assert!(
+        text.starts_with("echo:") && text.len() > "echo: ".len(),
+        "the error is told after the partial answer: {text}"
+    );
+    assert!(s.sim.violations().is_empty(), "{:?}", s.sim.violations());
+}
+
+#[tokio::test]
 async fn unsigned_plaintext_tampered_and_oversized_callbacks_are_refused_by_reason_and_change_nothing() {
     let s = setup(&[("WECOM_SHORT_MAX_BODY_BYTES", "4096")]).await;
     let url = s.webhook();
@@ -477,27 +492,64 @@ async fn a_stream_running_when_its_integration_is_disabled_is_answered_to_its_se
     assert_eq!(status["acceptedByKind"]["disabled"], 1, "only the new message was turned away: {status}");
 }
 
+/// The plugin KV on Redis behind a proxy a test cuts: a shared store that fails on demand.
+struct CuttableStore {
+    proxy: testkit::proxy::Proxy,
+    url: String,
+    prefix: String,
+}
+
+impl CuttableStore {
+    /// `None` when `XPERT_SKIP_SERVER_TESTS=1` (no Redis on this machine).
+    async fn start() -> Option<CuttableStore> {
+        if std::env::var("XPERT_SKIP_SERVER_TESTS").is_ok_and(|v| v == "1") {
+            return None;
+        }
+        let redis = std::env::var("XPERT_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let url = reqwest::Url::parse(&redis).expect("XPERT_TEST_REDIS_URL");
+        let upstream = tokio::net::lookup_host((url.host_str().unwrap(), url.port().unwrap_or(6379)))
+            .await
+            .unwrap()
+            .next()
+            .unwrap();
+        let proxy = testkit::proxy::Proxy::start(upstream).await.unwrap();
+        let url = format!("redis://{}/0", proxy.addr());
+        Some(CuttableStore { proxy, url, prefix: format!("short-{}:", rand_id()) })
+    }
+
+    /// A host's settings for the KV on this store (a key prefix of the test's own).
+    fn env(&self) -> Vec<(&str, &str)> {
+        vec![("XPERT_REDIS_URL", self.url.as_str()), ("XPERT_REDIS_PREFIX", self.prefix.as_str())]
+    }
+}
+
+/// A refresh of `stream_id` posted to `bot` until `done` holds for its status and reply, or
+/// [`WAIT`] passed; the last status and reply.
+async fn refresh_until(
+    sim: &Simulator,
+    bot: &str,
+    user: &str,
+    stream_id: &str,
+    done: impl Fn(u16, &Option<Value>) -> bool,
+) -> (u16, Option<Value>) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, reply) = sim.short_post(bot, &refresh_callback(user, stream_id)).await.unwrap();
+        if done(status, &reply) || Instant::now() >= deadline {
+            return (status, reply);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_refresh_the_store_cannot_answer_is_refused_for_another_call_never_sealed_empty() {
-    // The plugin KV on Redis behind a proxy the test cuts: a store that fails on demand.
-    if std::env::var("XPERT_SKIP_SERVER_TESTS").is_ok_and(|v| v == "1") {
-        return;
-    }
-    let redis = std::env::var("XPERT_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let url = reqwest::Url::parse(&redis).expect("XPERT_TEST_REDIS_URL");
-    let upstream =
-        tokio::net::lookup_host((url.host_str().unwrap(), url.port().unwrap_or(6379))).await.unwrap().next().unwrap();
-    let proxy = testkit::proxy::Proxy::start(upstream).await.unwrap();
-    let redis_via_proxy = format!("redis://{}/0", proxy.addr());
-    let prefix = format!("short-{}:", rand_id());
-    let s = setup(&[
-        ("XPERT_REDIS_URL", redis_via_proxy.as_str()),
-        ("XPERT_REDIS_PREFIX", prefix.as_str()),
-        // The plugin's debug lines tell when its status flush failed.
-        ("XPERT_PLUGIN_LOG_LEVEL", "debug"),
-        ("RUST_LOG", "info,plugin=debug"),
-    ])
-    .await;
+    let Some(store) = CuttableStore::start().await else { return };
+    let mut env = store.env();
+    // The plugin's debug lines tell when its status flush failed.
+    env.extend([("XPERT_PLUGIN_LOG_LEVEL", "debug"), ("RUST_LOG", "info,plugin=debug")]);
+    let s = setup(&env).await;
+    let proxy = &store.proxy;
     let out = s.sim.short_send_text(BOT, "ivy", Chat::Single, "hello").await.unwrap();
     assert_eq!(out.final_text.as_deref(), Some("echo: hello"), "{out:?}");
     let stream_id = out.replies[0]["stream"]["id"].as_str().unwrap().to_string();
@@ -544,6 +596,45 @@ async fn a_refresh_the_store_cannot_answer_is_refused_for_another_call_never_sea
     // The refusal reached the Status tab although the store was down when it happened.
     let status = s.status_when(|st| st["refusedByReason"]["store_unavailable"].as_u64() >= Some(1)).await;
     assert!(status["refusedByReason"]["store_unavailable"].as_u64() >= Some(1), "{status}");
+}
+
+#[tokio::test]
+async fn a_seal_the_store_refused_is_answered_from_memory_and_stored_once_the_store_is_back() {
+    let Some(store) = CuttableStore::start().await else { return };
+    let s = setup(&store.env()).await;
+    let mut other_env = store.env();
+    let origins = s.sim.base_url();
+    other_env.push(("WECOM_API_ORIGINS", origins.as_str()));
+    let other = start(s._dir.path(), &other_env).await;
+    s.sim.add_short_bot("OTHER", &other.url(&format!("/api/wecom/webhook/{}", s.id)), WECOM_TOKEN, AES_KEY).unwrap();
+
+    let (status, first) = s.sim.short_post(BOT, &text_callback("M-SEAL", "kim", "/slow 0.5")).await.unwrap();
+    assert_eq!(status, 200);
+    let stream_id = first.unwrap()["stream"]["id"].as_str().unwrap().to_string();
+    // From here on nothing the pipeline writes reaches the store, its sealing frame included.
+    store.proxy.cut();
+    let sealed = |status: u16, reply: &Option<Value>| {
+        status == 200 && reply.as_ref().is_some_and(|r| r["stream"]["finish"] == true)
+    };
+    let (_, reply) = refresh_until(&s.sim, BOT, "kim", &stream_id, sealed).await;
+    let seal = reply.expect("the instance that wrote the stream answers it from memory");
+    assert_eq!(seal["stream"]["finish"], true, "{seal}");
+    let content = seal["stream"]["content"].as_str().unwrap().to_string();
+    assert!(!content.is_empty(), "{seal}");
+    let (status, _) = s.sim.short_post("OTHER", &refresh_callback("kim", &stream_id)).await.unwrap();
+    assert_eq!(status, 503, "the other instance cannot read the store");
+    // Still answered from memory after its pipeline ended, while the seal is not stored.
+    let (status, again) = s.sim.short_post(BOT, &refresh_callback("kim", &stream_id)).await.unwrap();
+    assert_eq!((status, again.as_ref().map(|r| &r["stream"]["content"])), (200, Some(&json!(content))));
+
+    store.proxy.restore();
+    // Once the store takes writes again the seal is stored: the other instance, which reads
+    // only the store, sees the stream sealed with the same content (else it would answer the
+    // stored thinking frame, open, until WeCom's window ends).
+    let (status, reply) = refresh_until(&s.sim, "OTHER", "kim", &stream_id, sealed).await;
+    assert_eq!(status, 200);
+    let reply = reply.unwrap();
+    assert_eq!((&reply["stream"]["content"], &reply["stream"]["finish"]), (&json!(content), &json!(true)), "{reply}");
 }
 
 #[tokio::test]

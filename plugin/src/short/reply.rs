@@ -26,6 +26,9 @@ use crate::protocol::command::{
 };
 use crate::state::PluginState;
 
+/// How often a sealing frame the store refused is offered to it again.
+const SEAL_RETRY: Duration = Duration::from_secs(1);
+
 /// The reply body of a refresh for a stream nobody knows (restart, expiry): seals it, empty.
 pub fn unknown_stream_body(stream_id: &str) -> Value {
     stream_body(stream_id, "", true)
@@ -58,7 +61,8 @@ pub struct ShortReplyParams {
 /// stream has one writer (the pipeline on the instance that took its msgid), so for a refresh
 /// landing on that instance this is the stream's current state, without a store read; refreshes
 /// landing elsewhere, or after the pipeline ended, read the shared store. An entry lives as long
-/// as its [`ShortReply`].
+/// as its [`ShortReply`], or, when the store refused the stream's sealing frame, until that frame
+/// is stored.
 #[derive(Default)]
 pub struct LocalStreams(Mutex<HashMap<String, Arc<str>>>);
 
@@ -97,6 +101,9 @@ pub struct ShortReply {
     response_url: Mutex<Option<String>>,
     /// Whether the stream is marked in flight (between its first open frame and its seal).
     in_flight: std::sync::atomic::AtomicBool,
+    /// The store refused the sealing frame: `local` keeps it past this reply, until a task of
+    /// [`ShortReply::keep_sealing`] has stored it.
+    seal_unstored: std::sync::atomic::AtomicBool,
     /// When the main stream's first frame was handled (Unix ms, host clock; 0: not yet).
     first_frame_ms: std::sync::atomic::AtomicI64,
 }
@@ -131,6 +138,7 @@ impl ShortReply {
             given: Mutex::new(given),
             response_url: Mutex::new(response_url),
             in_flight: std::sync::atomic::AtomicBool::new(false),
+            seal_unstored: std::sync::atomic::AtomicBool::new(false),
             first_frame_ms: std::sync::atomic::AtomicI64::new(0),
         }
     }
@@ -167,14 +175,53 @@ impl ShortReply {
     async fn snapshot(&self, body: &Value, finish: bool, ttl_ms: u64) {
         let this = &self.params;
         let body = body.to_string();
-        if let Err(e) = self.state.host().kv().set(&self.stream_key, &body, ttl_ms.max(1)).await {
-            tracing::warn!(integration_id = %this.integration_id, error = %e, "storing a stream snapshot failed");
-        }
+        let stored = self.state.host().kv().set(&self.stream_key, &body, ttl_ms.max(1)).await;
         self.local.put(&self.stream_key, &body);
+        if let Err(e) = stored {
+            tracing::warn!(integration_id = %this.integration_id, error = %e, "storing a stream snapshot failed");
+            if finish {
+                self.keep_sealing(body);
+            }
+        }
         if finish {
             self.sealed();
         } else {
             self.opened();
+        }
+    }
+
+    /// The store refused the sealing frame `body`. Left so, refreshes would find the stream
+    /// open in the store until WeCom's window ends. So this instance keeps answering them with
+    /// the seal from its memory, and a task offers the seal to the store every [`SEAL_RETRY`]
+    /// until it is taken (refreshes on other instances then see it too) or the window is over.
+    fn keep_sealing(&self, body: String) {
+        use std::sync::atomic::Ordering;
+        self.seal_unstored.store(true, Ordering::Release);
+        let (state, local, key) = (self.state.clone(), self.local.clone(), self.stream_key.clone());
+        let integration_id = self.params.integration_id.clone();
+        // A minute past the window, as every snapshot: a last refresh may still be under way.
+        let until = self.window_end_ms().saturating_add(60_000);
+        let stopping = self.state.scope.cancellation();
+        let spawned = self.state.scope.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(SEAL_RETRY) => {}
+                    () = stopping.cancelled() => break,
+                }
+                let left = until.saturating_sub(state.host().now_ms());
+                if left <= 0 {
+                    break;
+                }
+                if state.host().kv().set(&key, &body, left as u64).await.is_ok() {
+                    tracing::info!(integration_id = %integration_id, "a stream's sealing frame was stored after the store came back");
+                    break;
+                }
+            }
+            local.remove(&key);
+        });
+        if spawned.is_err() {
+            // The installation is stopping: nothing would ever let go of the frame in memory.
+            self.seal_unstored.store(false, Ordering::Release);
         }
     }
 
@@ -307,8 +354,11 @@ impl Drop for ShortReply {
     /// flight: nothing will write to the stream any more.
     fn drop(&mut self) {
         self.sealed();
-        // Refreshes from now on read the shared store, where every frame was written.
-        self.local.remove(&self.stream_key);
+        // Refreshes from now on read the shared store, where every frame was written; a seal
+        // the store refused stays in memory until its task has stored it.
+        if !self.seal_unstored.load(std::sync::atomic::Ordering::Acquire) {
+            self.local.remove(&self.stream_key);
+        }
     }
 }
 
@@ -327,6 +377,14 @@ impl ReplyChannel for ShortChannel {
         content: &str,
         card: &Value,
     ) -> BoxFuture<'static, Result<(), ReplyError>> {
+        // WeCom takes a card with a stream only in the answer to the message callback itself;
+        // an answer to a refresh may carry a stream alone. Refused here, the pipeline seals the
+        // stream without the card.
+        if self.0.first.lock().is_none() || stream_id != self.0.params.stream_id {
+            return Box::pin(std::future::ready(Err(ReplyError::Failed(
+                "the short connection shows a card only in the answer to the message itself, not in a refresh's".into(),
+            ))));
+        }
         self.0.frame(stream_id, stream_with_card_body(stream_id, content, card), true)
     }
 
