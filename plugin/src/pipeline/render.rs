@@ -39,15 +39,17 @@ pub fn thinking_text(lang: Lang) -> &'static str {
 }
 
 /// Where the answer goes next.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Phase {
     /// The stream takes snapshots.
     Streaming,
-    /// The stream is sealed or can no longer be updated: the rendered answer from byte
-    /// `delivered` on goes out with [`ReplyChannel::send`] when the answer is complete.
+    /// The stream is sealed or can no longer be updated: what the complete rendered answer has
+    /// beyond `delivered` goes out with [`ReplyChannel::send`] when the answer is complete.
     HandedOff {
-        /// How much of the rendered answer the user already sees.
-        delivered: usize,
+        /// The rendered answer as the user sees it in the stream. Kept as text, not as a length:
+        /// rendering a partial answer is not always a prefix of rendering the whole (an open
+        /// code fence is closed, a table becomes a list once complete).
+        delivered: String,
     },
     /// The answer is complete and delivered.
     Done,
@@ -64,8 +66,8 @@ pub struct StreamRenderer {
     last_sent: Option<Instant>,
     /// When the first frame went out: the stream's lifetime counts from then.
     first_frame_at: Option<Instant>,
-    /// Bytes of the rendered answer in the last snapshot WeCom accepted.
-    shown: usize,
+    /// The rendered answer in the last snapshot WeCom accepted.
+    shown: String,
     /// Bytes of the rendered answer in the last snapshot attempted.
     sent_len: usize,
     /// Text arrived since the last snapshot (held back by the throttle).
@@ -86,7 +88,7 @@ impl StreamRenderer {
             text: String::new(),
             last_sent: None,
             first_frame_at: None,
-            shown: 0,
+            shown: String::new(),
             sent_len: 0,
             unsent: false,
             phase: Phase::Streaming,
@@ -137,7 +139,7 @@ impl StreamRenderer {
                 if matches!(e, ReplyError::StreamExpired(_)) {
                     self.count(|m| &m.stream_expiries);
                 }
-                self.phase = Phase::HandedOff { delivered: self.shown };
+                self.phase = Phase::HandedOff { delivered: self.shown.clone() };
                 false
             }
             Err(e) => {
@@ -192,7 +194,7 @@ impl StreamRenderer {
         if snapshot.len() != self.sent_len {
             self.sent_len = snapshot.len();
             if self.frame(snapshot, false, None).await {
-                self.shown = snapshot.len();
+                self.shown = snapshot.to_string();
             }
         }
     }
@@ -208,7 +210,7 @@ impl StreamRenderer {
         let rendered = self.rendered();
         let part = truncate_utf8(&rendered, MAX_STREAM_BYTES - note.len());
         let sealed = if part.trim().is_empty() { note.trim_start().to_string() } else { format!("{part}{note}") };
-        let delivered = if self.frame(&sealed, true, None).await { part.len() } else { self.shown };
+        let delivered = if self.frame(&sealed, true, None).await { part.to_string() } else { self.shown.clone() };
         // Whatever happened, the stream takes no more snapshots (no retry loop near its end).
         self.phase = Phase::HandedOff { delivered };
     }
@@ -259,15 +261,17 @@ impl StreamRenderer {
                 sealed = self.frame(first, true, None).await;
             }
             if sealed {
-                self.shown = first.len();
-                self.phase = Phase::HandedOff { delivered: first.len() };
+                self.shown = first.to_string();
+                self.phase = Phase::HandedOff { delivered: first.to_string() };
             } else if self.phase == Phase::Streaming {
                 // Refused for another reason: never resend what may have been applied.
-                self.phase = Phase::HandedOff { delivered: first.len() };
+                self.phase = Phase::HandedOff { delivered: first.to_string() };
             }
         }
-        if let Phase::HandedOff { delivered } = self.phase {
-            let mut from = delivered.min(text.len());
+        if let Phase::HandedOff { delivered } = &self.phase {
+            // The rest starts where the answer stops matching what the user sees: nothing is
+            // skipped, and at most the part rendered differently is shown again.
+            let mut from = delivered.bytes().zip(text.bytes()).take_while(|(a, b)| a == b).count();
             while !text.is_char_boundary(from) {
                 from -= 1;
             }
@@ -293,7 +297,65 @@ impl StreamRenderer {
 
 #[cfg(test)]
 mod tests {
-    use super::split_utf8;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use host_sdk::BoxFuture;
+    use serde_json::Value;
+
+    use super::{split_utf8, StreamRenderer};
+    use crate::i18n::Lang;
+    use crate::pipeline::{ReplyChannel, ReplyError};
+
+    /// What reached the user through a channel whose streams live `lifetime` after their first
+    /// frame: the stream's frames (content, finish) and the messages sent outside it.
+    #[derive(Default)]
+    struct Seen {
+        lifetime: Duration,
+        frames: Mutex<Vec<(String, bool)>>,
+        messages: Mutex<Vec<String>>,
+    }
+
+    impl ReplyChannel for Seen {
+        fn stream(&self, _: &str, content: &str, finish: bool) -> BoxFuture<'static, Result<(), ReplyError>> {
+            self.frames.lock().unwrap().push((content.to_string(), finish));
+            Box::pin(std::future::ready(Ok(())))
+        }
+        fn stream_with_card(&self, id: &str, content: &str, _: &Value) -> BoxFuture<'static, Result<(), ReplyError>> {
+            self.stream(id, content, true)
+        }
+        fn welcome(&self, _: &Value) -> BoxFuture<'static, Result<(), ReplyError>> {
+            Box::pin(std::future::ready(Ok(())))
+        }
+        fn update_card(&self, _: &Value) -> BoxFuture<'static, Result<(), ReplyError>> {
+            Box::pin(std::future::ready(Ok(())))
+        }
+        fn send(&self, markdown: &str) -> BoxFuture<'static, Result<(), ReplyError>> {
+            self.messages.lock().unwrap().push(markdown.to_string());
+            Box::pin(std::future::ready(Ok(())))
+        }
+        fn stream_lifetime(&self) -> Duration {
+            self.lifetime
+        }
+    }
+
+    #[tokio::test]
+    async fn the_continuation_after_a_hand_off_mid_code_block_skips_nothing() {
+        // A stream whose life ends at once: the first snapshot after the thinking frame seals it.
+        let seen = Arc::new(Seen::default());
+        let mut renderer = StreamRenderer::new(seen.clone(), "s1".into(), Duration::ZERO, Lang::En);
+        renderer.thinking().await;
+        // Sealed here, inside an open code fence, which the rendering closes for display.
+        renderer.append("```rust\nfn a()").await;
+        renderer.append(" {}\n```\nmore text").await;
+        renderer.finish().await;
+        let frames = seen.frames.lock().unwrap().clone();
+        let (sealed, finish) = frames.last().unwrap().clone();
+        assert!(finish && sealed.contains("fn a()"), "{frames:?}");
+        let messages = seen.messages.lock().unwrap().concat();
+        // What the sealed stream showed ended at `fn a()`: the rest must carry all that follows.
+        assert!(messages.contains("{}") && messages.contains("more text"), "continuation: {messages:?}");
+    }
 
     #[test]
     fn long_text_is_split_on_character_boundaries_and_nothing_is_lost() {
