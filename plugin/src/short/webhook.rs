@@ -6,9 +6,12 @@
 //!    tolerated), the signature checked in constant time, the ciphertext decrypted with receive
 //!    id `""`, the plaintext typed. Anything else is refused with a 4xx, one log line naming the
 //!    reason (never a secret), a counter on the Status tab, and nothing else changes.
-//! 3. A disabled integration gets an empty 200: WeCom takes it as delivered and does not retry.
+//! 3. A disabled integration gets an empty 200 for new messages and events: WeCom takes it as
+//!    delivered and does not retry. Refreshes of streams already running are still answered.
 //! 4. A stream refresh is answered from the shared KV store: the stream's snapshot, else its
-//!    first frame (the stored passive answer), else, for an unknown stream, `finish:true`.
+//!    first frame (the stored passive answer), else, for an unknown stream, `finish:true`. When
+//!    the store cannot be read the refresh is refused with 503 (WeCom calls again), never
+//!    answered as unknown, which would seal a stream that is still being written.
 //! 5. A message or event is taken once per `msgid` (set-if-absent in the shared store): the
 //!    pipeline runs in a task of the installation and its first answer becomes the passive
 //!    answer, awaited at most `WECOM_SHORT_PASSIVE_WAIT_MS` (well within WeCom's 5 s). The
