@@ -638,6 +638,24 @@ async fn a_seal_the_store_refused_is_answered_from_memory_and_stored_once_the_st
 }
 
 #[tokio::test]
+async fn a_store_that_hangs_does_not_keep_wecom_past_its_deadline() {
+    // Frozen, the store takes calls and never answers (a silent partition): only the webhook's
+    // own wait (`WECOM_SHORT_STORE_WAIT_MS`, 1 s) gets WeCom its answer within the simulator's
+    // 5 s, the host's Redis timeout being 5 s itself.
+    let Some(store) = CuttableStore::start().await else { return };
+    let s = setup(&store.env()).await;
+    store.proxy.freeze();
+    let (status, reply) =
+        s.sim.short_post(BOT, &text_callback("M-HANG", "lee", "hello")).await.expect("answered in time");
+    assert_eq!(status, 200);
+    let reply = reply.expect("the thinking frame, although the msgid could not be taken");
+    assert_eq!((&reply["stream"]["content"], &reply["stream"]["finish"]), (&json!("Thinking…"), &json!(false)));
+    let (status, reply) =
+        s.sim.short_post(BOT, &refresh_callback("lee", "s-not-in-memory")).await.expect("answered in time");
+    assert_eq!((status, reply), (503, None), "a refresh the store cannot answer is refused, not sealed");
+}
+
+#[tokio::test]
 async fn two_host_processes_answer_refreshes_of_one_stream() {
     let s = setup(&[]).await;
     // A second host process on the same store (the same data directory): another instance.

@@ -40,6 +40,11 @@ pub struct ShortSettings {
     /// How long the webhook waits for the pipeline's first answer before it answers with an
     /// empty stream frame of its own (`WECOM_SHORT_PASSIVE_WAIT_MS`, 3 000; WeCom waits 5 s).
     pub passive_wait: Duration,
+    /// The longest the webhook waits for one shared-store call on the way to WeCom's answer
+    /// (`WECOM_SHORT_STORE_WAIT_MS`, 1 000). A store that hangs must not keep WeCom past its 5 s:
+    /// it would call again, and hang again. Taking a msgid that times out is answered anyway;
+    /// a refresh that times out gets a 503.
+    pub store_wait: Duration,
     /// The largest callback body accepted (`WECOM_SHORT_MAX_BODY_BYTES`, 65 536); larger → 413.
     pub max_body_bytes: usize,
     /// The origins a `response_url` may point to (`WECOM_API_ORIGINS`, comma-separated).
@@ -72,6 +77,7 @@ impl ShortSettings {
             stream_window: ms("WECOM_SHORT_STREAM_WINDOW_MS", 360_000)?,
             stream_margin: ms("WECOM_SHORT_STREAM_MARGIN_MS", 30_000)?,
             passive_wait: ms("WECOM_SHORT_PASSIVE_WAIT_MS", 3_000)?,
+            store_wait: ms("WECOM_SHORT_STORE_WAIT_MS", 1_000)?,
             max_body_bytes: number("WECOM_SHORT_MAX_BODY_BYTES", 65_536)? as usize,
             api_origins: origins
                 .split(',')
@@ -111,6 +117,7 @@ mod tests {
         assert_eq!(s.stream_window, Duration::from_secs(360));
         assert_eq!(s.stream_margin, Duration::from_secs(30));
         assert_eq!(s.passive_wait, Duration::from_secs(3));
+        assert_eq!(s.store_wait, Duration::from_secs(1));
         assert_eq!(s.api_origins, vec![DEFAULT_API_ORIGIN.to_string()]);
         assert_eq!(s.integration_cache, Duration::from_secs(1));
         let s = settings(&[

@@ -262,6 +262,17 @@ impl Inner {
         }
     }
 
+    /// `call`, a shared-store call on the way to WeCom's answer, given at most `store_wait`.
+    async fn within_wait<T>(&self, call: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
+        let wait = self.settings.store_wait;
+        tokio::time::timeout(wait, call).await.unwrap_or_else(|_| {
+            Err(Error::new(
+                host_sdk::ErrorCode::TIMEOUT,
+                format!("the shared store did not answer within {} ms", wait.as_millis()),
+            ))
+        })
+    }
+
     /// A new message or event for a disabled integration: an empty 200, which WeCom takes as
     /// delivered (it does not retry), and nothing runs.
     fn disabled(&self, integration_id: &str) -> HttpResponse {
@@ -287,7 +298,11 @@ impl Inner {
     }
 
     async fn refresh(&self, integration_id: &str, opened: &Opened, stream_id: &str) -> HttpResponse {
-        let stored = if stream_id.is_empty() { Ok(None) } else { self.snapshot(integration_id, stream_id).await };
+        let stored = if stream_id.is_empty() {
+            Ok(None)
+        } else {
+            self.within_wait(self.snapshot(integration_id, stream_id)).await
+        };
         let stored = match stored {
             Ok(stored) => stored,
             Err(e) => {
@@ -468,8 +483,10 @@ impl Inner {
         let key = msgid.map(|_| keys::short_passive(&integration_id, &stream_id));
         // What the msgid is taken with: the answer itself when it is known already.
         let taken_with = opening.clone().unwrap_or_else(|| PENDING.to_string());
+        // The pipeline's first answer is awaited until this, the msgid's taking included.
+        let answer_by = tokio::time::Instant::now() + self.settings.passive_wait;
         if let Some(key) = &key {
-            match kv.set_if_absent(key, &taken_with, ttl_ms).await {
+            match self.within_wait(kv.set_if_absent(key, &taken_with, ttl_ms)).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::info!(integration_id = %integration_id, "a retry of a callback already taken: answered as the first delivery was");
@@ -511,7 +528,7 @@ impl Inner {
             // The opening is the answer, stored with the msgid.
             return self.passive(opened, &taken_with);
         };
-        let waited = match tokio::time::timeout(self.settings.passive_wait, &mut rx).await {
+        let waited = match tokio::time::timeout_at(answer_by, &mut rx).await {
             Ok(answer) => Ok(answer.ok()),
             // Too late. An answer sent just before the channel closes counts as given for the
             // pipeline (it stores no snapshot of it), so it is taken, not replaced by a placeholder.
@@ -531,7 +548,7 @@ impl Inner {
                     // No passive answer is stored for refreshes to fall back on: the placeholder
                     // is the snapshot, unless the pipeline has written one meanwhile.
                     let snapshot = keys::short_stream(&integration_id, &stream_id);
-                    if let Err(e) = kv.set_if_absent(&snapshot, &placeholder, ttl_ms).await {
+                    if let Err(e) = self.within_wait(kv.set_if_absent(&snapshot, &placeholder, ttl_ms)).await {
                         tracing::warn!(integration_id = %integration_id, error = %e, "storing a stream snapshot failed");
                     }
                 }
@@ -540,7 +557,7 @@ impl Inner {
             Err(()) => String::new(),
         };
         if let Some(key) = &key {
-            if let Err(e) = kv.set(key, &plain, ttl_ms).await {
+            if let Err(e) = self.within_wait(kv.set(key, &plain, ttl_ms)).await {
                 tracing::warn!(integration_id = %integration_id, error = %e, "storing the passive answer failed");
             }
         }
@@ -552,7 +569,7 @@ impl Inner {
         let kv = self.state.host().kv();
         let deadline = tokio::time::Instant::now() + self.settings.passive_wait + Duration::from_millis(500);
         loop {
-            match kv.get(key).await {
+            match self.within_wait(kv.get(key)).await {
                 Ok(Some(v)) if v != PENDING => return self.passive(opened, &v),
                 Ok(_) => {}
                 Err(e) => {
