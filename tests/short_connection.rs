@@ -91,6 +91,14 @@ impl Setup {
         }
     }
 
+    /// Disables the integration through the API.
+    async fn disable(&self) {
+        let (_, mut integration) = self.host.get(&format!("/api/integration/{}", self.id)).await;
+        integration["enabled"] = json!(false);
+        let (code, body) = self.host.call("PUT", &format!("/api/integration/{}", self.id), Some(integration)).await;
+        assert_eq!(code, 200, "{body}");
+    }
+
     fn webhook(&self) -> String {
         self.host.url(&format!("/api/wecom/webhook/{}", self.id))
     }
@@ -446,11 +454,7 @@ async fn enter_chat_gets_a_welcome_card_a_click_its_update_feedback_nothing_and_
     assert!(s.sim.violations().is_empty(), "{:?}", s.sim.violations());
 
     // Disabled: WeCom gets an empty 200 (delivered, no retry) and nothing runs.
-    let (_, integration) = s.host.get(&format!("/api/integration/{}", s.id)).await;
-    let mut update = integration.clone();
-    update["enabled"] = json!(false);
-    let (code, body) = s.host.call("PUT", &format!("/api/integration/{}", s.id), Some(update)).await;
-    assert_eq!(code, 200, "{body}");
+    s.disable().await;
     let (status, reply) = s.sim.short_post(BOT, &text_callback("M-OFF", "fay", "hello?")).await.unwrap();
     assert_eq!((status, reply), (200, None));
     let status = s.status_when(|st| st["acceptedByKind"]["disabled"] == 1).await;
@@ -466,11 +470,7 @@ async fn a_stream_running_when_its_integration_is_disabled_is_answered_to_its_se
     let (status, first) = s.sim.short_post(BOT, &text_callback("M-RUNNING", "hal", "/slow 1")).await.unwrap();
     assert_eq!(status, 200);
     let stream_id = first.unwrap()["stream"]["id"].as_str().unwrap().to_string();
-    let (_, integration) = s.host.get(&format!("/api/integration/{}", s.id)).await;
-    let mut update = integration.clone();
-    update["enabled"] = json!(false);
-    let (code, body) = s.host.call("PUT", &format!("/api/integration/{}", s.id), Some(update)).await;
-    assert_eq!(code, 200, "{body}");
+    s.disable().await;
     // A new message now gets the empty acknowledgement...
     let (status, reply) = s.sim.short_post(BOT, &text_callback("M-AFTER", "hal", "hello?")).await.unwrap();
     assert_eq!((status, reply), (200, None));
