@@ -278,8 +278,8 @@ impl StreamRenderer {
             let rest = text[from..].trim_start();
             if !rest.trim().is_empty() {
                 self.count(|m| &m.stream_fallbacks);
-                for part in split_utf8(rest, MAX_STREAM_BYTES) {
-                    if let Err(e) = self.reply.send(part).await {
+                for part in self.continuation(rest) {
+                    if let Err(e) = self.reply.send(&part).await {
                         tracing::warn!(stream_id = %self.stream_id, error = %e, "a continuation of an answer could not be sent");
                         break;
                     }
@@ -287,6 +287,29 @@ impl StreamRenderer {
             }
         }
         self.phase = Phase::Done;
+    }
+
+    /// The messages that carry `rest`: one per frame's worth, as many as the channel can still
+    /// send. When it can send fewer, the last one is cut to end with a note that the answer is
+    /// incomplete (the short connection's `response_url` delivers one message only).
+    fn continuation(&self, rest: &str) -> Vec<String> {
+        let parts = split_utf8(rest, MAX_STREAM_BYTES);
+        let left = self.reply.sends_left().unwrap_or(usize::MAX);
+        if parts.len() <= left {
+            return parts.into_iter().map(str::to_string).collect();
+        }
+        tracing::warn!(stream_id = %self.stream_id, parts = parts.len(), left, "an answer is longer than the reply path can carry: it is cut, and the user is told");
+        if left == 0 {
+            return Vec::new();
+        }
+        let note = self.lang.pick(
+            "\n\n(The answer is too long to show in full here; ask for the rest.)",
+            "\n\n（回答过长，此处未能完整显示，可请求继续。）",
+        );
+        let mut kept: Vec<String> = parts[..left - 1].iter().map(|p| p.to_string()).collect();
+        let last_start: usize = kept.iter().map(String::len).sum();
+        kept.push(format!("{}{note}", truncate_utf8(&rest[last_start..], MAX_STREAM_BYTES - note.len())));
+        kept
     }
 
     /// Whether the answer was concluded.
@@ -312,6 +335,8 @@ mod tests {
     #[derive(Default)]
     struct Seen {
         lifetime: Duration,
+        /// What `sends_left` says (`None`: no limit).
+        sends: Option<usize>,
         frames: Mutex<Vec<(String, bool)>>,
         messages: Mutex<Vec<String>>,
     }
@@ -337,6 +362,48 @@ mod tests {
         fn stream_lifetime(&self) -> Duration {
             self.lifetime
         }
+        fn sends_left(&self) -> Option<usize> {
+            self.sends.map(|n| n.saturating_sub(self.messages.lock().unwrap().len()))
+        }
+    }
+
+    /// An answer of `len` bytes streamed through `seen` (whose streams outlive it) and finished.
+    async fn answer(seen: &Arc<Seen>, len: usize) -> String {
+        let text: String = (0..len).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let mut renderer = StreamRenderer::new(seen.clone(), "s1".into(), Duration::ZERO, Lang::En);
+        renderer.thinking().await;
+        renderer.append(&text).await;
+        renderer.finish().await;
+        text
+    }
+
+    #[tokio::test]
+    async fn an_answer_longer_than_the_reply_path_carries_is_cut_with_a_note_not_silently() {
+        // Unlimited messages: the stream's frame and two messages carry every byte.
+        let seen = Arc::new(Seen { lifetime: Duration::from_secs(600), ..Seen::default() });
+        let text = answer(&seen, 50_000).await;
+        let (sealed, _) = seen.frames.lock().unwrap().last().unwrap().clone();
+        let messages = seen.messages.lock().unwrap().clone();
+        assert_eq!(messages.len(), 2);
+        assert_eq!(format!("{sealed}{}", messages.concat()), text, "nothing lost");
+
+        // One message left (the short connection's response_url): it ends with the note.
+        let seen = Arc::new(Seen { lifetime: Duration::from_secs(600), sends: Some(1), ..Seen::default() });
+        let text = answer(&seen, 50_000).await;
+        let messages = seen.messages.lock().unwrap().clone();
+        assert_eq!(messages.len(), 1, "never more than the channel can send");
+        let last = &messages[0];
+        assert!(last.len() <= super::MAX_STREAM_BYTES, "{}", last.len());
+        assert!(last.ends_with("(The answer is too long to show in full here; ask for the rest.)"), "the cut is told");
+        let (sealed, _) = seen.frames.lock().unwrap().last().unwrap().clone();
+        let shown = format!("{sealed}{}", last.split("\n\n(The answer").next().unwrap());
+        assert!(text.starts_with(&shown), "what is shown is the answer's beginning, in order");
+
+        // It fits: no note.
+        let seen = Arc::new(Seen { lifetime: Duration::from_secs(600), sends: Some(1), ..Seen::default() });
+        let text = answer(&seen, 30_000).await;
+        let (sealed, _) = seen.frames.lock().unwrap().last().unwrap().clone();
+        assert_eq!(format!("{sealed}{}", seen.messages.lock().unwrap().concat()), text);
     }
 
     #[tokio::test]

@@ -55,4 +55,11 @@ pub trait ReplyChannel: Send + Sync + 'static {
     /// transport's end of life for it minus the transport's safety margin. The pipeline seals the
     /// stream then and continues with [`ReplyChannel::send`].
     fn stream_lifetime(&self) -> Duration;
+
+    /// How many more messages [`ReplyChannel::send`] can deliver (`None`: no limit). When an
+    /// answer's rest needs more, the pipeline cuts it to fit and says so in the last one, rather
+    /// than losing the end without a word.
+    fn sends_left(&self) -> Option<usize> {
+        None
+    }
 }

@@ -402,6 +402,11 @@ impl ReplyChannel for ShortChannel {
         Box::pin(async move { this.post_markdown(&markdown).await })
     }
 
+    fn sends_left(&self) -> Option<usize> {
+        // `response_url` works once.
+        Some(usize::from(self.0.response_url.lock().is_some()))
+    }
+
     fn stream_lifetime(&self) -> Duration {
         // Measured from the first frame, as the trait says: WeCom polls until its window (from
         // the user's message) ends; the pipeline must seal the stream a margin before that.
