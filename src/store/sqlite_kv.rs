@@ -113,13 +113,22 @@ where
     }
 }
 
-/// Clears the leader's mark if a batch panics, so that the next caller leads instead.
-struct Leading<'a>(&'a Mutex<Queue>);
+/// If a batch panics, passes the lead on: to the KV's own thread while statements wait (they
+/// would otherwise wait for the next caller), else to the next caller.
+struct Leading<'a>(&'a SqliteKv);
 
 impl Drop for Leading<'_> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.lock().leading = false;
+        if !std::thread::panicking() {
+            return;
+        }
+        let waiting = {
+            let mut queue = self.0.queue.lock();
+            queue.leading = !queue.jobs.is_empty();
+            queue.leading
+        };
+        if waiting {
+            self.0.hand_off();
         }
     }
 }
@@ -234,7 +243,7 @@ impl SqliteKv {
     /// leads. True when none waits any more (and the lead is free again); false when `max`
     /// batches ran and jobs still wait (the caller still leads).
     fn lead(&self, max: Option<usize>) -> bool {
-        let _leading = Leading(&self.queue);
+        let _leading = Leading(self);
         let mut ran = 0;
         loop {
             let jobs = {
@@ -273,6 +282,11 @@ impl SqliteKv {
             Ok(_) => {
                 let _ = wake.send(());
                 *helper = Some(wake);
+            }
+            Err(e) if std::thread::panicking() => {
+                // Not while unwinding from a batch: the next caller leads.
+                tracing::warn!("cannot start the KV's thread ({e}): the next caller runs the waiting statements");
+                self.queue.lock().leading = false;
             }
             Err(e) => {
                 drop(helper);
@@ -698,9 +712,13 @@ mod tests {
     fn a_statement_that_panics_leaves_the_kv_usable() {
         let (_dir, kv) = open();
         let inner = kv.clone();
+        let (queued_tx, queued) = std::sync::mpsc::channel();
         let panicked = std::thread::spawn(move || {
-            run(&inner, |c| {
+            let again = inner.clone();
+            run(&inner, move |c| {
                 set(c, "lost", "1", None)?;
+                // Another caller's statement queues behind this batch.
+                queued_tx.send(again.run(|c| set(c, "queued", "1", None))).unwrap();
                 if true {
                     panic!("a statement function that panics");
                 }
@@ -709,8 +727,18 @@ mod tests {
         })
         .join();
         assert!(panicked.is_err(), "the panic reached its caller");
-        assert!(!kv.queue.lock().leading, "the lead is free again");
+        // The statement that waited behind the panicked batch runs without another caller.
+        let waited = queued.recv().unwrap();
+        block(async { tokio::time::timeout(std::time::Duration::from_secs(5), waited).await })
+            .expect("the waiting statement ran")
+            .expect("and succeeded");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while kv.queue.lock().leading {
+            assert!(std::time::Instant::now() < deadline, "the lead was never freed");
+            std::thread::yield_now();
+        }
         run(&kv, |c| set(c, "k", "v", None)).expect("a batch begins again");
+        assert_eq!(run(&kv, |c| get(c, "queued", 0)).unwrap().as_deref(), Some("1"));
         assert_eq!(run(&kv, |c| get(c, "lost", 0)).unwrap(), None, "the panicked batch was undone");
         assert_eq!(run(&kv, |c| get(c, "k", 0)).unwrap().as_deref(), Some("v"));
     }
