@@ -238,6 +238,17 @@ async fn deleting_a_tenant_removes_its_rows_and_kv_data_and_the_admin_still_acts
     assert!(default_kv > 0, "default's plugin wrote KV data to keep");
     assert!(count(&conn, "SELECT COUNT(*) FROM messages WHERE conversation_id = ?1", &conversation) > 0);
 
+    // A short-connection webhook of B's, called before the deletion (unsigned: refused by the
+    // plugin, 401): the host now remembers which tenant owns the integration, and must not route
+    // a later call to the deleted tenant's installation.
+    let short = json!({"name": "short", "provider": "wecom",
+                       "options": {"token": "tok", "encodingAesKey": "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"}});
+    let (status, short) = host.call_as(&b, "POST", "/api/integration", Some(short)).await;
+    assert_eq!(status, 201, "{short}");
+    let short_hook = host.url(&format!("/api/wecom/webhook/{}", short["id"].as_str().unwrap()));
+    let webhook = host.http.post(&short_hook).body("{}").send().await.unwrap();
+    assert_eq!(webhook.status().as_u16(), 401, "B's webhook reaches B's plugin while B exists");
+
     let (status, refused) = host.call("DELETE", "/api/tenants/default", None).await;
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["error"]["code"], "TENANT_PROTECTED");
@@ -257,8 +268,12 @@ async fn deleting_a_tenant_removes_its_rows_and_kv_data_and_the_admin_still_acts
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM messages WHERE conversation_id = ?1", &conversation), 0);
     assert_eq!(count(&kv, kv_count, &kv_of(&b_id)), 0, "the deleted tenant's KV data is gone");
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM tenants WHERE id = ?1", &b_id), 0);
-    let webhook = host.http.get(host.url(&format!("/api/wecom/webhook/{doomed_id}"))).send().await.unwrap();
-    assert_eq!(webhook.status().as_u16(), 404, "the deleted tenant's webhook is gone");
+    for hook in [host.url(&format!("/api/wecom/webhook/{doomed_id}")), short_hook] {
+        let webhook = host.http.post(&hook).body("{}").send().await.unwrap();
+        assert_eq!(webhook.status().as_u16(), 404, "the deleted tenant's webhook is gone");
+        let body: Value = webhook.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "INTEGRATION_NOT_FOUND", "refused by the host, not by a plugin: {body}");
+    }
 
     // default is untouched and the admin token still acts in it.
     let (_, me) = host.get("/api/me").await;

@@ -295,6 +295,7 @@ pub async fn delete(
     if !state.store.delete_integration(caller.tenant.clone(), id.clone()).await.map_err(ApiError::storage)? {
         return Err(integration_not_found(&id));
     }
+    state.integration_tenants.forget(&id);
     if let Some(p) = state.plugins.provider(&caller.tenant, &record.provider) {
         notify(&p, LifecycleEvent::Deleted, &record, None).await;
     }

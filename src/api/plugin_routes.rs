@@ -20,7 +20,9 @@ const INTEGRATION_PARAM: &str = "integrationId";
 
 /// Which tenant owns an integration, as found in the store: an integration never moves to
 /// another tenant, so a webhook's every call after the first skips the store read. An entry of a
-/// deleted integration leads to its former tenant's installation, which finds no integration.
+/// deleted integration leads to its former tenant's installation, which finds no integration;
+/// one whose tenant (or its plugin) is gone is forgotten by [`dispatch`], which then asks the
+/// store again.
 #[derive(Default)]
 pub struct IntegrationTenants(parking_lot::Mutex<std::collections::HashMap<String, String>>);
 
@@ -43,6 +45,18 @@ impl IntegrationTenants {
         }
         Ok(tenant)
     }
+
+    /// Drops what is remembered of integration `id` (it was deleted, or its owner is gone).
+    pub fn forget(&self, id: &str) {
+        self.0.lock().remove(id);
+    }
+}
+
+/// The integration a public plugin route for `path` (below `/api`) names, if any.
+fn integration_param(state: &AppState, method: &str, path: &str) -> Option<String> {
+    let route = state.plugins.match_any_route(method, path)?;
+    let (_, id) = route.params.into_iter().find(|(name, _)| name == INTEGRATION_PARAM).filter(|_| route.public)?;
+    Some(id)
 }
 
 /// The tenant whose installation serves a request for `path` (below `/api`).
@@ -68,7 +82,17 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> ApiRes
     let below_api = path.strip_prefix("/api").unwrap_or(&path);
     let caller = request.extensions().get::<Caller>().cloned();
     let tenant = serving_tenant(&state, caller.as_ref(), &method, below_api).await?;
-    let Some(route) = state.plugins.match_route(&tenant, &method, below_api) else {
+    let mut route = state.plugins.match_route(&tenant, &method, below_api);
+    if route.is_none() {
+        // A remembered owner whose installation is gone (the tenant deleted, or the plugin
+        // uninstalled): what the store says now decides.
+        if let Some(id) = integration_param(&state, &method, below_api) {
+            state.integration_tenants.forget(&id);
+            let tenant = serving_tenant(&state, caller.as_ref(), &method, below_api).await?;
+            route = state.plugins.match_route(&tenant, &method, below_api);
+        }
+    }
+    let Some(route) = route else {
         return Err(ApiError::not_found("NOT_FOUND", format!("no route {method} {}", shown::id(&path))));
     };
     let query = request.uri().query().unwrap_or_default().to_string();
