@@ -103,10 +103,14 @@ impl Refusal {
     }
 }
 
-/// Records a field, logging (not failing) when the store is unavailable.
-async fn set_field(state: &PluginState, integration_id: &str, field: &str, value: &str) {
-    if let Err(e) = state.host().kv().set(&keys::short_status(integration_id, field), value, FIELD_TTL_MS).await {
-        tracing::debug!(integration_id, field, error = %e, "recording the short connection's status failed");
+/// Records a field, logging (not failing) when the store is unavailable; whether it did.
+async fn set_field(state: &PluginState, integration_id: &str, field: &str, value: &str) -> bool {
+    match state.host().kv().set(&keys::short_status(integration_id, field), value, FIELD_TTL_MS).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::debug!(integration_id, field, error = %e, "recording the short connection's status failed");
+            false
+        }
     }
 }
 
@@ -269,9 +273,7 @@ impl Recorder {
         // store that blinked must not lose the refusals it caused).
         let mut unwritten = Unwritten::default();
         for ((integration_id, field), value) in fields {
-            let key = keys::short_status(&integration_id, field);
-            if let Err(e) = kv.set(&key, &value, FIELD_TTL_MS).await {
-                tracing::debug!(integration_id, field, error = %e, "recording the short connection's status failed");
+            if !set_field(&self.state, &integration_id, field, &value).await {
                 unwritten.fields.push(((integration_id, field), value));
             }
         }

@@ -306,8 +306,9 @@ impl Inner {
         let stored = match stored {
             Ok(stored) => stored,
             Err(e) => {
-                // Not "unknown": that answer seals the stream, which may still be written.
-                tracing::warn!(integration_id, error = %e, "reading a stream for a refresh failed");
+                // Not "unknown": that answer seals the stream, which may still be written. (The
+                // refusal is the one warning line; the store's error is the detail.)
+                tracing::debug!(integration_id, error = %e, "reading a stream for a refresh failed");
                 return self.refuse(integration_id, Refusal::StoreUnavailable).await;
             }
         };
