@@ -419,6 +419,11 @@ async fn an_image_is_downloaded_and_decrypted_with_the_encoding_aes_key() {
     // (Markdown conversion drops the trailing space).
     assert_eq!(out.final_text.as_deref(), Some("echo:"), "{out:?}");
 
+    // The type is told by the bytes, not by the name: a text file called .png is not handed on.
+    let out = s.sim.short_send_image(BOT, "erin", b"just some text, not an image", "fake.png").await.unwrap();
+    let text = out.final_text.unwrap_or_default();
+    assert!(text.contains("Image 1 could not be read") && text.contains("not a PNG, JPEG, GIF or WebP"), "{text}");
+
     // Expired media degrade: the answer says which image could not be read.
     let expiring =
         setup_with(SimConfig { media_ttl: Duration::ZERO, ..fast_sim() }, &[], json!({"kind": "echo"})).await;
